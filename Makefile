@@ -1,0 +1,68 @@
+# g2g: the single entry point. On a fresh machine `make run` and `make test`
+# do all the set-up (virtualenv, install, code generation, development PKI).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+GEN    := broker/protocol/_gen/__init__.py
+PROTOS := $(shell find proto -name '*.proto')
+PKI    := var/pki
+
+.PHONY: help install gen pki run demo test lint bench bench-quick bench-policy bench-audit eval-screening clean
+
+help:
+	@echo "make run    - start broker + adapters on localhost (Ctrl-C stops all)"
+	@echo "make test   - the full test suite"
+	@echo "make demo   - self-contained scripted demo on free ports"
+	@echo "make lint   - ruff + mypy + buf lint"
+	@echo "make bench  - benchmarks (prints a table, writes bench/results/)"
+	@echo "make eval-screening - watchlist screening recall/precision/latency"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+$(GEN): $(STAMP) $(PROTOS) proto/generate.py
+	$(BIN)/python proto/generate.py
+
+gen: $(GEN)
+
+# Idempotent: creates only what is missing (new agencies get their keys).
+pki: $(GEN)
+	$(BIN)/g2g pki init --registry config/agencies.yaml --out $(PKI)
+
+run: pki
+	$(BIN)/g2g up --config config/broker.yaml
+
+demo: $(GEN)
+	$(BIN)/g2g demo
+
+test: $(GEN)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(GEN)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/buf lint proto
+
+bench: $(GEN)
+	$(BIN)/python -m bench
+
+bench-quick: $(GEN)
+	$(BIN)/python -m bench --quick
+
+bench-policy: $(GEN)
+	$(BIN)/python bench/bench_policy.py
+
+bench-audit: $(GEN)
+	$(BIN)/python bench/bench_audit.py
+
+eval-screening: $(GEN)
+	$(BIN)/python -m agency_adapters.immigration.evaluation
+
+clean:
+	rm -rf $(VENV) broker/protocol/_gen var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,340 @@
+"""Name normalisation for watchlist screening: comparison tokens and phonetic blocking keys.
+
+A name becomes a tuple of comparison tokens: casefolded, diacritics stripped,
+punctuation removed, honorifics and degrees dropped (H., Hj., Dr., Ir., S.H., ...),
+patronymic and nobiliary particles dropped (bin, binti, al-, van der, de, ...),
+spelling folded (old Indonesian spelling oe/dj/tj, doubled letters, sy/sh, q/k,
+...), transliteration variants mapped to one key (Muhammad/Mohammed/Mohd, Yusuf/
+Yusof/Yousef, ...) and name compounds joined (Abdul Rahman = Abdurrahman). Both
+the watchlist and the query go through the same function, so a variant only has
+to fold to the same token on both sides. The result is idempotent:
+``normalise(normalise(x)) == normalise(x)``.
+
+This module is pure computation: it never logs, prints or stores a name.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+import jellyfish
+
+__all__ = [
+    "EQUIVALENTS",
+    "PARTICLES",
+    "TITLES",
+    "NameKey",
+    "analyse",
+    "fold",
+    "is_initial",
+    "normalise",
+    "phonetic_key",
+    "strip_diacritics",
+    "tokens",
+]
+
+# Letters that NFKD does not decompose into a base letter plus a combining mark.
+_LETTERS: Final = str.maketrans({
+    "ø": "o", "æ": "ae", "œ": "oe", "ð": "d", "þ": "th", "ł": "l", "đ": "d", "ı": "i",
+    "ħ": "h", "ŋ": "ng", "ß": "ss", "ʼ": "", "'": "", "’": "", "‘": "", "`": "", "´": "",
+})
+_SEPARATORS: Final = re.compile(r"[\s,;/()\[\]{}\"&+]+")
+_NON_WORD: Final = re.compile(r"[^\w]+|_+")
+
+# Spelling folds applied to every token, in order, until nothing changes. Each one
+# merges spellings of the same sound that occur in Indonesian/Malay/Arabic/Dutch
+# romanisations; applied to both sides they cannot cause a mismatch, only merge.
+_RULES: Final[tuple[tuple[str, str], ...]] = (
+    ("oe", "u"),   # old (Van Ophuijsen) spelling: Soeharto = Suharto
+    ("dj", "j"),   # old spelling: Djoko = Joko
+    ("tj", "c"),   # old spelling: Tjahjono = Cahjono
+    ("sj", "sh"),  # old spelling: Sjarif = Syarif
+    ("sy", "sh"),  # Indonesian sy = Malay/English sh: Aisyah = Aishah
+    ("nj", "ny"),  # old spelling: Njoman = Nyoman
+    ("ph", "f"),   # Mustapha = Mustafa
+    ("dh", "d"),   # Ramadhan = Ramadan
+    ("th", "t"),   # Fathimah = Fatimah, Luthfi = Lutfi
+    ("kh", "k"),   # Khadijah = Kadijah
+    ("ck", "k"),   # Hock = Hok
+    ("q", "k"),    # Rizqi = Rizki, Taufiq = Taufik
+    ("ou", "u"),   # Yousef = Yusef, Nour = Nur
+    ("ee", "i"),   # Ameen = Amin, Kareem = Karim
+    ("oo", "u"),   # Noor = Nur
+)
+_DOUBLE: Final = re.compile(r"(.)\1+")
+_TRAILING_Y: Final = re.compile(r"(?<=[b-df-hj-np-tv-z])y$")
+
+
+def _fold_once(token: str) -> str:
+    for old, new in _RULES:
+        if old in token:
+            token = token.replace(old, new)
+    token = _DOUBLE.sub(r"\1", token)
+    return _TRAILING_Y.sub("i", token)  # Rizky = Rizki, Fauzy = Fauzi
+
+
+@lru_cache(maxsize=65536)
+def _spell(token: str) -> str:
+    # Loop to a fixed point so the fold is idempotent whatever the rule order does.
+    for _ in range(8):
+        folded = _fold_once(token)
+        if folded == token:
+            break
+        token = folded
+    return token
+
+
+def _folded_set(*words: str) -> frozenset[str]:
+    return frozenset(_spell(w) for w in words)
+
+
+# Honorifics and titles dropped from the start of a name (H. Ahmad, Prof. Dr. Ir. ...).
+# "i"/"ni" are Balinese gender markers (I Made, Ni Luh), also only at the start.
+TITLES: Final[frozenset[str]] = _folded_set(
+    "h", "hj", "haji", "hajjah", "hajah", "kh", "kyai", "kiai", "ustadz", "ustaz", "ustadzah",
+    "syekh", "sheikh", "shaikh", "syeikh", "dr", "drs", "dra", "drg", "ir", "prof", "tn", "ny",
+    "nn", "nona", "nyonya", "tuan", "puan", "encik", "en", "cik", "sdr", "sdri", "bapak", "bpk",
+    "ibu", "mr", "mrs", "ms", "miss", "mx", "mdm", "madam", "sir", "dato", "datuk", "datin",
+    "tun", "tengku", "teuku", "tgk", "tuanku", "cut", "raden", "rm", "ra", "gusti", "cokorda",
+    "i", "ni", "rev", "fr", "capt", "col", "gen", "brig", "kol", "letjen", "mayjen", "brigjen",
+    "ipda", "iptu", "akp", "kompol", "akbp", "kombes",
+)
+# Two-word titles; the first word alone can be a real name part (Tan is a surname).
+_TITLE_PAIRS: Final[frozenset[tuple[str, str]]] = frozenset(
+    (_spell(a), _spell(b)) for a, b in (
+        ("tan", "sri"), ("puan", "sri"), ("ida", "bagus"), ("ida", "ayu"), ("anak", "agung"),
+        ("sri", "paduka"), ("dato", "sri"), ("dato", "seri"), ("datuk", "seri"), ("datuk", "sri"),
+        ("tan", "seri"), ("puan", "seri"),
+    )
+)
+# Academic degrees and post-nominals dropped from the end (Ahmad, S.H., M.H.).
+_DEGREES: Final[frozenset[str]] = _folded_set(
+    "sh", "se", "mm", "mh", "mba", "spd", "spdi", "skom", "st", "mt", "msi", "ssos", "sag",
+    "sip", "sked", "amd", "ssi", "msc", "phd", "bsc", "mpd", "mkes", "skm", "ak", "mag", "llm",
+    "jr", "sr", "ii", "iii", "iv", "mkom", "shi", "lc", "dipl",
+)
+_DOTTED: Final = TITLES | _DEGREES
+# Patronymic and nobiliary particles: neither required to match nor a cause of mismatch.
+PARTICLES: Final[frozenset[str]] = _folded_set(
+    "bin", "binti", "bt", "bte", "bn", "binte", "bint", "ibn", "ibnu", "al", "el", "van", "von",
+    "der", "den", "de", "da", "di", "du", "del", "della", "dela", "dos", "das", "ter", "ten",
+    "la", "le", "vd", "vander", "vanden", "y", "ap",
+)
+# Arabic article forms that only count as particles when written as a hyphenated prefix
+# (as-Sayyid, ad-Din): as plain words some of them are ordinary names elsewhere.
+_ARTICLES: Final[frozenset[str]] = frozenset(
+    {"al", "el", "ad", "an", "ar", "as", "at", "az", "ash", "ul", "ud", "ut", "ur"}
+)
+# Name starts that form one name with the next word: Abdul Rahman = Abdurrahman,
+# Abu Bakar = Abubakar, Nur Aini = Nuraini (all spelling forms after folding).
+_JOINERS: Final[frozenset[str]] = _folded_set(
+    "abdul", "abd", "abdu", "abdel", "abdal", "abdol", "abdool", "abdoul", "abdil", "abu",
+    "nur", "nurul", "noor", "nour", "noer", "nor",
+)
+# Folded "abd..." compounds: the article (ul/el/ur/us ... after doubling collapse) and core.
+_ABD: Final = re.compile(r"abd(?:ul|el|al|ol|il|u|e|a|o|i)?(?P<core>[a-z]{3,})")
+_NURUL: Final = re.compile(r"nurul(?P<core>[a-z]{3,})")
+
+# Transliteration groups: the first spelling is the key, every other maps to it.
+_GROUPS: Final[tuple[tuple[str, ...], ...]] = (
+    ("muhammad", "mohammed", "mohammad", "mohamad", "muhamad", "mohamed", "muhammed",
+     "muhamed", "mohd", "muhd", "md", "mochammad", "mochamad", "moch", "muchammad",
+     "muchamad", "mohamud", "mohummad", "mouhamed", "mohammod", "mamad"),
+    ("ahmad", "ahmed", "achmad", "akhmad", "ahmet", "ahmat", "achmed"),
+    ("yusuf", "yusof", "yousef", "yousuf", "youssef", "yusoff", "yousif", "yusup", "jusuf",
+     "yosuf"),
+    ("husein", "hussein", "husain", "hussain", "husin", "hussin", "hosein", "hossein", "husen",
+     "hoesein"),
+    ("hasan", "hassan", "hasen", "hasaan"),
+    ("nur", "noor", "nour", "noer", "nor", "nurr"),
+    ("siti", "sity", "sitti"),
+    ("abdul", "abd", "abdu", "abdel", "abdal", "abdol", "abdool", "abdoul", "abdil"),
+    ("rahman", "rachman", "rehman", "rahmaan", "rakhman"),
+    ("abdulah", "abdullah", "abdallah", "abdillah", "abdollah", "abdulla"),
+    ("aziz", "azis", "azeez", "asis"),
+    ("karim", "kareem", "karem", "kariem"),
+    ("hamid", "hameed", "hamied"),
+    ("latif", "lateef", "lathif", "latip", "latief"),
+    ("ibrahim", "ebrahim", "ibraheem", "ibrahem", "brahim", "ibrahiem"),
+    ("ismail", "ismael", "esmail", "ismayil", "ismaiel"),
+    ("mustafa", "mustapha", "mostafa", "moustafa", "mustofa", "mustopa"),
+    ("abubakar", "abubakr", "abubaker", "abubakir"),
+    ("umar", "omar", "oemar", "omer"),
+    ("usman", "osman", "uthman", "othman", "utsman", "oesman"),
+    ("fatimah", "fatima", "fatma", "fathimah", "fatimeh"),
+    ("aisyah", "aishah", "aisha", "aysha", "ayesha", "aisah", "aishat"),
+    ("khadijah", "khadija", "kadijah", "hadijah", "chadijah", "khadeeja"),
+    ("zainab", "zaynab", "zeinab", "zenab"),
+    ("maryam", "mariam", "meriam", "maryum"),
+    ("yahya", "yahaya", "jahja", "yahia"),
+    ("zakaria", "zakariya", "zakariah", "zakariyya", "zakariya"),
+    ("sulaiman", "suleiman", "sulayman", "soleiman", "sulaeman", "suleyman", "soelaiman"),
+    ("khalid", "khaled", "kholid", "chalid"),
+    ("rasyid", "rashid", "rasid", "rashed", "rosyid", "rasheed"),
+    ("syarif", "sharif", "shareef", "syarief", "sjarif", "sharief"),
+    ("syamsul", "shamsul", "samsul", "sjamsul"),
+    ("zulkifli", "zulkifly", "dzulkifli", "zulkefli"),
+    ("fauzi", "fawzi", "fauzy", "fawzy"),
+    ("rizki", "rizky", "rizqi", "rezki", "rizqy", "rizkie", "riski"),
+    ("ramadhan", "ramadan", "romadhon", "ramadon", "romadon"),
+    ("taufik", "taufiq", "tawfiq", "tawfik", "taufiek", "topik"),
+    ("amin", "ameen", "amien"),
+    ("hamzah", "hamza"),
+    ("idris", "idrees", "idriss"),
+    ("yasin", "yaseen", "yassin", "yassine"),
+    ("ilyas", "iljas", "ilias"),
+    ("saleh", "salih", "shaleh", "soleh", "sholeh", "salleh", "saleeh"),
+    ("wahyu", "wahju", "wahyoe"),
+    ("cahyono", "tjahjono", "cahjono", "tjahyono"),
+    ("yohanes", "johannes", "johanes", "yohannes", "johanis", "yohanis"),
+    ("lim", "liem", "lin"),
+    ("ong", "ang"),
+    ("hafiz", "hafidz", "hafeez", "hafid"),
+    ("mahmud", "mahmood", "mahmoud", "machmud"),
+    ("syafii", "shafii", "syafi'i", "safii"),
+    ("iskandar", "iskander", "eskandar"),
+    ("kamaruddin", "kamarudin", "qamaruddin"),
+    ("zainal", "zainol", "zainul"),
+)
+
+
+def _canonical_map() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for group in _GROUPS:
+        key = _spell(group[0])
+        for spelling in group:
+            table[_spell(spelling)] = key
+    return table
+
+
+EQUIVALENTS: Final[dict[str, str]] = _canonical_map()
+"""Folded spelling -> folded key for transliteration variants (read-only by convention)."""
+
+
+@lru_cache(maxsize=262144)
+def fold(word: str) -> str:
+    """The comparison key of one lower-case word: spelling folds, compounds, transliteration."""
+    token = _spell(word)
+    if token.startswith("abd") and (match := _ABD.fullmatch(token)) is not None:
+        core = match["core"]
+        token = _spell("abdul" + EQUIVALENTS.get(core, core))
+    elif token.startswith("nurul") and (match := _NURUL.fullmatch(token)) is not None:
+        token = _spell("nur" + match["core"])
+    return EQUIVALENTS.get(token, token)
+
+
+def strip_diacritics(text: str) -> str:
+    """Casefold and remove accents (NFKD, combining marks dropped): 'Şükrü' -> 'sukru'."""
+    text = text.casefold().translate(_LETTERS)
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # NFKD can produce upper-case or new letters (e.g. ligatures); fold again.
+    return stripped.casefold().translate(_LETTERS)
+
+
+@lru_cache(maxsize=131072)
+def _pieces(chunk: str) -> tuple[tuple[str, bool], ...]:
+    """Words of one whitespace-free chunk, each flagged True when it is an Arabic article."""
+    compact = chunk.replace(".", "")
+    if "." in chunk and _spell(compact) in _DOTTED:
+        return ((compact, False),)  # S.H., Hj., Dr. -> one word, classified later
+    out: list[tuple[str, bool]] = []
+    for dotted in chunk.split("."):
+        parts = dotted.split("-")
+        for i, part in enumerate(parts):
+            words = [w for w in _NON_WORD.split(part) if w]
+            article = i < len(parts) - 1 and len(words) == 1 and words[0] in _ARTICLES
+            out.extend((w, article) for w in words)
+    return tuple(out)
+
+
+def _words(name: str) -> list[tuple[str, bool]]:
+    text = strip_diacritics(name)
+    words: list[tuple[str, bool]] = []
+    for chunk in _SEPARATORS.split(text):
+        if chunk:
+            words.extend(_pieces(chunk))
+    return words
+
+
+def tokens(name: str) -> tuple[str, ...]:
+    """The comparison tokens of a name, in written order.
+
+    Titles are dropped from the start, degrees from the end, particles anywhere; a
+    name made only of such words keeps them (so no name normalises to nothing
+    unless it has no letters at all).
+    """
+    words = _words(name)
+    folded = [(_spell(w), article) for w, article in words]
+    start, end = 0, len(folded)
+    while start < end:
+        word = folded[start][0]
+        if start + 1 < end and (word, folded[start + 1][0]) in _TITLE_PAIRS:
+            start += 2
+        elif word in TITLES or word in PARTICLES or folded[start][1]:
+            start += 1
+        else:
+            break
+    while end > start + 1 and (folded[end - 1][0] in _DEGREES
+                               or folded[end - 1][0] in PARTICLES):
+        end -= 1
+    kept = [
+        fold(w) for i, (w, article) in enumerate(folded[start:end], start)
+        # A lone "b" is the abbreviated "bin" only between two names.
+        if not (article or w in PARTICLES or (w == "b" and start < i < end - 1))
+    ]
+    if not kept:
+        kept = [fold(w) for w, _ in folded]
+    return _join(kept)
+
+
+def _join(words: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in _JOINERS and i + 1 < len(words):
+            out.append(fold(word + words[i + 1]))
+            i += 2
+        else:
+            out.append(word)
+            i += 1
+    return tuple(out)
+
+
+def normalise(name: str) -> str:
+    """The comparison tokens joined by single spaces (idempotent)."""
+    return " ".join(tokens(name))
+
+
+def is_initial(token: str) -> bool:
+    """True for a one-letter token (an initial such as the M of 'M. Rizki')."""
+    return len(token) == 1
+
+
+@lru_cache(maxsize=262144)
+def phonetic_key(token: str) -> str:
+    """Metaphone of a comparison token (its own text when metaphone yields nothing)."""
+    if not token.isascii():
+        return token
+    return jellyfish.metaphone(token) or token
+
+
+@dataclass(frozen=True, slots=True)
+class NameKey:
+    """A name's comparison tokens and one phonetic key per token (same order)."""
+
+    tokens: tuple[str, ...]
+    phonetic: tuple[str, ...]
+
+
+def analyse(name: str) -> NameKey:
+    """Tokens and phonetic keys of a name."""
+    toks = tokens(name)
+    return NameKey(toks, tuple(phonetic_key(t) for t in toks))

@@ -1,0 +1,91 @@
+"""The immigration adapter (ID/GOV/IMIGRASI): watchlist screening over gRPC via the toolkit.
+
+Translates between the wire messages (g2g.immigration.v1) and the screening
+index; never logs names, dates of birth or document numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+from google.protobuf import message as pb_message
+
+from agency_adapters.immigration import records as rec
+from agency_adapters.immigration import screening, synthetic
+from agency_adapters.toolkit.provider import Call, Handler
+from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2 as pb
+
+AGENCY_ID = "ID/GOV/IMIGRASI"
+SCREEN = "g2g.immigration.v1.Watchlist/Screen"
+DEFAULT_SIZE = 5_000
+
+_DOC_TYPES = {
+    "PASSPORT": pb.DOCUMENT_TYPE_PASSPORT,
+    "NATIONAL_ID": pb.DOCUMENT_TYPE_NATIONAL_ID,
+    "TRAVEL_DOCUMENT": pb.DOCUMENT_TYPE_TRAVEL_DOCUMENT,
+}
+_DOC_NAMES = {v: k for k, v in _DOC_TYPES.items()}
+_BAN_TYPES = {"EXIT_PREVENTION": pb.BAN_TYPE_EXIT_PREVENTION,
+              "ENTRY_REFUSAL": pb.BAN_TYPE_ENTRY_REFUSAL}
+
+
+@cache
+def seeded_records() -> tuple[rec.WatchlistRecord, ...]:
+    """The default synthetic watchlist (fixed seed), used when no data file is given."""
+    return synthetic.generate(DEFAULT_SIZE)
+
+
+@cache
+def _seeded_index() -> screening.ScreeningIndex:
+    return screening.ScreeningIndex.build(seeded_records())
+
+
+def to_entry(record: rec.WatchlistRecord) -> pb.WatchlistEntry:
+    return pb.WatchlistEntry(
+        entry_id=record.entry_id, full_name=record.full_name, aliases=list(record.aliases),
+        date_of_birth=record.date_of_birth, sex=record.sex, nationality=record.nationality,
+        documents=[pb.IdentityDocument(type=_DOC_TYPES[d.type], number=d.number,
+                                       issuing_country=d.issuing_country)
+                   for d in record.documents],
+        national_id=record.national_id, ban_type=_BAN_TYPES[record.ban_type],
+        legal_basis=record.legal_basis, issuing_authority=record.issuing_authority,
+        valid_from=record.valid_from, valid_until=record.valid_until,
+        case_reference=record.case_reference)
+
+
+def _query(request: pb.ScreenRequest) -> screening.NameQuery | screening.DocumentQuery:
+    if request.HasField("by_document"):
+        doc = request.by_document
+        return screening.DocumentQuery(type=_DOC_NAMES[doc.type], number=doc.number,
+                                       issuing_country=doc.issuing_country)
+    name = request.by_name
+    return screening.NameQuery(full_name=name.full_name, date_of_birth=name.date_of_birth,
+                               nationality=name.nationality)
+
+
+def screen_handler(index: screening.ScreeningIndex, listed: int) -> Handler:
+    """The Watchlist/Screen handler over `index`."""
+
+    async def screen(request: pb_message.Message, call: Call) -> pb_message.Message:
+        assert isinstance(request, pb.ScreenRequest)
+        hits = index.screen(_query(request))
+        return pb.ScreenResponse(
+            hits=[pb.Hit(entry_id=h.entry_id, score=round(h.score, 4),
+                         matched_fields=list(h.matched_fields), entry=to_entry(h.record))
+                  for h in hits],
+            threshold=index.threshold, listed_entries=listed)
+
+    return screen
+
+
+def build(data: Path | None) -> Mapping[str, Mapping[str, Handler]]:
+    """Handlers of every service ID/GOV/IMIGRASI offers."""
+    if data is None:
+        index, listed = _seeded_index(), len(seeded_records())
+    else:
+        records = rec.load_records(data)
+        index, listed = screening.ScreeningIndex.build(records), len(records)
+    handlers: dict[str, Handler] = {SCREEN: screen_handler(index, listed)}
+    return {AGENCY_ID: handlers}

@@ -1,0 +1,297 @@
+"""`make bench`: the full federation against a raw gRPC two-hop baseline, in one run.
+
+Every server is its own process (baseline proxy and echo; broker and each
+adapter), and so is the load generator. For each path and concurrency it
+runs a warm-up, then a fixed number of calls, and reports requests/s,
+p50/p99/p99.9 latency, broker CPU per request and the broker/baseline ratio.
+Prints one table and writes the same figures as JSON under bench/results/.
+Loopback only; bounded by request counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+REGISTRY = REPO / "config" / "agencies.yaml"
+RESULTS = REPO / "bench" / "results"
+PY = sys.executable
+TICKS = os.sysconf("SC_CLK_TCK")
+PG_DSN = "postgresql://root@127.0.0.1:5432/test"
+
+SCREEN = {
+    "service": "g2g.immigration.v1.Watchlist/Screen", "provider": "ID/GOV/IMIGRASI",
+    "consumer": "ID/GOV/POLRI", "purpose": "criminal_investigation",
+    "legal_basis": "UU 6/2011 Pasal 91",
+    "request": {"by_name": {"full_name": "Budi Santoso", "date_of_birth": "1975"}},
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    path: str
+    concurrency: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    count: int
+    errors: int
+    cpu_ms_per_req: float | None
+    ratio: float | None = None
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _drain(stream: IO[bytes], events: list[dict[str, Any]], lock: threading.Condition) -> None:
+    # Children log to stderr; keep the pipe empty so they never block on it.
+    for raw in stream:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event", "").endswith(("_started", "_ready")):
+            with lock:
+                events.append(event)
+                lock.notify_all()
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    events: list[dict[str, Any]]
+    cond: threading.Condition
+
+    def wait_event(self, name: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for event in self.events:
+                    if event.get("event") == name:
+                        return event
+                if self.popen.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.popen.returncode}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self.name}: no {name} event")
+                self.cond.wait(left)
+
+
+@contextmanager
+def _spawn(name: str, argv: list[str], *, stdout: bool = False) -> Iterator[Proc]:
+    popen = subprocess.Popen(argv, stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, cwd=REPO)
+    events: list[dict[str, Any]] = []
+    cond = threading.Condition()
+    assert popen.stderr is not None
+    threading.Thread(target=_drain, args=(popen.stderr, events, cond), daemon=True).start()
+    try:
+        yield Proc(name, popen, events, cond)
+    finally:
+        popen.terminate()
+        try:
+            popen.wait(10)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+
+
+def _load(spec: dict[str, Any], server_pid: int) -> tuple[dict[str, Any], float]:
+    """Run one load-generator process; returns its result and server CPU seconds used."""
+    proc = subprocess.Popen([PY, "-m", "bench.loadgen", json.dumps(spec)], cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "warm":
+        raise RuntimeError("load generator failed during warm-up")
+    cpu_before = _cpu_seconds(server_pid)
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    result: dict[str, Any] = json.loads(proc.stdout.readline())
+    cpu = _cpu_seconds(server_pid) - cpu_before
+    proc.wait(30)
+    return result, cpu
+
+
+def _row(path: str, concurrency: int, result: dict[str, Any], cpu: float) -> Row:
+    per = round(cpu * 1000 / result["count"], 3) if result["count"] else None
+    return Row(path=path, concurrency=concurrency, rps=result["rps"], p50_ms=result["p50_ms"],
+               p99_ms=result["p99_ms"], p999_ms=result["p999_ms"], count=result["count"],
+               errors=result["errors"], cpu_ms_per_req=per)
+
+
+def sample_envelope_size() -> int:
+    """Bytes of a typical signed screening request, so the baseline carries the same size."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from google.protobuf import json_format
+
+    from broker.protocol import envelope
+    from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2
+
+    request = json_format.ParseDict(SCREEN["request"], watchlist_pb2.ScreenRequest())
+    env = envelope.build_request(
+        sender=SCREEN["consumer"], recipient=SCREEN["provider"], service=SCREEN["service"],
+        payload=request, purpose=SCREEN["purpose"], legal_basis=SCREEN["legal_basis"],
+        key=Ed25519PrivateKey.generate(), now=datetime.now(UTC))
+    return env.ByteSize()
+
+
+def run_baseline(levels: list[tuple[int, int, int]], size: int) -> list[Row]:
+    rows = []
+    with _spawn("echo", [PY, "-m", "bench.baseline", "echo"], stdout=True) as echo:
+        assert echo.popen.stdout is not None
+        echo_port = int(echo.popen.stdout.readline())
+        with _spawn("proxy", [PY, "-m", "bench.baseline", "proxy", f"127.0.0.1:{echo_port}"],
+                    stdout=True) as proxy:
+            assert proxy.popen.stdout is not None
+            port = int(proxy.popen.stdout.readline())
+            for concurrency, warmup, count in levels:
+                spec = {"kind": "baseline", "address": f"127.0.0.1:{port}",
+                        "payload_hex": (b"x" * size).hex(), "concurrency": concurrency,
+                        "warmup": warmup, "count": count}
+                result, cpu = _load(spec, proxy.popen.pid)
+                rows.append(_row("baseline: raw 2-hop gRPC", concurrency, result, cpu))
+    return rows
+
+
+def _federation_files(work: Path, endpoints: dict[str, int], audit: str) -> Path:
+    registry = yaml.safe_load(REGISTRY.read_text())
+    for agency in registry["agencies"]:
+        if agency["id"] in endpoints:
+            agency["endpoint"] = f"127.0.0.1:{endpoints[agency['id']]}"
+    (work / "agencies.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
+    config = work / "broker.yaml"
+    config.write_text(
+        "broker:\n  listen: 127.0.0.1:0\n  instance_id: bench-1\n"
+        f"registry: {work / 'agencies.yaml'}\npki_dir: {work / 'pki'}\n"
+        f"policies: {REPO / 'config' / 'policies'}\naudit:\n{audit}")
+    return config
+
+
+def run_broker(label: str, audit: str, levels: list[tuple[int, int, int]],
+               work: Path, adapters: dict[str, int]) -> list[Row]:
+    config = _federation_files(work, adapters, audit)
+    rows = []
+    g2g = [PY, "-m", "broker.cli.main"]
+    with _spawn("broker", [*g2g, "broker", "serve", "--config", str(config),
+                           "--log-level", "WARNING"]) as broker:
+        port = broker.wait_event("broker_started")["port"]
+        for concurrency, warmup, count in levels:
+            spec = {"kind": "broker", "address": f"127.0.0.1:{port}",
+                    "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
+                    "concurrency": concurrency, "warmup": warmup, "count": count, **SCREEN}
+            result, cpu = _load(spec, broker.popen.pid)
+            rows.append(_row(f"broker: screen, audit {label}", concurrency, result, cpu))
+    return rows
+
+
+@contextmanager
+def _adapters(work: Path) -> Iterator[dict[str, int]]:
+    # Only the immigration adapter serves the benchmarked services.
+    endpoints: dict[str, int] = {}
+    with _spawn("adapters", [PY, "-m", "broker.cli.main", "adapter", "serve", "immigration",
+                             "--registry", str(REGISTRY), "--pki-dir", str(work / "pki"),
+                             "--listen", "127.0.0.1:0", "--log-level", "WARNING"]) as proc:
+        ready = proc.wait_event("adapter_ready")
+        endpoints.update({k: int(v) for k, v in ready["endpoints"].items()})
+        yield endpoints
+
+
+def _postgres_up() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_DSN, connect_timeout=2):
+            return True
+    except Exception:  # any failure means: no PostgreSQL row
+        return False
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (f"{'path':34} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'p99.9 ms':>9} {'cpu ms/req':>10} {'vs base':>8}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        cpu = f"{r.cpu_ms_per_req:.3f}" if r.cpu_ms_per_req is not None else "-"
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+        err = f"  ({r.errors} errors)" if r.errors else ""
+        print(f"{r.path:34} {r.concurrency:>4} {r.rps:>9.1f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} "
+              f"{r.p999_ms:>9.3f} {cpu:>10} {ratio:>8}{err}")
+
+
+def with_ratios(rows: list[Row]) -> list[Row]:
+    base = {r.concurrency: r for r in rows if r.path.startswith("baseline")}
+    out = []
+    for r in rows:
+        b = base.get(r.concurrency)
+        ratio = round(r.rps / b.rps, 3) if b and b.rps and r is not b else None
+        out.append(Row(**{**asdict(r), "ratio": ratio}))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: few requests, SQLite only (used by make test)")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    levels = ([(1, 10, 40), (8, 20, 80)] if args.quick
+              else [(1, 100, 1000), (16, 300, 3000), (64, 500, 5000)])
+    from broker.protocol import pki
+
+    started = time.monotonic()
+    rows = run_baseline(levels, sample_envelope_size())
+    with tempfile.TemporaryDirectory(prefix="g2g-bench-") as tmp:
+        work = Path(tmp)
+        pki.init_pki(REGISTRY, work / "pki")
+        with _adapters(work) as endpoints:
+            rows += run_broker("sqlite", f"  backend: sqlite\n  path: {work / 'audit.db'}\n",
+                               levels, work, endpoints)
+            if not args.quick and not args.no_postgres and _postgres_up():
+                rows += run_broker("postgres", f"  backend: postgres\n  dsn: {PG_DSN}\n",
+                                   levels, work, endpoints)
+    rows = with_ratios(rows)
+    print_table(rows)
+    elapsed = round(time.monotonic() - started, 1)
+    c1 = {r.path: r for r in rows if r.concurrency == 1}
+    base1 = next(r for p, r in c1.items() if p.startswith("baseline"))
+    added = {p: {"p50_ms": round(r.p50_ms - base1.p50_ms, 3),
+                 "p99_ms": round(r.p99_ms - base1.p99_ms, 3)}
+             for p, r in c1.items() if not p.startswith("baseline")}
+    for path, delta in added.items():
+        print(f"added latency at concurrency 1, {path}: p50 +{delta['p50_ms']} ms, "
+              f"p99 +{delta['p99_ms']} ms")
+    print(f"elapsed {elapsed} s on {os.cpu_count()} cores")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    document = {"when": stamp, "quick": args.quick, "cores": os.cpu_count(),
+                "elapsed_s": elapsed, "rows": [asdict(r) for r in rows],
+                "added_latency_c1": added}
+    for name in (f"bench-{stamp}.json", "latest.json" if not args.quick else "quick.json"):
+        (args.out / name).write_text(json.dumps(document, indent=2) + "\n")
+    bad = [r for r in rows if r.errors or r.rps <= 0]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The broker config's `audit:` section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from broker.protocol import yamlsrc
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Where the log lives and how often checkpoints are published."""
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: Path = Path("var/audit.db")
+    dsn: str = ""
+    checkpoint_every: int = 1000
+    checkpoint_seconds: float = 10.0
+    origin: str = "g2g-dev/audit"
+
+
+_FIELDS = {"backend", "path", "dsn", "checkpoint_every", "checkpoint_seconds", "origin"}
+
+
+def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
+    """Parse the section; without one, an SQLite log next to the config."""
+    if node is None:
+        return AuditConfig(path=base / "audit.db")
+    f = node.mapping(allowed=_FIELDS, required={"backend"})
+    backend = f["backend"].str()
+    defaults = AuditConfig()
+    common = {
+        "checkpoint_every": f["checkpoint_every"].int(minimum=1)
+        if "checkpoint_every" in f else defaults.checkpoint_every,
+        "checkpoint_seconds": f["checkpoint_seconds"].float()
+        if "checkpoint_seconds" in f else defaults.checkpoint_seconds,
+        "origin": f["origin"].str() if "origin" in f else defaults.origin,
+    }
+    if backend == "sqlite":
+        if "dsn" in f:
+            raise f["dsn"].error("the sqlite backend takes a path, not a dsn")
+        path = base / f["path"].str() if "path" in f else base / "audit.db"
+        return AuditConfig(backend="sqlite", path=path, **common)  # type: ignore[arg-type]
+    if backend == "postgres":
+        if "dsn" not in f:
+            raise node.error("the postgres backend needs a dsn", field=node.path + ".dsn")
+        return AuditConfig(backend="postgres", dsn=f["dsn"].str(), **common)  # type: ignore[arg-type]
+    raise f["backend"].error("backend is 'sqlite' or 'postgres'")

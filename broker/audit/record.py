@@ -1,0 +1,85 @@
+"""Audit records: the event the pipeline reports, and its canonical bytes.
+
+A record is canonical JSON (sorted keys, no spaces, UTF-8) of the event plus
+its sequence number and broker instance; its Merkle leaf hash is
+SHA-256(0x00 || record bytes) as in RFC 6962, so the bytes stored are exactly
+the bytes proved. Records hold headers, digests and decisions, never payloads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from broker.audit.merkle import leaf_hash
+
+Kind = Literal["request", "outcome", "rejected", "audit_read"]
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One thing that happened to one exchange (or one auditor read)."""
+
+    kind: Kind
+    time: datetime
+    message_id: str = ""
+    correlation_id: str = ""
+    consumer: str = ""
+    provider: str = ""
+    service: str = ""
+    purpose: str = ""
+    legal_basis: str = ""
+    decision: str = ""
+    decision_id: str = ""
+    rule_id: str = ""
+    policy_version: str = ""
+    status_code: str = ""
+    reason: str = ""
+    request_digest: str = ""
+    response_digest: str = ""
+    latency_ms: float | None = None
+    subject_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditReceipt:
+    """Returned once a record is durable."""
+
+    seq: int
+    leaf_hash: bytes
+
+
+def format_time(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_record(event: AuditEvent, seq: int, instance_id: str) -> dict[str, Any]:
+    """The record as a JSON-ready dict (the shape auditors see)."""
+    record = asdict(event)
+    record["time"] = format_time(event.time)
+    record["subject_keys"] = list(event.subject_keys)
+    record["seq"] = seq
+    record["instance_id"] = instance_id
+    record["v"] = RECORD_VERSION
+    return record
+
+
+def canonical(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+
+
+def encode(event: AuditEvent, seq: int, instance_id: str) -> tuple[bytes, bytes]:
+    """(record bytes, leaf hash) for the record at `seq`."""
+    data = canonical(to_record(event, seq, instance_id))
+    return data, leaf_hash(data)
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    value = json.loads(data)
+    if not isinstance(value, dict):
+        raise ValueError("an audit record is a JSON object")
+    return value

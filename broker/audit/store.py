@@ -1,0 +1,235 @@
+"""The audit log's write side: one writer thread, group commit, Merkle nodes, checkpoints.
+
+`append` hands the event to the writer thread and returns once the record is
+committed (durable). Everything queued while a commit runs goes into the next
+one, so under load many requests share one fsync. Each transaction takes the
+backend's write lock, reads the current size, numbers its records densely and
+stores the tree nodes they complete; checkpoints are signed every N records,
+every T seconds of activity and on close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from broker.audit import checkpoint, merkle
+from broker.audit.config import AuditConfig
+from broker.audit.dialect import Dialect, dialect_for
+from broker.audit.log import LogReader
+from broker.audit.record import AuditEvent, AuditReceipt, encode, format_time
+from broker.protocol.errors import AuditUnavailable
+
+log = structlog.get_logger("g2g.audit")
+
+MAX_BATCH = 512
+_STOP = object()
+
+
+@dataclass
+class _Pending:
+    event: AuditEvent
+    future: asyncio.Future[AuditReceipt]
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(fut: asyncio.Future[AuditReceipt], value: AuditReceipt | BaseException) -> None:
+    if fut.done():
+        return
+    if isinstance(value, BaseException):
+        fut.set_exception(value)
+    else:
+        fut.set_result(value)
+
+
+class AuditStore:
+    """Durable, append-only, tamper-evident exchange log."""
+
+    def __init__(self, dialect: Dialect, config: AuditConfig, log_key: Ed25519PrivateKey,
+                 instance_id: str) -> None:
+        self.dialect = dialect
+        self.config = config
+        self.instance_id = instance_id
+        self._key = log_key
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._conn = dialect.connect()
+        self._reader = LogReader(dialect, self._conn)
+        self._last_cp_time = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    @property
+    def origin(self) -> str:
+        return self.config.origin
+
+    def public_key_name(self) -> str:
+        return self.config.origin
+
+    # --- async API -----------------------------------------------------------
+
+    async def append(self, event: AuditEvent) -> AuditReceipt:
+        """Write one record; returns once it is committed."""
+        if self._closed:
+            raise AuditUnavailable("the audit log is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[AuditReceipt] = loop.create_future()
+        self._queue.put(_Pending(event, fut, loop))
+        return await fut
+
+    async def close(self) -> None:
+        """Flush, sign a final checkpoint, stop the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+
+    def record_policy(self, version: str, sources: Mapping[str, bytes]) -> None:
+        """Keep a policy set's sources by version so auditors can re-run `explain`."""
+        text = json.dumps({k: v.decode("utf-8", "replace") for k, v in sources.items()},
+                          sort_keys=True)
+        conn = self.dialect.connect()
+        try:
+            conn.execute(self.dialect.sql(
+                "INSERT INTO policy_sets (version, sources, first_loaded) VALUES (?, ?, ?) "
+                "ON CONFLICT (version) DO NOTHING"), (version, text, format_time(datetime.now(UTC))))
+        finally:
+            conn.close()
+
+    # --- writer thread -------------------------------------------------------
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            try:
+                first = self._queue.get(timeout=self.config.checkpoint_seconds)
+            except queue.Empty:
+                self._guarded(self._timed_checkpoint)
+                continue
+            batch: list[_Pending] = []
+            if first is _STOP:
+                stop = True
+            else:
+                batch.append(first)  # type: ignore[arg-type]
+            while len(batch) < MAX_BATCH and not stop:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                else:
+                    batch.append(item)  # type: ignore[arg-type]
+            if batch:
+                self._write(batch)
+        self._guarded(lambda: self._checkpoint_txn(force=True))
+        self._conn.close()
+
+    def _guarded(self, fn: Any) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - the writer must outlive a bad checkpoint
+            log.error("audit_checkpoint_failed", error=str(exc))
+            self._rollback()
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001, S110 - no transaction open is fine
+            pass
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            receipts = self._insert(batch)
+        except Exception as exc:  # noqa: BLE001 - any storage failure fails these requests closed
+            self._rollback()
+            log.error("audit_write_failed", error=str(exc), records=len(batch))
+            for p in batch:
+                p.loop.call_soon_threadsafe(
+                    _settle, p.future, AuditUnavailable("the audit record could not be written"))
+            return
+        for p, receipt in zip(batch, receipts, strict=True):
+            p.loop.call_soon_threadsafe(_settle, p.future, receipt)
+
+    def _insert(self, batch: list[_Pending]) -> list[AuditReceipt]:
+        sql = self.dialect.sql
+        cur = self._conn.cursor()
+        self.dialect.begin_write(cur)
+        size = self._reader.size()
+        new_nodes: dict[tuple[int, int], bytes] = {}
+
+        def node(level: int, idx: int) -> bytes:
+            return new_nodes.get((level, idx)) or self._reader.node(level, idx)
+
+        records, subjects, nodes, receipts = [], [], [], []
+        for i, p in enumerate(batch):
+            seq = size + i
+            data, leaf = encode(p.event, seq, self.instance_id)
+            e = p.event
+            records.append((seq, format_time(e.time), e.kind, e.message_id, e.correlation_id,
+                            e.consumer, e.provider, e.service, e.purpose, e.decision,
+                            e.status_code, self.instance_id, data, leaf))
+            subjects += [(key, seq) for key in dict.fromkeys(e.subject_keys)]
+            for level, idx, h in merkle.completed_nodes(seq, leaf, node):
+                new_nodes[(level, idx)] = h
+                nodes.append((level, idx, h))
+            receipts.append(AuditReceipt(seq, leaf))
+        cur.executemany(sql(
+            "INSERT INTO records (seq, time, kind, message_id, correlation_id, consumer, "
+            "provider, service, purpose, decision, status_code, instance_id, record, leaf_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), records)
+        if subjects:
+            cur.executemany(sql("INSERT INTO subjects (key, seq) VALUES (?, ?)"), subjects)
+        cur.executemany(sql("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes)
+        self._reader._cache.update(new_nodes)
+        new_size = size + len(batch)
+        latest = self._reader.latest_checkpoint()
+        if new_size - (latest[0] if latest else 0) >= self.config.checkpoint_every:
+            self._sign_checkpoint(cur, new_size)
+        cur.execute("COMMIT")
+        return receipts
+
+    def _sign_checkpoint(self, cur: Any, size: int) -> None:
+        root = self._reader.root(size)
+        note = checkpoint.sign(checkpoint.Checkpoint(self.config.origin, size, root),
+                               self.config.origin, self._key)
+        cur.execute(self.dialect.sql(
+            "INSERT INTO checkpoints (size, root, note, time) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (size) DO NOTHING"), (size, root, note, format_time(datetime.now(UTC))))
+        self._last_cp_time = time.monotonic()
+
+    def _checkpoint_txn(self, force: bool = False) -> None:
+        cur = self._conn.cursor()
+        self.dialect.begin_write(cur)
+        size = self._reader.size()
+        latest = self._reader.latest_checkpoint()
+        if size > (latest[0] if latest else 0) or (force and latest is None):
+            self._sign_checkpoint(cur, size)
+        cur.execute("COMMIT")
+
+    def _timed_checkpoint(self) -> None:
+        if time.monotonic() - self._last_cp_time >= self.config.checkpoint_seconds:
+            self._checkpoint_txn()
+            self._last_cp_time = time.monotonic()
+
+
+async def open_store(config: AuditConfig, *, log_key: Ed25519PrivateKey,
+                     instance_id: str) -> AuditStore:
+    """Open (creating if needed) the configured backend; fails closed if unreachable."""
+    dialect = dialect_for(config)
+    try:
+        return await asyncio.to_thread(AuditStore, dialect, config, log_key, instance_id)
+    except Exception as exc:
+        raise AuditUnavailable(f"cannot open the audit log ({dialect.describe()}): "
+                               f"{type(exc).__name__}: {exc}") from None

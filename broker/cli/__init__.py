@@ -1,0 +1,1 @@
+"""The `g2g` command line: one module per command group, each with `register()`."""

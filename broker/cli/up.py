@@ -1,0 +1,121 @@
+"""`g2g up`: run the broker and every adapter as child processes, with one status line.
+
+Children get their own session so Ctrl-C reaches only this supervisor, which
+then stops them in order (adapters after the broker has drained). Child logs
+go to var/log/<name>.log; the status line counts exchanges by outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STARTED_EVENTS = {"broker_started", "adapter_started"}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("up", help="run broker + all adapters in the foreground")
+    parser.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
+    parser.add_argument("--log-dir", type=Path, default=Path("var/log"))
+    parser.set_defaults(handler=_up)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: asyncio.subprocess.Process | None = None
+    port: int | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Status:
+    children: list[Child]
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def line(self) -> str:
+        parts = [f"{c.name} :{c.port}" if c.ready.is_set() else f"{c.name} …"
+                 for c in self.children]
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items())) or "none yet"
+        return f"g2g up | {' | '.join(parts)} | exchanges: {counts} | Ctrl-C stops"
+
+
+def _children(config_path: Path) -> list[Child]:
+    from agency_adapters.runner import ADAPTERS
+    from broker.config import load_config
+
+    config = load_config(config_path)
+    g2g = [sys.executable, "-m", "broker.cli.main"]
+    children = [Child("broker", [*g2g, "broker", "serve", "--config", str(config_path)])]
+    for name in sorted(ADAPTERS):
+        children.append(Child(name, [*g2g, "adapter", "serve", name,
+                                     "--registry", str(config.registry),
+                                     "--pki-dir", str(config.pki_dir)]))
+    return children
+
+
+async def _pump(child: Child, status: Status, log_dir: Path) -> None:
+    assert child.process is not None
+    assert child.process.stderr is not None
+    with (log_dir / f"{child.name}.log").open("ab") as sink:
+        async for raw in child.process.stderr:
+            sink.write(raw)
+            sink.flush()
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                continue
+            if event.get("event") in STARTED_EVENTS:
+                child.port = event.get("port")
+                child.ready.set()
+            elif event.get("event") == "exchange":
+                status.outcomes[str(event.get("outcome"))] += 1
+            else:
+                continue
+            print("\r\033[K" + status.line(), end="", flush=True)
+
+
+async def _run(config_path: Path, log_dir: Path) -> int:
+    children = _children(config_path)
+    status = Status(children)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    pumps = []
+    # Adapters first, so the broker's first forward finds them listening.
+    for child in [*children[1:], children[0]]:
+        child.process = await asyncio.create_subprocess_exec(
+            *child.argv, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        pumps.append(asyncio.create_task(_pump(child, status, log_dir)))
+    exits = [asyncio.create_task(c.process.wait()) for c in children if c.process]
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *exits], return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if stopper not in done:
+        dead = [c for c in children if c.process and c.process.returncode is not None]
+        names = ", ".join(f"{c.name} (exit {c.process.returncode})" for c in dead if c.process)
+        print(f"\ng2g up: {names} stopped unexpectedly; see {log_dir}/", file=sys.stderr)
+        code = 1
+    print("\ng2g up: stopping…", flush=True)
+    for child in children:  # broker first: it drains in-flight calls, then adapters
+        if child.process and child.process.returncode is None:
+            child.process.send_signal(signal.SIGTERM)
+            await child.process.wait()
+    for pump in pumps:
+        await pump
+    stopper.cancel()
+    print("g2g up: stopped", flush=True)
+    return code
+
+
+def _up(args: argparse.Namespace) -> int:
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_run(args.config, args.log_dir))

@@ -1,0 +1,103 @@
+"""The broker's configuration, parsed once from YAML into frozen objects.
+
+Relative paths are resolved against the directory of the config file. Every
+error names file, line and field. The `audit:` section is parsed by
+`broker.audit` (its own module owns its options).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from broker.protocol import yamlsrc
+from broker.protocol.envelope import TimeRules
+from broker.protocol.errors import ConfigError
+
+if TYPE_CHECKING:
+    from broker.audit import AuditConfig
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one request may cost the broker."""
+
+    max_envelope_bytes: int = 1 << 20
+    clock_skew_seconds: int = 300
+    max_lifetime_seconds: int = 600
+    provider_timeout_seconds: float = 5.0
+    max_concurrent_calls: int = 1024
+
+    @property
+    def time_rules(self) -> TimeRules:
+        return TimeRules(clock_skew=timedelta(seconds=self.clock_skew_seconds),
+                         max_lifetime=timedelta(seconds=self.max_lifetime_seconds))
+
+    @property
+    def transport_max_bytes(self) -> int:
+        # gRPC itself refuses anything larger, unaudited; leave room above the
+        # envelope limit so oversized envelopes reach the pipeline and get audited.
+        return 2 * self.max_envelope_bytes + (64 << 10)
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    listen: str
+    instance_id: str
+    registry: Path
+    pki_dir: Path
+    policies: Path
+    audit: AuditConfig
+    limits: Limits = Limits()
+    workers: int = 1
+    source: str = ""
+
+
+_LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_seconds",
+                 "provider_timeout_seconds", "max_concurrent_calls"}
+
+
+def _limits(node: yamlsrc.Node) -> Limits:
+    fields = node.mapping(allowed=_LIMIT_FIELDS)
+    defaults = Limits()
+    return Limits(
+        max_envelope_bytes=fields["max_envelope_bytes"].int(minimum=1024)
+        if "max_envelope_bytes" in fields else defaults.max_envelope_bytes,
+        clock_skew_seconds=fields["clock_skew_seconds"].int(minimum=0)
+        if "clock_skew_seconds" in fields else defaults.clock_skew_seconds,
+        max_lifetime_seconds=fields["max_lifetime_seconds"].int(minimum=1)
+        if "max_lifetime_seconds" in fields else defaults.max_lifetime_seconds,
+        provider_timeout_seconds=fields["provider_timeout_seconds"].float()
+        if "provider_timeout_seconds" in fields else defaults.provider_timeout_seconds,
+        max_concurrent_calls=fields["max_concurrent_calls"].int(minimum=1)
+        if "max_concurrent_calls" in fields else defaults.max_concurrent_calls,
+    )
+
+
+def load_config(path: Path) -> BrokerConfig:
+    """Parse the broker config file at `path`."""
+    from broker.audit import parse_audit_config
+
+    root = yamlsrc.load(path)
+    if root is None:
+        raise ConfigError("the broker config is empty", file=str(path))
+    base = path.resolve().parent
+    top = root.mapping(
+        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits"},
+        required={"broker", "registry", "pki_dir", "policies"})
+    broker = top["broker"].mapping(allowed={"listen", "instance_id", "workers"},
+                                   required={"listen"})
+    workers = broker["workers"].int(minimum=1) if "workers" in broker else 1
+    return BrokerConfig(
+        listen=broker["listen"].str(),
+        instance_id=broker["instance_id"].str() if "instance_id" in broker else "broker-1",
+        registry=base / top["registry"].str(),
+        pki_dir=base / top["pki_dir"].str(),
+        policies=base / top["policies"].str(),
+        audit=parse_audit_config(top.get("audit"), base),
+        limits=_limits(top["limits"]) if "limits" in top else Limits(),
+        workers=workers,
+        source=str(path),
+    )

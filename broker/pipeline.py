@@ -1,0 +1,278 @@
+"""The broker's request path, one small function per step, in this order:
+
+    authenticate (mTLS) → size → parse header → sender = certificate →
+    signature → payload digest → freshness → replay → service → schema →
+    policy → rate limit → audit request (durable) → forward with attestation →
+    verify response → audit outcome
+
+Every step either returns what the next needs or raises a `G2GError`; the
+`Trace` collects whatever identity was established so that rejected
+requests are audited too. The server turns errors into statuses
+(broker.protocol.status); nothing here picks a gRPC code. Never logs payloads.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf import message as pb_message
+
+from broker.audit import AuditEvent, AuditStore, subject_keys
+from broker.config import Limits
+from broker.policy import Decision, PolicySet, RequestContext
+from broker.policy.ratelimit import RateLimiter
+from broker.protocol import envelope, fieldmask, schema
+from broker.protocol._gen.g2g.v1 import envelope_pb2, provider_pb2
+from broker.protocol.catalog import Catalog, ServiceSpec
+from broker.protocol.envelope import OpenedEnvelope
+from broker.protocol.errors import (
+    AuthenticationError,
+    G2GError,
+    PolicyDenied,
+    ProviderResponseInvalid,
+    SchemaError,
+    SignatureError,
+    UnknownServiceError,
+)
+from broker.protocol.registry import Registry
+from broker.replay import check_replay
+from broker.typing import Clock, ReplayGuard
+
+log = structlog.get_logger("g2g.broker")
+
+Forward = Callable[[str, provider_pb2.ProviderRequest, float], Awaitable[envelope_pb2.Envelope]]
+"""Sends a ProviderRequest to the provider with this agency id, within a timeout."""
+
+
+@dataclass(frozen=True)
+class Broker:
+    """Everything the pipeline needs, built once at start-up."""
+
+    broker_id: str
+    instance_id: str
+    registry: Registry
+    catalog: Catalog
+    policies: Callable[[], PolicySet]
+    limiter: RateLimiter
+    audit: AuditStore
+    replay: ReplayGuard
+    forward: Forward
+    signing_key: Ed25519PrivateKey
+    log_secret: bytes
+    limits: Limits
+    clock: Clock
+
+
+@dataclass
+class Trace:
+    """What is known about a request so far; becomes its audit records."""
+
+    started: float = field(default_factory=time.perf_counter)
+    consumer: str = ""
+    header: envelope_pb2.Header | None = None
+    request_digest: str = ""
+    decision: Decision | None = None
+    decision_id: str = ""
+    subjects: tuple[str, ...] = ()
+    request_recorded: bool = False
+
+    def event(self, kind: str, now: datetime, *, status: str = "", reason: str = "",
+              response_digest: str = "") -> AuditEvent:
+        h = self.header
+        d = self.decision
+        return AuditEvent(
+            kind=kind,  # type: ignore[arg-type]
+            time=now,
+            message_id=h.message_id if h else "",
+            correlation_id=h.correlation_id if h else "",
+            consumer=self.consumer or (h.sender if h else ""),
+            provider=h.recipient if h else "",
+            service=h.service if h else "",
+            purpose=h.purpose if h else "",
+            legal_basis=h.legal_basis if h else "",
+            decision=("allow" if d.allowed else "deny") if d else "",
+            decision_id=self.decision_id,
+            rule_id=(d.rule_id or "") if d else "",
+            policy_version=d.policy_version if d else "",
+            status_code=status,
+            reason=reason,
+            request_digest=self.request_digest,
+            response_digest=response_digest,
+            latency_ms=None if kind == "request" else
+            round((time.perf_counter() - self.started) * 1000, 3),
+            subject_keys=self.subjects,
+        )
+
+
+# --- steps -----------------------------------------------------------------
+
+def authenticate(peer: str | None) -> str:
+    """The agency id from the verified client certificate."""
+    if not peer:
+        raise AuthenticationError("no verified client certificate", reason="NO_CLIENT_CERT")
+    return peer
+
+
+def check_sender(header: envelope_pb2.Header, consumer: str, registry: Registry) -> None:
+    if header.sender != consumer:
+        raise AuthenticationError(
+            f"header sender {header.sender} does not match the TLS identity {consumer}",
+            reason="SENDER_MISMATCH")
+    if registry.agency(consumer) is None:
+        raise AuthenticationError(f"{consumer} is not a registered agency",
+                                  reason="UNKNOWN_SENDER")
+    if header.kind != envelope.REQUEST:
+        raise envelope.EnvelopeError("expected a REQUEST envelope", reason="WRONG_KIND")
+
+
+def verify_request(env: envelope_pb2.Envelope, header: envelope_pb2.Header,
+                   broker: Broker) -> OpenedEnvelope:
+    """Signature by a key of the sender, payload digest, freshness."""
+    agency = broker.registry.agency(header.sender)
+    assert agency is not None  # check_sender ran first
+    keyid = envelope.verify_signature(env, agency.signing_keys)
+    envelope.check_payload_digest(env, header)
+    envelope.check_freshness(header, broker.clock(), broker.limits.time_rules)
+    return OpenedEnvelope(envelope=env, header=header, signer_keyid=keyid)
+
+
+def resolve_service(header: envelope_pb2.Header, catalog: Catalog) -> ServiceSpec:
+    """The service's schema, provided it exists and the recipient offers it."""
+    spec = catalog.get(header.service)
+    if spec is None:
+        raise UnknownServiceError(f"no service named {header.service}",
+                                  reason="UNKNOWN_SERVICE")
+    if header.recipient not in spec.offers:
+        raise UnknownServiceError(
+            f"{header.recipient} does not offer {header.service}", reason="RECIPIENT_MISMATCH",
+            metadata={"providers": ",".join(spec.providers)})
+    return spec
+
+
+def decide(opened: OpenedEnvelope, request: pb_message.Message, spec: ServiceSpec,
+           policies: PolicySet, now: datetime) -> Decision:
+    h = opened.header
+    return policies.evaluate(RequestContext(
+        consumer=h.sender, provider=h.recipient, service=spec.name, purpose=h.purpose,
+        legal_basis=h.legal_basis, request=request, now=now))
+
+
+def require_allowed(decision: Decision) -> None:
+    """Default deny: anything but an allow stops here, naming the rule or none."""
+    if not decision.allowed:
+        rule = decision.rule_id or "none"
+        message = (f"denied by rule {decision.rule_id}: {decision.reason}" if decision.rule_id
+                   else "no rule matched")
+        raise PolicyDenied(message, reason="POLICY_DENIED",
+                           metadata={"rule_id": rule, "policy_version": decision.policy_version})
+
+
+def attest(opened: OpenedEnvelope, spec: ServiceSpec, decision: Decision, decision_id: str,
+           broker: Broker, now: datetime) -> envelope_pb2.Attestation:
+    h = opened.header
+    body = envelope_pb2.AttestationBody(
+        decision_id=decision_id, request_digest=opened.digest, message_id=h.message_id,
+        consumer=h.sender, provider=h.recipient, service=spec.name, purpose=h.purpose,
+        rule_id=decision.rule_id or "", policy_version=decision.policy_version,
+        field_mask=list(decision.field_mask), issued_at=envelope.to_timestamp(now),
+        expires_at=h.expires_at, broker_id=broker.broker_id)
+    return envelope.sign_attestation(body, broker.signing_key)
+
+
+def verify_response(response: envelope_pb2.Envelope, request: OpenedEnvelope,
+                    spec: ServiceSpec, mask: fieldmask.MaskTree, broker: Broker) -> None:
+    """Fail closed unless the response is the provider's signed, bound, in-mask answer."""
+    provider = broker.registry.agency(request.header.recipient)
+    assert provider is not None  # resolve_service checked the recipient offers the service
+    try:
+        answer = envelope.open_envelope(response, provider.signing_keys, now=broker.clock(),
+                                        rules=broker.limits.time_rules, kind=envelope.RESPONSE)
+    except (SignatureError, envelope.EnvelopeError, envelope.FreshnessError) as exc:
+        raise _invalid("signature", f"provider response rejected: {exc.message}") from None
+    h = answer.header
+    try:
+        envelope.check_binding(h, request)
+    except envelope.EnvelopeError:
+        raise _invalid("binding", "provider response does not answer this request") from None
+    try:
+        payload = schema.decode(spec.response_type, answer.payload, h.payload_type)
+    except SchemaError as exc:
+        raise _invalid("payload", f"provider response payload: {exc.message}") from None
+    outside = fieldmask.violations(payload, mask)
+    if outside:
+        raise _invalid("mask", f"provider response has {len(outside)} field(s) outside the "
+                       "attested mask", fields=",".join(sorted(set(outside))[:8]))
+
+
+def _invalid(check: str, message: str, **extra: str) -> ProviderResponseInvalid:
+    return ProviderResponseInvalid(message, metadata={"check": check, **extra})
+
+
+# --- the pipeline ------------------------------------------------------------
+
+async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
+                      broker: Broker) -> envelope_pb2.Envelope:
+    """Run one Exchange.Call through every step; audit whatever happens."""
+    trace = Trace()
+    try:
+        trace.consumer = authenticate(peer)
+        envelope.check_size(env, broker.limits.max_envelope_bytes)
+        header = trace.header = envelope.parse_header(env)
+        trace.request_digest = envelope.sha256(env.header).hex()
+        check_sender(header, trace.consumer, broker.registry)
+        opened = verify_request(env, header, broker)
+        await check_replay(broker.replay, header.sender, header.message_id,
+                           envelope.from_timestamp(header.expires_at)
+                           + broker.limits.time_rules.clock_skew)
+        spec = resolve_service(header, broker.catalog)
+        request = schema.decode(spec.request_type, opened.payload, header.payload_type)
+        offer = spec.offers[header.recipient]
+        trace.subjects = subject_keys(broker.log_secret, offer.subject_fields, request)
+        now = broker.clock()
+        decision = trace.decision = decide(opened, request, spec, broker.policies(), now)
+        require_allowed(decision)
+        broker.limiter.acquire(header.sender, decision, now)
+        trace.decision_id = str(uuid.uuid4())
+        await broker.audit.append(trace.event("request", now))
+        trace.request_recorded = True
+        attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
+        response = await broker.forward(
+            header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
+            broker.limits.provider_timeout_seconds)
+        verify_response(response, opened, spec, fieldmask.MaskTree.compile(decision.field_mask),
+                        broker)
+    except G2GError as exc:
+        if trace.header is None:
+            trace.header = envelope.peek_header(env)
+        await _record_failure(trace, exc, broker)
+        raise
+    await broker.audit.append(trace.event(
+        "outcome", broker.clock(), status="OK",
+        response_digest=envelope.sha256(response.header).hex()))
+    log.info("exchange", outcome="OK", message_id=header.message_id,
+             correlation_id=header.correlation_id, consumer=header.sender,
+             service=header.service, rule_id=decision.rule_id)
+    return response
+
+
+async def _record_failure(trace: Trace, exc: G2GError, broker: Broker) -> None:
+    kind = "outcome" if trace.request_recorded else "rejected"
+    h = trace.header
+    log.info("exchange", outcome=exc.code.name, reason=exc.reason,
+             message_id=h.message_id if h else None,
+             correlation_id=h.correlation_id if h else None,
+             consumer=trace.consumer or None, service=h.service if h else None)
+    try:
+        await broker.audit.append(trace.event(kind, broker.clock(), status=exc.code.name,
+                                              reason=exc.reason))
+    except G2GError as audit_exc:
+        # The original failure is what the caller must see; the audit outage is logged.
+        log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)
+
+

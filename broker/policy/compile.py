@@ -1,0 +1,219 @@
+"""Compile a policy directory into an indexed, immutable `PolicySet`.
+
+The index maps (consumer, provider, service, purpose) to the few rules that can
+apply, so a decision is one dict lookup plus the refinements (legal basis,
+schedule, request conditions) of those rules: no scan over the whole set.
+Cross-rule checks (shadowed rules, conflicting masks) refuse the load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from google.protobuf.descriptor import Descriptor
+
+from broker.policy.evaluate import mismatch, refinement_fails
+from broker.policy.model import Decision, RequestContext, Rule
+from broker.policy.parse import ParsedFile, iter_rules, parse_file
+from broker.protocol import fieldmask, yamlsrc
+from broker.protocol.catalog import Catalog
+from broker.protocol.errors import ConfigError
+from broker.protocol.registry import Registry
+
+Key = tuple[str, str, str, str]  # consumer, provider, service, purpose
+NO_RULE = "no rule matched"
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The rules that can decide one key: denies first (deny beats allow), then allows."""
+
+    denies: tuple[Rule, ...] = ()
+    allows: tuple[tuple[Rule, Decision], ...] = ()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A decision plus, for a deny, the nearest rules and why each did not match."""
+
+    decision: Decision
+    rule: Rule | None
+    near_misses: tuple[tuple[Rule, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """An immutable, validated policy set; `evaluate` is the only decision function."""
+
+    version: str
+    rules: tuple[Rule, ...]
+    index: Mapping[Key, Candidates]
+    sources: Mapping[str, bytes]
+    _deny_none: Decision = field(repr=False, default=Decision(False, None, ""))
+
+    def evaluate(self, ctx: RequestContext) -> Decision:
+        """Default deny; an applicable deny rule beats any allow."""
+        cands = self.index.get((ctx.consumer, ctx.provider, ctx.service, ctx.purpose))
+        if cands is not None:
+            for rule in cands.denies:
+                if refinement_fails(rule, ctx) is None:
+                    return Decision(False, rule.id, self.version, reason=rule.description)
+            for rule, decision in cands.allows:
+                if not rule.unconditional and refinement_fails(rule, ctx) is not None:
+                    continue
+                return decision
+        return self._deny_none
+
+    def explain(self, ctx: RequestContext, nearest: int = 3) -> Explanation:
+        """The decision and the rule behind it; for a deny, why the nearest rules missed."""
+        decision = self.evaluate(ctx)
+        rule = next((r for r in self.rules if r.id == decision.rule_id), None)
+        if decision.allowed:
+            return Explanation(decision, rule)
+        scored = []
+        for r in self.rules:
+            if r is rule:
+                continue
+            why = mismatch(r, ctx)
+            if why:
+                scored.append((len(why), r.order, r, tuple(why)))
+        scored.sort(key=lambda t: (t[0], t[1]))
+        return Explanation(decision, rule, tuple((r, why) for _, _, r, why in scored[:nearest]))
+
+    def decisions(self) -> dict[Key, str]:
+        """Every indexed key and what decides it ("allow:RULE", "deny:RULE", conditional)."""
+        out = {}
+        for key, cands in self.index.items():
+            parts = [f"deny:{r.id}" + ("" if r.unconditional else "?") for r in cands.denies]
+            parts += [f"allow:{r.id}" + ("" if r.unconditional else "?") +
+                      f"[{','.join(d.field_mask)}]" for r, d in cands.allows]
+            out[key] = " ".join(parts)
+        return out
+
+
+def resolve_mask(rule: Rule, response: Descriptor) -> tuple[str, ...]:
+    """The rule's mask for one service as an allow-list of response field paths."""
+    if rule.mask_mode == "all":
+        return fieldmask.top_level_paths(response)
+    if rule.mask_mode == "allow":
+        return tuple(sorted(set(rule.mask_paths)))
+    redact = {tuple(p.split(".")) for p in rule.mask_paths}
+    out: list[str] = []
+
+    def walk(descriptor: Descriptor, prefix: tuple[str, ...]) -> None:
+        for fd in descriptor.fields:
+            path = (*prefix, fd.name)
+            if path in redact:
+                continue
+            sub = fieldmask.submessage_type(fd)
+            if sub is not None and any(r[:len(path)] == path for r in redact):
+                walk(sub, path)
+            else:
+                out.append(".".join(path))
+
+    walk(response, ())
+    return tuple(out)
+
+
+def version_of(sources: Mapping[str, bytes]) -> str:
+    """Content hash of a policy set: same files, same version, on any machine."""
+    h = hashlib.sha256()
+    for name in sorted(sources):
+        data = sources[name]
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()[:16]
+
+
+def _located(rule: Rule, message: str, field_name: str = "") -> ConfigError:
+    return ConfigError(message, file=rule.where.file, line=rule.where.line,
+                       column=rule.where.column, field=field_name or f"rule {rule.id}")
+
+
+def build(rules: list[Rule], sources: Mapping[str, bytes], catalog: Catalog) -> PolicySet:
+    """Index rules by key and refuse shadowed rules and conflicting masks."""
+    version = version_of(sources)
+    denies: dict[Key, list[Rule]] = {}
+    allows: dict[Key, list[tuple[Rule, Decision]]] = {}
+    for rule in rules:
+        for service in rule.services:
+            spec = catalog.get(service)
+            assert spec is not None
+            decision = Decision(True, rule.id, version, resolve_mask(rule, spec.response_descriptor),
+                                rule.description, rule.limits)
+            for consumer in rule.consumers:
+                for purpose in rule.purposes:
+                    key = (consumer, rule.provider, service, purpose)
+                    if rule.effect == "deny":
+                        denies.setdefault(key, []).append(rule)
+                    else:
+                        allows.setdefault(key, []).append((rule, decision))
+    for key, entries in allows.items():
+        first_rule, first = entries[0]
+        for rule, decision in entries[1:]:
+            if decision.field_mask != first.field_mask:
+                raise _located(rule, f"overlaps rule {first_rule.id!r} ({first_rule.where}) for "
+                               f"{key[0]} / {key[2]} / {key[3]} with a different mask; "
+                               "merge them or make their consumers/purposes disjoint")
+    for rule in rules:
+        if rule.effect == "allow":
+            _check_reachable(rule, denies)
+    index = {key: Candidates(tuple(denies.get(key, ())), tuple(allows.get(key, ())))
+             for key in denies.keys() | allows.keys()}
+    return PolicySet(version, tuple(rules), MappingProxyType(index),
+                     MappingProxyType(dict(sources)), Decision(False, None, version, (), NO_RULE))
+
+
+def _check_reachable(rule: Rule, denies: Mapping[Key, list[Rule]]) -> None:
+    blockers: set[str] = set()
+    for service in rule.services:
+        for consumer in rule.consumers:
+            for purpose in rule.purposes:
+                found = [d.id for d in denies.get((consumer, rule.provider, service, purpose), ())
+                         if d.unconditional]
+                if not found:
+                    return
+                blockers.add(found[0])
+    raise _located(rule, f"unreachable: every request it allows is denied by "
+                   f"{', '.join(sorted(blockers))}")
+
+
+def compile_sources(sources: Mapping[str, bytes], registry: Registry, catalog: Catalog,
+                    base: str = "") -> PolicySet:
+    """Compile named YAML texts (name -> bytes) into a PolicySet."""
+    files: list[ParsedFile] = []
+    for name in sorted(sources):
+        try:
+            text = sources[name].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text ({exc.reason})", file=base + name) from None
+        files.append(parse_file(yamlsrc.parse(text, base + name)))
+    rules = [rule for _, rule in iter_rules(files, registry, catalog)]
+    return build(rules, sources, catalog)
+
+
+def read_sources(directory: Path) -> dict[str, bytes]:
+    """Every *.yaml/*.yml file under `directory`, by relative path, size-checked."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError("policy directory does not exist", file=str(directory))
+    out = {}
+    for path in sorted(directory.rglob("*")):
+        if path.suffix not in (".yaml", ".yml") or not path.is_file() or \
+                any(part.startswith(".") for part in path.relative_to(directory).parts):
+            continue
+        if path.stat().st_size > yamlsrc.MAX_CONFIG_BYTES:
+            raise ConfigError(f"file is over the {yamlsrc.MAX_CONFIG_BYTES}-byte limit",
+                              file=str(path))
+        out[path.relative_to(directory).as_posix()] = path.read_bytes()
+    return out
+
+
+def load_policy_set(directory: Path, registry: Registry, catalog: Catalog) -> PolicySet:
+    """Read, validate and compile every policy file under `directory`."""
+    directory = Path(directory)
+    return compile_sources(read_sources(directory), registry, catalog, base=f"{directory}/")

@@ -1,0 +1,195 @@
+"""The federation registry: agencies, the services they offer, and their keys.
+
+Parsed once from `config/agencies.yaml` into frozen objects. Agencies with no
+inline `signing_keys` take their public key from the development PKI
+directory (`<pki_dir>/agencies/<slug>/signing.pub`); production registries
+list keys inline. Errors name file, line and field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from broker.protocol import keys, yamlsrc
+from broker.protocol.errors import ConfigError
+
+AGENCY_ID = re.compile(r"^[A-Z0-9]{2,8}(/[A-Z0-9-]{1,40}){1,4}$")
+SERVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*/[A-Za-z_][A-Za-z0-9_]*$")
+ROLES = frozenset({"auditor", "federation-auditor"})
+
+
+def slug(agency_id: str) -> str:
+    """Filesystem-safe name of an agency id: ID/GOV/IMIGRASI -> id-gov-imigrasi."""
+    return agency_id.lower().replace("/", "-")
+
+
+@dataclass(frozen=True)
+class ServiceOffer:
+    """A service an agency provides, by full method name."""
+
+    name: str
+    description: str = ""
+    # Request field paths that identify a person, for keyed audit subject hashes.
+    subject_fields: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Agency:
+    id: str
+    name: str
+    endpoint: str | None
+    services: tuple[ServiceOffer, ...]
+    signing_keys: Mapping[str, Ed25519PublicKey]
+    roles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Registry:
+    """All agencies of the federation and the broker's identity."""
+
+    federation: str
+    broker_id: str
+    broker_endpoint: str
+    broker_keys: Mapping[str, Ed25519PublicKey]
+    agencies: Mapping[str, Agency]
+    source: str = ""
+    _providers: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    def agency(self, agency_id: str) -> Agency | None:
+        return self.agencies.get(agency_id)
+
+    def providers_of(self, service: str) -> tuple[Agency, ...]:
+        """Every agency offering `service` (several embassies may offer the same one)."""
+        return tuple(self.agencies[p] for p in self._providers.get(service, ()))
+
+    def provider_of(self, service: str) -> Agency | None:
+        """The agency offering `service` when exactly one does, else None."""
+        providers = self.providers_of(service)
+        return providers[0] if len(providers) == 1 else None
+
+    def with_endpoints(self, endpoints: Mapping[str, str]) -> Registry:
+        """A copy with some agencies' endpoints replaced (adapters bound to port 0)."""
+        agencies = {aid: replace(a, endpoint=endpoints.get(aid, a.endpoint))
+                    for aid, a in self.agencies.items()}
+        return replace(self, agencies=MappingProxyType(agencies))
+
+    def offer(self, provider: str, service: str) -> ServiceOffer | None:
+        agency = self.agencies.get(provider)
+        if agency is None:
+            return None
+        return next((s for s in agency.services if s.name == service), None)
+
+
+def _keys_from(node: yamlsrc.Node) -> dict[str, Ed25519PublicKey]:
+    found: dict[str, Ed25519PublicKey] = {}
+    for item in node.items():
+        fields = item.mapping(allowed={"keyid", "public_key"}, required={"public_key"})
+        try:
+            key = keys.public_from_b64(fields["public_key"].str())
+        except ValueError as exc:
+            raise fields["public_key"].error(f"not a base64 Ed25519 public key: {exc}") from None
+        kid = keys.keyid(key)
+        if "keyid" in fields and fields["keyid"].str() != kid:
+            raise fields["keyid"].error(f"keyid does not match the key (expected {kid})")
+        found[kid] = key
+    return found
+
+
+def _pki_key(pki_dir: Path | None, where: yamlsrc.Node, *parts: str) -> dict[str, Ed25519PublicKey]:
+    if pki_dir is None:
+        raise where.error("no signing_keys given and no PKI directory to take them from")
+    path = pki_dir.joinpath(*parts)
+    if not path.exists():
+        raise where.error(f"no signing_keys given and {path} does not exist (run: g2g pki init)")
+    key = keys.load_public_key(path)
+    return {keys.keyid(key): key}
+
+
+def _service(node: yamlsrc.Node) -> ServiceOffer:
+    subjects: tuple[tuple[str, ...], ...] = ()
+    if node.is_scalar:
+        name, description = node.str(), ""
+    else:
+        fields = node.mapping(allowed={"name", "description", "subject_fields"},
+                              required={"name"})
+        name = fields["name"].str()
+        description = fields["description"].str() if "description" in fields else ""
+        if "subject_fields" in fields:
+            subjects = tuple(tuple(p.split("+")) for p in fields["subject_fields"].str_list())
+    if not SERVICE_NAME.match(name):
+        raise node.error(f"service {name!r} is not a full method name like pkg.Service/Method")
+    return ServiceOffer(name=name, description=description, subject_fields=subjects)
+
+
+def load_registry(path: Path, pki_dir: Path | None = None) -> Registry:
+    """Parse the agencies registry at `path`."""
+    root = yamlsrc.load(path)
+    if root is None:
+        raise ConfigError("the registry is empty", file=str(path))
+    top = root.mapping(allowed={"federation", "broker", "agencies"},
+                       required={"federation", "broker", "agencies"})
+    broker = top["broker"].mapping(allowed={"id", "endpoint", "signing_keys"},
+                                   required={"id", "endpoint"})
+    broker_id = broker["id"].str()
+    if not AGENCY_ID.match(broker_id):
+        raise broker["id"].error(f"{broker_id!r} is not an identifier like G2G/BROKER")
+    broker_keys = (_keys_from(broker["signing_keys"]) if "signing_keys" in broker
+                   else _pki_key(pki_dir, broker["id"], "broker", "signing.pub"))
+    agencies: dict[str, Agency] = {}
+    providers: dict[str, tuple[str, ...]] = {}
+    for item in top["agencies"].items():
+        fields = item.mapping(
+            allowed={"id", "name", "endpoint", "services", "signing_keys", "roles"},
+            required={"id", "name"})
+        agency_id = fields["id"].str()
+        if not AGENCY_ID.match(agency_id):
+            raise fields["id"].error(f"{agency_id!r} is not an agency id like ID/GOV/IMIGRASI")
+        if agency_id in agencies or agency_id == broker_id:
+            raise fields["id"].error(f"duplicate agency id {agency_id!r}")
+        services = tuple(_service(s) for s in fields["services"].items()) \
+            if "services" in fields else ()
+        endpoint = fields["endpoint"].str() if "endpoint" in fields else None
+        if services and endpoint is None:
+            raise item.error("an agency that offers services needs an endpoint",
+                             field=item.path + ".endpoint")
+        for offer, node in zip(services, fields["services"].items() if services else (),
+                               strict=True):
+            if agency_id in providers.get(offer.name, ()):
+                raise node.error(f"{agency_id} lists service {offer.name} twice")
+            providers[offer.name] = (*providers.get(offer.name, ()), agency_id)
+        roles = frozenset(fields["roles"].str_list()) if "roles" in fields else frozenset()
+        if roles - ROLES:
+            raise fields["roles"].error(
+                f"unknown role(s) {sorted(roles - ROLES)}; known: {sorted(ROLES)}")
+        signing = (_keys_from(fields["signing_keys"]) if "signing_keys" in fields
+                   else _pki_key(pki_dir, fields["id"], "agencies", slug(agency_id),
+                                 "signing.pub"))
+        agencies[agency_id] = Agency(
+            id=agency_id, name=fields["name"].str(), endpoint=endpoint, services=services,
+            signing_keys=MappingProxyType(signing), roles=roles)
+    return Registry(
+        federation=top["federation"].str(), broker_id=broker_id,
+        broker_endpoint=broker["endpoint"].str(), broker_keys=MappingProxyType(broker_keys),
+        agencies=MappingProxyType(agencies), source=str(path),
+        _providers=MappingProxyType(providers))
+
+
+def read_agency_ids(path: Path) -> tuple[tuple[str, str, bool], ...]:
+    """(id, name, is_provider) of every agency, without needing any keys (for `pki init`)."""
+    root = yamlsrc.load(path)
+    if root is None:
+        raise ConfigError("the registry is empty", file=str(path))
+    top = root.mapping()
+    if "agencies" not in top:
+        raise root.error("missing required field 'agencies'", field="agencies")
+    out = []
+    for item in top["agencies"].items():
+        fields = item.mapping()
+        out.append((fields["id"].str(), fields["name"].str(), "endpoint" in fields))
+    return tuple(out)

@@ -1,0 +1,189 @@
+"""The broker's gRPC server: Exchange, Catalog, Audit, health and reflection.
+
+`start_broker(config)` builds every dependency once, binds the configured
+address (port 0 for tests) and returns a `RunningBroker`. The servicers are
+thin: they hand requests to broker.pipeline and map `G2GError` to a status
+through broker.protocol.status, the only place that picks codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from broker import pipeline
+from broker.audit import AuditStore, open_store
+from broker.config import BrokerConfig
+from broker.forward import ProviderClients
+from broker.policy import PolicySet
+from broker.policy.ratelimit import RateLimiter
+from broker.policy.reload import PolicyWatcher
+from broker.protocol import keys, pki, status, tls
+from broker.protocol._gen.g2g.v1 import (
+    broker_pb2,
+    broker_pb2_grpc,
+    envelope_pb2,
+)
+from broker.protocol.catalog import Catalog, ServiceSpec, file_descriptor_set
+from broker.protocol.errors import G2GError, UnknownServiceError
+from broker.protocol.registry import Registry, load_registry
+from broker.replay import MemoryReplayGuard
+from broker.typing import Clock
+
+log = structlog.get_logger("g2g.broker")
+
+_SERVICE_NAMES = ("g2g.v1.Exchange", "g2g.v1.Catalog")
+
+
+class ExchangeServicer(broker_pb2_grpc.ExchangeServicer):
+    def __init__(self, broker: pipeline.Broker, gate: asyncio.Semaphore) -> None:
+        self._broker = broker
+        self._gate = gate
+
+    async def Call(  # noqa: N802 (gRPC method name)
+        self, request: envelope_pb2.Envelope,
+        context: grpc.aio.ServicerContext[envelope_pb2.Envelope, envelope_pb2.Envelope],
+    ) -> envelope_pb2.Envelope:
+        async with self._gate:
+            try:
+                return await pipeline.handle_call(request, tls.peer_agency(context), self._broker)
+            except G2GError as exc:
+                await status.abort_with(context, exc)  # type: ignore[arg-type]
+
+
+class CatalogServicer(broker_pb2_grpc.CatalogServicer):
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    @staticmethod
+    def _infos(spec: ServiceSpec, provider: str = "") -> list[broker_pb2.ServiceInfo]:
+        return [broker_pb2.ServiceInfo(
+            name=spec.name, provider=agency,
+            request_type=spec.request_descriptor.full_name,
+            response_type=spec.response_descriptor.full_name,
+            description=offer.description)
+            for agency, offer in sorted(spec.offers.items()) if not provider or agency == provider]
+
+    async def ListServices(  # noqa: N802
+        self, request: broker_pb2.ListServicesRequest, context: grpc.aio.ServicerContext[
+            broker_pb2.ListServicesRequest, broker_pb2.ListServicesResponse],
+    ) -> broker_pb2.ListServicesResponse:
+        return broker_pb2.ListServicesResponse(services=[
+            info for _, spec in sorted(self._catalog.services.items())
+            for info in self._infos(spec, request.provider)])
+
+    async def DescribeService(  # noqa: N802
+        self, request: broker_pb2.DescribeServiceRequest, context: grpc.aio.ServicerContext[
+            broker_pb2.DescribeServiceRequest, broker_pb2.DescribeServiceResponse],
+    ) -> broker_pb2.DescribeServiceResponse:
+        spec = self._catalog.get(request.name)
+        if spec is None:
+            await status.abort_with(context, UnknownServiceError(  # type: ignore[arg-type]
+                f"no service named {request.name}"))
+            raise AssertionError("unreachable")
+        return broker_pb2.DescribeServiceResponse(
+            service=self._infos(spec)[0], schema=file_descriptor_set(spec.method))
+
+
+@dataclass
+class RunningBroker:
+    """A started broker; `port` is the bound port (useful with port 0)."""
+
+    server: grpc.aio.Server
+    port: int
+    broker: pipeline.Broker
+    audit: AuditStore
+    watcher: PolicyWatcher
+    _closers: list[object] = field(default_factory=list)
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Stop accepting calls, let in-flight ones finish, then flush the audit log."""
+        await self.server.stop(grace)
+        await self.watcher.stop()
+        for closer in self._closers:
+            await closer.close()  # type: ignore[attr-defined]
+        await self.audit.close()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
+                       listen: str | None = None,
+                       registry: Registry | None = None) -> RunningBroker:
+    """Build the broker from `config` and start serving; returns once bound.
+
+    `registry` overrides the configured file (tests and the demo bind adapters
+    to port 0 and pass the resulting endpoints this way).
+    """
+    registry = registry or load_registry(config.registry, config.pki_dir)
+    catalog = Catalog.from_registry(registry)
+    identity = pki.load_identity(config.pki_dir, "broker")
+    log_key = keys.load_private_key(config.pki_dir / "broker" / "log.key")
+    log_secret_path = config.pki_dir / "broker" / "log-secret"
+    keys.check_private_mode(log_secret_path)
+    watcher = PolicyWatcher(config.policies, registry, catalog)
+    audit = await open_store(config.audit, log_key=log_key, instance_id=config.instance_id)
+    clients = ProviderClients(registry, tls.channel_credentials(identity),
+                              config.limits.transport_max_bytes)
+
+    def current_policies() -> PolicySet:
+        return watcher.current
+
+    broker = pipeline.Broker(
+        broker_id=registry.broker_id, instance_id=config.instance_id, registry=registry,
+        catalog=catalog, policies=current_policies, limiter=RateLimiter(), audit=audit,
+        replay=MemoryReplayGuard(clock), forward=clients, signing_key=identity.signing_key,
+        log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock)
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", config.limits.transport_max_bytes),
+        ("grpc.max_send_message_length", config.limits.transport_max_bytes),
+        ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
+    ])
+    gate = asyncio.Semaphore(config.limits.max_concurrent_calls)
+    broker_pb2_grpc.add_ExchangeServicer_to_server(ExchangeServicer(broker, gate), server)
+    broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(catalog), server)
+    _add_audit_service(server, audit, registry)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [*_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
+    port = server.add_secure_port(listen or config.listen, tls.server_credentials(identity))
+    if port == 0:
+        raise G2GError(f"could not bind {listen or config.listen}", reason="BIND_FAILED")
+    await server.start()
+    watcher.start()
+    for name in ("", *_SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("broker_started", port=port, instance_id=config.instance_id,
+             policy_version=watcher.current.version, services=len(catalog.services))
+    return RunningBroker(server=server, port=port, broker=broker, audit=audit,
+                         watcher=watcher, _closers=[clients])
+
+
+def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: object) -> None:
+    try:
+        from broker.audit.service import add_audit_service
+    except ImportError:  # the auditor service is optional until its module exists
+        return
+    add_audit_service(server, audit, registry)  # type: ignore[arg-type]
+
+
+async def serve(config: BrokerConfig) -> None:
+    """Run until SIGINT/SIGTERM; SIGHUP reloads the policies."""
+    running = await start_broker(config)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, running.watcher.request_reload)
+    await stop.wait()
+    await running.stop()

@@ -1,0 +1,18 @@
+"""Shared type aliases and Protocols of the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+Clock = Callable[[], datetime]
+"""Returns the current time, tz-aware UTC; injected so tests control time."""
+
+
+class ReplayGuard(Protocol):
+    """Remembers message ids until they expire; shared by all workers where configured."""
+
+    async def claim(self, key: str, expires_at: datetime) -> bool:
+        """True if `key` was not seen before (and is now claimed), False on a replay."""
+        ...

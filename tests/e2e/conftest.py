@@ -1,0 +1,67 @@
+"""A fresh federation per test: real adapters and broker on free ports with mTLS."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from agency_adapters.immigration.records import WatchlistRecord
+
+from agency_adapters.immigration.service import seeded_records
+from agency_adapters.toolkit import ConsumerClient
+from broker.federation import LocalFederation, start_federation
+from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2
+from broker.protocol.errors import G2GError
+from tests.audit_reader import read_records
+
+POLRI = "ID/GOV/POLRI"
+SCREEN = "g2g.immigration.v1.Watchlist/Screen"
+LEGAL_BASIS = "UU 6/2011 Pasal 91"
+
+
+def name_query(full_name: str, date_of_birth: str = "") -> watchlist_pb2.ScreenRequest:
+    return watchlist_pb2.ScreenRequest(
+        by_name=watchlist_pb2.NameQuery(full_name=full_name, date_of_birth=date_of_birth))
+
+
+async def expect_error(call: Awaitable[Any], code: grpc.StatusCode, reason: str) -> G2GError:
+    """Await `call`, which must fail with exactly `code` and ErrorInfo `reason`."""
+    with pytest.raises(G2GError) as info:
+        await call
+    assert (info.value.code, info.value.reason) == (code, reason), info.value.diagnostics()
+    return info.value
+
+
+@dataclass
+class Fed:
+    federation: LocalFederation
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.federation.pki_dir
+
+    @property
+    def listed_subject(self) -> WatchlistRecord:
+        return seeded_records()[0]
+
+    def client(self, agency_id: str) -> ConsumerClient:
+        return self.federation.client(agency_id)
+
+    async def all_records(self) -> list[dict[str, Any]]:
+        return await read_records(self.federation)
+
+    async def records_for(self, message_id: str) -> list[dict[str, Any]]:
+        return [r for r in await self.all_records() if r["message_id"] == message_id]
+
+
+@pytest.fixture
+async def fed(tmp_path: Path, pki_dir: Path) -> AsyncIterator[Fed]:
+    federation = await start_federation(tmp_path, pki_dir=pki_dir)
+    try:
+        yield Fed(federation)
+    finally:
+        await federation.stop()
