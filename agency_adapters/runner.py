@@ -37,7 +37,7 @@ def load(name: str) -> AdapterModule:
     """The adapter module registered under `name`."""
     if name not in ADAPTERS:
         raise ConfigError(f"unknown adapter {name!r}; known: {', '.join(sorted(ADAPTERS))}")
-    module: AdapterModule = importlib.import_module(ADAPTERS[name])  # type: ignore[assignment]
+    module: AdapterModule = importlib.import_module(ADAPTERS[name])
     return module
 
 

@@ -86,7 +86,7 @@ async def start_federation(work_dir: Path, *, pki_dir: Path | None = None,
         {agency: f"127.0.0.1:{port}" for agency, (_, port) in providers.items()}
         | (endpoints or {}))
     config = load_config(config_path or write_config(work_dir, pki_dir=pki_dir))
-    kwargs = {"clock": clock} if clock is not None else {}
-    running = await start_broker(config, registry=registry, **kwargs)
+    running = (await start_broker(config, registry=registry) if clock is None
+               else await start_broker(config, registry=registry, clock=clock))
     return LocalFederation(work_dir=work_dir, pki_dir=pki_dir, registry=registry,
                            config=config, broker=running, providers=providers)

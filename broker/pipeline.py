@@ -33,6 +33,8 @@ from broker.protocol.catalog import Catalog, ServiceSpec
 from broker.protocol.envelope import OpenedEnvelope
 from broker.protocol.errors import (
     AuthenticationError,
+    EnvelopeError,
+    FreshnessError,
     G2GError,
     PolicyDenied,
     ProviderResponseInvalid,
@@ -128,7 +130,7 @@ def check_sender(header: envelope_pb2.Header, consumer: str, registry: Registry)
         raise AuthenticationError(f"{consumer} is not a registered agency",
                                   reason="UNKNOWN_SENDER")
     if header.kind != envelope.REQUEST:
-        raise envelope.EnvelopeError("expected a REQUEST envelope", reason="WRONG_KIND")
+        raise EnvelopeError("expected a REQUEST envelope", reason="WRONG_KIND")
 
 
 def verify_request(env: envelope_pb2.Envelope, header: envelope_pb2.Header,
@@ -193,12 +195,12 @@ def verify_response(response: envelope_pb2.Envelope, request: OpenedEnvelope,
     try:
         answer = envelope.open_envelope(response, provider.signing_keys, now=broker.clock(),
                                         rules=broker.limits.time_rules, kind=envelope.RESPONSE)
-    except (SignatureError, envelope.EnvelopeError, envelope.FreshnessError) as exc:
+    except (SignatureError, EnvelopeError, FreshnessError) as exc:
         raise _invalid("signature", f"provider response rejected: {exc.message}") from None
     h = answer.header
     try:
         envelope.check_binding(h, request)
-    except envelope.EnvelopeError:
+    except EnvelopeError:
         raise _invalid("binding", "provider response does not answer this request") from None
     try:
         payload = schema.decode(spec.response_type, answer.payload, h.payload_type)

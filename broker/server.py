@@ -55,7 +55,7 @@ class ExchangeServicer(broker_pb2_grpc.ExchangeServicer):
             try:
                 return await pipeline.handle_call(request, tls.peer_agency(context), self._broker)
             except G2GError as exc:
-                await status.abort_with(context, exc)  # type: ignore[arg-type]
+                await status.abort_with(context, exc)
 
 
 class CatalogServicer(broker_pb2_grpc.CatalogServicer):
@@ -85,7 +85,7 @@ class CatalogServicer(broker_pb2_grpc.CatalogServicer):
     ) -> broker_pb2.DescribeServiceResponse:
         spec = self._catalog.get(request.name)
         if spec is None:
-            await status.abort_with(context, UnknownServiceError(  # type: ignore[arg-type]
+            await status.abort_with(context, UnknownServiceError(
                 f"no service named {request.name}"))
             raise AssertionError("unreachable")
         return broker_pb2.DescribeServiceResponse(

@@ -274,7 +274,8 @@ def _csv_rows(handle: Iterable[str]) -> Iterator[tuple[int, Mapping[str, object]
         if not cells:
             continue  # a blank line
         if len(cells) != len(FIELDS):
-            raise _Located(start, _Invalid("row", f"has {len(cells)} cells, expected {len(FIELDS)}"))
+            raise _Located(start, _Invalid(
+                "row", f"has {len(cells)} cells, expected {len(FIELDS)}"))
         row: dict[str, object] = dict(zip(FIELDS, cells, strict=True))
         aliases = cast(str, row["aliases"])
         row["aliases"] = aliases.split("|") if aliases else []

@@ -85,7 +85,8 @@ def _record(rng: random.Random, i: int) -> WatchlistRecord:
                                   nationality)]
     nik = ""
     if nationality == "IDN":
-        nik = f"{rng.randrange(11, 95)}{rng.randrange(10**4):04d}{born:%d%m%y}{rng.randrange(10**4):04d}"
+        region, serial = rng.randrange(11, 95), rng.randrange(10**4)
+        nik = f"{region}{rng.randrange(10**4):04d}{born:%d%m%y}{serial:04d}"
         if rng.random() < 0.3:
             documents.append(IdentityDocument("NATIONAL_ID", nik, "IDN"))
     ban = "EXIT_PREVENTION" if nationality == "IDN" or rng.random() < 0.2 else "ENTRY_REFUSAL"

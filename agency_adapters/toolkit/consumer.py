@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 import grpc
-from broker.protocol.pki import Identity
 from google.protobuf import message as pb_message
 
 from broker.protocol import envelope, schema, status, tls
@@ -38,6 +37,7 @@ from broker.protocol.errors import (
     SignatureError,
     UnknownServiceError,
 )
+from broker.protocol.pki import Identity
 from broker.protocol.registry import Registry
 
 

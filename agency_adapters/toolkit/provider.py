@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 
 import grpc
 import structlog
-from broker.protocol.pki import Identity
 from google.protobuf import message as pb_message
 
 from broker.protocol import envelope, fieldmask, schema, status, tls
@@ -40,6 +39,7 @@ from broker.protocol.errors import (
     SignatureError,
     UnknownServiceError,
 )
+from broker.protocol.pki import Identity
 from broker.protocol.registry import Registry
 
 log = structlog.get_logger("g2g.provider")
@@ -102,7 +102,7 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         port = server.add_secure_port(listen, tls.server_credentials(self._identity))
         await server.start()
         self._server = server
-        return port
+        return int(port)
 
     async def stop(self, grace: float = 1.0) -> None:
         if self._server is not None:
@@ -120,7 +120,7 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             return await self.handle(request, tls.peer_agency(context))
         except G2GError as exc:
             log.info("provider_rejected", reason=exc.reason)
-            await status.abort_with(context, exc)  # type: ignore[arg-type]
+            await status.abort_with(context, exc)
 
     async def handle(self, request: provider_pb2.ProviderRequest,
                      peer: str | None) -> envelope_pb2.Envelope:

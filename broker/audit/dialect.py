@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS claims (claim TEXT PRIMARY KEY, expires {int} NOT NUL
 
 
 class Dialect(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def connect(self) -> Any: ...
     def sql(self, query: str) -> str: ...

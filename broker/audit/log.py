@@ -97,7 +97,8 @@ class LogReader:
             pos = int(rows[-1][0]) + 1
 
     def query(self, f: Filters) -> list[dict[str, Any]]:
-        where, params = ["seq >= ?"], [f.from_seq]
+        where: list[str] = ["seq >= ?"]
+        params: list[object] = [f.from_seq]
         for column in ("consumer", "provider", "service", "purpose", "decision",
                        "status_code", "kind", "message_id"):
             value = getattr(f, column)
@@ -116,8 +117,9 @@ class LogReader:
         if f.subject:
             where.append("seq IN (SELECT seq FROM subjects WHERE key = ?)")
             params.append(f.subject)
-        cur = self.conn.execute(self.dialect.sql(
-            f"SELECT record FROM records WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"),
+        # Only fixed column names are interpolated; every value is a bound parameter.
+        query = f"SELECT record FROM records WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"  # noqa: S608
+        cur = self.conn.execute(self.dialect.sql(query),
             (*params, f.limit))
         return [json.loads(bytes(row[0])) for row in cur.fetchall()]
 

@@ -154,7 +154,7 @@ def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes,
 
 
 NodeLookup = Callable[[int, int], bytes]
-"""Hash of the stored complete subtree at (level, index): leaves [index<<level, (index+1)<<level)."""
+"""Hash of the stored complete subtree (level, index): leaves [index<<level, (index+1)<<level)."""
 
 
 def subtree_from_nodes(node: NodeLookup, start: int, end: int) -> bytes:

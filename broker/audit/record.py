@@ -81,5 +81,5 @@ def encode(event: AuditEvent, seq: int, instance_id: str) -> tuple[bytes, bytes]
 def decode(data: bytes) -> dict[str, Any]:
     value = json.loads(data)
     if not isinstance(value, dict):
-        raise ValueError("an audit record is a JSON object")
+        raise TypeError("an audit record is a JSON object")
     return value

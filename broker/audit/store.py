@@ -11,6 +11,7 @@ every T seconds of activity and on close.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import threading
@@ -103,7 +104,8 @@ class AuditStore:
         try:
             conn.execute(self.dialect.sql(
                 "INSERT INTO policy_sets (version, sources, first_loaded) VALUES (?, ?, ?) "
-                "ON CONFLICT (version) DO NOTHING"), (version, text, format_time(datetime.now(UTC))))
+                "ON CONFLICT (version) DO NOTHING"),
+                (version, text, format_time(datetime.now(UTC))))
         finally:
             conn.close()
 
@@ -139,20 +141,18 @@ class AuditStore:
     def _guarded(self, fn: Any) -> None:
         try:
             fn()
-        except Exception as exc:  # noqa: BLE001 - the writer must outlive a bad checkpoint
+        except Exception as exc:
             log.error("audit_checkpoint_failed", error=str(exc))
             self._rollback()
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # no transaction open is fine
             self._conn.execute("ROLLBACK")
-        except Exception:  # noqa: BLE001, S110 - no transaction open is fine
-            pass
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
             receipts = self._insert(batch)
-        except Exception as exc:  # noqa: BLE001 - any storage failure fails these requests closed
+        except Exception as exc:
             self._rollback()
             log.error("audit_write_failed", error=str(exc), records=len(batch))
             for p in batch:
@@ -227,7 +227,7 @@ class AuditStore:
 async def open_store(config: AuditConfig, *, log_key: Ed25519PrivateKey,
                      instance_id: str) -> AuditStore:
     """Open (creating if needed) the configured backend; fails closed if unreachable."""
-    dialect = dialect_for(config)
+    dialect: Dialect = dialect_for(config)
     try:
         return await asyncio.to_thread(AuditStore, dialect, config, log_key, instance_id)
     except Exception as exc:

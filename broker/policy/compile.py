@@ -143,8 +143,8 @@ def build(rules: list[Rule], sources: Mapping[str, bytes], catalog: Catalog) -> 
         for service in rule.services:
             spec = catalog.get(service)
             assert spec is not None
-            decision = Decision(True, rule.id, version, resolve_mask(rule, spec.response_descriptor),
-                                rule.description, rule.limits)
+            mask = resolve_mask(rule, spec.response_descriptor)
+            decision = Decision(True, rule.id, version, mask, rule.description, rule.limits)
             for consumer in rule.consumers:
                 for purpose in rule.purposes:
                     key = (consumer, rule.provider, service, purpose)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from google.protobuf import message as pb_message
+
 from broker.policy.model import Condition, RequestContext, Rule, Schedule
 from broker.protocol.fieldmask import field_value
 

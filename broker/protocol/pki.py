@@ -143,7 +143,7 @@ def init_pki(registry_path: Path, out_dir: Path, force: bool = False) -> list[Pa
     _ensure_signing(broker_dir, "log")
     if not (broker_dir / "log-secret").exists():
         keys.write_private(broker_dir / "log-secret", os.urandom(32))
-    for agency_id, _name_, _provider in registry.read_agency_ids(registry_path):
+    for agency_id, _, _ in registry.read_agency_ids(registry_path):
         directory = party_dir(out_dir, agency_id)
         directory.mkdir(parents=True, exist_ok=True)
         _issue_tls(directory, agency_id, ca, ca_key, now)

@@ -9,8 +9,8 @@ from typing import Any
 
 import grpc
 import pytest
-from agency_adapters.immigration.records import WatchlistRecord
 
+from agency_adapters.immigration.records import WatchlistRecord
 from agency_adapters.immigration.service import seeded_records
 from agency_adapters.toolkit import ConsumerClient
 from broker.federation import LocalFederation, start_federation
