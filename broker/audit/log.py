@@ -80,13 +80,15 @@ class LogReader:
 
     def scan(self, start: int = 0, end: int | None = None,
              batch: int = 5000) -> Iterator[tuple[int, bytes, bytes, tuple[Any, ...]]]:
-        """(seq, record bytes, stored leaf hash, indexed columns) in seq order."""
+        """(seq, record bytes, stored leaf hash, indexed columns + tree leaf) in seq order."""
         pos = start
         while end is None or pos < end:
             cur = self.conn.execute(self.dialect.sql(
-                "SELECT seq, record, leaf_hash, time, kind, message_id, correlation_id, "
-                "consumer, provider, service, purpose, decision, status_code, instance_id "
-                "FROM records WHERE seq >= ? ORDER BY seq LIMIT ?"), (pos, batch))
+                "SELECT r.seq, r.record, r.leaf_hash, r.time, r.kind, r.message_id, "
+                "r.correlation_id, r.consumer, r.provider, r.service, r.purpose, r.decision, "
+                "r.status_code, r.instance_id, n.hash FROM records r "
+                "LEFT JOIN nodes n ON n.level = 0 AND n.idx = r.seq "
+                "WHERE r.seq >= ? ORDER BY r.seq LIMIT ?"), (pos, batch))
             rows = cur.fetchall()
             if not rows:
                 return

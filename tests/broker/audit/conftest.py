@@ -1,0 +1,62 @@
+"""Audit stores on both backends: SQLite in a temp dir, PostgreSQL in a fresh schema.
+
+With CI=true a missing PostgreSQL fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from broker.audit import AuditConfig, AuditStore, open_store
+
+PG_BASE = os.environ.get("G2G_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
+
+
+def _pg_schema() -> Iterator[str]:
+    import psycopg
+
+    schema = f"g2g_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def audit_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditConfig]:
+    if request.param == "sqlite":
+        yield AuditConfig(backend="sqlite", path=tmp_path / "audit.db", checkpoint_every=10,
+                          checkpoint_seconds=60)
+    else:
+        for dsn in _pg_schema():
+            yield AuditConfig(backend="postgres", dsn=dsn, checkpoint_every=10,
+                              checkpoint_seconds=60)
+
+
+@pytest.fixture
+def log_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+async def store(audit_config: AuditConfig, log_key: Ed25519PrivateKey
+                ) -> AsyncIterator[AuditStore]:
+    s = await open_store(audit_config, log_key=log_key, instance_id="test-1")
+    try:
+        yield s
+    finally:
+        await s.close()
