@@ -130,8 +130,14 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     log_key = keys.load_private_key(config.pki_dir / "broker" / "log.key")
     log_secret_path = config.pki_dir / "broker" / "log-secret"
     keys.check_private_mode(log_secret_path)
-    watcher = PolicyWatcher(config.policies, registry, catalog)
     audit = await open_store(config.audit, log_key=log_key, instance_id=config.instance_id)
+    try:
+        # Every policy set that ever decides is kept by version next to the log.
+        watcher = PolicyWatcher(config.policies, registry, catalog,
+                                on_loaded=lambda p: audit.record_policy(p.version, p.sources))
+    except G2GError:
+        await audit.close()
+        raise
     clients = ProviderClients(registry, tls.channel_credentials(identity),
                               config.limits.transport_max_bytes)
 

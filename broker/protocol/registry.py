@@ -101,7 +101,10 @@ def _keys_from(node: yamlsrc.Node) -> dict[str, Ed25519PublicKey]:
     return found
 
 
-def _pki_key(pki_dir: Path | None, where: yamlsrc.Node, *parts: str) -> dict[str, Ed25519PublicKey]:
+def _pki_key(pki_dir: Path | None, where: yamlsrc.Node, *parts: str,
+             required: bool = True) -> dict[str, Ed25519PublicKey]:
+    if not required and (pki_dir is None or not pki_dir.joinpath(*parts).exists()):
+        return {}
     if pki_dir is None:
         raise where.error("no signing_keys given and no PKI directory to take them from")
     path = pki_dir.joinpath(*parts)
@@ -127,8 +130,13 @@ def _service(node: yamlsrc.Node) -> ServiceOffer:
     return ServiceOffer(name=name, description=description, subject_fields=subjects)
 
 
-def load_registry(path: Path, pki_dir: Path | None = None) -> Registry:
-    """Parse the agencies registry at `path`."""
+def load_registry(path: Path, pki_dir: Path | None = None, *,
+                  require_keys: bool = True) -> Registry:
+    """Parse the agencies registry at `path`.
+
+    `require_keys=False` is for tools that never verify signatures (policy
+    checks): agencies without a key then get none instead of an error.
+    """
     root = yamlsrc.load(path)
     if root is None:
         raise ConfigError("the registry is empty", file=str(path))
@@ -140,7 +148,7 @@ def load_registry(path: Path, pki_dir: Path | None = None) -> Registry:
     if not AGENCY_ID.match(broker_id):
         raise broker["id"].error(f"{broker_id!r} is not an identifier like G2G/BROKER")
     broker_keys = (_keys_from(broker["signing_keys"]) if "signing_keys" in broker
-                   else _pki_key(pki_dir, broker["id"], "broker", "signing.pub"))
+                   else _pki_key(pki_dir, broker["id"], "broker", "signing.pub", required=require_keys))
     agencies: dict[str, Agency] = {}
     providers: dict[str, tuple[str, ...]] = {}
     for item in top["agencies"].items():
@@ -169,7 +177,7 @@ def load_registry(path: Path, pki_dir: Path | None = None) -> Registry:
                 f"unknown role(s) {sorted(roles - ROLES)}; known: {sorted(ROLES)}")
         signing = (_keys_from(fields["signing_keys"]) if "signing_keys" in fields
                    else _pki_key(pki_dir, fields["id"], "agencies", slug(agency_id),
-                                 "signing.pub"))
+                                 "signing.pub", required=require_keys))
         agencies[agency_id] = Agency(
             id=agency_id, name=fields["name"].str(), endpoint=endpoint, services=services,
             signing_keys=MappingProxyType(signing), roles=roles)
