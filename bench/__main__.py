@@ -192,7 +192,7 @@ def run_broker(label: str, audit: str, levels: list[tuple[int, int, int]],
     rows = []
     g2g = [PY, "-m", "broker.cli.main"]
     with _spawn("broker", [*g2g, "broker", "serve", "--config", str(config),
-                           "--log-level", "WARNING"]) as broker:
+                           "--log-level", "INFO"]) as broker:
         port = broker.wait_event("broker_started")["port"]
         for concurrency, warmup, count in levels:
             spec = {"kind": "broker", "address": f"127.0.0.1:{port}",
@@ -209,7 +209,7 @@ def _adapters(work: Path) -> Iterator[dict[str, int]]:
     endpoints: dict[str, int] = {}
     with _spawn("adapters", [PY, "-m", "broker.cli.main", "adapter", "serve", "immigration",
                              "--registry", str(REGISTRY), "--pki-dir", str(work / "pki"),
-                             "--listen", "127.0.0.1:0", "--log-level", "WARNING"]) as proc:
+                             "--listen", "127.0.0.1:0", "--log-level", "INFO"]) as proc:
         ready = proc.wait_event("adapter_ready")
         endpoints.update({k: int(v) for k, v in ready["endpoints"].items()})
         yield endpoints

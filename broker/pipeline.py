@@ -257,7 +257,8 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
     await broker.audit.append(trace.event(
         "outcome", broker.clock(), status="OK",
         response_digest=envelope.sha256(response.header).hex()))
-    log.info("exchange", outcome="OK", message_id=header.message_id,
+    # The audit log is the record of every exchange; the OK path stays quiet at INFO.
+    log.debug("exchange", outcome="OK", message_id=header.message_id,
              correlation_id=header.correlation_id, consumer=header.sender,
              service=header.service, rule_id=decision.rule_id)
     return response
