@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
 
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
 from agency_adapters.immigration.names import NameKey, analyse, is_initial
@@ -23,6 +24,7 @@ from agency_adapters.immigration.records import WatchlistRecord
 DEFAULT_THRESHOLD: Final = 0.85
 MAX_HITS: Final = 10
 W_NAME, W_DOB, W_NAT = 0.80, 0.15, 0.05
+PREFILTER: Final = 70.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class ScreeningIndex:
         self.records = records
         self.threshold = threshold
         self._names: list[tuple[int, str, NameKey]] = []
+        self._texts: list[str] = []
         self._blocks: dict[str, list[int]] = defaultdict(list)
         self._documents: dict[str, list[int]] = defaultdict(list)
         for ri, record in enumerate(records):
@@ -101,6 +104,7 @@ class ScreeningIndex:
                 key = analyse(name)
                 ni = len(self._names)
                 self._names.append((ri, field, key))
+                self._texts.append(" ".join(key.tokens))
                 for tok, ph in set(zip(key.tokens, key.phonetic, strict=True)):
                     if not is_initial(tok):
                         self._blocks[ph].append(ni)
@@ -138,10 +142,28 @@ class ScreeningIndex:
 
     def _by_name(self, q: NameQuery) -> list[ScreeningHit]:
         key = analyse(q.full_name)
-        candidates: set[int] = set()
-        for tok, ph in zip(key.tokens, key.phonetic, strict=True):
-            if not is_initial(tok):
-                candidates.update(self._blocks.get(ph, ()))
+        hits_per_name: dict[int, int] = defaultdict(int)
+        for ph in {ph for tok, ph in zip(key.tokens, key.phonetic, strict=True)
+                   if not is_initial(tok)}:
+            for ni in self._blocks.get(ph, ()):
+                hits_per_name[ni] += 1
+        # Names sharing two or more phonetic tokens with the query are scored first;
+        # names sharing only one are scored only if that finds nobody, which keeps
+        # common given names ("Budi", "Siti") from costing a scan of every Budi.
+        strong = [ni for ni, n in hits_per_name.items() if n >= 2]
+        best = self._score(q, key, strong)
+        if not best:
+            weak = [ni for ni, n in hits_per_name.items() if n < 2]
+            # A C-speed token-sort prefilter keeps this fallback cheap; its cutoff is
+            # well below what the full score needs, so it only drops hopeless names.
+            found = process.extract(" ".join(key.tokens), [self._texts[ni] for ni in weak],
+                                    scorer=fuzz.token_sort_ratio, score_cutoff=PREFILTER,
+                                    limit=None)
+            best = self._score(q, key, [weak[i] for _, _, i in found])
+        return sorted(best.values(), key=lambda h: (-h.score, h.entry_id))[:MAX_HITS]
+
+    def _score(self, q: NameQuery, key: NameKey, candidates: list[int]
+               ) -> dict[int, ScreeningHit]:
         best: dict[int, ScreeningHit] = {}
         for ni in candidates:
             ri, field, listed = self._names[ni]
@@ -162,4 +184,4 @@ class ScreeningIndex:
                 fields.append("nationality")
             if ri not in best or best[ri].score < score:
                 best[ri] = ScreeningHit(record.entry_id, round(score, 4), tuple(fields), record)
-        return sorted(best.values(), key=lambda h: (-h.score, h.entry_id))[:MAX_HITS]
+        return best
