@@ -1,0 +1,69 @@
+"""Watchlist screening finds listed people despite variants and ignores namesakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from agency_adapters.immigration import screening, synthetic
+from agency_adapters.immigration.records import IdentityDocument, WatchlistRecord
+
+
+def record(entry_id: str, name: str, dob: str, nationality: str = "IDN",
+           aliases: tuple[str, ...] = ()) -> WatchlistRecord:
+    return WatchlistRecord(
+        entry_id=entry_id, full_name=name, aliases=aliases, date_of_birth=dob, sex="M",
+        nationality=nationality, documents=(IdentityDocument("PASSPORT", "B1234567",
+                                                             nationality),),
+        national_id="", ban_type="EXIT_PREVENTION", legal_basis="UU 6/2011 Pasal 91",
+        issuing_authority="Jaksa Agung", valid_from="2025-01-01", valid_until="2026-12-31",
+        case_reference="IMI.1-GR.01.000001")
+
+
+LISTED = (
+    record("CKL-1", "Muhammad Yusuf bin Abdullah", "1971-03-05"),
+    record("CKL-2", "Djoko Soeharto", "1960-11-02", aliases=("Joko Suharto",)),
+    record("CKL-3", "Jan van der Berg", "1980-07-14", nationality="NLD"),
+    *synthetic.generate(2000, seed=99),
+)
+INDEX = screening.ScreeningIndex.build(LISTED)
+
+
+@pytest.mark.parametrize(("name", "dob", "expected"), [
+    ("MUHAMMAD YUSUF BIN ABDULLAH", "1971-03-05", "CKL-1"),     # case, particle
+    ("Mohammed Yusof Abdullah", "1971-03-05", "CKL-1"),         # transliteration
+    ("Abdullah, Muhammad Yusuf", "1971", "CKL-1"),              # reordered, year only
+    ("Muhamad Jusuf", "1971-05-03", "CKL-1"),                   # misspelt, shortened, d/m swap
+    ("Joko Suharto", "1960-11-02", "CKL-2"),                    # new spelling
+    ("Djoko Soehartto", "", "CKL-2"),                           # typo, no DOB
+    ("Jan Van Den Berg", "1980-07-14", "CKL-3"),                # particle variant
+    ("Jān vän der Berg", "1980-07-14", "CKL-3"),                # diacritics
+])
+def test_variants_of_a_listed_name_are_found(name: str, dob: str, expected: str) -> None:
+    hits = INDEX.screen(screening.NameQuery(name, dob))
+    assert hits and hits[0].entry_id == expected, [(h.entry_id, h.score) for h in hits]
+    assert hits[0].score >= INDEX.threshold
+    assert "full_name" in hits[0].matched_fields or "aliases" in hits[0].matched_fields
+
+
+def test_namesake_with_another_birth_date_is_not_a_hit() -> None:
+    hits = INDEX.screen(screening.NameQuery("Muhammad Yusuf bin Abdullah", "1990-01-01"))
+    assert "CKL-1" not in [h.entry_id for h in hits]
+
+
+def test_nationality_boosts_but_does_not_filter() -> None:
+    same = INDEX.screen(screening.NameQuery("Jan van der Berg", "1980-07-14", "NLD"))[0]
+    other = INDEX.screen(screening.NameQuery("Jan van der Berg", "1980-07-14", "BEL"))[0]
+    assert same.entry_id == other.entry_id == "CKL-3"
+    assert same.score > other.score
+    assert "nationality" in same.matched_fields and "nationality" not in other.matched_fields
+
+
+def test_document_query_is_exact() -> None:
+    hit = INDEX.screen(screening.DocumentQuery("PASSPORT", "B1234567", "NLD"))
+    assert [h.entry_id for h in hit] == ["CKL-3"]
+    assert INDEX.screen(screening.DocumentQuery("PASSPORT", "B1234568", "NLD")) == []
+
+
+def test_synthetic_data_is_reproducible() -> None:
+    assert synthetic.generate(50) == synthetic.generate(50)
+    assert synthetic.generate(50, seed=1) != synthetic.generate(50)
