@@ -39,7 +39,7 @@ from broker.typing import Clock
 
 log = structlog.get_logger("g2g.broker")
 
-_SERVICE_NAMES = ("g2g.v1.Exchange", "g2g.v1.Catalog")
+_SERVICE_NAMES = ("g2g.v1.Exchange", "g2g.v1.Catalog", "g2g.v1.Audit")
 
 
 class ExchangeServicer(broker_pb2_grpc.ExchangeServicer):
@@ -175,12 +175,10 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                          watcher=watcher, _closers=[clients])
 
 
-def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: object) -> None:
-    try:
-        from broker.audit.service import add_audit_service
-    except ImportError:  # the auditor service is optional until its module exists
-        return
-    add_audit_service(server, audit, registry)  # type: ignore[arg-type]
+def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: Registry) -> None:
+    from broker.audit.service import add_audit_service
+
+    add_audit_service(server, audit, registry)
 
 
 async def serve(config: BrokerConfig) -> None:

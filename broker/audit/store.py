@@ -16,10 +16,10 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -34,6 +34,7 @@ from broker.protocol.errors import AuditUnavailable
 log = structlog.get_logger("g2g.audit")
 
 MAX_BATCH = 512
+T = TypeVar("T")
 _STOP = object()
 
 
@@ -95,6 +96,17 @@ class AuditStore:
         self._closed = True
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
+
+    async def read(self, fn: Callable[[LogReader], T]) -> T:
+        """Run a read-only query on its own connection, off the event loop."""
+        def run() -> T:
+            conn = self.dialect.connect()
+            try:
+                return fn(LogReader(self.dialect, conn))
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(run)
 
     def record_policy(self, version: str, sources: Mapping[str, bytes]) -> None:
         """Keep a policy set's sources by version so auditors can re-run `explain`."""

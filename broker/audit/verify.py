@@ -63,54 +63,59 @@ class Frontier:
         return r
 
 
+def _signed_roots(reader: LogReader, origin: str, log_key: Ed25519PublicKey,
+                  pinned: list[str], report: Report) -> dict[int, list[tuple[str, bytes]]]:
+    """Tree size -> roots the records must reproduce, from valid signed checkpoints."""
+    wanted: dict[int, list[tuple[str, bytes]]] = {}
+    notes = [("stored checkpoint", size, root, note) for size, root, note in
+             reader.checkpoints()] + [("pinned checkpoint", None, None, n) for n in pinned]
+    for what, size, root, note in notes:
+        try:
+            cp = checkpoint.verify(note, origin, log_key)
+        except checkpoint.CheckpointError as exc:
+            report.fail(f"{what} at size {size}: {exc}")
+            continue
+        if size is not None and (cp.size != size or cp.root != root):
+            report.fail(f"checkpoint row at size {size} does not match its signed note")
+        wanted.setdefault(cp.size, []).append((what, cp.root))
+    return wanted
+
+
+def _check_record(seq: int, data: bytes, stored_leaf: bytes, columns: tuple[object, ...],
+                  report: Report) -> bytes:
+    """The record's leaf hash, after checking it against everything stored about it."""
+    leaf = merkle.leaf_hash(data)
+    if leaf != stored_leaf:
+        report.fail(f"record {seq}: stored leaf hash does not match its bytes", seq)
+    tree_leaf = columns[-1]
+    if tree_leaf is None:
+        report.fail(f"record {seq}: not in the stored tree (inserted behind the broker)", seq)
+    elif bytes(tree_leaf) != leaf:  # type: ignore[call-overload]
+        report.fail(f"record {seq}: differs from the leaf committed in the tree", seq)
+    try:
+        record = json.loads(data)
+    except ValueError:
+        report.fail(f"record {seq}: not JSON", seq)
+        return leaf
+    if record.get("seq") != seq:
+        report.fail(f"record {seq}: carries sequence number {record.get('seq')}", seq)
+    for name, value in zip(COLUMNS, columns[:-1], strict=True):
+        if name != "time" and record.get(name) != value:
+            report.fail(f"record {seq}: column {name} differs from the record", seq)
+            break
+    return leaf
+
+
 def verify_log(reader: LogReader, origin: str, log_key: Ed25519PublicKey,
                pinned: list[str] | None = None) -> Report:
     """Check the whole log; `pinned` are checkpoint notes an auditor saved earlier."""
     report = Report()
-    wanted: dict[int, list[tuple[str, bytes]]] = {}
-    for size, root, note in reader.checkpoints():
-        try:
-            cp = checkpoint.verify(note, origin, log_key)
-        except checkpoint.CheckpointError as exc:
-            report.fail(f"checkpoint at size {size}: {exc}")
-            continue
-        if cp.size != size or cp.root != root:
-            report.fail(f"checkpoint row at size {size} does not match its signed note")
-        wanted.setdefault(cp.size, []).append(("stored checkpoint", cp.root))
-    for note in pinned or []:
-        try:
-            cp = checkpoint.verify(note, origin, log_key)
-        except checkpoint.CheckpointError as exc:
-            report.fail(f"pinned checkpoint: {exc}")
-            continue
-        wanted.setdefault(cp.size, []).append(("pinned checkpoint", cp.root))
+    wanted = _signed_roots(reader, origin, log_key, pinned or [], report)
     frontier = Frontier()
-    expected = 0
     for seq, data, stored_leaf, columns in reader.scan():
-        if seq != expected:
-            report.fail(f"records {expected}..{seq - 1} are missing", expected)
-            expected = seq
-        leaf = merkle.leaf_hash(data)
-        if leaf != stored_leaf:
-            report.fail(f"record {seq}: stored leaf hash does not match its bytes", seq)
-        try:
-            record = json.loads(data)
-        except ValueError:
-            report.fail(f"record {seq}: not JSON", seq)
-            record = {}
-        if record.get("seq") != seq:
-            report.fail(f"record {seq}: carries sequence number {record.get('seq')}", seq)
-        tree_leaf = columns[-1]
-        if tree_leaf is None:
-            report.fail(f"record {seq}: not in the stored tree (inserted behind the broker)", seq)
-        elif bytes(tree_leaf) != leaf:
-            report.fail(f"record {seq}: differs from the leaf committed in the tree", seq)
-        for name, value in zip(COLUMNS, columns[:-1], strict=True):
-            if name != "time" and record.get(name) != value:
-                report.fail(f"record {seq}: column {name} differs from the record", seq)
-                break
-        frontier.add(leaf)
-        expected += 1
+        if seq != frontier.size:
+            report.fail(f"records {frontier.size}..{seq - 1} are missing", frontier.size)
+        frontier.add(_check_record(seq, data, stored_leaf, columns, report))
         for what, root in wanted.pop(frontier.size, []):
             report.checkpoints += 1
             if root != frontier.root():

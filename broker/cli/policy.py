@@ -112,7 +112,7 @@ def _explain(args: argparse.Namespace) -> int:
                    catalog, registry)
     ex = policy.explain(ctx)
     d = ex.decision
-    out = {"decision": "allow" if d.allowed else "deny", "rule_id": d.rule_id,
+    out: dict[str, Any] = {"decision": "allow" if d.allowed else "deny", "rule_id": d.rule_id,
            "policy_version": d.policy_version, "field_mask": list(d.field_mask),
            "reason": d.reason,
            "rule": {"file": str(ex.rule.where), "agreement": ex.rule.agreement,
@@ -169,15 +169,7 @@ def _test(args: argparse.Namespace) -> int:
                 problems.append(f"decision {got}, expected {want}")
             if "rule" in exp and (decision.rule_id or "none") != exp["rule"].str():
                 problems.append(f"rule {decision.rule_id or 'none'}, expected {exp['rule'].str()}")
-            mask = set(decision.field_mask)
-            if "mask" in exp and mask != set(exp["mask"].str_list()):
-                problems.append(f"mask {sorted(mask)}")
-            for p in exp["mask_includes"].str_list() if "mask_includes" in exp else ():
-                if p not in mask:
-                    problems.append(f"mask lacks {p}")
-            for p in exp["mask_excludes"].str_list() if "mask_excludes" in exp else ():
-                if any(m == p or m.startswith(p + ".") or p.startswith(m + ".") for m in mask):
-                    problems.append(f"mask exposes {p}")
+            problems += _mask_problems(set(decision.field_mask), exp)
             total += 1
             name = f["name"].str()
             if problems:
@@ -187,6 +179,19 @@ def _test(args: argparse.Namespace) -> int:
                 print(f"ok   {name}")
     print(f"{total - failures}/{total} cases passed against policy {policy.version}")
     return 1 if failures else 0
+
+
+def _mask_problems(mask: set[str], exp: dict[str, Any]) -> list[str]:
+    problems = []
+    if "mask" in exp and mask != set(exp["mask"].str_list()):
+        problems.append(f"mask {sorted(mask)}")
+    for p in exp["mask_includes"].str_list() if "mask_includes" in exp else ():
+        if p not in mask:
+            problems.append(f"mask lacks {p}")
+    for p in exp["mask_excludes"].str_list() if "mask_excludes" in exp else ():
+        if any(m == p or m.startswith(p + ".") or p.startswith(m + ".") for m in mask):
+            problems.append(f"mask exposes {p}")
+    return problems
 
 
 def yaml_to_obj(node: Any) -> Any:

@@ -96,6 +96,13 @@ class PolicyDenied(G2GError):
     default_reason = "POLICY_DENIED"
 
 
+class AccessDenied(G2GError):
+    """The caller's registry role does not allow this read (PERMISSION_DENIED)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "AUDIT_ACCESS_DENIED"
+
+
 class RateLimited(G2GError):
     """A policy rate limit or quota is exhausted (RESOURCE_EXHAUSTED, with a retry hint)."""
 

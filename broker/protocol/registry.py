@@ -148,7 +148,8 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
     if not AGENCY_ID.match(broker_id):
         raise broker["id"].error(f"{broker_id!r} is not an identifier like G2G/BROKER")
     broker_keys = (_keys_from(broker["signing_keys"]) if "signing_keys" in broker
-                   else _pki_key(pki_dir, broker["id"], "broker", "signing.pub", required=require_keys))
+                   else _pki_key(pki_dir, broker["id"], "broker", "signing.pub",
+                                 required=require_keys))
     agencies: dict[str, Agency] = {}
     providers: dict[str, tuple[str, ...]] = {}
     for item in top["agencies"].items():

@@ -51,5 +51,6 @@ async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
     reader = LogReader(dialect, conn)
     assert reader.policy_sources(first) is not None
     sources = reader.policy_sources(second)
-    assert sources is not None and "tax_audit" in sources["imigrasi-watchlist.yaml"]
+    assert sources is not None
+    assert "tax_audit" in sources["imigrasi-watchlist.yaml"]
     conn.close()

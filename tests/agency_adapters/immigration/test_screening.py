@@ -40,7 +40,8 @@ INDEX = screening.ScreeningIndex.build(LISTED)
 ])
 def test_variants_of_a_listed_name_are_found(name: str, dob: str, expected: str) -> None:
     hits = INDEX.screen(screening.NameQuery(name, dob))
-    assert hits and hits[0].entry_id == expected, [(h.entry_id, h.score) for h in hits]
+    assert hits, "no hit"
+    assert hits[0].entry_id == expected, [(h.entry_id, h.score) for h in hits]
     assert hits[0].score >= INDEX.threshold
     assert "full_name" in hits[0].matched_fields or "aliases" in hits[0].matched_fields
 
@@ -55,7 +56,8 @@ def test_nationality_boosts_but_does_not_filter() -> None:
     other = INDEX.screen(screening.NameQuery("Jan van der Berg", "1980-07-14", "BEL"))[0]
     assert same.entry_id == other.entry_id == "CKL-3"
     assert same.score > other.score
-    assert "nationality" in same.matched_fields and "nationality" not in other.matched_fields
+    assert "nationality" in same.matched_fields
+    assert "nationality" not in other.matched_fields
 
 
 def test_document_query_is_exact() -> None:

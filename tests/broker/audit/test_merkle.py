@@ -57,7 +57,7 @@ def test_every_inclusion_proof_verifies_and_a_wrong_leaf_does_not() -> None:
 
 
 def test_every_consistency_proof_verifies_and_a_forked_tree_does_not() -> None:
-    leaves, subtree = _tree(33)
+    _leaves, subtree = _tree(33)
     for new in range(1, 34):
         for old in range(1, new + 1):
             proof = merkle.consistency_proof(old, new, subtree)

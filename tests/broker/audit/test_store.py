@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from broker.audit import AuditConfig, AuditEvent, AuditStore, open_store
+from broker.audit import AuditConfig, AuditEvent, AuditStore, merkle, open_store
 from broker.audit import checkpoint as cpmod
-from broker.audit import merkle
 from broker.audit.dialect import dialect_for
 from broker.audit.log import Filters, LogReader
 from broker.audit.record import encode
@@ -74,7 +73,7 @@ async def test_proofs_from_stored_nodes_verify(store: AuditStore,
     assert reader.size() == 45
     root = reader.root(45)
     for seq in (0, 1, 17, 44):
-        data, leaf = reader.record(seq) or (b"", b"")
+        _data, leaf = reader.record(seq) or (b"", b"")
         assert merkle.verify_inclusion(seq, 45, leaf, reader.inclusion_proof(seq, 45), root)
     for old in (1, 10, 31, 45):
         assert merkle.verify_consistency(old, 45, reader.root(old), root,
@@ -90,7 +89,7 @@ async def test_checkpoints_every_n_records_and_on_close(
     reader = Db(audit_config).reader()
     sizes = [size for size, _, _ in reader.checkpoints()]
     assert sizes == [10, 20, 25]
-    for size, root, note in reader.checkpoints():
+    for size, _root, note in reader.checkpoints():
         cp = cpmod.verify(note, audit_config.origin, log_key.public_key())
         assert (cp.size, cp.root) == (size, reader.root(size))
 
@@ -114,7 +113,8 @@ async def _sealed_log(audit_config: AuditConfig, log_key: Ed25519PrivateKey) -> 
     db = Db(audit_config)
     report = verify_log(db.reader(), audit_config.origin, log_key.public_key())
     assert report.ok, report.problems
-    assert report.size == 30 and report.unsigned_tail == 0
+    assert report.size == 30
+    assert report.unsigned_tail == 0
     return db
 
 

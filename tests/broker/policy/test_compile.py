@@ -64,7 +64,8 @@ def test_allow_via_nested_group_and_wildcard_with_redact_mask(registry: Registry
     assert (d.allowed, d.rule_id, d.policy_version) == (True, "le-screen", policy.version)
     assert "hits.entry.full_name" in d.field_mask
     assert "hits.entry.case_reference" not in d.field_mask
-    assert "hits" not in d.field_mask and "threshold" in d.field_mask
+    assert "hits" not in d.field_mask
+    assert "threshold" in d.field_mask
     assert policy.evaluate(ctx(consumer="ID/GOV/BIN")).allowed
 
 
@@ -175,7 +176,7 @@ def test_shadowed_allow_and_conflicting_masks_are_refused(registry: Registry,
     consumers: ["*"]
     purposes: [border_control]
 """
-    with pytest.raises(ConfigError, match="unreachable: .* denied by freeze"):
+    with pytest.raises(ConfigError, match=r"unreachable: .* denied by freeze"):
         compile_text(registry, catalog, deny_all)
     second = BASE + """
   - id: police-more

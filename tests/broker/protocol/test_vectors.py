@@ -100,5 +100,6 @@ def test_protocol_document_quotes_the_current_vectors() -> None:
     for who in ("consumer", "provider", "broker"):
         assert V["keys"][who]["keyid"] in doc
     sig = V["request"]["sig_hex"]
-    assert sig[:64] in doc and sig[64:] in doc
+    assert sig[:64] in doc
+    assert sig[64:] in doc
     assert V["request"]["payload_hex"] in doc

@@ -1,0 +1,135 @@
+"""The `g2g.v1.Audit` gRPC service: queries and proofs for auditors' own systems.
+
+Access by registry role, decided in `scope` (pure): a federation auditor sees
+every record, an agency auditor only records where it is consumer or
+provider, anyone else nothing. Every read, allowed or refused, is appended to
+the log itself as an `audit_read` record.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+
+from broker.audit.log import Filters, LogReader
+from broker.audit.record import AuditEvent
+from broker.audit.store import AuditStore
+from broker.protocol import status, tls
+from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
+from broker.protocol.errors import AccessDenied, G2GError, SchemaError
+from broker.protocol.registry import Registry
+
+FEDERATION = "federation-auditor"
+AGENCY = "auditor"
+
+
+def scope(registry: Registry, caller: str) -> str | None:
+    """None: everything; an agency id: only that agency's records. Raises if neither."""
+    agency = registry.agency(caller)
+    roles = agency.roles if agency else frozenset()
+    if FEDERATION in roles:
+        return None
+    if AGENCY in roles:
+        return caller
+    raise AccessDenied(f"{caller} has no auditor role in the registry")
+
+
+def _visible(record: dict[str, Any], limit_to: str | None) -> bool:
+    return limit_to is None or limit_to in (record.get("consumer"), record.get("provider"))
+
+
+class AuditServicer(audit_pb2_grpc.AuditServicer):
+    def __init__(self, store: AuditStore, registry: Registry) -> None:
+        self._store = store
+        self._registry = registry
+
+    async def _run(self, context: Any, method: str, fn: Any) -> Any:
+        started = time.perf_counter()
+        caller = ""
+        try:
+            caller = tls.peer_agency(context)
+            limit_to = scope(self._registry, caller)
+            result = await fn(limit_to)
+        except G2GError as exc:
+            await self._record(caller, method, exc.code.name, exc.reason, started)
+            await status.abort_with(context, exc)
+        await self._record(caller, method, "OK", "", started)
+        return result
+
+    async def _record(self, caller: str, method: str, code: str, reason: str,
+                      started: float) -> None:
+        await self._store.append(AuditEvent(
+            kind="audit_read", time=datetime.now(UTC), consumer=caller,
+            service=f"g2g.v1.Audit/{method}", decision="allow" if code == "OK" else "deny",
+            status_code=code, reason=reason,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3)))
+
+    async def Query(self, request: audit_pb2.AuditQuery,  # noqa: N802
+                    context: Any) -> audit_pb2.AuditRecords:
+        async def query(limit_to: str | None) -> audit_pb2.AuditRecords:
+            if limit_to is not None and request.agency and request.agency != limit_to:
+                raise AccessDenied(f"an agency auditor sees only {limit_to}'s records")
+            filters = Filters(agency=limit_to or request.agency, service=request.service,
+                              purpose=request.purpose, decision=request.decision,
+                              status_code=request.status_code, since=request.since,
+                              until=request.until, subject=request.subject_key,
+                              from_seq=request.from_seq, limit=request.limit or 1000)
+            records = await self._store.read(lambda r: r.query(filters))
+            from broker.audit.record import canonical
+            return audit_pb2.AuditRecords(records=[canonical(x) for x in records
+                                                   if _visible(x, limit_to)])
+        result: audit_pb2.AuditRecords = await self._run(context, "Query", query)
+        return result
+
+    async def LatestCheckpoint(self, request: audit_pb2.CheckpointRequest,  # noqa: N802
+                               context: Any) -> audit_pb2.SignedCheckpoint:
+        async def latest(limit_to: str | None) -> audit_pb2.SignedCheckpoint:
+            found = await self._store.read(lambda r: r.latest_checkpoint())
+            return audit_pb2.SignedCheckpoint(note=found[2] if found else "")
+        result: audit_pb2.SignedCheckpoint = await self._run(context, "LatestCheckpoint", latest)
+        return result
+
+    async def InclusionProof(self, request: audit_pb2.InclusionProofRequest,  # noqa: N802
+                             context: Any) -> audit_pb2.InclusionProofResponse:
+        async def prove(limit_to: str | None) -> audit_pb2.InclusionProofResponse:
+            def work(r: LogReader) -> audit_pb2.InclusionProofResponse:
+                checkpoints = {size: note for size, _, note in r.checkpoints()}
+                size = request.tree_size or max(checkpoints, default=0)
+                if not request.seq < size <= r.size():
+                    raise SchemaError(f"record {request.seq} is not in a tree of size {size}",
+                                      reason="OUT_OF_RANGE")
+                found = r.record(request.seq)
+                assert found is not None
+                from broker.audit.record import decode
+                if not _visible(decode(found[0]), limit_to):
+                    raise AccessDenied("that record is not about your agency")
+                return audit_pb2.InclusionProofResponse(
+                    seq=request.seq, tree_size=size, record=found[0],
+                    proof=r.inclusion_proof(request.seq, size),
+                    checkpoint=checkpoints.get(size, ""))
+            return await self._store.read(work)
+        result: audit_pb2.InclusionProofResponse = await self._run(context, "InclusionProof",
+                                                                   prove)
+        return result
+
+    async def ConsistencyProof(self, request: audit_pb2.ConsistencyProofRequest,  # noqa: N802
+                               context: Any) -> audit_pb2.ConsistencyProofResponse:
+        async def prove(limit_to: str | None) -> audit_pb2.ConsistencyProofResponse:
+            def work(r: LogReader) -> audit_pb2.ConsistencyProofResponse:
+                if not 0 < request.old_size <= request.new_size <= r.size():
+                    raise SchemaError("sizes must satisfy 0 < old <= new <= tree size",
+                                      reason="OUT_OF_RANGE")
+                return audit_pb2.ConsistencyProofResponse(
+                    proof=r.consistency_proof(request.old_size, request.new_size),
+                    old_root=r.root(request.old_size), new_root=r.root(request.new_size))
+            return await self._store.read(work)
+        result: audit_pb2.ConsistencyProofResponse = await self._run(
+            context, "ConsistencyProof", prove)
+        return result
+
+
+def add_audit_service(server: grpc.aio.Server, store: AuditStore, registry: Registry) -> None:
+    audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(store, registry), server)
