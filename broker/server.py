@@ -183,11 +183,12 @@ def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: Reg
 
 async def serve(config: BrokerConfig) -> None:
     """Run until SIGINT/SIGTERM; SIGHUP reloads the policies."""
-    running = await start_broker(config)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    # Handlers first: a stop request during start-up must still shut down cleanly.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    running = await start_broker(config)
     loop.add_signal_handler(signal.SIGHUP, running.watcher.request_reload)
     await stop.wait()
     await running.stop()
