@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from broker.protocol import keys, registry, yamlsrc
+from broker.protocol import keys, registry
 from broker.protocol.errors import ConfigError
 
 BROKER = "broker"
@@ -115,16 +115,6 @@ def _ensure_signing(directory: Path, stem: str = "signing") -> None:
     keys.save_public_key(public, key.public_key())
 
 
-def _broker_id(registry_path: Path) -> str:
-    root = yamlsrc.load(registry_path)
-    if root is None:
-        raise ConfigError("the registry is empty", file=str(registry_path))
-    top = root.mapping()
-    if "broker" not in top:
-        raise root.error("missing required field 'broker'", field="broker")
-    return top["broker"].mapping()["id"].str()
-
-
 def init_pki(registry_path: Path, out_dir: Path, force: bool = False) -> list[Path]:
     """Create every missing CA, certificate and key for the registry; return what was made."""
     out_dir = Path(out_dir)
@@ -138,7 +128,7 @@ def init_pki(registry_path: Path, out_dir: Path, force: bool = False) -> list[Pa
     ca, ca_key = _ensure_ca(out_dir, now)
     broker_dir = party_dir(out_dir, BROKER)
     broker_dir.mkdir(parents=True, exist_ok=True)
-    _issue_tls(broker_dir, _broker_id(registry_path), ca, ca_key, now)
+    _issue_tls(broker_dir, registry.read_broker_id(registry_path), ca, ca_key, now)
     _ensure_signing(broker_dir, "signing")
     _ensure_signing(broker_dir, "log")
     if not (broker_dir / "log-secret").exists():

@@ -189,16 +189,25 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
         _providers=MappingProxyType(providers))
 
 
-def read_agency_ids(path: Path) -> tuple[tuple[str, str, bool], ...]:
-    """(id, name, is_provider) of every agency, without needing any keys (for `pki init`)."""
+def _top_level(path: Path, field: str) -> dict[str, yamlsrc.Node]:
     root = yamlsrc.load(path)
     if root is None:
         raise ConfigError("the registry is empty", file=str(path))
     top = root.mapping()
-    if "agencies" not in top:
-        raise root.error("missing required field 'agencies'", field="agencies")
+    if field not in top:
+        raise root.error(f"missing required field {field!r}", field=field)
+    return top
+
+
+def read_agency_ids(path: Path) -> tuple[tuple[str, str, bool], ...]:
+    """(id, name, is_provider) of every agency, without needing any keys (for `pki init`)."""
     out = []
-    for item in top["agencies"].items():
+    for item in _top_level(path, "agencies")["agencies"].items():
         fields = item.mapping()
         out.append((fields["id"].str(), fields["name"].str(), "endpoint" in fields))
     return tuple(out)
+
+
+def read_broker_id(path: Path) -> str:
+    """The broker's id, without needing any keys (for `pki init`)."""
+    return _top_level(path, "broker")["broker"].mapping()["id"].str()
