@@ -47,7 +47,7 @@ test: $(GEN)
 lint: $(GEN)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/buf lint proto
+	$(BIN)/buf lint broker/protocol/_gen/image.binpb --config proto/buf.yaml --path g2g
 
 bench: $(GEN)
 	$(BIN)/python -m bench

@@ -69,6 +69,10 @@ def main() -> None:
         f"--python_out={OUT}",
         f"--pyi_out={OUT}",
         f"--grpc_python_out={OUT}",
+        # An image (with imports and source info) lets `buf lint` run offline.
+        f"--descriptor_set_out={OUT / 'image.binpb'}",
+        "--include_imports",
+        "--include_source_info",
         *protos,
     ]
     if protoc.main(args) != 0:
