@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agency_adapters.runner import ADAPTERS, start_adapter
+from agency_adapters.runner import ADAPTERS, start_adapters
 from agency_adapters.toolkit import ConsumerClient, ProviderServer
 from broker.config import BrokerConfig, load_config
 from broker.protocol import pki
@@ -79,9 +79,11 @@ async def start_federation(work_dir: Path, *, pki_dir: Path | None = None,
         pki_dir = work_dir / "pki"
         pki.init_pki(REGISTRY, pki_dir)
     registry = load_registry(REGISTRY, pki_dir)
-    providers: dict[str, tuple[ProviderServer, int]] = {}
-    for name in adapters if adapters is not None else tuple(sorted(ADAPTERS)):
-        providers.update(await start_adapter(name, registry, pki_dir, listen="127.0.0.1:0"))
+    # Adapters serving the same agency (immigration and consular both serve
+    # ID/GOV/IMIGRASI) share that agency's one server: handlers are merged.
+    providers = await start_adapters(
+        adapters if adapters is not None else tuple(sorted(ADAPTERS)), registry, pki_dir,
+        listen="127.0.0.1:0")
     registry = registry.with_endpoints(
         {agency: f"127.0.0.1:{port}" for agency, (_, port) in providers.items()}
         | (endpoints or {}))

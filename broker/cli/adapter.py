@@ -1,4 +1,9 @@
-"""`g2g adapter serve NAME`: run an agency adapter (provider) in the foreground."""
+"""`g2g adapter serve NAME...`: run agency adapters (providers) in the foreground.
+
+Several names run in one process, with the handlers of adapters that serve the
+same agency (immigration and consular both serve ID/GOV/IMIGRASI) merged into
+that agency's one server.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,14 @@ from agency_adapters.runner import ADAPTERS
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("adapter", help="run an agency adapter")
     sub = parser.add_subparsers(dest="adapter_command", required=True)
-    serve = sub.add_parser("serve", help="serve a provider adapter")
-    serve.add_argument("name", choices=sorted(ADAPTERS))
+    serve = sub.add_parser("serve", help="serve provider adapters")
+    serve.add_argument("name", nargs="+", choices=sorted(ADAPTERS))
     serve.add_argument("--registry", type=Path, default=Path("config/agencies.yaml"))
     serve.add_argument("--pki-dir", type=Path, default=Path("var/pki"))
     serve.add_argument("--listen", help="override the registry endpoint")
-    serve.add_argument("--data", type=Path, help="the adapter's data file (JSONL or CSV)")
+    serve.add_argument("--data", action="append", default=[], metavar="[NAME=]PATH",
+                       help="an adapter's data file or directory (JSONL or CSV); "
+                            "NAME=PATH when serving several adapters (repeatable)")
     serve.add_argument("--log-level", default="INFO")
     serve.set_defaults(handler=_serve)
 
@@ -28,5 +35,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     configure(args.log_level)
     asyncio.run(serve(args.name, args.registry, args.pki_dir, listen=args.listen,
-                      data=args.data))
+                      data=_data_paths(args.name, args.data)))
     return 0
+
+
+def _data_paths(names: list[str], values: list[str]) -> dict[str, Path | None]:
+    """``--data`` values to {adapter: path}; a bare PATH needs exactly one adapter."""
+    out: dict[str, Path | None] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if sep and name in ADAPTERS:
+            if name not in names:
+                raise SystemExit(f"g2g adapter serve: --data for {name!r}, which is not served")
+            out[name] = Path(path)
+        elif len(names) == 1:
+            out[names[0]] = Path(value)
+        else:
+            raise SystemExit("g2g adapter serve: use --data NAME=PATH with several adapters")
+    return out

@@ -54,10 +54,11 @@ def _children(config_path: Path) -> list[Child]:
     config = load_config(config_path)
     g2g = [sys.executable, "-m", "broker.cli.main"]
     children = [Child("broker", [*g2g, "broker", "serve", "--config", str(config_path)])]
-    for name in sorted(ADAPTERS):
-        children.append(Child(name, [*g2g, "adapter", "serve", name,
-                                     "--registry", str(config.registry),
-                                     "--pki-dir", str(config.pki_dir)]))
+    # One process for every adapter: adapters serving the same agency (immigration
+    # and consular both serve ID/GOV/IMIGRASI) must share that agency's server.
+    children.append(Child("adapters", [*g2g, "adapter", "serve", *sorted(ADAPTERS),
+                                       "--registry", str(config.registry),
+                                       "--pki-dir", str(config.pki_dir)]))
     return children
 
 

@@ -1,0 +1,125 @@
+"""The Interpol-style adapter (INT/IO/INTERPOL): notices and travel-document checks.
+
+Translates between the wire messages (g2g.interpol.v1) and `search.InterpolIndex`;
+never logs names, dates of birth or document numbers. `build(data)` takes a
+directory holding ``notices.{jsonl,csv}`` and ``sltd.{jsonl,csv}``, or None for
+the seeded synthetic data set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+import grpc
+from google.protobuf import message as pb_message
+
+from agency_adapters.interpol import records as rec
+from agency_adapters.interpol import synthetic
+from agency_adapters.interpol.search import InterpolIndex, NoticeQuery
+from agency_adapters.toolkit.provider import Call, Handler
+from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2 as pb
+from broker.protocol.errors import ProviderRejected
+
+AGENCY_ID = "INT/IO/INTERPOL"
+CHECK = "g2g.interpol.v1.TravelDocuments/Check"
+CHECK_BATCH = "g2g.interpol.v1.TravelDocuments/CheckBatch"
+SEARCH = "g2g.interpol.v1.Notices/Search"
+GET = "g2g.interpol.v1.Notices/Get"
+
+# Record enumerations to wire enums by name (the wire adds a prefix, e.g. NOTICE_CATEGORY_).
+_DOC_TYPES: dict[str, pb.DocumentType] = {
+    name: getattr(pb, f"DOCUMENT_TYPE_{name}") for name in rec.DOCUMENT_TYPES}
+_DOC_NAMES = {v: k for k, v in _DOC_TYPES.items()}
+_STATUSES: dict[str, pb.DocumentStatus] = {
+    name: getattr(pb, f"DOCUMENT_STATUS_{name}") for name in rec.DOCUMENT_STATUSES}
+_CATEGORIES: dict[str, pb.NoticeCategory] = {
+    name: getattr(pb, f"NOTICE_CATEGORY_{name}") for name in rec.CATEGORIES}
+_CATEGORY_NAMES = {v: k for k, v in _CATEGORIES.items()}
+
+
+@cache
+def seeded_data() -> synthetic.Dataset:
+    """The default synthetic data set (fixed seed), used when no data directory is given."""
+    return synthetic.generate()
+
+
+@cache
+def _seeded_index() -> InterpolIndex:
+    data = seeded_data()
+    return InterpolIndex(data.notices, data.sltd)
+
+
+def to_notice(record: rec.NoticeRecord) -> pb.Notice:
+    return pb.Notice(
+        notice_id=record.notice_id, category=_CATEGORIES[record.category],
+        identity=pb.Identity(
+            full_name=record.full_name, aliases=list(record.aliases), sex=record.sex,
+            date_of_birth=record.date_of_birth, nationalities=list(record.nationalities),
+            documents=[pb.IdentityDocument(type=_DOC_TYPES[d.type], number=d.number,
+                                           issuing_country=d.issuing_country)
+                       for d in record.documents]),
+        issuing_country=record.issuing_country, charges=list(record.charges),
+        issued_on=record.issued_on, valid_until=record.valid_until)
+
+
+def check_document(index: InterpolIndex, request: pb.DocumentCheckRequest
+                   ) -> pb.DocumentCheckResponse:
+    result = index.check(request.number, request.issuing_country,
+                         _DOC_NAMES.get(request.document_type, ""))
+    answer = pb.DocumentCheckResponse(number=result.number,
+                                      issuing_country=result.issuing_country,
+                                      linked_notice_id=result.linked_notice_id)
+    if result.sltd is not None:
+        answer.listed = True
+        answer.status = _STATUSES[result.sltd.status]
+        answer.date_reported = result.sltd.date_reported
+        answer.reporting_country = result.sltd.reporting_country
+    return answer
+
+
+def handlers(index: InterpolIndex) -> dict[str, Handler]:
+    """The four handlers of INT/IO/INTERPOL over `index`."""
+
+    async def check(request: pb_message.Message, call: Call) -> pb_message.Message:
+        assert isinstance(request, pb.DocumentCheckRequest)
+        return check_document(index, request)
+
+    async def check_batch(request: pb_message.Message, call: Call) -> pb_message.Message:
+        assert isinstance(request, pb.DocumentBatchRequest)
+        return pb.DocumentBatchResponse(
+            results=[check_document(index, doc) for doc in request.documents])
+
+    async def search(request: pb_message.Message, call: Call) -> pb_message.Message:
+        assert isinstance(request, pb.NoticeSearchRequest)
+        query = NoticeQuery(
+            full_name=request.full_name, date_of_birth=request.date_of_birth,
+            nationality=request.nationality,
+            categories=frozenset(_CATEGORY_NAMES[c] for c in request.categories))
+        return pb.NoticeSearchResponse(
+            hits=[pb.NoticeHit(notice_id=m.notice_id, score=m.score,
+                               matched_fields=list(m.matched_fields),
+                               notice=to_notice(m.record))
+                  for m in index.search(query)],
+            threshold=index.threshold)
+
+    async def get(request: pb_message.Message, call: Call) -> pb_message.Message:
+        assert isinstance(request, pb.GetNoticeRequest)
+        record = index.by_id.get(request.notice_id)
+        if record is None:
+            raise ProviderRejected("no notice with this identifier",
+                                   code=grpc.StatusCode.NOT_FOUND, reason="NOTICE_NOT_FOUND")
+        return to_notice(record)
+
+    return {CHECK: check, CHECK_BATCH: check_batch, SEARCH: search, GET: get}
+
+
+def build(data: Path | None) -> Mapping[str, Mapping[str, Handler]]:
+    """Handlers of every service INT/IO/INTERPOL offers."""
+    if data is None:
+        index = _seeded_index()
+    else:
+        notices, sltd = rec.load_data(data)
+        index = InterpolIndex(notices, sltd)
+    return {AGENCY_ID: handlers(index)}

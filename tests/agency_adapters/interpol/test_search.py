@@ -1,0 +1,119 @@
+"""Notice search recall on spelling variants, document flags, and batch order (no transport)."""
+
+from __future__ import annotations
+
+from agency_adapters.interpol import service, synthetic
+from agency_adapters.interpol.records import IdentityDocument, NoticeRecord, SltdRecord
+from agency_adapters.interpol.search import InterpolIndex, NoticeQuery
+from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2 as pb
+
+
+def _notice(notice_id: str, name: str, *, category: str = "RED", dob: str = "1975-04-12",
+            nationalities: tuple[str, ...] = ("IDN",), documents: tuple[IdentityDocument, ...] = (),
+            aliases: tuple[str, ...] = ()) -> NoticeRecord:
+    return NoticeRecord(
+        notice_id=notice_id, category=category, full_name=name,  # type: ignore[arg-type]
+        aliases=aliases, sex="M", date_of_birth=dob, nationalities=nationalities,
+        documents=documents, issuing_country="IDN",
+        charges=("Fraud",) if category == "RED" else (), issued_on=f"{notice_id[:4]}-03-01",
+        valid_until="2030-01-01")
+
+
+PASSPORT = IdentityDocument("PASSPORT", "B1234567", "IDN")
+NOTICES = (
+    _notice("2021/101", "Muhammad Yusuf Soeharto", documents=(PASSPORT,)),
+    _notice("2022/202", "Siti Aisyah binti Hassan", category="YELLOW", dob="1988",
+            nationalities=("MYS",)),
+    _notice("2020/303", "Djoko Santoso", category="BLUE", aliases=("Joko Wijaya",)),
+    _notice("2019/404", "Jan de Vries", category="GREEN", nationalities=("NLD",)),
+)
+SLTD = (
+    SltdRecord("B1234567", "IDN", "PASSPORT", "STOLEN", "2022-05-01", "IDN"),
+    SltdRecord("X7654321", "NLD", "PASSPORT", "LOST", "2023-01-10", "NLD"),
+    SltdRecord("X7654321", "NLD", "TRAVEL_DOCUMENT", "REVOKED", "2021-01-10", "NLD"),
+)
+INDEX = InterpolIndex(NOTICES, SLTD)
+
+
+def _ids(query: NoticeQuery) -> list[str]:
+    return [m.notice_id for m in INDEX.search(query)]
+
+
+def test_name_variants_find_the_notice() -> None:
+    variants = {
+        "2021/101": ["Mohammed Yusof Suharto", "MUHAMMAD YUSUF SUHARTO", "Muhamad Yousef Soeharto",
+                     "H. Muhammad Yusuf Soeharto, S.H.", "Soeharto Muhammad Yusuf"],
+        "2022/202": ["Siti Aishah binti Hasan", "Siti Aisyah Hassan", "siti aisyah"],
+        "2020/303": ["Joko Santoso", "Djoko Santosa", "Joko Wijaya"],
+        "2019/404": ["Jan De Vries", "Jan Vries", "Ján de Vriës"],
+    }
+    for notice_id, names in variants.items():
+        for name in names:
+            assert _ids(NoticeQuery(name))[:1] == [notice_id], name
+
+
+def test_date_of_birth_and_nationality_raise_the_score_and_are_reported() -> None:
+    plain = INDEX.search(NoticeQuery("Muhammad Yusuf Soeharto"))[0]
+    full = INDEX.search(NoticeQuery("Muhammad Yusuf Soeharto", "1975-04-12", "IDN"))[0]
+    assert full.score > plain.score
+    assert full.matched_fields == ("full_name", "date_of_birth", "nationality")
+    alias = INDEX.search(NoticeQuery("Joko Wijaya"))[0]
+    assert alias.matched_fields[0] == "aliases"
+
+
+def test_category_filter_and_unrelated_names() -> None:
+    assert _ids(NoticeQuery("Djoko Santoso", categories=frozenset({"RED"}))) == []
+    assert _ids(NoticeQuery("Djoko Santoso", categories=frozenset({"BLUE", "RED"}))) == [
+        "2020/303"]
+    assert _ids(NoticeQuery("Hendra Gunawan")) == []
+
+
+def test_document_linked_to_a_notice_is_flagged_with_its_sltd_status() -> None:
+    result = INDEX.check("B1234567", "IDN")
+    assert result.linked_notice_id == "2021/101"
+    assert result.sltd is not None
+    assert result.sltd.status == "STOLEN"
+    other_country = INDEX.check("B1234567", "MYS")
+    assert (other_country.sltd, other_country.linked_notice_id) == (None, "")
+
+
+def test_document_type_narrows_the_sltd_match() -> None:
+    newest = INDEX.check("X7654321", "NLD")
+    assert newest.sltd is not None
+    assert newest.sltd.status == "LOST"
+    typed = INDEX.check("X7654321", "NLD", "TRAVEL_DOCUMENT")
+    assert typed.sltd is not None
+    assert typed.sltd.status == "REVOKED"
+    assert INDEX.check("X7654321", "NLD", "VISA").sltd is None
+
+
+async def test_batch_results_follow_request_order() -> None:
+    handlers = service.handlers(INDEX)
+    docs = [("X7654321", "NLD"), ("CLEAN0001", "IDN"), ("B1234567", "IDN"),
+            ("CLEAN0001", "IDN")]
+    request = pb.DocumentBatchRequest(documents=[
+        pb.DocumentCheckRequest(number=n, issuing_country=c) for n, c in docs])
+    answer = await handlers[service.CHECK_BATCH](request, None)  # type: ignore[arg-type]
+    assert isinstance(answer, pb.DocumentBatchResponse)
+    assert [(r.number, r.issuing_country) for r in answer.results] == docs
+    assert [r.listed for r in answer.results] == [True, False, True, False]
+    assert [r.status for r in answer.results] == [
+        pb.DOCUMENT_STATUS_LOST, pb.DOCUMENT_STATUS_UNSPECIFIED, pb.DOCUMENT_STATUS_STOLEN,
+        pb.DOCUMENT_STATUS_UNSPECIFIED]
+    assert answer.results[2].linked_notice_id == "2021/101"
+    assert answer.results[2].date_reported == "2022-05-01"
+
+
+def test_recall_on_the_seeded_data_set() -> None:
+    data = synthetic.generate(600)
+    index = InterpolIndex(data.notices, data.sltd)
+    found = 0
+    for notice in data.notices[:200]:
+        upper = notice.full_name.upper()
+        hits = index.search(NoticeQuery(upper, notice.date_of_birth))
+        found += notice.notice_id in {h.notice_id for h in hits}
+    assert found == 200
+    linked = [n for n in data.notices if n.documents]
+    for notice in linked[:50]:
+        doc = notice.documents[0]
+        assert index.check(doc.number, doc.issuing_country).linked_notice_id != ""

@@ -1,0 +1,58 @@
+"""The runner merges handlers of adapters that serve the same agency, and refuses clashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agency_adapters import runner
+from agency_adapters.common.records import RecordError
+from broker.protocol.errors import ConfigError
+from broker.protocol.registry import Registry
+
+
+def test_handlers_of_one_agency_from_several_adapters_are_merged() -> None:
+    merged = runner.merged_handlers(("immigration", "consular", "interpol"))
+    assert set(merged["ID/GOV/IMIGRASI"]) == {
+        "g2g.immigration.v1.Watchlist/Screen",
+        "g2g.consular.v1.StayPermits/GetStatus",
+        "g2g.consular.v1.ConsularNotifications/List",
+    }
+    assert set(merged) == {"ID/GOV/IMIGRASI", "INT/IO/INTERPOL", "NL/GOV/EMBASSY-JAKARTA",
+                           "AU/GOV/EMBASSY-JAKARTA", "MY/GOV/EMBASSY-JAKARTA"}
+
+
+def test_two_adapters_serving_the_same_service_is_a_config_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "ADAPTERS",
+                        {**runner.ADAPTERS, "consular-copy": runner.ADAPTERS["consular"]})
+    with pytest.raises(ConfigError, match=r"both serve g2g\.consular\.v1"):
+        runner.merged_handlers(("consular", "consular-copy"))
+
+
+def test_adapters_serve_exactly_the_services_the_registry_lists(registry: Registry) -> None:
+    merged = runner.merged_handlers(tuple(runner.ADAPTERS))
+    for agency_id, handlers in merged.items():
+        agency = registry.agency(agency_id)
+        assert agency is not None
+        assert agency.endpoint
+        assert set(handlers) == {offer.name for offer in agency.services}, agency_id
+    offering = {a.id for a in registry.agencies.values() if a.services}
+    assert offering == set(merged)
+
+
+def test_data_directories_replace_the_seeded_data(tmp_path: Path) -> None:
+    from agency_adapters.consular import synthetic as consular_synthetic
+    from agency_adapters.interpol import synthetic as interpol_synthetic
+
+    interpol_synthetic.write(interpol_synthetic.generate(20, seed=5), tmp_path / "interpol")
+    consular_synthetic.write(consular_synthetic.generate(20, seed=5), tmp_path / "consular",
+                             "csv")
+    merged = runner.merged_handlers(("interpol", "consular"),
+                                    {"interpol": tmp_path / "interpol",
+                                     "consular": tmp_path / "consular"})
+    assert "g2g.interpol.v1.Notices/Search" in merged["INT/IO/INTERPOL"]
+    (tmp_path / "consular" / "passports.csv").unlink()
+    with pytest.raises(RecordError, match="exactly one of passports"):
+        runner.merged_handlers(("consular",), {"consular": tmp_path / "consular"})
