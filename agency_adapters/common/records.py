@@ -1,8 +1,6 @@
-"""Strict loading of adapter data files (JSONL or CSV), shared by the newer adapters.
+"""Strict loading of adapter data files (JSONL or CSV), shared by every adapter.
 
-The rules are those of the immigration watchlist import (`agency_adapters.
-immigration.records`, which predates this module and keeps its own copy):
-every row is validated before anything is accepted, one bad row refuses the
+Every row is validated before anything is accepted, one bad row refuses the
 whole file with a `RecordError` naming the file, the line and the field, and
 error messages never quote the value of a personal field (names, dates of
 birth, document numbers); they quote only codes and enumerations.
