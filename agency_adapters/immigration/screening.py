@@ -12,6 +12,7 @@ Document queries are exact lookups. Pure computation: never logs a name.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -88,26 +89,102 @@ def dob_similarity(query: str, listed: str) -> tuple[float, bool]:
     return 0.2, False
 
 
+def nationality_score(query: str, listed: Collection[str]) -> float:
+    """1 if the query's nationality is one of the record's, 0 if not, 0.5 if either is unknown."""
+    if not query or not listed:
+        return 0.5
+    return 1.0 if query in listed else 0.0
+
+
+PersonFacts = Callable[[int], "tuple[str, float] | None"]
+"""Record index -> (its date of birth, nationality score for this query); None skips it."""
+
+
+class NameIndex:
+    """Phonetic blocking over every name (full name and aliases) of a list of records.
+
+    Shared by every adapter that searches people by name; what a record is, and
+    how its date of birth and nationality compare, the caller says through `facts`.
+    """
+
+    def __init__(self, names: Iterable[tuple[int, str, str]]) -> None:
+        """`names`: (record index, field it came from, the name)."""
+        self._names: list[tuple[int, str, NameKey]] = []
+        self._texts: list[str] = []
+        self._blocks: dict[str, list[int]] = defaultdict(list)
+        for ri, field, name in names:
+            key = analyse(name)
+            ni = len(self._names)
+            self._names.append((ri, field, key))
+            self._texts.append(" ".join(key.tokens))
+            for tok, ph in set(zip(key.tokens, key.phonetic, strict=True)):
+                if not is_initial(tok):
+                    self._blocks[ph].append(ni)
+
+    def search(self, full_name: str, date_of_birth: str, threshold: float,
+               facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
+        """Record index -> (score, matched fields) for every record at or above `threshold`."""
+        key = analyse(full_name)
+        hits_per_name: dict[int, int] = defaultdict(int)
+        for ph in {ph for tok, ph in zip(key.tokens, key.phonetic, strict=True)
+                   if not is_initial(tok)}:
+            for ni in self._blocks.get(ph, ()):
+                hits_per_name[ni] += 1
+        # Names sharing two or more phonetic tokens with the query are scored first;
+        # names sharing only one are scored only if that finds nobody, which keeps
+        # common given names ("Budi", "Siti") from costing a scan of every Budi.
+        strong = [ni for ni, n in hits_per_name.items() if n >= 2]
+        best = self._score(key, strong, date_of_birth, threshold, facts)
+        if not best:
+            weak = [ni for ni, n in hits_per_name.items() if n < 2]
+            # A C-speed token-sort prefilter keeps this fallback cheap; its cutoff is
+            # well below what the full score needs, so it only drops hopeless names.
+            found = process.extract(" ".join(key.tokens), [self._texts[ni] for ni in weak],
+                                    scorer=fuzz.token_sort_ratio, score_cutoff=PREFILTER,
+                                    limit=None)
+            best = self._score(key, [weak[i] for _, _, i in found], date_of_birth, threshold,
+                               facts)
+        return best
+
+    def _score(self, key: NameKey, candidates: list[int], date_of_birth: str,
+               threshold: float, facts: PersonFacts
+               ) -> dict[int, tuple[float, tuple[str, ...]]]:
+        best: dict[int, tuple[float, tuple[str, ...]]] = {}
+        for ni in candidates:
+            ri, field, listed = self._names[ni]
+            known = facts(ri)
+            if known is None:
+                continue
+            name_score = name_similarity(key, listed)
+            if name_score < 0.75:
+                continue
+            listed_dob, nat = known
+            dob_score, dob_match = dob_similarity(date_of_birth, listed_dob)
+            score = W_NAME * name_score + W_DOB * dob_score + W_NAT * nat
+            if score < threshold:
+                continue
+            fields = [field]
+            if dob_match:
+                fields.append("date_of_birth")
+            if nat == 1.0:
+                fields.append("nationality")
+            if ri not in best or best[ri][0] < score:
+                best[ri] = (round(score, 4), tuple(fields))
+        return best
+
+
 class ScreeningIndex:
     """An immutable index over one watchlist; build once, screen many times."""
 
     def __init__(self, records: tuple[WatchlistRecord, ...], threshold: float) -> None:
         self.records = records
         self.threshold = threshold
-        self._names: list[tuple[int, str, NameKey]] = []
-        self._texts: list[str] = []
-        self._blocks: dict[str, list[int]] = defaultdict(list)
+        self._names = NameIndex(
+            (ri, field, name) for ri, record in enumerate(records)
+            for field, name in (("full_name", record.full_name),
+                                *(("aliases", a) for a in record.aliases)))
         self._documents: dict[str, list[int]] = defaultdict(list)
         for ri, record in enumerate(records):
-            for field, name in (("full_name", record.full_name),
-                                *(("aliases", a) for a in record.aliases)):
-                key = analyse(name)
-                ni = len(self._names)
-                self._names.append((ri, field, key))
-                self._texts.append(" ".join(key.tokens))
-                for tok, ph in set(zip(key.tokens, key.phonetic, strict=True)):
-                    if not is_initial(tok):
-                        self._blocks[ph].append(ni)
             for doc in record.documents:
                 self._documents[doc.number].append(ri)
             if record.national_id:
@@ -141,47 +218,11 @@ class ScreeningIndex:
         return hits[:MAX_HITS]
 
     def _by_name(self, q: NameQuery) -> list[ScreeningHit]:
-        key = analyse(q.full_name)
-        hits_per_name: dict[int, int] = defaultdict(int)
-        for ph in {ph for tok, ph in zip(key.tokens, key.phonetic, strict=True)
-                   if not is_initial(tok)}:
-            for ni in self._blocks.get(ph, ()):
-                hits_per_name[ni] += 1
-        # Names sharing two or more phonetic tokens with the query are scored first;
-        # names sharing only one are scored only if that finds nobody, which keeps
-        # common given names ("Budi", "Siti") from costing a scan of every Budi.
-        strong = [ni for ni, n in hits_per_name.items() if n >= 2]
-        best = self._score(q, key, strong)
-        if not best:
-            weak = [ni for ni, n in hits_per_name.items() if n < 2]
-            # A C-speed token-sort prefilter keeps this fallback cheap; its cutoff is
-            # well below what the full score needs, so it only drops hopeless names.
-            found = process.extract(" ".join(key.tokens), [self._texts[ni] for ni in weak],
-                                    scorer=fuzz.token_sort_ratio, score_cutoff=PREFILTER,
-                                    limit=None)
-            best = self._score(q, key, [weak[i] for _, _, i in found])
-        return sorted(best.values(), key=lambda h: (-h.score, h.entry_id))[:MAX_HITS]
-
-    def _score(self, q: NameQuery, key: NameKey, candidates: list[int]
-               ) -> dict[int, ScreeningHit]:
-        best: dict[int, ScreeningHit] = {}
-        for ni in candidates:
-            ri, field, listed = self._names[ni]
-            name_score = name_similarity(key, listed)
-            if name_score < 0.75:
-                continue
+        def facts(ri: int) -> tuple[str, float]:
             record = self.records[ri]
-            dob_score, dob_match = dob_similarity(q.date_of_birth, record.date_of_birth)
-            nat = 0.5 if not q.nationality else (1.0 if q.nationality == record.nationality
-                                                  else 0.0)
-            score = W_NAME * name_score + W_DOB * dob_score + W_NAT * nat
-            if score < self.threshold:
-                continue
-            fields = [field]
-            if dob_match:
-                fields.append("date_of_birth")
-            if nat == 1.0:
-                fields.append("nationality")
-            if ri not in best or best[ri].score < score:
-                best[ri] = ScreeningHit(record.entry_id, round(score, 4), tuple(fields), record)
-        return best
+            return record.date_of_birth, nationality_score(q.nationality, (record.nationality,))
+
+        found = self._names.search(q.full_name, q.date_of_birth, self.threshold, facts)
+        hits = [ScreeningHit(self.records[ri].entry_id, score, fields, self.records[ri])
+                for ri, (score, fields) in found.items()]
+        return sorted(hits, key=lambda h: (-h.score, h.entry_id))[:MAX_HITS]

@@ -1,31 +1,22 @@
 """Notice name search and document checks over loaded Interpol-style data.
 
-Name search reuses the immigration watchlist's normalisation (`names.analyse`:
-case, diacritics, honorifics, particles, old spelling, transliteration) and
-scoring (`screening.name_similarity`, `dob_similarity`, the same weights and
-threshold), with the same phonetic blocking; only the record shape differs
-(several nationalities, an optional date of birth, a category filter).
+Name search is the immigration watchlist's `screening.NameIndex` (same
+normalisation, phonetic blocking, scoring, weights and threshold); only the
+record shape differs (several nationalities, an optional date of birth, a
+category filter), which `search` passes in as per-record facts.
 Document checks are exact lookups. Pure computation: never logs a name.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
-
-from agency_adapters.immigration.names import NameKey, analyse, is_initial
 from agency_adapters.immigration.screening import (
     DEFAULT_THRESHOLD,
     MAX_HITS,
-    PREFILTER,
-    W_DOB,
-    W_NAME,
-    W_NAT,
-    dob_similarity,
-    name_similarity,
+    NameIndex,
+    nationality_score,
 )
 from agency_adapters.interpol.records import NoticeRecord, SltdRecord
 
@@ -65,21 +56,13 @@ class InterpolIndex:
         self.sltd = sltd
         self.threshold = threshold
         self.by_id = {n.notice_id: n for n in notices}
-        self._names: list[tuple[int, str, NameKey]] = []
-        self._texts: list[str] = []
-        self._blocks: dict[str, list[int]] = defaultdict(list)
         self._sltd: dict[tuple[str, str], list[SltdRecord]] = defaultdict(list)
         self._linked: dict[tuple[str, str], str] = {}
-        for ri, notice in enumerate(notices):
+        self._names = NameIndex(
+            (ri, field, name) for ri, notice in enumerate(notices)
             for field, name in (("full_name", notice.full_name),
-                                *(("aliases", a) for a in notice.aliases)):
-                key = analyse(name)
-                ni = len(self._names)
-                self._names.append((ri, field, key))
-                self._texts.append(" ".join(key.tokens))
-                for tok, ph in set(zip(key.tokens, key.phonetic, strict=True)):
-                    if not is_initial(tok):
-                        self._blocks[ph].append(ni)
+                                *(("aliases", a) for a in notice.aliases)))
+        for notice in notices:
             for doc in notice.documents:
                 # The newest notice wins when several name the same document.
                 current = self._linked.get((doc.number, doc.issuing_country))
@@ -104,44 +87,14 @@ class InterpolIndex:
 
     def search(self, query: NoticeQuery) -> list[NoticeMatch]:
         """Matches at or above the threshold, best first, at most MAX_HITS."""
-        key = analyse(query.full_name)
-        shared: dict[int, int] = defaultdict(int)
-        for ph in {ph for tok, ph in zip(key.tokens, key.phonetic, strict=True)
-                   if not is_initial(tok)}:
-            for ni in self._blocks.get(ph, ()):
-                shared[ni] += 1
-        strong = [ni for ni, n in shared.items() if n >= 2]
-        best = self._score(query, key, strong)
-        if not best:
-            weak = [ni for ni, n in shared.items() if n < 2]
-            found = process.extract(" ".join(key.tokens), [self._texts[ni] for ni in weak],
-                                    scorer=fuzz.token_sort_ratio, score_cutoff=PREFILTER,
-                                    limit=None)
-            best = self._score(query, key, [weak[i] for _, _, i in found])
-        return sorted(best.values(), key=lambda m: (-m.score, m.notice_id))[:MAX_HITS]
-
-    def _score(self, q: NoticeQuery, key: NameKey, candidates: Collection[int]
-               ) -> dict[int, NoticeMatch]:
-        best: dict[int, NoticeMatch] = {}
-        for ni in candidates:
-            ri, field, listed = self._names[ni]
+        def facts(ri: int) -> tuple[str, float] | None:
             record = self.notices[ri]
-            if q.categories and record.category not in q.categories:
-                continue
-            name_score = name_similarity(key, listed)
-            if name_score < 0.75:
-                continue
-            dob_score, dob_match = dob_similarity(q.date_of_birth, record.date_of_birth)
-            nat = (0.5 if not q.nationality or not record.nationalities
-                   else 1.0 if q.nationality in record.nationalities else 0.0)
-            score = W_NAME * name_score + W_DOB * dob_score + W_NAT * nat
-            if score < self.threshold:
-                continue
-            fields = [field]
-            if dob_match:
-                fields.append("date_of_birth")
-            if nat == 1.0:
-                fields.append("nationality")
-            if ri not in best or best[ri].score < score:
-                best[ri] = NoticeMatch(record.notice_id, round(score, 4), tuple(fields), record)
-        return best
+            if query.categories and record.category not in query.categories:
+                return None
+            return record.date_of_birth, nationality_score(query.nationality,
+                                                           record.nationalities)
+
+        found = self._names.search(query.full_name, query.date_of_birth, self.threshold, facts)
+        matches = [NoticeMatch(self.notices[ri].notice_id, score, fields, self.notices[ri])
+                   for ri, (score, fields) in found.items()]
+        return sorted(matches, key=lambda m: (-m.score, m.notice_id))[:MAX_HITS]
