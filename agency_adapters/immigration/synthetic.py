@@ -64,7 +64,8 @@ def _name(rng: random.Random, nationality: str, sex: str) -> str:
     return " ".join(dict.fromkeys(parts))
 
 
-def _alias(rng: random.Random, name: str) -> str:
+def alias_of(rng: random.Random, name: str) -> str:
+    """A plausible alias: a spelling variant, else the name rotated, else a family name added."""
     words = name.split()
     swapped = [VARIANTS.get(w, w) for w in words]
     if swapped != words:
@@ -91,7 +92,7 @@ def _record(rng: random.Random, i: int) -> WatchlistRecord:
             documents.append(IdentityDocument("NATIONAL_ID", nik, "IDN"))
     ban = "EXIT_PREVENTION" if nationality == "IDN" or rng.random() < 0.2 else "ENTRY_REFUSAL"
     basis = rng.choice(EXIT_BASIS if ban == "EXIT_PREVENTION" else ENTRY_BASIS)
-    aliases = (_alias(rng, name),) if rng.random() < 0.4 else ()
+    aliases = (alias_of(rng, name),) if rng.random() < 0.4 else ()
     return WatchlistRecord(
         entry_id=f"CKL-{valid_from.year}-{i:07d}", full_name=name, aliases=aliases,
         date_of_birth=dob, sex=sex, nationality=nationality,  # type: ignore[arg-type]

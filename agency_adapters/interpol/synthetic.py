@@ -17,7 +17,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from agency_adapters.common import records as r
-from agency_adapters.immigration.synthetic import FAMILY_ID, FOREIGN, GIVEN_F, GIVEN_M, VARIANTS
+from agency_adapters.immigration.synthetic import (
+    FAMILY_ID,
+    FOREIGN,
+    GIVEN_F,
+    GIVEN_M,
+    alias_of,
+)
 from agency_adapters.interpol.records import (
     CATEGORIES,
     NOTICES,
@@ -66,16 +72,6 @@ def _name(rng: random.Random, nationality: str, sex: str) -> str:
     return " ".join(dict.fromkeys(parts))
 
 
-def _alias(rng: random.Random, name: str) -> str:
-    words = name.split()
-    swapped = [VARIANTS.get(w, w) for w in words]
-    if swapped != words:
-        return " ".join(swapped)
-    if len(words) > 1:
-        return " ".join(words[1:] + words[:1])
-    return words[0] + " " + rng.choice(FAMILY_ID)
-
-
 def _number(rng: random.Random, country: str) -> str:
     return f"{country[0]}{rng.choice('ABCXEPR')}{rng.randrange(10**7):07d}"
 
@@ -103,7 +99,7 @@ def _notice(rng: random.Random, i: int) -> NoticeRecord:
         documents.append(IdentityDocument("NATIONAL_ID", f"{rng.randrange(10**15, 10**16)}",
                                           nationality))
     charges = tuple(sorted(rng.sample(CHARGES, rng.choice((1, 1, 2))))) if category == "RED" else ()
-    aliases = (_alias(rng, name),) if rng.random() < 0.35 else ()
+    aliases = (alias_of(rng, name),) if rng.random() < 0.35 else ()
     return NoticeRecord(
         notice_id=f"{issued.year}/{i * 7 + rng.randrange(1, 8)}", category=category,
         full_name=name, aliases=aliases, sex="" if category == "BLACK" else sex,
