@@ -159,6 +159,29 @@ def birth(field: str, value: object, *, not_after: date, after_name: str,
     return value
 
 
+def document(index: int, value: object, types: Sequence[str]) -> tuple[str, str, str]:
+    """One ``{type, number, issuing_country}`` object of a ``documents`` list, checked."""
+    field = f"documents[{index}]"
+    if not isinstance(value, Mapping):
+        raise Invalid(field, "must be an object with type, number, issuing_country")
+    if set(value) != {"type", "number", "issuing_country"}:
+        raise Invalid(field, "must have exactly the keys type, number, issuing_country")
+    return (enum(f"{field}.type", value["type"], types),
+            pattern(f"{field}.number", value["number"], DOC_NUMBER, personal=True),
+            country(f"{field}.issuing_country", value["issuing_country"]))
+
+
+def documents_from_cell(cell: str) -> list[dict[str, str]]:
+    """A CSV documents cell ``TYPE:NUMBER:COUNTRY|...`` in the JSONL shape."""
+    docs = []
+    for i, part in enumerate(split_list(cell)):
+        pieces = part.split(":")
+        if len(pieces) != 3:
+            raise Invalid(f"documents[{i}]", "must be TYPE:NUMBER:COUNTRY")
+        docs.append({"type": pieces[0], "number": pieces[1], "issuing_country": pieces[2]})
+    return docs
+
+
 def check_keys(row: Mapping[str, object], fields: Sequence[str]) -> None:
     """Exactly the fields of the record type: none missing, none unknown."""
     missing = [f for f in fields if f not in row]

@@ -76,15 +76,8 @@ class WatchlistRecord:
 
 
 def _document(index: int, value: object) -> IdentityDocument:
-    field = f"documents[{index}]"
-    if not isinstance(value, Mapping):
-        raise Invalid(field, "must be an object with type, number, issuing_country")
-    if set(value) != {"type", "number", "issuing_country"}:
-        raise Invalid(field, "must have exactly the keys type, number, issuing_country")
-    doc_type = cast(DocumentType, r.enum(f"{field}.type", value["type"], DOCUMENT_TYPES))
-    number = r.pattern(f"{field}.number", value["number"], r.DOC_NUMBER, personal=True)
-    country = r.country(f"{field}.issuing_country", value["issuing_country"])
-    return IdentityDocument(doc_type, number, country)
+    doc_type, number, country = r.document(index, value, DOCUMENT_TYPES)
+    return IdentityDocument(cast(DocumentType, doc_type), number, country)
 
 
 def _validated(row: Mapping[str, object]) -> WatchlistRecord:
@@ -138,13 +131,7 @@ def _from_csv(cells: dict[str, str]) -> Mapping[str, object]:
     """CSV cells to the JSONL shape: lists are ``a|b``; documents ``TYPE:NUMBER:COUNTRY|...``."""
     row: dict[str, object] = dict(cells)
     row["aliases"] = r.split_list(cells["aliases"])
-    docs: list[dict[str, str]] = []
-    for i, part in enumerate(r.split_list(cells["documents"])):
-        pieces = part.split(":")
-        if len(pieces) != 3:
-            raise Invalid(f"documents[{i}]", "must be TYPE:NUMBER:COUNTRY")
-        docs.append({"type": pieces[0], "number": pieces[1], "issuing_country": pieces[2]})
-    row["documents"] = docs
+    row["documents"] = r.documents_from_cell(cells["documents"])
     return row
 
 

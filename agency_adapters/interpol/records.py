@@ -88,15 +88,8 @@ class SltdRecord:
 
 
 def _document(index: int, value: object) -> IdentityDocument:
-    field = f"documents[{index}]"
-    if not isinstance(value, Mapping):
-        raise Invalid(field, "must be an object with type, number, issuing_country")
-    if set(value) != {"type", "number", "issuing_country"}:
-        raise Invalid(field, "must have exactly the keys type, number, issuing_country")
-    doc_type = cast(DocumentType, r.enum(f"{field}.type", value["type"], DOCUMENT_TYPES))
-    number = r.pattern(f"{field}.number", value["number"], r.DOC_NUMBER, personal=True)
-    country = r.country(f"{field}.issuing_country", value["issuing_country"])
-    return IdentityDocument(doc_type, number, country)
+    doc_type, number, country = r.document(index, value, DOCUMENT_TYPES)
+    return IdentityDocument(cast(DocumentType, doc_type), number, country)
 
 
 def _notice(row: Mapping[str, object]) -> NoticeRecord:
@@ -147,22 +140,11 @@ def _sltd(row: Mapping[str, object]) -> SltdRecord:
                       reporting_country=reporting)
 
 
-def _documents_from_cell(cell: str) -> list[dict[str, str]]:
-    """CSV documents cell ``TYPE:NUMBER:COUNTRY|...``."""
-    docs = []
-    for i, part in enumerate(r.split_list(cell)):
-        pieces = part.split(":")
-        if len(pieces) != 3:
-            raise Invalid(f"documents[{i}]", "must be TYPE:NUMBER:COUNTRY")
-        docs.append({"type": pieces[0], "number": pieces[1], "issuing_country": pieces[2]})
-    return docs
-
-
 def _notice_from_csv(cells: dict[str, str]) -> Mapping[str, object]:
     row: dict[str, object] = dict(cells)
     for field in ("aliases", "nationalities", "charges"):
         row[field] = r.split_list(cells[field])
-    row["documents"] = _documents_from_cell(cells["documents"])
+    row["documents"] = r.documents_from_cell(cells["documents"])
     return row
 
 
