@@ -99,6 +99,11 @@ class LogReader:
             pos = int(rows[-1][0]) + 1
 
     def query(self, f: Filters) -> list[dict[str, Any]]:
+        """Matching records, decoded."""
+        return [json.loads(data) for data in self.query_bytes(f)]
+
+    def query_bytes(self, f: Filters) -> list[bytes]:
+        """Matching records as their exact stored (hashed) bytes."""
         where: list[str] = ["seq >= ?"]
         params: list[object] = [f.from_seq]
         for column in ("consumer", "provider", "service", "purpose", "decision",
@@ -123,7 +128,7 @@ class LogReader:
         query = f"SELECT record FROM records WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"  # noqa: S608
         cur = self.conn.execute(self.dialect.sql(query),
             (*params, f.limit))
-        return [json.loads(bytes(row[0])) for row in cur.fetchall()]
+        return [bytes(row[0]) for row in cur.fetchall()]
 
     def checkpoints(self) -> list[tuple[int, bytes, str]]:
         cur = self.conn.execute("SELECT size, root, note FROM checkpoints ORDER BY size")

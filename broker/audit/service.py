@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 
 from broker.audit.log import Filters, LogReader
-from broker.audit.record import AuditEvent
+from broker.audit.record import AuditEvent, decode
 from broker.audit.store import AuditStore
 from broker.protocol import status, tls
 from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
@@ -77,10 +77,9 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                               status_code=request.status_code, since=request.since,
                               until=request.until, subject=request.subject_key,
                               from_seq=request.from_seq, limit=request.limit or 1000)
-            records = await self._store.read(lambda r: r.query(filters))
-            from broker.audit.record import canonical
-            return audit_pb2.AuditRecords(records=[canonical(x) for x in records
-                                                   if _visible(x, limit_to)])
+            records = await self._store.read(lambda r: r.query_bytes(filters))
+            return audit_pb2.AuditRecords(records=[data for data in records
+                                                   if _visible(decode(data), limit_to)])
         result: audit_pb2.AuditRecords = await self._run(context, "Query", query)
         return result
 
@@ -103,7 +102,6 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                                       reason="OUT_OF_RANGE")
                 found = r.record(request.seq)
                 assert found is not None
-                from broker.audit.record import decode
                 if not _visible(decode(found[0]), limit_to):
                     raise AccessDenied("that record is not about your agency")
                 return audit_pb2.InclusionProofResponse(
