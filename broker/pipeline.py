@@ -247,8 +247,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         response = await broker.forward(
             header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
             broker.limits.provider_timeout_seconds)
-        verify_response(response, opened, spec, fieldmask.MaskTree.compile(decision.field_mask),
-                        broker)
+        verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker)
     except G2GError as exc:
         if trace.header is None:
             trace.header = envelope.peek_header(env)

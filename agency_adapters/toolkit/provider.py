@@ -157,7 +157,7 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         if not isinstance(answer, route.response_type):
             raise G2GError(f"handler for {header.service} returned the wrong type",
                            reason="HANDLER_BUG")
-        fieldmask.apply(answer, fieldmask.MaskTree.compile(body.field_mask))
+        fieldmask.apply(answer, fieldmask.compiled(tuple(body.field_mask)))
         return envelope.build_response(opened, payload=answer, key=self._identity.signing_key,
                                        now=self._clock())
 

@@ -8,6 +8,7 @@ that nothing outside it came back. Pure functions, no I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -39,6 +40,12 @@ class MaskTree:
                     node[part] = child
                     node = child
         return _freeze(root)
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled(paths: tuple[str, ...]) -> MaskTree:
+    """`MaskTree.compile`, memoised: masks come from a few rules, so compile each once."""
+    return MaskTree.compile(paths)
 
 
 def _freeze(tree: dict[str, object]) -> MaskTree:
