@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 @contextmanager
-def _reader(args: argparse.Namespace) -> Iterator[Any]:
+def _reader(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
+    """(LogReader, BrokerConfig) for the configured store."""
     from broker.audit.dialect import dialect_for
     from broker.audit.log import LogReader
     from broker.config import load_config
@@ -63,9 +64,7 @@ def _reader(args: argparse.Namespace) -> Iterator[Any]:
     dialect = dialect_for(config.audit)
     conn = dialect.connect()
     try:
-        reader = LogReader(dialect, conn)
-        reader.config = config  # type: ignore[attr-defined]
-        yield reader
+        yield LogReader(dialect, conn), config
     finally:
         conn.close()
 
@@ -84,7 +83,7 @@ def _print_table(records: list[dict[str, Any]]) -> None:
 def _tail(args: argparse.Namespace) -> int:
     from broker.audit.log import Filters
 
-    with _reader(args) as reader:
+    with _reader(args) as (reader, _config):
         start = max(reader.size() - args.n, 0)
         records = reader.query(Filters(from_seq=start, limit=args.n))
         _print_table(records)
@@ -97,18 +96,18 @@ def _tail(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_key(reader: Any) -> Any:
+def _log_key(config: Any) -> Any:
     from broker.protocol import keys
 
-    return keys.load_public_key(reader.config.pki_dir / "broker" / "log.pub")
+    return keys.load_public_key(config.pki_dir / "broker" / "log.pub")
 
 
 def _verify(args: argparse.Namespace) -> int:
     from broker.audit.verify import verify_log
 
-    with _reader(args) as reader:
+    with _reader(args) as (reader, config):
         pinned = [p.read_text(encoding="utf-8") for p in args.from_checkpoint]
-        report = verify_log(reader, reader.config.audit.origin, _log_key(reader), pinned)
+        report = verify_log(reader, config.audit.origin, _log_key(config), pinned)
     for problem in report.problems:
         print(f"FAIL: {problem}")
     status = "OK" if report.ok else f"TAMPERED (first bad record: {report.first_bad_seq})"
@@ -122,10 +121,10 @@ def _query(args: argparse.Namespace) -> int:
     from broker.audit.log import Filters
     from broker.protocol import pki
 
-    with _reader(args) as reader:
+    with _reader(args) as (reader, config):
         subject = ""
         if args.name or args.document:
-            secret = pki.load_log_secret(reader.config.pki_dir)
+            secret = pki.load_log_secret(config.pki_dir)
             subject = (subjects.document_key(secret, args.document) if args.document
                        else subjects.name_dob_key(secret, args.name, args.dob))
         records = reader.query(Filters(
@@ -152,7 +151,7 @@ def _b64(items: list[bytes]) -> list[str]:
 def _proof(args: argparse.Namespace) -> int:
     from broker.audit.merkle import verify_inclusion
 
-    with _reader(args) as reader:
+    with _reader(args) as (reader, _config):
         latest = reader.latest_checkpoint()
         if latest is None or args.seq >= latest[0]:
             print(f"g2g: record {args.seq} is not covered by a signed checkpoint yet",
@@ -175,7 +174,7 @@ def _proof(args: argparse.Namespace) -> int:
 def _consistency(args: argparse.Namespace) -> int:
     from broker.audit.merkle import verify_consistency
 
-    with _reader(args) as reader:
+    with _reader(args) as (reader, _config):
         if not 0 < args.old <= args.new <= reader.size():
             print(f"g2g: sizes must satisfy 0 < old <= new <= {reader.size()}", file=sys.stderr)
             return 1
@@ -189,7 +188,7 @@ def _consistency(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
-    with _reader(args) as reader:
+    with _reader(args) as (reader, _config):
         latest = reader.latest_checkpoint()
     if latest is None:
         print("g2g: no checkpoint yet", file=sys.stderr)
