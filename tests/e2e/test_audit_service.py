@@ -77,3 +77,16 @@ def test_scope_rules(fed: Fed) -> None:
     assert scope(registry, FED_AUDITOR) is None
     with pytest.raises(G2GError):
         scope(registry, POLRI)
+
+
+async def test_proof_out_of_range_is_invalid_argument_and_audited(fed: Fed) -> None:
+    channel, audit = stub(fed, FED_AUDITOR)
+    async with channel:
+        await expect_error(_rpc(audit.InclusionProof(audit_pb2.InclusionProofRequest(
+            seq=5, tree_size=3))), grpc.StatusCode.INVALID_ARGUMENT, "OUT_OF_RANGE")
+        await expect_error(_rpc(audit.ConsistencyProof(audit_pb2.ConsistencyProofRequest(
+            old_size=0, new_size=1))), grpc.StatusCode.INVALID_ARGUMENT, "OUT_OF_RANGE")
+    reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
+    assert [(r["consumer"], r["service"], r["status_code"], r["reason"]) for r in reads] == [
+        (FED_AUDITOR, "g2g.v1.Audit/InclusionProof", "INVALID_ARGUMENT", "OUT_OF_RANGE"),
+        (FED_AUDITOR, "g2g.v1.Audit/ConsistencyProof", "INVALID_ARGUMENT", "OUT_OF_RANGE")]
