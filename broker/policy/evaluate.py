@@ -6,7 +6,7 @@ from datetime import datetime
 
 from google.protobuf import message as pb_message
 
-from broker.policy.model import Condition, RequestContext, Rule, Schedule
+from broker.policy.model import WEEKDAYS, Condition, RequestContext, Rule, Schedule
 from broker.protocol.fieldmask import field_value
 
 
@@ -75,3 +75,22 @@ def mismatch(rule: Rule, ctx: RequestContext) -> list[str]:
         if why:
             reasons.append(why)
     return reasons
+
+
+def describe_refinements(rule: Rule) -> list[str]:
+    """What a rule requires beyond who/what/why, in words (for `diff` and `explain`)."""
+    out = []
+    if rule.legal_basis is not None:
+        out.append(f"legal basis matches /{rule.legal_basis.pattern}/")
+    s = rule.schedule
+    if s.valid_from or s.valid_until:
+        out.append(f"valid {s.valid_from.isoformat() if s.valid_from else '...'}.."
+                   f"{s.valid_until.isoformat() if s.valid_until else '...'}")
+    if s.weekdays is not None:
+        out.append("on " + ",".join(WEEKDAYS[d] for d in sorted(s.weekdays)))
+    if s.hours is not None:
+        out.append(f"hours {s.hours[0].strftime('%H:%M')}-{s.hours[1].strftime('%H:%M')}")
+    if not s.always:
+        out[-1] += f" ({s.zone.key})"
+    out += [c.describe() for c in rule.conditions]
+    return out

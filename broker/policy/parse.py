@@ -24,6 +24,7 @@ from broker.policy.model import (
 )
 from broker.protocol import fieldmask, yamlsrc
 from broker.protocol.catalog import Catalog
+from broker.protocol.errors import ConfigError
 from broker.protocol.registry import Registry
 
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
@@ -42,11 +43,15 @@ class ParsedFile:
     rules: tuple[yamlsrc.Node, ...]
 
 
-def parse_file(root: yamlsrc.Node | None) -> ParsedFile:
+def parse_file(root: yamlsrc.Node | None, file: str) -> ParsedFile:
     """Split one file into its group definitions and its (unresolved) rule nodes."""
     if root is None:
-        return ParsedFile({}, ())
+        # Most likely a truncated write or a wrong file: refuse rather than drop its rules.
+        raise ConfigError("empty policy file (expected 'rules:' and/or 'groups:')",
+                          file=file, line=1, column=1)
     top = root.mapping(allowed={"groups", "rules", "agreement"})
+    if not top.keys() & {"groups", "rules"}:
+        raise root.error("a policy file has 'rules:' and/or 'groups:'")
     groups = {}
     if "groups" in top:
         for name, node in top["groups"].mapping().items():
