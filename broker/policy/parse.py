@@ -101,18 +101,19 @@ def resolve_groups(files: list[ParsedFile], registry: Registry) -> dict[str, tup
 
 def _consumers(node: yamlsrc.Node, groups: dict[str, tuple[str, ...]],
                registry: Registry) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    refs = node.str_list()
+    items = (node,) if node.is_scalar else tuple(node.items())
+    refs = tuple(item.str() for item in items)
     out: list[str] = []
-    for ref in refs:
+    for item, ref in zip(items, refs, strict=True):
         if ref == ANY:
             out.extend(registry.agencies)
         elif ref.startswith(GROUP):
             if ref[len(GROUP):] not in groups:
-                raise node.error(f"unknown group {ref[len(GROUP):]!r} "
+                raise item.error(f"unknown group {ref[len(GROUP):]!r} "
                                  f"(defined: {', '.join(sorted(groups)) or 'none'})")
             out.extend(groups[ref[len(GROUP):]])
         elif registry.agency(ref) is None:
-            raise node.error(f"unknown agency {ref!r}")
+            raise item.error(f"unknown agency {ref!r}")
         else:
             out.append(ref)
     return tuple(dict.fromkeys(out)), refs

@@ -18,6 +18,8 @@ import yaml
 from broker.protocol.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config larger than this is a mistake, not a config
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in (
+    "str", "int", "float", "bool", "null", "timestamp"))
 # libyaml (bundled in PyYAML's wheels) composes ~10x faster and keeps line/column marks.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -81,14 +83,25 @@ class Node:
     def scalar(self) -> Any:
         if not isinstance(self._node, yaml.ScalarNode):
             raise self.error(f"expected a value, got {_kind(self._node)}")
+        if self._node.tag not in _PLAIN_TAGS:
+            raise self.error(f"YAML tag {self._node.tag!r} is not allowed")
         return yaml.constructor.SafeConstructor().construct_object(self._node)
 
     def plain(self) -> Any:
         """The node as plain data (dicts, lists, scalars); parse() refused any aliases."""
-        return yaml.constructor.SafeConstructor().construct_object(self._node, deep=True)
+        if isinstance(self._node, yaml.MappingNode):
+            return {Node(k, self.file).str(): Node(v, self.file, self._child_path(str(k.value)))
+                    .plain() for k, v in self._node.value}
+        if isinstance(self._node, yaml.SequenceNode):
+            return [child.plain() for child in self.items()]
+        return self.scalar()
 
     def str(self, *, allow_empty: builtins.bool = False) -> builtins.str:
         value = self.scalar()
+        if isinstance(value, bool):
+            # YAML 1.1 reads yes/no/on/off as booleans; say so rather than puzzle the reader.
+            raise self.error(f"expected a string, got {self._node.value!r}, which YAML reads "
+                             f"as {str(value).lower()}; put it in quotes")
         if not isinstance(value, str):
             raise self.error(f"expected a string, got {type(value).__name__} {value!r}")
         if not allow_empty and not value.strip():
@@ -146,7 +159,10 @@ def parse(text: str, file: str) -> Node | None:
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise ConfigError(f"YAML syntax error: {exc.problem}", file=file,
+        context = exc.context_mark
+        where = (f" ({exc.context} at line {context.line + 1}, column {context.column + 1})"
+                 if exc.context and context else "")
+        raise ConfigError(f"YAML syntax error: {exc.problem}{where}", file=file,
                           line=mark.line + 1 if mark else None,
                           column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:
