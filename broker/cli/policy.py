@@ -170,6 +170,7 @@ def _explain(args: argparse.Namespace) -> int:
                  "description": ex.rule.description,
                  "requires": describe_refinements(ex.rule)} if ex.rule else None,
         "rate_limits": [f"{lim.amount} {lim.name}" for lim in d.limits],
+        "overrides": [{"rule_id": r.id, "file": str(r.where)} for r in ex.overrides],
         "near_misses": [{"rule_id": r.id, "file": str(r.where), "why_not": list(why)}
                         for r, why in ex.near_misses]}
     if args.format == "json":
@@ -188,6 +189,8 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  field mask: {', '.join(d.field_mask)}")
         if out["rate_limits"]:
             print(f"  rate limits: {', '.join(out['rate_limits'])}")
+    for rule in out["overrides"]:
+        print(f"  overrides allow rule {rule['rule_id']} ({rule['file']}): a deny beats any allow")
     for miss in out["near_misses"]:
         print(f"  nearest rule {miss['rule_id']} ({miss['file']}) did not match: "
               f"{'; '.join(miss['why_not'])}")

@@ -38,11 +38,13 @@ class Candidates:
 
 @dataclass(frozen=True)
 class Explanation:
-    """A decision plus, for a deny, the nearest rules and why each did not match."""
+    """A decision plus, for a default deny, the nearest rules and why each did not match;
+    for a deny by a rule, the allow rules it overrides."""
 
     decision: Decision
     rule: Rule | None
     near_misses: tuple[tuple[Rule, tuple[str, ...]], ...] = ()
+    overrides: tuple[Rule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,15 @@ class PolicySet:
                         f"does not apply: {unmet[1]}", unmet_rule=unmet[0].id)
 
     def explain(self, ctx: RequestContext, nearest: int = 3) -> Explanation:
-        """The decision and the rule behind it; for a deny, why the nearest rules missed."""
+        """The decision and the rule behind it; for a default deny, why the nearest rules
+        missed; for a deny by a rule, which allows it beats."""
         decision = self.evaluate(ctx)
         rule = next((r for r in self.rules if r.id == decision.rule_id), None)
         if decision.allowed:
             return Explanation(decision, rule)
+        if rule is not None:
+            return Explanation(decision, rule, overrides=tuple(
+                r for r in self.rules if r.effect == "allow" and not mismatch(r, ctx)))
         scored = []
         for r in self.rules:
             if r is rule:
