@@ -96,9 +96,10 @@ class PolicySet:
                 continue
             why = mismatch(r, ctx)
             if why:
-                scored.append((len(why), r.order, r, tuple(why)))
-        scored.sort(key=lambda t: (t[0], t[1]))
-        return Explanation(decision, rule, tuple((r, why) for _, _, r, why in scored[:nearest]))
+                # The unmet rule (written for this very request) is the nearest of all.
+                scored.append((r.id != decision.unmet_rule, len(why), r.order, r, tuple(why)))
+        scored.sort(key=lambda t: t[:3])
+        return Explanation(decision, rule, tuple((r, why) for *_, r, why in scored[:nearest]))
 
     def decisions(self) -> dict[Key, tuple[str, ...]]:
         """Every indexed key and the rules that decide it, in evaluation order, in words.

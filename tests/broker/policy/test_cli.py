@@ -217,3 +217,15 @@ def test_check_summarises_the_shipped_set(capsys: pytest.CaptureFixture[str],
     assert (code, err) == (0, "")
     assert out[0] == f"OK {SHIPPED}: version {version}, 17 rules (16 allow, 1 deny), 4 files"
     assert out[2] == "  services covered: 10"
+
+
+def test_explain_an_expired_agreement_puts_it_nearest(capsys: pytest.CaptureFixture[str],
+                                                      version: str) -> None:
+    out = explain(capsys, "--consumer", "ID/GOV/BEA-CUKAI", "--service",
+                  "g2g.interpol.v1.TravelDocuments/Check", "--purpose", "border_control")
+    assert out[:3] == [
+        f"DENY by no rule (default deny) [policy {version}, at {AT}]",
+        "  reason: no rule matched: rule interpol-documents-customs-pilot does not apply: "
+        "expired on 2024-12-31",
+        f"  nearest rule interpol-documents-customs-pilot ({SHIPPED}/interpol.yaml:51:5) did "
+        "not match: expired on 2024-12-31"]
