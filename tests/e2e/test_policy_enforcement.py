@@ -78,6 +78,15 @@ def _version(fed: Fed) -> str:
     return fed.federation.broker.watcher.current.version
 
 
+def _assert_unmet(fed: Fed, err: G2GError, record: dict[str, Any], rule: str, why: str) -> None:
+    """A default deny that names the consumer's own rule which did not apply, and why."""
+    assert err.message == f"no rule matched: rule {rule} does not apply: {why}"
+    assert err.metadata == {"rule_id": "none", "policy_version": _version(fed),
+                            "unmet_rule": rule}
+    assert _audited(record) == ("rejected", "deny", "PERMISSION_DENIED", "POLICY_DENIED", "",
+                                _version(fed))
+
+
 # --- the shipped policy set ---------------------------------------------------
 
 async def test_shipped_explicit_deny_beats_the_group_allow(fed: Fed) -> None:
@@ -107,12 +116,7 @@ async def test_shipped_expired_agreement_is_named_in_the_refusal(fed: Fed) -> No
                                                     issuing_country=listed.issuing_country),
                   recipient=INTERPOL, purpose="border_control")
     err, record = await _denied(fed, env, grpc.StatusCode.PERMISSION_DENIED, "POLICY_DENIED")
-    assert err.message == ("no rule matched: rule interpol-documents-customs-pilot does not "
-                           "apply: expired on 2024-12-31")
-    assert err.metadata == {"rule_id": "none", "policy_version": _version(fed),
-                            "unmet_rule": "interpol-documents-customs-pilot"}
-    assert _audited(record) == ("rejected", "deny", "PERMISSION_DENIED", "POLICY_DENIED", "",
-                                _version(fed))
+    _assert_unmet(fed, err, record, "interpol-documents-customs-pilot", "expired on 2024-12-31")
 
 
 async def test_shipped_condition_embassy_only_about_its_own_nationals(fed: Fed) -> None:
@@ -122,12 +126,8 @@ async def test_shipped_condition_embassy_only_about_its_own_nationals(fed: Fed) 
     env = _sealed(fed, NL_EMBASSY, "g2g.consular.v1.StayPermits/GetStatus", query,
                   recipient=IMIGRASI, purpose="consular_assistance", legal_basis="VCCR Art. 5")
     err, record = await _denied(fed, env, grpc.StatusCode.PERMISSION_DENIED, "POLICY_DENIED")
-    assert err.message == ("no rule matched: rule consular-nl-stay-permits does not apply: "
-                           "condition failed: nationality == 'NLD'")
-    assert err.metadata == {"rule_id": "none", "policy_version": _version(fed),
-                            "unmet_rule": "consular-nl-stay-permits"}
-    assert _audited(record) == ("rejected", "deny", "PERMISSION_DENIED", "POLICY_DENIED", "",
-                                _version(fed))
+    _assert_unmet(fed, err, record, "consular-nl-stay-permits",
+                  "condition failed: nationality == 'NLD'")
 
 
 @pytest.mark.parametrize("legal_basis", ["", "KUHAP Pasal 7"])
@@ -135,11 +135,8 @@ async def test_shipped_legal_basis_is_required(fed: Fed, legal_basis: str) -> No
     env = _sealed(fed, POLRI, SCREEN, name_query("Budi Santoso"), recipient=IMIGRASI,
                   purpose="criminal_investigation", legal_basis=legal_basis)
     err, record = await _denied(fed, env, grpc.StatusCode.PERMISSION_DENIED, "POLICY_DENIED")
-    assert err.message == ("no rule matched: rule imigrasi-watchlist-law-enforcement does not "
-                           "apply: legal basis does not match /^UU 6/2011/")
-    assert err.metadata["unmet_rule"] == "imigrasi-watchlist-law-enforcement"
-    assert _audited(record) == ("rejected", "deny", "PERMISSION_DENIED", "POLICY_DENIED", "",
-                                _version(fed))
+    _assert_unmet(fed, err, record, "imigrasi-watchlist-law-enforcement",
+                  "legal basis does not match /^UU 6/2011/")
 
 
 async def test_shipped_mask_keeps_notice_charges_from_immigration(fed: Fed) -> None:
@@ -215,11 +212,7 @@ async def test_validity_window_by_the_brokers_clock(fed_with: Callable[..., Any]
                     (datetime.now(UTC) - timedelta(days=3), f"not valid before {first}")):
         clock.at = at
         err, record = await _screen_at(fed, at)
-        assert err.message == f"no rule matched: rule polri-screen does not apply: {why}"
-        assert err.metadata == {"rule_id": "none", "policy_version": _version(fed),
-                                "unmet_rule": "polri-screen"}
-        assert _audited(record) == ("rejected", "deny", "PERMISSION_DENIED", "POLICY_DENIED",
-                                    "", _version(fed))
+        _assert_unmet(fed, err, record, "polri-screen", why)
 
 
 async def test_weekday_and_hour_windows(fed_with: Callable[..., Any]) -> None:
@@ -232,9 +225,7 @@ async def test_weekday_and_hour_windows(fed_with: Callable[..., Any]) -> None:
                     (monday_evening, "outside hours 07:00-19:00 (Asia/Jakarta)")):
         clock.at = at
         err, record = await _screen_at(fed, at)
-        assert err.message == f"no rule matched: rule polri-screen does not apply: {why}"
-        assert _audited(record)[1:] == ("deny", "PERMISSION_DENIED", "POLICY_DENIED", "",
-                                        _version(fed))
+        _assert_unmet(fed, err, record, "polri-screen", why)
 
 
 async def test_explicit_deny_beats_a_matching_allow(fed_with: Callable[..., Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -70,3 +71,30 @@ async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
     assert sources is not None
     assert "tax_audit" in sources["imigrasi-watchlist.yaml"]
     conn.close()
+
+
+async def test_removing_the_deny_lets_the_group_allow_decide_after_a_reload(
+        tmp_path: Path, pki_dir: Path) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    config = write_config(tmp_path, pki_dir=pki_dir, policies=policies)
+    fed = await start_federation(tmp_path, pki_dir=pki_dir, config_path=config)
+    try:
+        watcher = fed.broker.watcher
+        first = watcher.current.version
+        rules = policies / "imigrasi-watchlist.yaml"
+        text = rules.read_text()
+        rules.write_text(text[:text.index("  # Explicit deny")])
+        watcher.request_reload()  # what SIGHUP calls; the 2 s poll would get there too
+        async with watcher.reloaded:
+            await asyncio.wait_for(
+                watcher.reloaded.wait_for(lambda: watcher.current.version != first), 10)
+        async with fed.client("ID/GOV/BIN") as client:
+            answer = await client.call(SCREEN, name_query("Budi Santoso"),
+                                       purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+        (record, _) = [r for r in await read_records(fed)
+                       if r["message_id"] == answer.header.in_reply_to]
+        assert (record["rule_id"], record["policy_version"]) == (
+            "imigrasi-watchlist-law-enforcement", watcher.current.version)
+    finally:
+        await fed.stop()
