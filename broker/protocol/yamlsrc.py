@@ -9,6 +9,7 @@ or aliases (a reused node is how "billion laughs" bombs blow up a loader).
 from __future__ import annotations
 
 import builtins
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ import yaml
 from broker.protocol.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config larger than this is a mistake, not a config
-_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in (
+_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in (
     "str", "int", "float", "bool", "null", "timestamp"))
+_MAP_TAG = frozenset({"tag:yaml.org,2002:map"})
+_SEQ_TAG = frozenset({"tag:yaml.org,2002:seq"})
 # libyaml (bundled in PyYAML's wheels) composes ~10x faster and keeps line/column marks.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -57,6 +60,7 @@ class Node:
         """The node as a mapping; rejects duplicate, unknown and missing keys."""
         if not isinstance(self._node, yaml.MappingNode):
             raise self.error(f"expected a mapping, got {_kind(self._node)}")
+        self._plain_tag(_MAP_TAG)
         out: dict[str, Node] = {}
         for key_node, value_node in self._node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
@@ -77,15 +81,19 @@ class Node:
         """The node as a sequence of child nodes."""
         if not isinstance(self._node, yaml.SequenceNode):
             raise self.error(f"expected a list, got {_kind(self._node)}")
+        self._plain_tag(_SEQ_TAG)
         for i, child in enumerate(self._node.value):
             yield Node(child, self.file, self._child_path(i))
 
     def scalar(self) -> Any:
         if not isinstance(self._node, yaml.ScalarNode):
             raise self.error(f"expected a value, got {_kind(self._node)}")
-        if self._node.tag not in _PLAIN_TAGS:
-            raise self.error(f"YAML tag {self._node.tag!r} is not allowed")
+        self._plain_tag(_SCALAR_TAGS)
         return yaml.constructor.SafeConstructor().construct_object(self._node)
+
+    def _plain_tag(self, allowed: frozenset[builtins.str]) -> None:
+        if self._node.tag not in allowed:
+            raise self.error(f"YAML tag {self._node.tag!r} is not allowed")
 
     def plain(self) -> Any:
         """The node as plain data (dicts, lists, scalars); parse() refused any aliases."""
@@ -195,11 +203,13 @@ def decode(data: bytes, file: str) -> str:
 def read_bytes(path: Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> bytes:
     """A config file's bytes, refused unread if it is over `max_bytes`."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ConfigError(f"file is {size} bytes, over the {max_bytes}-byte limit "
-                              "(not parsed)", file=str(path))
-        return path.read_bytes()
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(max_bytes + 1) if size <= max_bytes else b""
+            if size > max_bytes or len(data) > max_bytes:  # also if it grew since fstat
+                raise ConfigError(f"file is {max(size, len(data))} bytes, over the "
+                                  f"{max_bytes}-byte limit (not parsed)", file=str(path))
+            return data
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from None
 
