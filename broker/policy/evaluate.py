@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 from google.protobuf import message as pb_message
 
@@ -40,9 +40,16 @@ def schedule_fails(schedule: Schedule, now: datetime) -> str | None:
         t = local.time().replace(tzinfo=None)
         inside = start <= t < end if start <= end else (t >= start or t < end)
         if not inside:
-            return (f"outside hours {start.strftime('%H:%M')}-{end.strftime('%H:%M')} "
+            return (f"outside hours {_hours(schedule.hours)} "
                     f"({schedule.zone.key})")
     return None
+
+
+def _hours(hours: tuple[time, time]) -> str:
+    """As written: an end of "24:00" is stored as the last instant of the day."""
+    start, end = hours
+    last = "24:00" if end == time.max else end.strftime("%H:%M")
+    return f"{start.strftime('%H:%M')}-{last}"
 
 
 def refinement_fails(rule: Rule, ctx: RequestContext) -> str | None:
@@ -89,7 +96,7 @@ def describe_refinements(rule: Rule) -> list[str]:
     if s.weekdays is not None:
         out.append("on " + ",".join(WEEKDAYS[d] for d in sorted(s.weekdays)))
     if s.hours is not None:
-        out.append(f"hours {s.hours[0].strftime('%H:%M')}-{s.hours[1].strftime('%H:%M')}")
+        out.append(f"hours {_hours(s.hours)}")
     if not s.always:
         out[-1] += f" ({s.zone.key})"
     out += [c.describe() for c in rule.conditions]

@@ -230,3 +230,11 @@ def test_shipped_policies_pass_their_test_files(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert code == 0, out
     assert "FAIL" not in out
+
+
+def test_hours_until_midnight_read_as_written(registry: Registry, catalog: Catalog) -> None:
+    policy = compile_text(registry, catalog, BASE + '    hours: "18:00-24:00"\n')
+    d = policy.evaluate(ctx(now=datetime(2026, 11, 23, 10, 0, tzinfo=UTC)))
+    assert d.reason == "no rule matched: rule le-screen does not apply: outside hours " \
+                       "18:00-24:00 (UTC)"
+    assert policy.evaluate(ctx(now=datetime(2026, 11, 23, 23, 59, 59, tzinfo=UTC))).allowed
