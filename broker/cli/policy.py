@@ -83,6 +83,15 @@ def _check(args: argparse.Namespace) -> int:
     print(f"  services covered: {len(services)}")
     for provider, service in sorted(services):
         print(f"    {provider}  {service}")
+    # Not errors (an expired agreement is kept to explain past decisions), but worth a look.
+    today = datetime.now(UTC).date()
+    for rule in policy.rules:
+        s = rule.schedule
+        if s.valid_until is not None and s.valid_until < today:
+            print(f"  note: {rule.id} ({rule.where}) expired on {s.valid_until.isoformat()}")
+        elif s.valid_from is not None and s.valid_from > today:
+            print(f"  note: {rule.id} ({rule.where}) is not valid before "
+                  f"{s.valid_from.isoformat()}")
     return 0
 
 

@@ -217,6 +217,8 @@ def test_check_summarises_the_shipped_set(capsys: pytest.CaptureFixture[str],
     assert (code, err) == (0, "")
     assert out[0] == f"OK {SHIPPED}: version {version}, 17 rules (16 allow, 1 deny), 4 files"
     assert out[2] == "  services covered: 10"
+    assert out[13:] == [f"  note: interpol-documents-customs-pilot ({SHIPPED}/interpol.yaml:51:5) "
+                        "expired on 2024-12-31"]
 
 
 def test_explain_an_expired_agreement_puts_it_nearest(capsys: pytest.CaptureFixture[str],
