@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agency_adapters.common.datasets import Fixed
 from agency_adapters.consular import service
 from broker.protocol._gen.g2g.consular.v1 import consular_pb2 as pb
 
@@ -12,7 +13,7 @@ INDEX = service.ConsularIndex.build(DATA)
 
 
 def test_build_serves_imigrasi_and_each_embassy() -> None:
-    built = service.build(None)
+    built = service.build(Fixed(INDEX))
     assert set(built) == {service.IMIGRASI, *service.EMBASSIES}
     assert set(built[service.IMIGRASI]) == {service.GET_STATUS, service.LIST_NOTIFICATIONS}
     assert all(set(built[e]) == {service.VERIFY} for e in service.EMBASSIES)
@@ -20,7 +21,7 @@ def test_build_serves_imigrasi_and_each_embassy() -> None:
 
 async def test_permits_newest_first_and_filtered_by_permit_number() -> None:
     holder = next(p for p in DATA.permits if p.status == "CONVERTED")
-    handler = service.imigrasi_handlers(INDEX)[service.GET_STATUS]
+    handler = service.imigrasi_handlers(Fixed(INDEX))[service.GET_STATUS]
     query = pb.StayPermitQuery(passport_number=holder.passport_number,
                                nationality=holder.nationality)
     answer = await handler(query, None)  # type: ignore[arg-type]
@@ -41,7 +42,7 @@ async def test_permits_newest_first_and_filtered_by_permit_number() -> None:
 
 async def test_notifications_by_nationality_and_inclusive_date_range() -> None:
     note = next(n for n in DATA.notifications if n.nationality == "AUS")
-    handler = service.imigrasi_handlers(INDEX)[service.LIST_NOTIFICATIONS]
+    handler = service.imigrasi_handlers(Fixed(INDEX))[service.LIST_NOTIFICATIONS]
     answer = await handler(pb.NotificationQuery(nationality="AUS", from_date=note.date,
                                                 to_date=note.date), None)  # type: ignore[arg-type]
     assert isinstance(answer, pb.NotificationList)
