@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from agency_adapters.common.datasets import Fixed
 from agency_adapters.consular import service
 from broker.protocol._gen.g2g.consular.v1 import consular_pb2 as pb
+from broker.protocol.errors import ProviderRejected
 
 DATA = service.seeded_data()
 INDEX = service.ConsularIndex.build(DATA)
@@ -86,3 +88,17 @@ def test_revoked_lost_or_stolen_passport_is_revoked() -> None:
         passport_number=bad.passport_number, full_name=bad.full_name,
         date_of_birth=bad.date_of_birth))
     assert answer.result == pb.VERIFICATION_RESULT_REVOKED
+
+
+@pytest.mark.parametrize("service_name", [service.GET_STATUS, service.LIST_NOTIFICATIONS])
+async def test_an_unassigned_nationality_is_refused_naming_the_field(service_name: str) -> None:
+    # Through the broker the embassy policies deny XXX first; the adapter refuses it anyway.
+    handler = service.imigrasi_handlers(Fixed(INDEX))[service_name]
+    request = (pb.StayPermitQuery(passport_number="NA0000001", nationality="XXX")
+               if service_name == service.GET_STATUS
+               else pb.NotificationQuery(nationality="XXX", from_date="2020-01-01",
+                                         to_date="2020-12-31"))
+    with pytest.raises(ProviderRejected) as info:
+        await handler(request, None)  # type: ignore[arg-type]
+    assert (info.value.code, info.value.reason, info.value.metadata) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_COUNTRY", {"field": "nationality"})
