@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import structlog
 
 from agency_adapters.common.datasets import RELOAD_INTERVAL, AdapterData, Current, LiveData
+from agency_adapters.common.records import RecordError
 from agency_adapters.toolkit.provider import Handler, ProviderServer
 from broker.protocol import pki
 from broker.protocol.errors import ConfigError
@@ -62,9 +63,12 @@ def data_dirs(names: Iterable[str], data: Mapping[str, Path | None] | None = Non
 
 def open_data(names: Iterable[str], data: Mapping[str, Path | None] | None = None,
               root: Path | None = None) -> dict[str, LiveData[Any]]:
-    """Load every adapter's data (`data_dirs`); a bad row raises `RecordError`."""
-    return {name: LiveData(name, load(name).DATA, directory)
-            for name, directory in data_dirs(dict.fromkeys(names), data, root).items()}
+    """Load every adapter's data (`data_dirs`); a bad row is a ConfigError naming file:line."""
+    try:
+        return {name: LiveData(name, load(name).DATA, directory)
+                for name, directory in data_dirs(dict.fromkeys(names), data, root).items()}
+    except RecordError as err:
+        raise ConfigError(err.reason, file=err.path, line=err.line, field=err.field) from None
 
 
 def merged_handlers(names: Iterable[str], data: Mapping[str, Path | None] | None = None, *,

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from agency_adapters import runner
-from agency_adapters.common.records import RecordError
 from broker.protocol.errors import ConfigError
 from broker.protocol.registry import Registry
 
@@ -61,7 +60,7 @@ def test_data_directories_replace_the_seeded_data_file_by_file(tmp_path: Path) -
     merged = runner.merged_handlers(("interpol", "consular"), live=live)
     assert "g2g.interpol.v1.Notices/Search" in merged["INT/IO/INTERPOL"]
     consular_synthetic.write(consular, tmp_path / "consular", "jsonl")
-    with pytest.raises(RecordError, match=r"holds both permits\.jsonl and permits\.csv"):
+    with pytest.raises(ConfigError, match=r"consular:0: path: holds both permits\.jsonl and "):
         runner.open_data(("consular",), root=tmp_path)
 
 
