@@ -194,8 +194,8 @@ class LiveData(Generic[I]):
 # ---------------------------------------------------------------- import and generate
 
 @dataclass(frozen=True)
-class Imported:
-    """What an import wrote: the data set, the file now serving it, the record count."""
+class Written:
+    """One data set file written: the data set, the file, the record count."""
 
     dataset: str
     path: Path
@@ -220,25 +220,24 @@ def choose_dataset(data: AdapterData[Any], source: Path, name: str | None) -> Da
 
 
 def import_file(data: AdapterData[Any], directory: Path, source: Path, *,
-                dataset: str | None = None, fmt: str | None = None) -> Imported:
-    """Validate every row of `source`, then replace ``directory/<dataset>.jsonl`` atomically.
+                dataset: str | None = None, fmt: str | None = None) -> Written:
+    """Validate every row of `source`, then atomically replace the data set's file in `directory`.
 
     A bad row raises `RecordError` (file, line, field) before anything is
-    written, so the previous data stays. The stored copy is always JSONL; a
-    ``<dataset>.csv`` left beside it is removed so the directory holds one file
-    per data set. A running adapter notices the new file and swaps it in.
+    written, so the previous data stays. The data set's existing file is
+    replaced in its own format (``<dataset>.csv`` stays CSV), so there is never
+    a moment with two files or none; a new data set is stored as JSONL. A
+    running adapter notices the new file and swaps it in.
     """
     chosen = choose_dataset(data, source, dataset)
     records = load(chosen.schema, source, fmt)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    target = directory / f"{chosen.name}.jsonl"
-    count = replace_atomically(chosen.schema, records, target)
-    (directory / f"{chosen.name}.csv").unlink(missing_ok=True)
-    return Imported(chosen.name, target, count)
+    target = find_optional(directory, chosen.name) or directory / f"{chosen.name}.jsonl"
+    return Written(chosen.name, target, replace_atomically(chosen.schema, records, target))
 
 
 def generate_files(data: AdapterData[Any], out: Path, *, size: int, seed: int,
-                   fmt: str = "jsonl", dataset: str | None = None) -> list[Imported]:
+                   fmt: str = "jsonl", dataset: str | None = None) -> list[Written]:
     """Write synthetic records in the import format: ``out/<dataset>.<fmt>`` for each data set.
 
     With `dataset`, only that data set is written, to `out` itself when `out`
@@ -252,5 +251,5 @@ def generate_files(data: AdapterData[Any], out: Path, *, size: int, seed: int,
     else:
         out.mkdir(parents=True, exist_ok=True)
         targets = {d.name: out / f"{d.name}.{fmt}" for d in chosen}
-    return [Imported(d.name, targets[d.name], write(d.schema, records[d.name], targets[d.name]))
+    return [Written(d.name, targets[d.name], write(d.schema, records[d.name], targets[d.name]))
             for d in chosen]

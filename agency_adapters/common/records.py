@@ -374,16 +374,20 @@ def write_jsonl(schema: Schema[T], records: Iterable[T], path: Path | str) -> in
         return _jsonl_lines(schema, records, handle)
 
 
+def _csv_lines(schema: Schema[T], records: Iterable[T], handle: TextIO) -> int:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(schema.csv_header)
+    count = 0
+    for record in records:
+        writer.writerow(schema.to_csv(record))
+        count += 1
+    return count
+
+
 def write_csv(schema: Schema[T], records: Iterable[T], path: Path | str) -> int:
     """Write the header row then one row per record (RFC 4180 quoting); returns the count."""
-    count = 0
     with Path(path).open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(schema.csv_header)
-        for record in records:
-            writer.writerow(schema.to_csv(record))
-            count += 1
-    return count
+        return _csv_lines(schema, records, handle)
 
 
 def write(schema: Schema[T], records: Iterable[T], path: Path | str) -> int:
@@ -394,19 +398,20 @@ def write(schema: Schema[T], records: Iterable[T], path: Path | str) -> int:
 
 
 def replace_atomically(schema: Schema[T], records: Iterable[T], target: Path | str) -> int:
-    """Write `records` as JSONL to `target` so readers see the old file or the new, never half.
+    """Write `records` to `target` (CSV for ``.csv``, else JSONL) so readers never see half.
 
     A temporary file in the same directory (mode 0600: the rows are personal
     data) is written, fsynced and renamed over `target` (`os.replace`), then the
     directory is fsynced so the rename survives a crash. Returns the count.
     """
     final = Path(target)
+    as_csv = final.suffix.lower() == ".csv"
     fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.",
                                      suffix=".tmp")
     temp = Path(temp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            count = _jsonl_lines(schema, records, handle)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="" if as_csv else "\n") as handle:
+            count = (_csv_lines if as_csv else _jsonl_lines)(schema, records, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, final)

@@ -38,13 +38,15 @@ def test_import_validates_every_row_then_replaces_the_file_atomically(tmp_path: 
     source = tmp_path / "in"
     generate_files(DATA, source, size=30, seed=1, fmt="csv")
     target_dir = tmp_path / "data" / "interpol"
-    target_dir.mkdir(parents=True)
-    (target_dir / "notices.csv").write_text("left over", encoding="utf-8")
     done = import_file(DATA, target_dir, source / "notices.csv")
     assert (done.dataset, done.path, done.count) == ("notices", target_dir / "notices.jsonl", 30)
     assert stat.S_IMODE(done.path.stat().st_mode) == 0o600  # personal data
     assert r.load(NOTICES, done.path) == r.load(NOTICES, source / "notices.csv")
-    assert not (target_dir / "notices.csv").exists()  # one file per data set
+    generate_files(DATA, source, size=20, seed=2, dataset="sltd", fmt="jsonl")
+    (target_dir / "sltd.csv").write_text("kept as CSV", encoding="utf-8")
+    sltd = import_file(DATA, target_dir, source / "sltd.jsonl")
+    assert sltd.path == target_dir / "sltd.csv"  # an existing file keeps its format
+    assert r.load(SLTD, sltd.path) == r.load(SLTD, source / "sltd.jsonl")
     before = done.path.read_bytes()
 
     lines = (source / "notices.csv").read_text(encoding="utf-8").splitlines()
@@ -57,7 +59,7 @@ def test_import_validates_every_row_then_replaces_the_file_atomically(tmp_path: 
         import_file(DATA, target_dir, bad, dataset="notices")
     assert (info.value.path, info.value.line, info.value.field) == (str(bad), 4, "notice_id")
     assert done.path.read_bytes() == before  # the previous data stays
-    assert sorted(p.name for p in target_dir.iterdir()) == ["notices.jsonl"]  # no temp file
+    assert sorted(p.name for p in target_dir.iterdir()) == ["notices.jsonl", "sltd.csv"]
 
 
 def test_the_data_set_comes_from_the_flag_the_file_name_or_the_only_one(tmp_path: Path) -> None:
