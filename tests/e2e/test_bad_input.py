@@ -204,3 +204,16 @@ async def test_a_10000_document_batch_is_refused_naming_the_1000_limit(fed: Fed)
             client.call(CHECK_BATCH, manifest, purpose="border_control"),
             grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION")
     assert err.message == "documents: must contain no more than 1000 item(s)"
+
+
+async def test_a_batch_over_the_envelope_size_is_refused_naming_the_byte_limit(fed: Fed) -> None:
+    # 40,000 documents of maximum length: over 1 MiB, refused before the payload is parsed.
+    manifest = _batch(*(ipb.DocumentCheckRequest(number=f"P{i:019d}", issuing_country="IDN",
+                                                 document_type=ipb.DOCUMENT_TYPE_PASSPORT)
+                        for i in range(40_000)))
+    limit = fed.federation.config.limits.max_envelope_bytes
+    metadata, records = await _refused(fed, BORDER, CHECK_BATCH, manifest,
+                                       grpc.StatusCode.INVALID_ARGUMENT, "ENVELOPE_TOO_LARGE")
+    assert metadata["limit"] == str(limit) == "1048576"
+    assert int(metadata["size"]) > limit
+    assert [(r["kind"], r["reason"]) for r in records] == [("rejected", "ENVELOPE_TOO_LARGE")]
