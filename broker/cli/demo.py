@@ -233,10 +233,10 @@ def _interpol_steps() -> list[Step]:
         Step("police read a notice that does not exist", polri, NOTICE_GET, "NOT_FOUND",
              _call(NOTICE_GET, ipb.GetNoticeRequest(notice_id="1999/1"),
                    "criminal_investigation"), "NOTICE_NOT_FOUND"),
-        Step("immigration search notices (no rule)", imigrasi, NOTICE_SEARCH,
+        Step("immigration search notices to investigate", imigrasi, NOTICE_SEARCH,
              "PERMISSION_DENIED",
              _call(NOTICE_SEARCH, ipb.NoticeSearchRequest(full_name="Budi Santoso"),
-                   "border_control"), "POLICY_DENIED"),
+                   "criminal_investigation"), "POLICY_DENIED"),
     ]
 
 
