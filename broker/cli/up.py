@@ -34,8 +34,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("up", help="run broker + all adapters in the foreground")
     parser.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
     parser.add_argument("--log-dir", type=Path, default=Path("var/log"))
-    parser.add_argument("--data-root", type=Path, default=DATA_ROOT,
-                        help="adapter data directories (g2g data import writes here)")
     parser.set_defaults(handler=_up)
 
 
@@ -68,7 +66,7 @@ class Status:
         return f"g2g up | {' | '.join(parts)} | exchanges: {counts} | Ctrl-C stops"
 
 
-def _children(config_path: Path, data_root: Path = DATA_ROOT) -> list[Child]:
+def _children(config_path: Path) -> list[Child]:
     from agency_adapters.runner import ADAPTERS
     from broker.config import load_config
 
@@ -80,7 +78,7 @@ def _children(config_path: Path, data_root: Path = DATA_ROOT) -> list[Child]:
     children.append(Child("adapters", [*g2g, "adapter", "serve", *sorted(ADAPTERS),
                                        "--registry", str(config.registry),
                                        "--pki-dir", str(config.pki_dir),
-                                       "--data-root", str(data_root)]))
+                                       "--data-root", str(DATA_ROOT)]))
     return children
 
 
@@ -114,8 +112,8 @@ class _Missing(dict[str, object]):
         return "?"
 
 
-async def _run(config_path: Path, log_dir: Path, data_root: Path = DATA_ROOT) -> int:
-    children = _children(config_path, data_root)
+async def _run(config_path: Path, log_dir: Path) -> int:
+    children = _children(config_path)
     status = Status(children)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -150,4 +148,4 @@ async def _run(config_path: Path, log_dir: Path, data_root: Path = DATA_ROOT) ->
 
 def _up(args: argparse.Namespace) -> int:
     args.log_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_run(args.config, args.log_dir, args.data_root))
+    return asyncio.run(_run(args.config, args.log_dir))

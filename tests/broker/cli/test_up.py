@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from agency_adapters.common.datasets import DATA_ROOT
 from broker.cli.up import Child, Status, _children
 from tests.conftest import REPO
 
 
-def test_one_adapter_process_serves_every_adapter_from_the_data_root(tmp_path: Path) -> None:
-    broker, adapters = _children(REPO / "config" / "broker.yaml", tmp_path / "data")
+def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
+    broker, adapters = _children(REPO / "config" / "broker.yaml")
     assert broker.argv[-4:] == ["broker", "serve", "--config",
                                 str(REPO / "config" / "broker.yaml")]
     serve = adapters.argv[adapters.argv.index("serve") + 1:]
     assert serve[:3] == ["consular", "immigration", "interpol"]
-    assert serve[serve.index("--data-root") + 1] == str(tmp_path / "data")
+    assert serve[serve.index("--data-root") + 1] == str(DATA_ROOT) == "var/data"
 
 
 def test_the_status_line_names_each_agency_and_its_port() -> None:
