@@ -30,6 +30,13 @@ DATA_EVENTS = {
 }
 
 
+class _Missing(dict[str, object]):
+    """Log fields for `DATA_EVENTS` formats; a missing one prints as ``?``."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("up", help="run broker + all adapters in the foreground")
     parser.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
@@ -105,11 +112,6 @@ async def _pump(child: Child, status: Status, log_dir: Path) -> None:
             elif name not in STARTED_EVENTS:
                 continue
             print("\r\033[K" + status.line(), end="", flush=True)
-
-
-class _Missing(dict[str, object]):
-    def __missing__(self, key: str) -> str:
-        return "?"
 
 
 async def _run(config_path: Path, log_dir: Path) -> int:
