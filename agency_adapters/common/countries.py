@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-import grpc
-
-from broker.protocol.errors import ProviderRejected
+from broker.protocol.errors import SchemaError
 
 _CODES: Final = """
 ABW AFG AGO AIA ALA ALB AND ARE ARG ARM ASM ATA ATF ATG AUS AUT AZE BDI BEL BEN
@@ -50,7 +48,6 @@ def require_assigned(field: str, code: str) -> None:
     personal data, so the code is quoted.
     """
     if code and code not in ISO_3166_ALPHA3:
-        raise ProviderRejected(
+        raise SchemaError(
             f"{field}: {code!r} is not an assigned ISO 3166-1 alpha-3 country code",
-            code=grpc.StatusCode.INVALID_ARGUMENT, reason="UNKNOWN_COUNTRY",
-            metadata={"field": field})
+            reason="UNKNOWN_COUNTRY", metadata={"field": field})

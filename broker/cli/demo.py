@@ -301,7 +301,7 @@ async def play(work_dir: Path) -> list[Row]:
     return rows
 
 
-async def run_demo(work_dir: Path) -> int:
+async def run_demo(work_dir: Path, *, kept: bool = True) -> int:
     rows = await play(work_dir)
     width = max(len(r.step.title) for r in rows)
     print(f"{'scenario':{width}}  {'consumer':22}  {'outcome':19}  detail")
@@ -310,7 +310,9 @@ async def run_demo(work_dir: Path) -> int:
         print(f"{row.step.title:{width}}  {row.step.consumer:22}  {row.outcome:19}  "
               f"{row.detail[:90]}{mark}")
     failures = sum(not r.as_expected for r in rows)
-    print(f"\n{len(rows) - failures}/{len(rows)} as expected; audit log: {work_dir / 'audit.db'}")
+    where = (f"audit log: {work_dir / 'audit.db'}" if kept
+             else "audit log discarded (use --keep DIR to inspect it)")
+    print(f"\n{len(rows) - failures}/{len(rows)} as expected; {where}")
     return 1 if failures else 0
 
 
@@ -321,4 +323,4 @@ def _demo(args: argparse.Namespace) -> int:
     if args.keep:
         return asyncio.run(run_demo(args.keep))
     with tempfile.TemporaryDirectory(prefix="g2g-demo-") as tmp:
-        return asyncio.run(run_demo(Path(tmp)))
+        return asyncio.run(run_demo(Path(tmp), kept=False))

@@ -8,7 +8,7 @@ import pytest
 from agency_adapters.common.datasets import Fixed
 from agency_adapters.consular import service
 from broker.protocol._gen.g2g.consular.v1 import consular_pb2 as pb
-from broker.protocol.errors import ProviderRejected
+from broker.protocol.errors import SchemaError
 
 DATA = service.seeded_data()
 INDEX = service.ConsularIndex.build(DATA)
@@ -98,7 +98,7 @@ async def test_an_unassigned_nationality_is_refused_naming_the_field(service_nam
                if service_name == service.GET_STATUS
                else pb.NotificationQuery(nationality="XXX", from_date="2020-01-01",
                                          to_date="2020-12-31"))
-    with pytest.raises(ProviderRejected) as info:
+    with pytest.raises(SchemaError) as info:
         await handler(request, None)  # type: ignore[arg-type]
     assert (info.value.code, info.value.reason, info.value.metadata) == (
         grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_COUNTRY", {"field": "nationality"})
