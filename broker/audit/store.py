@@ -204,16 +204,20 @@ class AuditStore:
         if subjects:
             cur.executemany(sql("INSERT INTO subjects (key, seq) VALUES (?, ?)"), subjects)
         cur.executemany(sql("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes)
-        self._reader._cache.update(new_nodes)
         new_size = size + len(batch)
         latest = self._reader.latest_checkpoint()
         if new_size - (latest[0] if latest else 0) >= self.config.checkpoint_every:
-            self._sign_checkpoint(cur, new_size)
+            self._sign_checkpoint(cur, new_size, node)
         cur.execute("COMMIT")
+        # Only committed nodes may be cached: after a failed commit another process
+        # fills these positions with its own records, and a stale node would fork the tree.
+        self._reader._cache.update(new_nodes)
         return receipts
 
-    def _sign_checkpoint(self, cur: Any, size: int) -> None:
-        root = self._reader.root(size)
+    def _sign_checkpoint(self, cur: Any, size: int,
+                         node: merkle.NodeLookup | None = None) -> None:
+        root = merkle.subtree_from_nodes(node or self._reader.node, 0, size) if size \
+            else merkle.EMPTY_ROOT
         note = checkpoint.sign(checkpoint.Checkpoint(self.config.origin, size, root),
                                self.config.origin, self._key)
         cur.execute(self.dialect.sql(
