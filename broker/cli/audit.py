@@ -38,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     query.add_argument("--until", default="", help="ISO time, exclusive")
     query.add_argument("--name", default="", help="subject full name (with --dob)")
     query.add_argument("--dob", default="", help="subject date of birth")
-    query.add_argument("--document", default="", help="subject document number")
+    query.add_argument("--document", default="",
+                       help="subject document number (passport, travel document)")
+    query.add_argument("--national-id", default="", help="subject national id number")
     query.add_argument("--limit", type=int, default=1000)
     query.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
     query.set_defaults(handler=_query)

@@ -22,6 +22,10 @@ from broker.protocol.errors import ConfigError
 AGENCY_ID = re.compile(r"^[A-Z0-9]{2,8}(/[A-Z0-9-]{1,40}){1,4}$")
 SERVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*/[A-Za-z_][A-Za-z0-9_]*$")
 ROLES = frozenset({"auditor", "federation-auditor"})
+# Kinds of personal identifier a service's request fields may carry, and how
+# many fields make one: the audit log hashes (kind, values), so every service's
+# `document` is the same kind whatever its proto calls the field.
+SUBJECT_KINDS = {"document": 1, "name_dob": 2, "national_id": 1}
 
 
 def slug(agency_id: str) -> str:
@@ -30,13 +34,21 @@ def slug(agency_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class SubjectField:
+    """Request field paths that together identify a person, and which kind of identifier."""
+
+    kind: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServiceOffer:
     """A service an agency provides, by full method name."""
 
     name: str
     description: str = ""
-    # Request field paths that identify a person, for keyed audit subject hashes.
-    subject_fields: tuple[tuple[str, ...], ...] = ()
+    # Request fields that identify a person, for keyed audit subject hashes.
+    subject_fields: tuple[SubjectField, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,8 +126,22 @@ def _pki_key(pki_dir: Path | None, where: yamlsrc.Node, *parts: str,
     return {keys.keyid(key): key}
 
 
+def _subject_fields(node: yamlsrc.Node) -> tuple[SubjectField, ...]:
+    """`{document: by_document.number, name_dob: full_name+date_of_birth}`; a kind may list
+    several field combinations."""
+    out = []
+    for kind, value in node.mapping(allowed=set(SUBJECT_KINDS)).items():
+        for combination in value.str_list():
+            paths = tuple(combination.split("+"))
+            if len(paths) != SUBJECT_KINDS[kind] or not all(paths):
+                raise value.error(f"a {kind} subject is {SUBJECT_KINDS[kind]} field path(s) "
+                                  f"joined by '+', got {combination!r}")
+            out.append(SubjectField(kind, paths))
+    return tuple(out)
+
+
 def _service(node: yamlsrc.Node) -> ServiceOffer:
-    subjects: tuple[tuple[str, ...], ...] = ()
+    subjects: tuple[SubjectField, ...] = ()
     if node.is_scalar:
         name, description = node.str(), ""
     else:
@@ -124,7 +150,7 @@ def _service(node: yamlsrc.Node) -> ServiceOffer:
         name = fields["name"].str()
         description = fields["description"].str() if "description" in fields else ""
         if "subject_fields" in fields:
-            subjects = tuple(tuple(p.split("+")) for p in fields["subject_fields"].str_list())
+            subjects = _subject_fields(fields["subject_fields"])
     if not SERVICE_NAME.match(name):
         raise node.error(f"service {name!r} is not a full method name like pkg.Service/Method")
     return ServiceOffer(name=name, description=description, subject_fields=subjects)
