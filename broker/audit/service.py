@@ -8,11 +8,14 @@ the log itself as an `audit_read` record.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+from google.protobuf import message as pb_message
 
 from broker.audit.log import Filters, LogReader
 from broker.audit.record import AuditEvent, decode
@@ -27,14 +30,16 @@ AGENCY = "auditor"
 
 
 def scope(registry: Registry, caller: str) -> str | None:
-    """None: everything; an agency id: only that agency's records. Raises if neither."""
+    """None: everything; an agency id: only that agency's records. Raises if neither.
+
+    An `auditor` reads the agency it `audits` in the registry, or else its own.
+    """
     agency = registry.agency(caller)
-    roles = agency.roles if agency else frozenset()
-    if FEDERATION in roles:
+    if agency is None or not agency.roles & {FEDERATION, AGENCY}:
+        raise AccessDenied(f"{caller} has no auditor role in the registry")
+    if FEDERATION in agency.roles:
         return None
-    if AGENCY in roles:
-        return caller
-    raise AccessDenied(f"{caller} has no auditor role in the registry")
+    return agency.audits or caller
 
 
 def _visible(record: dict[str, Any], limit_to: str | None) -> bool:
@@ -46,26 +51,30 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
         self._store = store
         self._registry = registry
 
-    async def _run(self, context: Any, method: str, fn: Any) -> Any:
+    async def _run(self, context: Any, method: str, request: pb_message.Message,
+                   fn: Any) -> Any:
         started = time.perf_counter()
-        caller = ""
+        read = AuditEvent(kind="audit_read", time=datetime.now(UTC),
+                          service=f"g2g.v1.Audit/{method}",
+                          request_digest=hashlib.sha256(
+                              request.SerializeToString(deterministic=True)).hexdigest())
         try:
-            caller = tls.peer_agency(context)
-            limit_to = scope(self._registry, caller)
+            read = replace(read, consumer=tls.peer_agency(context))
+            limit_to = scope(self._registry, read.consumer)
+            # The rule that let the read in: whose records it could see.
+            read = replace(read, rule_id=FEDERATION if limit_to is None
+                           else f"{AGENCY}:{limit_to}")
             result = await fn(limit_to)
         except G2GError as exc:
-            await self._record(caller, method, exc.code.name, exc.reason, started)
+            await self._record(read, exc.code.name, exc.reason, started)
             await status.abort_with(context, exc)
-        await self._record(caller, method, "OK", "", started)
+        await self._record(read, "OK", "", started)
         return result
 
-    async def _record(self, caller: str, method: str, code: str, reason: str,
-                      started: float) -> None:
-        await self._store.append(AuditEvent(
-            kind="audit_read", time=datetime.now(UTC), consumer=caller,
-            service=f"g2g.v1.Audit/{method}", decision="allow" if code == "OK" else "deny",
-            status_code=code, reason=reason,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3)))
+    async def _record(self, read: AuditEvent, code: str, reason: str, started: float) -> None:
+        await self._store.append(replace(
+            read, decision="allow" if code == "OK" else "deny", status_code=code,
+            reason=reason, latency_ms=round((time.perf_counter() - started) * 1000, 3)))
 
     async def Query(self, request: audit_pb2.AuditQuery,  # noqa: N802
                     context: Any) -> audit_pb2.AuditRecords:
@@ -80,7 +89,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
             records = await self._store.read(lambda r: r.query_bytes(filters))
             return audit_pb2.AuditRecords(records=[data for data in records
                                                    if _visible(decode(data), limit_to)])
-        result: audit_pb2.AuditRecords = await self._run(context, "Query", query)
+        result: audit_pb2.AuditRecords = await self._run(context, "Query", request, query)
         return result
 
     async def LatestCheckpoint(self, request: audit_pb2.CheckpointRequest,  # noqa: N802
@@ -88,7 +97,8 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
         async def latest(limit_to: str | None) -> audit_pb2.SignedCheckpoint:
             found = await self._store.read(lambda r: r.latest_checkpoint())
             return audit_pb2.SignedCheckpoint(note=found[2] if found else "")
-        result: audit_pb2.SignedCheckpoint = await self._run(context, "LatestCheckpoint", latest)
+        result: audit_pb2.SignedCheckpoint = await self._run(
+            context, "LatestCheckpoint", request, latest)
         return result
 
     async def InclusionProof(self, request: audit_pb2.InclusionProofRequest,  # noqa: N802
@@ -110,7 +120,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                     checkpoint=checkpoints.get(size, ""))
             return await self._store.read(work)
         result: audit_pb2.InclusionProofResponse = await self._run(context, "InclusionProof",
-                                                                   prove)
+                                                                   request, prove)
         return result
 
     async def ConsistencyProof(self, request: audit_pb2.ConsistencyProofRequest,  # noqa: N802
@@ -125,7 +135,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                     old_root=r.root(request.old_size), new_root=r.root(request.new_size))
             return await self._store.read(work)
         result: audit_pb2.ConsistencyProofResponse = await self._run(
-            context, "ConsistencyProof", prove)
+            context, "ConsistencyProof", request, prove)
         return result
 
 

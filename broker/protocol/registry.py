@@ -59,6 +59,8 @@ class Agency:
     services: tuple[ServiceOffer, ...]
     signing_keys: Mapping[str, Ed25519PublicKey]
     roles: frozenset[str] = frozenset()
+    # With the `auditor` role: the agency whose exchanges it may read (default: itself).
+    audits: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,19 @@ def _service(node: yamlsrc.Node) -> ServiceOffer:
     return ServiceOffer(name=name, description=description, subject_fields=subjects)
 
 
+def _roles(fields: dict[str, yamlsrc.Node]) -> tuple[frozenset[str], str | None]:
+    """An agency's roles and, for an auditor, the agency it audits."""
+    roles = frozenset(fields["roles"].str_list()) if "roles" in fields else frozenset()
+    if roles - ROLES:
+        raise fields["roles"].error(
+            f"unknown role(s) {sorted(roles - ROLES)}; known: {sorted(ROLES)}")
+    if "audits" not in fields:
+        return roles, None
+    if "auditor" not in roles:
+        raise fields["audits"].error("only an agency with the auditor role audits one")
+    return roles, fields["audits"].str()
+
+
 def load_registry(path: Path, pki_dir: Path | None = None, *,
                   require_keys: bool = True) -> Registry:
     """Parse the agencies registry at `path`.
@@ -178,9 +193,10 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
                                  required=require_keys))
     agencies: dict[str, Agency] = {}
     providers: dict[str, tuple[str, ...]] = {}
+    audited: list[tuple[yamlsrc.Node, str]] = []
     for item in top["agencies"].items():
         fields = item.mapping(
-            allowed={"id", "name", "endpoint", "services", "signing_keys", "roles"},
+            allowed={"id", "name", "endpoint", "services", "signing_keys", "roles", "audits"},
             required={"id", "name"})
         agency_id = fields["id"].str()
         if not AGENCY_ID.match(agency_id):
@@ -198,16 +214,18 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
             if agency_id in providers.get(offer.name, ()):
                 raise node.error(f"{agency_id} lists service {offer.name} twice")
             providers[offer.name] = (*providers.get(offer.name, ()), agency_id)
-        roles = frozenset(fields["roles"].str_list()) if "roles" in fields else frozenset()
-        if roles - ROLES:
-            raise fields["roles"].error(
-                f"unknown role(s) {sorted(roles - ROLES)}; known: {sorted(ROLES)}")
+        roles, audits = _roles(fields)
+        if audits is not None:
+            audited.append((fields["audits"], audits))
         signing = (_keys_from(fields["signing_keys"]) if "signing_keys" in fields
                    else _pki_key(pki_dir, fields["id"], "agencies", slug(agency_id),
                                  "signing.pub", required=require_keys))
         agencies[agency_id] = Agency(
             id=agency_id, name=fields["name"].str(), endpoint=endpoint, services=services,
-            signing_keys=MappingProxyType(signing), roles=roles)
+            signing_keys=MappingProxyType(signing), roles=roles, audits=audits)
+    for node, audits in audited:
+        if audits not in agencies:
+            raise node.error(f"audits {audits!r}, which is not an agency of the registry")
     return Registry(
         federation=top["federation"].str(), broker_id=broker_id,
         broker_endpoint=broker["endpoint"].str(), broker_keys=MappingProxyType(broker_keys),

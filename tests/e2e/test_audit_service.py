@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def test_scope_rules(fed: Fed) -> None:
     from broker.audit.service import scope
     registry = fed.federation.registry
     assert scope(registry, FED_AUDITOR) is None
+    assert scope(registry, "ID/GOV/IMIGRASI/AUDIT") == "ID/GOV/IMIGRASI"
     with pytest.raises(G2GError):
         scope(registry, POLRI)
 
@@ -90,3 +92,83 @@ async def test_proof_out_of_range_is_invalid_argument_and_audited(fed: Fed) -> N
     assert [(r["consumer"], r["service"], r["status_code"], r["reason"]) for r in reads] == [
         (FED_AUDITOR, "g2g.v1.Audit/InclusionProof", "INVALID_ARGUMENT", "OUT_OF_RANGE"),
         (FED_AUDITOR, "g2g.v1.Audit/ConsistencyProof", "INVALID_ARGUMENT", "OUT_OF_RANGE")]
+
+
+IMIGRASI = "ID/GOV/IMIGRASI"
+IMIGRASI_AUDITOR = "ID/GOV/IMIGRASI/AUDIT"
+INTERPOL = "INT/IO/INTERPOL"
+
+
+async def _three_exchanges(fed: Fed) -> None:
+    """Imigrasi as provider, as consumer, and an exchange it has no part in."""
+    from agency_adapters.interpol.service import seeded_data
+    from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2
+
+    async with fed.client(POLRI) as police:
+        await police.call(SCREEN, name_query("Budi Santoso"), purpose="criminal_investigation",
+                          legal_basis=LEGAL_BASIS)
+        await police.call("g2g.interpol.v1.Notices/Search", interpol_pb2.NoticeSearchRequest(
+            full_name="Budi Santoso"), purpose="criminal_investigation")
+    async with fed.client(IMIGRASI) as immigration:
+        await immigration.call("g2g.interpol.v1.TravelDocuments/Check",
+                               interpol_pb2.DocumentCheckRequest(
+                                   number=seeded_data().sltd[0].number, issuing_country="NLD"),
+                               purpose="border_control")
+
+
+def _parties(records: list[bytes]) -> list[tuple[str, str, str]]:
+    return [(r["kind"], r["consumer"], r["provider"]) for r in map(json.loads, records)]
+
+
+async def test_agency_auditor_sees_only_its_agency_s_records_and_every_read_is_audited(
+        fed: Fed) -> None:
+    await _three_exchanges(fed)
+    exchanges = [r for r in await fed.all_records() if r["kind"] != "audit_read"]
+    outside = next(r["seq"] for r in exchanges if r["consumer"] == POLRI
+                   and r["provider"] == INTERPOL)
+    inside = next(r["seq"] for r in exchanges if r["provider"] == IMIGRASI)
+    size = len(exchanges)
+    channel, audit = stub(fed, IMIGRASI_AUDITOR)
+    async with channel:
+        mine = await audit.Query(audit_pb2.AuditQuery())
+        assert _parties(list(mine.records)) == [
+            ("request", POLRI, IMIGRASI), ("outcome", POLRI, IMIGRASI),
+            ("request", IMIGRASI, INTERPOL), ("outcome", IMIGRASI, INTERPOL)]
+        same = await audit.Query(audit_pb2.AuditQuery(agency=IMIGRASI))
+        assert list(same.records) == list(mine.records)
+        await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery(agency=POLRI))),
+                           grpc.StatusCode.PERMISSION_DENIED, "AUDIT_ACCESS_DENIED")
+        # A proof of another agency's record is refused, not returned empty: the sequence
+        # number is no secret (checkpoints publish the size), the record is.
+        await expect_error(_rpc(audit.InclusionProof(audit_pb2.InclusionProofRequest(
+            seq=outside, tree_size=size))), grpc.StatusCode.PERMISSION_DENIED,
+            "AUDIT_ACCESS_DENIED")
+        proof = await audit.InclusionProof(audit_pb2.InclusionProofRequest(
+            seq=inside, tree_size=size))
+        heads = await audit.ConsistencyProof(audit_pb2.ConsistencyProofRequest(
+            old_size=1, new_size=size))
+    assert merkle.verify_inclusion(inside, size, merkle.leaf_hash(proof.record),
+                                   list(proof.proof), heads.new_root)
+
+    channel, audit = stub(fed, FED_AUDITOR)
+    async with channel:
+        everything = await audit.Query(audit_pb2.AuditQuery())
+    assert _parties(list(everything.records))[:size] == [
+        (r["kind"], r["consumer"], r["provider"]) for r in exchanges]
+
+    reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
+    assert [(r["consumer"], r["service"].split("/")[1], r["decision"], r["status_code"],
+             r["reason"], r["rule_id"], r["provider"]) for r in reads] == [
+        (IMIGRASI_AUDITOR, "Query", "allow", "OK", "", f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "Query", "allow", "OK", "", f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "Query", "deny", "PERMISSION_DENIED", "AUDIT_ACCESS_DENIED",
+         f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "InclusionProof", "deny", "PERMISSION_DENIED",
+         "AUDIT_ACCESS_DENIED", f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "InclusionProof", "allow", "OK", "", f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "ConsistencyProof", "allow", "OK", "", f"auditor:{IMIGRASI}", ""),
+        (FED_AUDITOR, "Query", "allow", "OK", "", "federation-auditor", "")]
+    # What was asked is on record as a digest, so a read can be matched to its request.
+    assert reads[2]["request_digest"] == hashlib.sha256(audit_pb2.AuditQuery(
+        agency=POLRI).SerializeToString(deterministic=True)).hexdigest()
+    assert all(r["latency_ms"] is not None for r in reads)
