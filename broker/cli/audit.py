@@ -262,7 +262,8 @@ def _proof(args: argparse.Namespace) -> int:
         path = reader.inclusion_proof(args.seq, size)
     ok = verify_inclusion(args.seq, size, leaf, path, root)
     print(json.dumps({"seq": args.seq, "tree_size": size, "leaf_hash": _b64([leaf])[0],
-                      "record": json.loads(data), "inclusion_proof": _b64(path),
+                      "record": json.loads(data), "record_bytes": _b64([data])[0],
+                      "inclusion_proof": _b64(path),
                       "checkpoint": note, "verified": ok}, indent=2, ensure_ascii=False))
     return 0 if ok else 2
 

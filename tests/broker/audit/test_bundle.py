@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -68,7 +69,10 @@ def _flip(data: bytes, at: int = -1) -> bytes:
 
 
 @pytest.fixture
-async def sealed(audit_config: AuditConfig, log_key: Ed25519PrivateKey) -> Bundle:
+async def sealed(tmp_path: Path, log_key: Ed25519PrivateKey) -> Bundle:
+    """A bundle of records [4, 12) of 20; verification is pure, so one backend will do."""
+    audit_config = AuditConfig(backend="sqlite", path=tmp_path / "audit.db",
+                               checkpoint_every=10, checkpoint_seconds=60)
     store = await open_store(audit_config, log_key=log_key, instance_id="test-1")
     await fill(store, 20)
     await store.close()
