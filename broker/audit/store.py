@@ -65,6 +65,7 @@ class AuditStore:
         self._key = log_key
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._conn = dialect.connect()
+        self._write_lock = dialect.write_lock()
         self._reader = LogReader(dialect, self._conn)
         self._last_cp_time = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
@@ -149,10 +150,12 @@ class AuditStore:
                 self._write(batch)
         self._guarded(lambda: self._checkpoint_txn(force=True))
         self._conn.close()
+        self._write_lock.close()
 
     def _guarded(self, fn: Any) -> None:
         try:
-            fn()
+            with self._write_lock:
+                fn()
         except Exception as exc:
             log.error("audit_checkpoint_failed", error=str(exc))
             self._rollback()
@@ -163,7 +166,8 @@ class AuditStore:
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
-            receipts = self._insert(batch)
+            with self._write_lock:
+                receipts = self._insert(batch)
         except Exception as exc:
             self._rollback()
             log.error("audit_write_failed", error=str(exc), records=len(batch))
@@ -207,17 +211,15 @@ class AuditStore:
         new_size = size + len(batch)
         latest = self._reader.latest_checkpoint()
         if new_size - (latest[0] if latest else 0) >= self.config.checkpoint_every:
-            self._sign_checkpoint(cur, new_size, node)
+            self._sign_checkpoint(cur, new_size)
         cur.execute("COMMIT")
         # Only committed nodes may be cached: after a failed commit another process
         # fills these positions with its own records, and a stale node would fork the tree.
         self._reader._cache.update(new_nodes)
         return receipts
 
-    def _sign_checkpoint(self, cur: Any, size: int,
-                         node: merkle.NodeLookup | None = None) -> None:
-        root = merkle.subtree_from_nodes(node or self._reader.node, 0, size) if size \
-            else merkle.EMPTY_ROOT
+    def _sign_checkpoint(self, cur: Any, size: int) -> None:
+        root = self._reader.root(size)
         note = checkpoint.sign(checkpoint.Checkpoint(self.config.origin, size, root),
                                self.config.origin, self._key)
         cur.execute(self.dialect.sql(
