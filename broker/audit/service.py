@@ -17,10 +17,11 @@ from typing import Any
 import grpc
 from google.protobuf import message as pb_message
 
+from broker.audit import subjects
 from broker.audit.log import Filters, LogReader
 from broker.audit.record import AuditEvent, decode
 from broker.audit.store import AuditStore
-from broker.protocol import status, tls
+from broker.protocol import schema, status, tls
 from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
 from broker.protocol.errors import AccessDenied, G2GError, SchemaError
 from broker.protocol.registry import Registry
@@ -47,23 +48,51 @@ def _visible(record: dict[str, Any], limit_to: str | None) -> bool:
 
 
 class AuditServicer(audit_pb2_grpc.AuditServicer):
-    def __init__(self, store: AuditStore, registry: Registry) -> None:
+    def __init__(self, store: AuditStore, registry: Registry, log_secret: bytes) -> None:
         self._store = store
         self._registry = registry
+        self._secret = log_secret
+
+    def _subject_key(self, request: audit_pb2.AuditQuery) -> str:
+        """The keyed hash of the person asked about, computed as the log stores it."""
+        which = request.WhichOneof("subject")
+        if which == "name_dob":
+            return subjects.name_dob_key(self._secret, request.name_dob.full_name,
+                                         request.name_dob.date_of_birth)
+        if which == "document":
+            return subjects.document_key(self._secret, request.document)
+        if which == "national_id":
+            return subjects.national_id_key(self._secret, request.national_id)
+        return request.subject_key
+
+    def _digest(self, request: pb_message.Message) -> str:
+        """SHA-256 of the request, with a person's identifier replaced by its keyed hash:
+        a plain hash of a name and birth date could be reversed by guessing."""
+        if isinstance(request, audit_pb2.AuditQuery) and request.WhichOneof("subject"):
+            redacted = audit_pb2.AuditQuery()
+            redacted.CopyFrom(request)
+            redacted.ClearField("subject")
+            redacted.subject_key = self._subject_key(request)
+            request = redacted
+        return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
 
     async def _run(self, context: Any, method: str, request: pb_message.Message,
                    fn: Any) -> Any:
         started = time.perf_counter()
         read = AuditEvent(kind="audit_read", time=datetime.now(UTC),
                           service=f"g2g.v1.Audit/{method}",
-                          request_digest=hashlib.sha256(
-                              request.SerializeToString(deterministic=True)).hexdigest())
+                          request_digest=self._digest(request))
         try:
             read = replace(read, consumer=tls.peer_agency(context))
             limit_to = scope(self._registry, read.consumer)
             # The rule that let the read in: whose records it could see.
             read = replace(read, rule_id=FEDERATION if limit_to is None
                            else f"{AGENCY}:{limit_to}")
+            schema.reject_unknown_fields(request)
+            schema.validate(request)
+            if isinstance(request, audit_pb2.AuditQuery) and self._subject_key(request):
+                # An auditor searching for a person is also someone who looked them up.
+                read = replace(read, subject_keys=(self._subject_key(request),))
             result = await fn(limit_to)
         except G2GError as exc:
             await self._record(read, exc.code.name, exc.reason, started)
@@ -81,10 +110,13 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
         async def query(limit_to: str | None) -> audit_pb2.AuditRecords:
             if limit_to is not None and request.agency and request.agency != limit_to:
                 raise AccessDenied(f"an agency auditor sees only {limit_to}'s records")
+            if request.subject_key and request.WhichOneof("subject"):
+                raise SchemaError("give subject_key or a subject, not both",
+                                  reason="CONSTRAINT_VIOLATION")
             filters = Filters(agency=limit_to or request.agency, service=request.service,
                               purpose=request.purpose, decision=request.decision,
                               status_code=request.status_code, since=request.since,
-                              until=request.until, subject=request.subject_key,
+                              until=request.until, subject=self._subject_key(request),
                               from_seq=request.from_seq, limit=request.limit or 1000)
             records = await self._store.read(lambda r: r.query_bytes(filters))
             return audit_pb2.AuditRecords(records=[data for data in records
@@ -139,5 +171,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
         return result
 
 
-def add_audit_service(server: grpc.aio.Server, store: AuditStore, registry: Registry) -> None:
-    audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(store, registry), server)
+def add_audit_service(server: grpc.aio.Server, store: AuditStore, registry: Registry,
+                      log_secret: bytes) -> None:
+    audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(store, registry, log_secret),
+                                               server)

@@ -172,3 +172,38 @@ async def test_agency_auditor_sees_only_its_agency_s_records_and_every_read_is_a
     assert reads[2]["request_digest"] == hashlib.sha256(audit_pb2.AuditQuery(
         agency=POLRI).SerializeToString(deterministic=True)).hexdigest()
     assert all(r["latency_ms"] is not None for r in reads)
+
+
+async def test_auditors_ask_about_a_person_in_clear_and_the_log_keeps_only_the_keyed_hash(
+        fed: Fed) -> None:
+    from broker.audit.subjects import name_dob_key
+
+    await _three_exchanges(fed)  # Budi Santoso: asked of Imigrasi, and of Interpol (no DOB)
+    async with fed.client(POLRI) as police:
+        answer = await police.call(SCREEN, name_query("Budi Santoso", "1980-02-03"),
+                                   purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+    person = audit_pb2.NameAndBirthDate(full_name="BUDI  santoso", date_of_birth="1980-02-03")
+    ask = audit_pb2.AuditQuery(name_dob=person)
+    channel, audit = stub(fed, IMIGRASI_AUDITOR)
+    async with channel:
+        found = await audit.Query(ask)
+        await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery(name_dob=person,
+                                                                 subject_key="ab" * 32))),
+                           grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION")
+        await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery(limit=10_001))),
+                           grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION")
+        await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery(subject_key="x" * 10_000))),
+                           grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION")
+    assert [(r["kind"], r["message_id"]) for r in map(json.loads, found.records)] == [
+        ("request", answer.header.in_reply_to), ("outcome", answer.header.in_reply_to)]
+
+    reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
+    assert [(r["status_code"], r["reason"]) for r in reads] == [
+        ("OK", ""), *[("INVALID_ARGUMENT", "CONSTRAINT_VIOLATION")] * 3]
+    key = name_dob_key(pki.load_log_secret(fed.pki_dir), person.full_name,
+                       person.date_of_birth)
+    assert reads[0]["request_digest"] == hashlib.sha256(audit_pb2.AuditQuery(
+        subject_key=key).SerializeToString(deterministic=True)).hexdigest()
+    assert reads[0]["subject_keys"] == [key]  # the auditor's search is on the person's record
+    assert reads[2]["subject_keys"] == []
+    assert reads[3]["subject_keys"] == []  # an invalid key is not stored (it is digested)
