@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broker.audit import AuditConfig, checkpoint, open_store
-from broker.audit.bundle import Bundle, BundleError, export, verify_bundle
+from broker.audit.bundle import Bundle, BundleError, export, matches, verify_bundle
 from broker.audit.log import Filters
 from tests.broker.audit.test_store import Db, event, fill
 
@@ -167,3 +167,15 @@ def test_a_record_outside_the_selection_is_named(sealed: Bundle,
     narrowed = replace(sealed, selection={"consumer": "ID/GOV/BIN"})
     report = verify_bundle(narrowed, log_key.public_key())
     assert report.problems[0] == "record 4: outside the bundle's selection (consumer=ID/GOV/BIN)"
+
+
+def test_selection_matches_as_the_query_does() -> None:
+    record = {"time": "2026-11-24T10:00:05.000000Z", "consumer": "ID/GOV/POLRI",
+              "provider": "ID/GOV/IMIGRASI", "kind": "request", "subject_keys": ["k1", "k2"]}
+    assert matches(record, {"agency": "ID/GOV/IMIGRASI", "since": "2026-11-24T10:00:05",
+                            "until": "2026-11-24T10:00:06", "subject": "k2"}) is None
+    assert matches(record, {"kind": "request", "until": "2026-11-24T10:00:05"}) \
+        == "until=2026-11-24T10:00:05"
+    assert matches(record, {"since": "2026-11-25"}) == "since=2026-11-25"
+    assert matches(record, {"agency": "ID/GOV/BIN"}) == "agency=ID/GOV/BIN"
+    assert matches(record, {"subject": "k3"}) == "subject=k3"
