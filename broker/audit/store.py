@@ -147,7 +147,8 @@ class AuditStore:
                 else:
                     batch.append(item)  # type: ignore[arg-type]
             if batch:
-                self._write(batch)
+                with self._write_lock:
+                    self._write(batch)
         self._guarded(lambda: self._checkpoint_txn(force=True))
         self._conn.close()
         self._write_lock.close()
@@ -166,10 +167,12 @@ class AuditStore:
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
-            with self._write_lock:
-                receipts = self._insert(batch)
+            receipts = self._insert(batch)
         except Exception as exc:
             self._rollback()
+            # The nodes it cached were never committed: their positions go to another
+            # process's records, and a stale node would fork the tree.
+            self._reader._cache.clear()
             log.error("audit_write_failed", error=str(exc), records=len(batch))
             for p in batch:
                 p.loop.call_soon_threadsafe(
@@ -208,14 +211,12 @@ class AuditStore:
         if subjects:
             cur.executemany(sql("INSERT INTO subjects (key, seq) VALUES (?, ?)"), subjects)
         cur.executemany(sql("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes)
+        self._reader._cache.update(new_nodes)
         new_size = size + len(batch)
         latest = self._reader.latest_checkpoint()
         if new_size - (latest[0] if latest else 0) >= self.config.checkpoint_every:
             self._sign_checkpoint(cur, new_size)
         cur.execute("COMMIT")
-        # Only committed nodes may be cached: after a failed commit another process
-        # fills these positions with its own records, and a stale node would fork the tree.
-        self._reader._cache.update(new_nodes)
         return receipts
 
     def _sign_checkpoint(self, cur: Any, size: int) -> None:
