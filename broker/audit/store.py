@@ -160,6 +160,24 @@ class AuditStore:
         except Exception as exc:
             log.error("audit_checkpoint_failed", error=str(exc))
             self._rollback()
+            self._reconnect()
+
+    def _reconnect(self) -> None:
+        """Start over after a failed write, on a new connection and an empty node cache.
+
+        The connection may be what failed (a database restart), and nodes cached
+        by a batch that never committed would fork the tree: their positions go to
+        another process's records.
+        """
+        self._reader._cache.clear()
+        with contextlib.suppress(Exception):  # it may already be dead
+            self._conn.close()
+        try:
+            self._conn = self.dialect.connect()
+        except Exception as exc:
+            log.error("audit_reconnect_failed", error=str(exc))
+            return  # the next write fails on the closed connection and tries again
+        self._reader = LogReader(self.dialect, self._conn)
 
     def _rollback(self) -> None:
         with contextlib.suppress(Exception):  # no transaction open is fine
@@ -170,9 +188,7 @@ class AuditStore:
             receipts = self._insert(batch)
         except Exception as exc:
             self._rollback()
-            # The nodes it cached were never committed: their positions go to another
-            # process's records, and a stale node would fork the tree.
-            self._reader._cache.clear()
+            self._reconnect()
             log.error("audit_write_failed", error=str(exc), records=len(batch))
             for p in batch:
                 p.loop.call_soon_threadsafe(
