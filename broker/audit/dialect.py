@@ -7,8 +7,6 @@ never forks even with several broker processes on one store.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +37,6 @@ CREATE TABLE IF NOT EXISTS claims (claim TEXT PRIMARY KEY, expires {int} NOT NUL
 """
 
 
-class WriteLock(Protocol):
-    """Held by a store's writer around each write transaction (and closed with the store)."""
-
-    def __enter__(self) -> None: ...
-    def __exit__(self, *exc: object) -> None: ...
-    def close(self) -> None: ...
-
-
 class Dialect(Protocol):
     @property
     def name(self) -> str: ...
@@ -54,43 +44,7 @@ class Dialect(Protocol):
     def connect(self) -> Any: ...
     def sql(self, query: str) -> str: ...
     def begin_write(self, cur: Any) -> None: ...
-    def write_lock(self) -> WriteLock: ...
     def describe(self) -> str: ...
-
-
-class _FileLock:
-    """An exclusive flock on `<database>-writer.lock`, queued in the kernel.
-
-    SQLite's own lock wait polls, sleeping up to 100 ms between tries, so a
-    broker process that keeps its writer busy can hold another off for a
-    second; a process blocked on flock is woken as soon as the lock is free.
-    A killed holder's lock is released by the kernel.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-
-    def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-class _NoLock:
-    """PostgreSQL queues advisory-lock waiters itself."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -114,10 +68,6 @@ class SQLite:
 
     def begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
-
-    def write_lock(self) -> WriteLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return _FileLock(self.path.with_name(self.path.name + "-writer.lock"))
 
     def describe(self) -> str:
         return f"sqlite:{self.path}"
@@ -149,9 +99,6 @@ class Postgres:
     def begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN")
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.LOCK_ID,))
-
-    def write_lock(self) -> WriteLock:
-        return _NoLock()
 
     def describe(self) -> str:
         return "postgres"

@@ -65,7 +65,6 @@ class AuditStore:
         self._key = log_key
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._conn = dialect.connect()
-        self._write_lock = dialect.write_lock()
         self._reader = LogReader(dialect, self._conn)
         self._last_cp_time = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
@@ -147,20 +146,21 @@ class AuditStore:
                 else:
                     batch.append(item)  # type: ignore[arg-type]
             if batch:
-                with self._write_lock:
-                    self._write(batch)
+                self._write(batch)
         self._guarded(lambda: self._checkpoint_txn(force=True))
         self._conn.close()
-        self._write_lock.close()
 
     def _guarded(self, fn: Any) -> None:
         try:
-            with self._write_lock:
-                fn()
+            fn()
         except Exception as exc:
             log.error("audit_checkpoint_failed", error=str(exc))
             self._rollback()
-            self._reconnect()
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(Exception):  # no transaction open is fine
+            self._conn.execute("ROLLBACK")
+        self._reconnect()
 
     def _reconnect(self) -> None:
         """Start over after a failed write, on a new connection and an empty node cache.
@@ -179,16 +179,11 @@ class AuditStore:
             return  # the next write fails on the closed connection and tries again
         self._reader = LogReader(self.dialect, self._conn)
 
-    def _rollback(self) -> None:
-        with contextlib.suppress(Exception):  # no transaction open is fine
-            self._conn.execute("ROLLBACK")
-
     def _write(self, batch: list[_Pending]) -> None:
         try:
             receipts = self._insert(batch)
         except Exception as exc:
             self._rollback()
-            self._reconnect()
             log.error("audit_write_failed", error=str(exc), records=len(batch))
             for p in batch:
                 p.loop.call_soon_threadsafe(
