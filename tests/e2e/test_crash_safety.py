@@ -124,3 +124,8 @@ async def test_sigkill_under_load_loses_no_acknowledged_exchange(
     assert len(acknowledged) >= ROUNDS * 15
     missing = [m for m in acknowledged if kinds.get(m) != {"request", "outcome"}]
     assert not missing, f"{len(missing)} acknowledged exchanges lack records"
+    # Outcome unknown: only exchanges in flight at a kill may have a request record alone.
+    unfinished = [m for m, k in kinds.items() if k == {"request"}]
+    assert len(unfinished) <= ROUNDS * WORKERS
+    orphans = [m for m, k in kinds.items() if "outcome" in k and "request" not in k]
+    assert not orphans, f"outcomes without their request record: {orphans[:5]}"
