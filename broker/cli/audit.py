@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="an exported bundle to check offline (no database needed)")
     verify.add_argument("--key", help="the log public key you trust: a PEM file "
                         "(var/pki/broker/log.pub) or a vkey string")
+    verify.add_argument("--records", action="store_true",
+                        help="with --bundle: print its records as JSON lines once verified")
     verify.set_defaults(handler=_verify)
     query = sub.add_parser("query", help="records matching filters")
     _add_filters(query)
@@ -149,7 +151,7 @@ def _log_key(config: Any) -> Any:
 
 def _verify(args: argparse.Namespace) -> int:
     if args.bundle:
-        return _verify_bundle(args.bundle, args.key)
+        return _verify_bundle(args.bundle, args.key, args.records)
     from broker.audit.verify import verify_log
 
     with _reader(args) as (reader, config):
@@ -171,7 +173,7 @@ def _trusted_key(text: str) -> Any:
         else checkpoint.parse_vkey(text)[1]
 
 
-def _verify_bundle(path: Path, key: str | None) -> int:
+def _verify_bundle(path: Path, key: str | None, print_records: bool = False) -> int:
     """Offline: only the bundle file and (optionally) the key the auditor trusts."""
     from broker.audit.bundle import Bundle, BundleError, verify_bundle
     from broker.audit.checkpoint import CheckpointError
@@ -195,6 +197,9 @@ def _verify_bundle(path: Path, key: str | None) -> int:
     print(f"{'OK' if report.ok else 'INVALID'}: {report.verified} of {len(bundle.records)} "
           f"record(s) proven, range [{bundle.first_seq}, {bundle.end_seq}), selection: "
           f"{selection}, checkpoint {bundle.origin} size {report.tree_size}")
+    if print_records and report.ok:
+        for rec in bundle.records:
+            print(rec.record.decode("utf-8"))
     return 0 if report.ok else 2
 
 

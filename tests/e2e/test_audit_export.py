@@ -56,8 +56,11 @@ def test_export_then_verify_offline(sealed_log: Path, tmp_path: Path, pki_dir: P
     assert (code, text.splitlines()[-1]) == (0, "OK: 5 of 5 record(s) proven, range [2, 7), "
                                                 "selection: none, checkpoint g2g-dev/audit size 8")
     vkey = json.loads(out.read_bytes())["log_key"]
-    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key", vkey)
+    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key", vkey,
+                        "--records")
     assert code == 0, text
+    printed = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert [r["seq"] for r in printed] == [2, 3, 4, 5, 6]
 
 
 def test_a_subject_export_holds_exactly_that_person_s_exchanges(
