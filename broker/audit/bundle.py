@@ -2,9 +2,10 @@
 
 A bundle is what an auditor hands to an oversight body: it verifies offline
 with only the log's public key, no database and no broker. Verification runs
-in a fixed order — key → checkpoint signature → range → each record (canonical
-bytes, sequence number, inclusion proof to the signed root, selection) →
-completeness of an unfiltered range — and names every failure. `verify_bundle`
+in a fixed order — key → checkpoint signature → consistency with a checkpoint
+the verifier saved earlier → range → each record (canonical bytes, sequence
+number, selection, inclusion proof to the signed root) → completeness of an
+unfiltered range — and names every failure. `verify_bundle`
 is pure; `export` only reads the log.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -53,6 +54,8 @@ class Bundle:
     end_seq: int
     selection: Mapping[str, str]  # non-empty Filters fields; empty: every record in range
     records: tuple[BundleRecord, ...]
+    # (old size, proof): the checkpoint extends the tree the recipient saw at that size.
+    consistency: tuple[int, tuple[bytes, ...]] | None = None
 
     def to_json(self) -> bytes:
         return json.dumps({
@@ -62,6 +65,9 @@ class Bundle:
             "selection": dict(self.selection),
             "records": [{"seq": r.seq, "record": _b64(r.record),
                          "proof": [_b64(h) for h in r.proof]} for r in self.records],
+            **({"consistency": {"old_size": self.consistency[0],
+                                "proof": [_b64(h) for h in self.consistency[1]]}}
+               if self.consistency else {}),
         }, indent=1, ensure_ascii=False).encode("utf-8")
 
     @classmethod
@@ -93,12 +99,21 @@ class Bundle:
                 record=_unb64(rec.get("record"), f"records[{i}].record"),
                 proof=tuple(_unb64(h, f"records[{i}].proof[{j}]")
                             for j, h in enumerate(proof))))
+        consistency = None
+        if "consistency" in top:
+            cons = _obj(top["consistency"], "consistency")
+            hashes = cons.get("proof")
+            if not isinstance(hashes, list):
+                raise BundleError("consistency.proof: expected a list")
+            consistency = (_int(cons.get("old_size"), "consistency.old_size"),
+                           tuple(_unb64(h, f"consistency.proof[{j}]")
+                                 for j, h in enumerate(hashes)))
         return cls(origin=_str(top.get("origin"), "origin"),
                    log_key=_str(top.get("log_key"), "log_key"),
                    checkpoint=_str(top.get("checkpoint"), "checkpoint"),
                    first_seq=_int(span.get("first_seq"), "range.first_seq"),
                    end_seq=_int(span.get("end_seq"), "range.end_seq"),
-                   selection=selection, records=tuple(records))
+                   selection=selection, records=tuple(records), consistency=consistency)
 
 
 def _b64(data: bytes) -> str:
@@ -224,8 +239,33 @@ def _key(bundle: Bundle, trusted: Ed25519PublicKey | None,
     return trusted
 
 
-def verify_bundle(bundle: Bundle, trusted: Ed25519PublicKey | None = None) -> BundleReport:
-    """Check everything the bundle claims; `trusted` is the log key the verifier pins."""
+def _check_pinned(bundle: Bundle, cp: checkpoint.Checkpoint, pinned: str,
+                  key: Ed25519PublicKey, report: BundleReport) -> None:
+    """The bundle's checkpoint must extend the one the recipient saved earlier."""
+    try:
+        old = checkpoint.verify(pinned, bundle.origin, key)
+    except checkpoint.CheckpointError as exc:
+        report.problems.append(f"your checkpoint: {exc}")
+        return
+    if old.size == cp.size:
+        ok = old.root == cp.root
+    elif bundle.consistency is None or bundle.consistency[0] != old.size:
+        report.problems.append(f"consistency: the bundle has no consistency proof from your "
+                               f"checkpoint's size {old.size} (export with "
+                               f"--consistent-with {old.size})")
+        return
+    else:
+        ok = merkle.verify_consistency(old.size, cp.size, old.root, cp.root,
+                                       bundle.consistency[1])
+    if not ok:
+        report.problems.append(f"consistency: the bundle's checkpoint (size {cp.size}) does not "
+                               f"extend yours (size {old.size}): the log was forked or rewritten")
+
+
+def verify_bundle(bundle: Bundle, trusted: Ed25519PublicKey | None = None,
+                  pinned: Sequence[str] = ()) -> BundleReport:
+    """Check everything the bundle claims; `trusted` is the log key the verifier pins,
+    `pinned` checkpoint notes the verifier saved earlier that the log must extend."""
     report = BundleReport()
     key = _key(bundle, trusted, report)
     try:
@@ -242,6 +282,15 @@ def verify_bundle(bundle: Bundle, trusted: Ed25519PublicKey | None = None) -> Bu
         report.problems.append(f"checkpoint: origin {cp.origin!r} is not the bundle's "
                                f"{bundle.origin!r}")
     report.tree_size = cp.size
+    if key is not None:
+        for note in pinned:
+            _check_pinned(bundle, cp, note, key, report)
+    _check_records(bundle, cp, report)
+    return report
+
+
+def _check_records(bundle: Bundle, cp: checkpoint.Checkpoint, report: BundleReport) -> None:
+    """Range, each record against the signed root, and completeness of an unfiltered range."""
     if not bundle.first_seq <= bundle.end_seq <= cp.size:
         report.problems.append(f"range: [{bundle.first_seq}, {bundle.end_seq}) is not inside "
                                f"the checkpoint's tree of {cp.size} records")
@@ -266,7 +315,6 @@ def verify_bundle(bundle: Bundle, trusted: Ed25519PublicKey | None = None) -> Bu
             shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
             report.problems.append(f"range: {len(missing)} record(s) missing from "
                                    f"[{bundle.first_seq}, {bundle.end_seq}): {shown}")
-    return report
 
 
 # --- export (reads the log) ---------------------------------------------------
@@ -279,11 +327,12 @@ class Export:
 
 def export(reader: LogReader, selection: Filters, *, log_key: Ed25519PublicKey, origin: str,
            first_seq: int = 0, end_seq: int | None = None, at_size: int | None = None,
-           max_records: int = 100_000) -> Export:
+           max_records: int = 100_000, consistent_with: int | None = None) -> Export:
     """The matching records in [first_seq, end_seq) covered by a checkpoint, with proofs.
 
     Proves against the checkpoint at `at_size` (one the recipient already holds)
     or else the latest; records after it are counted in `uncovered`, not exported.
+    `consistent_with` adds a consistency proof from that earlier tree size.
     """
     checkpoints = {size: note for size, _, note in reader.checkpoints()}
     if not checkpoints:
@@ -308,8 +357,16 @@ def export(reader: LogReader, selection: Filters, *, log_key: Ed25519PublicKey, 
     if end_seq is None or end_seq > size:
         uncovered = len(reader.query_bytes(replace(selection, from_seq=size, to_seq=end_seq,
                                                    limit=max_records)))
+    consistency = None
+    if consistent_with is not None:
+        if not 0 < consistent_with <= size:
+            raise BundleError(f"--consistent-with {consistent_with}: not a size in "
+                              f"(0, {size}]")
+        consistency = (consistent_with,
+                       tuple(reader.consistency_proof(consistent_with, size)))
     chosen = {name: str(getattr(selection, name)) for name in SELECTION
               if getattr(selection, name)}
     return Export(Bundle(origin=origin, log_key=checkpoint.vkey(origin, log_key),
                          checkpoint=checkpoints[size], first_seq=first_seq, end_seq=end,
-                         selection=chosen, records=tuple(records)), uncovered)
+                         selection=chosen, records=tuple(records),
+                         consistency=consistency), uncovered)

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify = sub.add_parser("verify", help="recompute the tree, check every checkpoint; "
                             "or check an exported bundle offline (--bundle)")
     verify.add_argument("--from-checkpoint", type=Path, action="append", default=[],
-                        help="a checkpoint note saved earlier that the log must still contain")
+                        help="a checkpoint note saved earlier that the log (or the bundle's "
+                        "checkpoint) must extend")
     verify.add_argument("--bundle", type=Path,
                         help="an exported bundle to check offline (no database needed)")
     verify.add_argument("--key", help="the log public key you trust: a PEM file "
@@ -48,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("--to-seq", type=int, help="end of the range (exclusive)")
     export.add_argument("--at-size", type=int,
                         help="prove against the checkpoint of this tree size (default: latest)")
+    export.add_argument("--consistent-with", type=int, metavar="SIZE",
+                        help="add a consistency proof from this earlier tree size (the "
+                        "recipient's checkpoint)")
     export.add_argument("--limit", type=int, default=100_000,
                         help="refuse to export more records than this")
     _add_filters(export)
@@ -151,7 +155,8 @@ def _log_key(config: Any) -> Any:
 
 def _verify(args: argparse.Namespace) -> int:
     if args.bundle:
-        return _verify_bundle(args.bundle, args.key, args.records)
+        pinned = [p.read_text(encoding="utf-8") for p in args.from_checkpoint]
+        return _verify_bundle(args.bundle, args.key, pinned, args.records)
     from broker.audit.verify import verify_log
 
     with _reader(args) as (reader, config):
@@ -173,7 +178,8 @@ def _trusted_key(text: str) -> Any:
         else checkpoint.parse_vkey(text)[1]
 
 
-def _verify_bundle(path: Path, key: str | None, print_records: bool = False) -> int:
+def _verify_bundle(path: Path, key: str | None, pinned: list[str],
+                   print_records: bool = False) -> int:
     """Offline: only the bundle file and (optionally) the key the auditor trusts."""
     from broker.audit.bundle import Bundle, BundleError, verify_bundle
     from broker.audit.checkpoint import CheckpointError
@@ -188,7 +194,7 @@ def _verify_bundle(path: Path, key: str | None, print_records: bool = False) -> 
     except (OSError, BundleError) as exc:
         print(f"FAIL: {path}: {exc}")
         return 2
-    report = verify_bundle(bundle, trusted)
+    report = verify_bundle(bundle, trusted, pinned)
     for problem in report.problems:
         print(f"FAIL: {problem}")
     for note in report.notes:
@@ -211,7 +217,8 @@ def _export(args: argparse.Namespace) -> int:
         try:
             done = export(reader, _filters(args, config), log_key=key,
                           origin=config.audit.origin, first_seq=args.from_seq,
-                          end_seq=args.to_seq, at_size=args.at_size, max_records=args.limit)
+                          end_seq=args.to_seq, at_size=args.at_size, max_records=args.limit,
+                          consistent_with=args.consistent_with)
         except BundleError as exc:
             print(f"g2g: {exc}", file=sys.stderr)
             return 1

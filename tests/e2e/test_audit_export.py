@@ -135,3 +135,33 @@ def test_export_refuses_a_checkpoint_that_does_not_exist(
                        "4", "--out", str(tmp_path / "x.json"))
     assert (code, err.strip()) == (1, "g2g: no checkpoint at tree size 4 (latest: 8)")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_bundle_checked_against_the_checkpoint_the_recipient_saved(
+        sealed_log: Path, tmp_path: Path, pki_dir: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from broker.audit.dialect import dialect_for
+    from broker.audit.log import LogReader
+    from broker.config import load_config
+
+    dialect = dialect_for(load_config(sealed_log).audit)
+    conn = dialect.connect()
+    try:
+        saved = {size: note for size, _, note in LogReader(dialect, conn).checkpoints()}
+    finally:
+        conn.close()
+    assert sorted(saved) == [3, 6, 8]
+    (tmp_path / "saved.note").write_text(saved[3])
+    out = tmp_path / "since3.json"
+    assert g2g(capsys, "audit", "--config", str(sealed_log), "export", "--from-seq", "3",
+               "--consistent-with", "3", "--out", str(out))[0] == 0
+    key = str(pki_dir / "broker" / "log.pub")
+    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key", key,
+                        "--from-checkpoint", str(tmp_path / "saved.note"))
+    assert code == 0, text
+    (tmp_path / "saved.note").write_text(saved[6])  # a checkpoint the bundle has no proof from
+    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key", key,
+                        "--from-checkpoint", str(tmp_path / "saved.note"))
+    assert code == 2
+    assert text.startswith("FAIL: consistency: the bundle has no consistency proof from your "
+                           "checkpoint's size 6")

@@ -153,6 +153,8 @@ def test_without_a_trusted_key_only_the_bundle_s_own_key_is_checked(
     (lambda d: d["records"][1].update(seq=-1), "records[1].seq: expected a non-negative"),
     (lambda d: d["selection"].update(colour="red"), "selection.colour: not a filter"),
     (lambda d: d.pop("range"), "range: expected an object"),
+    (lambda d: d.update(consistency={"old_size": 1, "proof": "x"}),
+     "consistency.proof: expected a list"),
 ])
 def test_malformed_bundles_name_the_field(sealed: Bundle, edit: object, message: str) -> None:
     doc = json.loads(sealed.to_json())
@@ -179,3 +181,34 @@ def test_selection_matches_as_the_query_does() -> None:
     assert matches(record, {"since": "2026-11-25"}) == "since=2026-11-25"
     assert matches(record, {"agency": "ID/GOV/BIN"}) == "agency=ID/GOV/BIN"
     assert matches(record, {"subject": "k3"}) == "subject=k3"
+
+
+async def test_a_bundle_proves_it_extends_the_checkpoint_its_recipient_already_holds(
+        tmp_path: Path, log_key: Ed25519PrivateKey) -> None:
+    config = AuditConfig(backend="sqlite", path=tmp_path / "audit.db", checkpoint_every=10,
+                         checkpoint_seconds=60)
+    db = await _log(config, log_key, 25)  # checkpoints at 10, 20, 25
+    held = {size: note for size, _, note in db.reader().checkpoints()}
+    key = log_key.public_key()
+    done = export(db.reader(), Filters(), log_key=key, origin=config.origin, first_seq=20,
+                  consistent_with=10)
+    bundle = Bundle.from_json(done.bundle.to_json())
+    assert bundle.consistency is not None
+    assert bundle.consistency[0] == 10
+    assert verify_bundle(bundle, key, [held[10]]).ok
+    assert verify_bundle(bundle, key, [held[25]]).ok  # the very checkpoint it proves against
+
+    no_proof = verify_bundle(replace(bundle, consistency=None), key, [held[10]])
+    assert no_proof.problems == ["consistency: the bundle has no consistency proof from your "
+                                 "checkpoint's size 10 (export with --consistent-with 10)"]
+    # A split view: the same key signed another tree of size 10 for this recipient.
+    forked = checkpoint.sign(checkpoint.Checkpoint(config.origin, 10, bytes(32)),
+                             config.origin, log_key)
+    assert verify_bundle(bundle, key, [forked]).problems == [
+        "consistency: the bundle's checkpoint (size 25) does not extend yours (size 10): "
+        "the log was forked or rewritten"]
+    rogue = checkpoint.sign(checkpoint.Checkpoint(config.origin, 10, bytes(32)),
+                            config.origin, Ed25519PrivateKey.generate())
+    assert verify_bundle(bundle, key, [rogue]).problems[0].startswith("your checkpoint: ")
+    with pytest.raises(BundleError, match="--consistent-with 26"):
+        export(db.reader(), Filters(), log_key=key, origin=config.origin, consistent_with=26)
