@@ -5,8 +5,8 @@ with only the log's public key, no database and no broker. Verification runs
 in a fixed order — key → checkpoint signature → consistency with a checkpoint
 the verifier saved earlier → range → each record (canonical bytes, sequence
 number, selection, inclusion proof to the signed root) → completeness of an
-unfiltered range — and names every failure. `verify_bundle`
-is pure; `export` only reads the log.
+unfiltered range — and names every failure. `verify_bundle` is pure;
+`export` only reads the log.
 """
 
 from __future__ import annotations
@@ -321,6 +321,8 @@ def _check_records(bundle: Bundle, cp: checkpoint.Checkpoint, report: BundleRepo
 
 @dataclass(frozen=True)
 class Export:
+    """A bundle, and how many matching records it could not cover yet."""
+
     bundle: Bundle
     uncovered: int  # matching records after the checkpoint, not yet provable
 
