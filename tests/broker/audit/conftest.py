@@ -12,7 +12,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broker.audit import AuditConfig, AuditStore, open_store
-from tests.pg import pg_schema
+from tests.pg import PG_BASE, pg_schema
+
+# The names this module had before tests/pg.py, for tests that import them from here.
+_pg_schema = pg_schema
+__all__ = ["PG_BASE", "_pg_schema"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
