@@ -67,9 +67,9 @@ class AuditStore:
         self._conn = dialect.connect()
         self._reader = LogReader(dialect, self._conn)
         self._last_cp_time = time.monotonic()
-        self._reconnect_at: float | None = None  # set while the connection is dead
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._closed = False
+        self._reconnect_at: float | None = None  # set while the connection is dead
         self._thread.start()
 
     @property
