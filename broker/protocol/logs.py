@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO, cast
 
 import structlog
 
@@ -25,6 +26,21 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _LiveStderr())),
         cache_logger_on_first_use=True,
     )
+
+
+class _LiveStderr:
+    """sys.stderr looked up at each write, not at configure time.
+
+    Loggers are cached on first use; a cached logger must follow a later swap
+    of sys.stderr (pytest's capture, a supervisor redirecting output) instead
+    of writing to a stream that has since been closed.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
