@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from broker.protocol.errors import ConfigError
+
 COLUMNS = ("seq", "time", "kind", "consumer", "provider", "service", "purpose", "decision",
            "rule_id", "status_code", "reason", "message_id")
 
@@ -112,6 +114,10 @@ def _reader(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     from broker.config import load_config
 
     config = load_config(args.config)
+    if config.audit.backend == "sqlite" and not config.audit.path.is_file():
+        # Opening would create an empty log, which then "verifies": say so instead.
+        raise ConfigError(f"no audit log at {config.audit.path}",
+                          file=str(args.config), field="audit.path")
     dialect = dialect_for(config.audit)
     conn = dialect.connect()
     try:

@@ -165,3 +165,15 @@ def test_a_bundle_checked_against_the_checkpoint_the_recipient_saved(
     assert code == 2
     assert text.startswith("FAIL: consistency: the bundle has no consistency proof from your "
                            "checkpoint's size 6")
+
+
+def test_auditor_tools_refuse_a_missing_log_instead_of_creating_an_empty_one(
+        tmp_path: Path, pki_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "typo" / "audit.db"
+    config = write_config(tmp_path, pki_dir=pki_dir,
+                          audit_yaml=f"  backend: sqlite\n  path: {missing}\n")
+    for command in ("verify", "tail"):
+        code, out, err = g2g(capsys, "audit", "--config", str(config), command)
+        assert (code, out) == (1, "")
+        assert err == f"g2g: CONFIG_INVALID: {config}: audit.path: no audit log at {missing}\n"
+    assert not missing.parent.exists()
