@@ -30,6 +30,7 @@ __all__ = [
     "NameKey",
     "analyse",
     "fold",
+    "given_names",
     "is_initial",
     "normalise",
     "phonetic_key",
@@ -69,11 +70,21 @@ _DOUBLE: Final = re.compile(r"(.)\1+")
 _TRAILING_Y: Final = re.compile(r"(?<=[b-df-hj-np-tv-z])y$")
 
 
+# Letters that mark a word as written in the old (pre-1972) spelling, in which "j" is
+# today's "y": Tanudjaja = Tanujaya, Tjahjono = Cahyono (but Joko stays Joko).
+_OLD_SPELLING: Final = re.compile(r"dj|tj|sj|nj|oe")
+_OLD_J: Final = re.compile(r"(?<![dtsn])j")
+_FINAL_H: Final = re.compile(r"(?<=[a-z]{2}[aeiou])h$")
+
+
 def _fold_once(token: str) -> str:
+    if "j" in token and _OLD_SPELLING.search(token):
+        token = _OLD_J.sub("y", token)
     for old, new in _RULES:
         if old in token:
             token = token.replace(old, new)
     token = _DOUBLE.sub(r"\1", token)
+    token = _FINAL_H.sub("", token)  # Faridah = Farida, Aisyah = Aisya, Saleh = Sale
     return _TRAILING_Y.sub("i", token)  # Rizky = Rizki, Fauzy = Fauzi
 
 
@@ -306,6 +317,23 @@ def _join(words: list[str]) -> tuple[str, ...]:
             out.append(word)
             i += 1
     return tuple(out)
+
+
+_PATRONYMIC: Final = re.compile(r"\s(?:bin|binti|bte|binte|bint|ibn|ibnu|b\.|bt\.)\s", re.I)
+
+
+def given_names(name: str) -> str | None:
+    """The part of a name before its patronymic (bin/binti ...), if that is two words or more.
+
+    Malay and Arab names are often written without the father's name ("Siti
+    Aisyah" for "Siti Aisyah binti Hassan"); one word alone is too common to stand
+    for the person, so it does not count.
+    """
+    match = _PATRONYMIC.search(name)
+    if match is None:
+        return None
+    head = name[:match.start()]
+    return head if len(tokens(head)) >= 2 else None
 
 
 def normalise(name: str) -> str:

@@ -59,7 +59,7 @@ class InterpolIndex:
         self._sltd: dict[tuple[str, str], list[SltdRecord]] = defaultdict(list)
         self._linked: dict[tuple[str, str], str] = {}
         self._names = NameIndex(
-            (ri, field, name) for ri, notice in enumerate(notices)
+            (ri, field, name, notice.date_of_birth) for ri, notice in enumerate(notices)
             for field, name in (("full_name", notice.full_name),
                                 *(("aliases", a) for a in notice.aliases)))
         for notice in notices:
