@@ -27,10 +27,10 @@ import random
 import re
 import resource
 import time
-from datetime import date, timedelta
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from agency_adapters.immigration import names, screening, synthetic
 from agency_adapters.immigration.records import WatchlistRecord

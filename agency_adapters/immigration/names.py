@@ -114,6 +114,9 @@ TITLES: Final[frozenset[str]] = _folded_set(
     "i", "ni", "rev", "fr", "capt", "col", "gen", "brig", "kol", "letjen", "mayjen", "brigjen",
     "ipda", "iptu", "akp", "kompol", "akbp", "kombes",
 )
+# Balinese birth-order names, which follow the gender marker I (male) or Ni (female).
+_BALI_ORDER: Final[frozenset[str]] = _folded_set(
+    "wayan", "gede", "putu", "made", "kadek", "nengah", "nyoman", "komang", "ketut", "luh")
 # Two-word titles; the first word alone can be a real name part (Tan is a surname).
 _TITLE_PAIRS: Final[frozenset[tuple[str, str]]] = frozenset(
     (_spell(a), _spell(b)) for a, b in (
@@ -230,6 +233,8 @@ EQUIVALENTS: Final[dict[str, str]] = _canonical_map()
 def fold(word: str) -> str:
     """The comparison key of one lower-case word: spelling folds, compounds, transliteration."""
     token = _spell(word)
+    if token in EQUIVALENTS:
+        return EQUIVALENTS[token]
     if token.startswith("abd") and (match := _ABD.fullmatch(token)) is not None:
         core = match["core"]
         token = _spell("abdul" + EQUIVALENTS.get(core, core))
@@ -297,8 +302,10 @@ def tokens(name: str) -> tuple[str, ...]:
         end -= 1
     kept = [
         fold(w) for i, (w, article) in enumerate(folded[start:end], start)
-        # A lone "b" is the abbreviated "bin" only between two names.
-        if not (article or w in PARTICLES or (w == "b" and start < i < end - 1))
+        # A lone "b" is the abbreviated "bin" only between two names; Balinese "I"/"Ni"
+        # is a gender marker wherever it stands before a birth-order name.
+        if not (article or w in PARTICLES or (w == "b" and start < i < end - 1)
+                or (w in ("i", "ni") and i + 1 < end and folded[i + 1][0] in _BALI_ORDER))
     ]
     if not kept:
         kept = [fold(w) for w, _ in folded]

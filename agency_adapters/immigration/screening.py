@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Final
 
+from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
 from agency_adapters.immigration.names import (
@@ -53,6 +54,8 @@ CONFLICT_CEILING: Final = W_NAME + W_DOB * DOB_CONFLICT + W_NAT
 # Token pairs less similar than this are different names and earn no credit at all
 # (Jaro-Winkler gives unrelated names 0.4-0.7, which would otherwise add up).
 TOKEN_MATCH_MIN: Final = 0.80
+# The same for a query token that is itself a token of the list (a known name).
+KNOWN_NAME_MIN: Final = 0.93
 # Tokens shorter than this match only when equal after normalisation.
 SHORT: Final = 4
 # Phonetically equal tokens (same metaphone) score at least this much.
@@ -111,8 +114,8 @@ def _credit(a: str, b: str) -> float:
 
 def _coverage(rows: Sequence[Sequence[float]]) -> float:
     """Name score from a query-token x listed-token similarity matrix (see name_similarity)."""
-    forward = sum(max(row) for row in rows)
-    back = sum(max(column) for column in zip(*rows, strict=True))
+    forward: float = sum(max(row) for row in rows)
+    back: float = sum(max(column) for column in zip(*rows, strict=True))
     return 0.75 * forward / len(rows) + 0.25 * back / len(rows[0])
 
 
@@ -203,6 +206,7 @@ class NameIndex:
         self._similar: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self._tokens):
             self._similar[self._phonetic[tid]].append(tid)
+            self._similar[token].append(tid)  # found from a query token with a letter added
             if len(token) >= _MIN_DELETION_LEN:
                 for variant in _deletions(token):
                     self._similar[variant].append(tid)
@@ -218,10 +222,11 @@ class NameIndex:
 
     def _pair_keys(self, tids: Sequence[int]) -> set[int]:
         """Block keys of a name: each pair of distinct non-initial tokens (a lone token: itself)."""
-        usable = sorted({t for t in tids if not is_initial(self._tokens[t])})
-        if len(usable) == 1:
-            return {usable[0] << _TOKEN_BITS | usable[0]}
-        return {a << _TOKEN_BITS | b for a, b in combinations(usable, 2)}
+        usable = [t for t in tids if not is_initial(self._tokens[t])]
+        distinct = sorted(set(usable))
+        # A lone or repeated token (Budi; Khairul bin Khairul) is also paired with itself.
+        keys = {t << _TOKEN_BITS | t for t in distinct if len(distinct) == 1 or usable.count(t) > 1}
+        return keys | {a << _TOKEN_BITS | b for a, b in combinations(distinct, 2)}
 
     def _neighbours(self, token: str) -> list[tuple[int, float]]:
         """Vocabulary tokens similar to `token`: (token id, similarity), best first."""
@@ -232,6 +237,12 @@ class NameIndex:
         if len(token) >= _MIN_DELETION_LEN - 1:
             for variant in (token, *_deletions(token)):
                 found.update(self._similar.get(variant, ()))
+        if not found and not is_initial(token):
+            # Nothing one edit away: compare with the whole vocabulary at C speed (a
+            # few thousand distinct tokens even for a million names).
+            return [(t, float(score)) for _, score, t in process.extract(
+                token, self._tokens, scorer=JaroWinkler.similarity, limit=MAX_NEIGHBOURS,
+                score_cutoff=NEIGHBOUR_MIN)]
         scored = [(t, token_similarity(token, self._tokens[t])) for t in found]
         scored = [(t, s) for t, s in scored if s >= NEIGHBOUR_MIN]
         scored.sort(key=lambda ts: -ts[1])
@@ -275,7 +286,10 @@ class NameIndex:
         else:
             years = self._years
         query = key.tokens
-        # Similarity of each query token to each vocabulary token met, computed once.
+        # A query token that is itself a name on the list is a different name from a
+        # similar listed one (Margono is not Maryono), unless they are very close.
+        floors = [KNOWN_NAME_MIN if tok in self._vocab else TOKEN_MATCH_MIN for tok in query]
+        # Credit of each query token for each vocabulary token met, computed once.
         cache: list[dict[int, float]] = [{} for _ in query]
         # A candidate whose name scores below this cannot reach the threshold.
         name_floor = (threshold - W_DOB - W_NAT) / W_NAME
@@ -288,7 +302,8 @@ class NameIndex:
                 for tid in self._name_tokens[ni]:
                     sim = known.get(tid)
                     if sim is None:
-                        sim = known[tid] = _credit(tok, self._tokens[tid])
+                        sim = token_similarity(tok, self._tokens[tid])
+                        sim = known[tid] = sim if sim >= floors[qi] else 0.0
                     row.append(sim)
                 rows.append(row)
             name_score = _coverage(rows)

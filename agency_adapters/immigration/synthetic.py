@@ -19,7 +19,7 @@ import argparse
 import itertools
 import random
 from bisect import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Final
@@ -245,7 +245,6 @@ _P = {name: _Pool(pool) for name, pool in {
     "english_g": ENGLISH_GIVEN, "english_f": ENGLISH_FAMILY, "indian_g": INDIAN_GIVEN,
     "indian_f": INDIAN_FAMILY, "filipino_g": FILIPINO_GIVEN, "filipino_f": FILIPINO_FAMILY,
 }.items()}
-_PICK: Final = {name: pool.pick for name, pool in _P.items()}
 
 # (nationality, naming custom, weight): about 70% Indonesian citizens.
 _ORIGINS: Final = (
@@ -259,55 +258,81 @@ _ORIGINS: Final = (
 _ORIGIN_CUM: Final = tuple(itertools.accumulate(w for _, _, w in _ORIGINS))
 
 
-def _given(rng: random.Random, male: bool, n: int, pools: tuple[str, str]) -> list[str]:
-    return _P[pools[0] if male else pools[1]].distinct(rng, n)
+def _pick(pool: str, rng: random.Random) -> str:
+    return _P[pool].pick(rng)
 
 
-def _name(rng: random.Random, custom: str, male: bool) -> str:  # noqa: PLR0911 - one per custom
-    pick = _PICK
-    count = rng.choices((1, 2, 3), (15, 55, 30))[0]
-    if custom == "javanese":
-        parts = _given(rng, male, count, ("java_m", "java_f"))
-        if rng.random() < 0.4:
-            parts.append(pick["family"](rng))
-        return " ".join(dict.fromkeys(parts))
-    if custom == "muslim":
-        parts = [pick["arabic_m" if male else "arabic_f"](rng)]
-        parts += _given(rng, male, count - 1 or 1, ("java_m", "java_f"))
-        if rng.random() < 0.5:
-            parts.append(pick["family"](rng))
-        return " ".join(dict.fromkeys(parts))
-    if custom == "batak":
-        first = pick["christian"](rng) if rng.random() < 0.5 else pick["java_m" if male
-                                                                         else "java_f"](rng)
-        return f"{first} {pick['batak'](rng)}"
-    if custom in ("eastern", "christian"):
-        given = " ".join(_P["christian"].distinct(rng, min(count, 2)))
-        return f"{given} {pick['eastern'](rng)}"
-    if custom == "chinese_indonesian":
-        if rng.random() < 0.25:
-            return f"{pick['hokkien_s'](rng)} {pick['hokkien_g'](rng)} {pick['hokkien_g'](rng)}"
-        return f"{pick['java_m' if male else 'java_f'](rng)} {pick['chinese_id'](rng)}"
-    if custom == "balinese":
-        order = pick["bali_order"](rng)
-        while order.startswith("Ni") == male:
-            order = pick["bali_order"](rng)
-        return " ".join(dict.fromkeys((order, *(pick["bali"](rng) for _ in range(count)))))
-    if custom == "mononym":
-        return pick["java_m" if male else "java_f"](rng)
-    if custom == "malay":
-        given = " ".join(_given(rng, male, min(count, 2), ("malay_m", "malay_f")))
-        return f"{given} {'bin' if male else 'binti'} {pick['malay_m'](rng)}"
-    if custom == "arab":
-        given = pick["arab_m" if male else "arab_f"](rng)
-        return f"{given} bin {pick['arab_m'](rng)} {pick['arab_family'](rng)}"
-    if custom == "chinese":
-        return f"{pick['china_s'](rng)} {' '.join(_P['china_g'].distinct(rng, min(count, 2)))}"
-    if custom == "dutch":
-        return f"{' '.join(_P['dutch_g'].distinct(rng, min(count, 2)))} {pick['dutch_f'](rng)}"
-    prefix = {"english": "english", "indian": "indian", "filipino": "filipino"}[custom]
-    given = " ".join(_P[f"{prefix}_g"].distinct(rng, min(count, 2)))
-    return f"{given} {pick[f'{prefix}_f'](rng)}"
+def _some(pool: str, rng: random.Random, n: int) -> str:
+    return " ".join(_P[pool].distinct(rng, n))
+
+
+def _javanese_name(rng: random.Random, male: bool, n: int) -> str:
+    parts = _P["java_m" if male else "java_f"].distinct(rng, n)
+    if rng.random() < 0.4:
+        parts.append(_pick("family", rng))
+    return " ".join(dict.fromkeys(parts))
+
+
+def _muslim_name(rng: random.Random, male: bool, n: int) -> str:
+    parts = [_pick("arabic_m" if male else "arabic_f", rng)]
+    parts += _P["java_m" if male else "java_f"].distinct(rng, max(1, n - 1))
+    if rng.random() < 0.5:
+        parts.append(_pick("family", rng))
+    return " ".join(dict.fromkeys(parts))
+
+
+def _batak_name(rng: random.Random, male: bool, n: int) -> str:
+    first = _pick("christian" if rng.random() < 0.5 else "java_m" if male else "java_f", rng)
+    return f"{first} {_pick('batak', rng)}"
+
+
+def _chinese_indonesian_name(rng: random.Random, male: bool, n: int) -> str:
+    if rng.random() < 0.25:
+        return f"{_pick('hokkien_s', rng)} {_some('hokkien_g', rng, 2)}"
+    return f"{_pick('java_m' if male else 'java_f', rng)} {_pick('chinese_id', rng)}"
+
+
+def _balinese_name(rng: random.Random, male: bool, n: int) -> str:
+    order = _pick("bali_order", rng)
+    while order.startswith("Ni") == male:
+        order = _pick("bali_order", rng)
+    return f"{order} {_some('bali', rng, n)}"
+
+
+def _western(given: str, family: str) -> Callable[[random.Random, bool, int], str]:
+    def name(rng: random.Random, male: bool, n: int) -> str:
+        return f"{_some(given, rng, min(n, 2))} {_pick(family, rng)}"
+    return name
+
+
+def _malay_name(rng: random.Random, male: bool, n: int) -> str:
+    given = _some("malay_m" if male else "malay_f", rng, min(n, 2))
+    return f"{given} {'bin' if male else 'binti'} {_pick('malay_m', rng)}"
+
+
+def _arab_name(rng: random.Random, male: bool, n: int) -> str:
+    given = _pick("arab_m" if male else "arab_f", rng)
+    return f"{given} bin {_pick('arab_m', rng)} {_pick('arab_family', rng)}"
+
+
+def _chinese_name(rng: random.Random, male: bool, n: int) -> str:
+    return f"{_pick('china_s', rng)} {_some('china_g', rng, min(n, 2))}"
+
+
+_CUSTOMS: Final[dict[str, Callable[[random.Random, bool, int], str]]] = {
+    "javanese": _javanese_name, "muslim": _muslim_name, "batak": _batak_name,
+    "eastern": _western("christian", "eastern"), "christian": _western("christian", "eastern"),
+    "chinese_indonesian": _chinese_indonesian_name, "balinese": _balinese_name,
+    "mononym": lambda rng, male, n: _pick("java_m" if male else "java_f", rng),
+    "malay": _malay_name, "arab": _arab_name, "chinese": _chinese_name,
+    "dutch": _western("dutch_g", "dutch_f"), "english": _western("english_g", "english_f"),
+    "indian": _western("indian_g", "indian_f"), "filipino": _western("filipino_g", "filipino_f"),
+}
+
+
+def _name(rng: random.Random, custom: str, male: bool) -> str:
+    """A full name written the way people of `custom` write theirs."""
+    return _CUSTOMS[custom](rng, male, rng.choices((1, 2, 3), (15, 55, 30))[0])
 
 
 def alias_of(rng: random.Random, name: str) -> str:
