@@ -76,6 +76,10 @@ TRANSLITERATIONS: dict[str, tuple[str, ...]] = {
     "Kusuma": ("Koesoema",), "Yudi": ("Yudhi",), "Endang": ("Endhang",), "Sri": ("Sry",),
     "Liem": ("Lim",), "Oei": ("Wee",), "Tjoa": ("Chua",), "Go": ("Goh",),
     "Mohamed": ("Mohammed",), "Abdullah": ("Abdallah", "Abdulla"),
+    # Spellings of one name that the synthetic pools also hold as separate entries.
+    "Rudi": ("Rudy",), "Rudy": ("Rudi",), "Rahmat": ("Rachmat",), "Rachmat": ("Rahmat",),
+    "Lukman": ("Luqman",), "Luqman": ("Lukman",), "Tanujaya": ("Tanudjaja",),
+    "Tanudjaja": ("Tanujaya",), "Eddy": ("Edy", "Edi"), "Widjaja": ("Wijaya",),
 }
 TITLES = ("H.", "Hj.", "Dr.", "Ir.", "Drs.", "Bapak", "Ibu", "Mr.", "Tn.")
 DEGREES = (", S.H.", ", S.E.", ", M.M.", " S.Kom", ", M.Sc.")
@@ -110,7 +114,8 @@ def _typo(rng: random.Random, word: str) -> str:
     return word[:i] + letter + word[i + 1:]
 
 
-_PREFIXES = frozenset({"bin", "binti", "van", "de", "der", "den", "I", "Ni"})
+_PARTICLE_UNITS = frozenset({"bin", "binti", "van", "de", "der", "den"})
+_PREFIXES = _PARTICLE_UNITS | {"I", "Ni"}
 
 
 def _units(name: str) -> list[str]:
@@ -152,8 +157,11 @@ def _change(rng: random.Random, kind: str, units: list[str]) -> list[str]:  # no
             return [*units[:i], rng.choice(TRANSLITERATIONS[units[i]]), *units[i + 1:]]
         return units
     if kind == "reordered" and len(units) > 1:
-        k = rng.randrange(1, len(units))
-        return units[k:] + units[:k]
+        # Rotations as clerks write them: never starting with "bin ..." or "van ...".
+        starts = [k for k in range(1, len(units)) if units[k].split()[0] not in _PARTICLE_UNITS]
+        if starts:
+            k = rng.choice(starts)
+            return units[k:] + units[:k]
     if kind == "dropped_middle" and len(units) > 2:
         i = rng.randrange(1, len(units) - 1)
         return units[:i] + units[i + 1:]

@@ -301,24 +301,27 @@ def tokens(name: str) -> tuple[str, ...]:
                                or folded[end - 1][0] in PARTICLES):
         end -= 1
     kept = [
-        fold(w) for i, (w, article) in enumerate(folded[start:end], start)
+        (i, fold(w)) for i, (w, article) in enumerate(folded[start:end], start)
         # A lone "b" is the abbreviated "bin" only between two names; Balinese "I"/"Ni"
         # is a gender marker wherever it stands before a birth-order name.
         if not (article or w in PARTICLES or (w == "b" and start < i < end - 1)
                 or (w in ("i", "ni") and i + 1 < end and folded[i + 1][0] in _BALI_ORDER))
     ]
     if not kept:
-        kept = [fold(w) for w, _ in folded]
+        kept = [(i, fold(w)) for i, (w, _) in enumerate(folded)]
     return _join(kept)
 
 
-def _join(words: list[str]) -> tuple[str, ...]:
+def _join(words: list[tuple[int, str]]) -> tuple[str, ...]:
+    """Join a name start (Abdul, Nur) with the next word when they were written side by
+    side and the next is a name, not an initial: Nur Hadi = Nurhadi, not Nur (bin) Hadi."""
     out: list[str] = []
     i = 0
     while i < len(words):
-        word = words[i]
-        if word in _JOINERS and i + 1 < len(words):
-            out.append(fold(word + words[i + 1]))
+        at, word = words[i]
+        if (word in _JOINERS and i + 1 < len(words) and words[i + 1][0] == at + 1
+                and len(words[i + 1][1]) > 1):
+            out.append(fold(word + words[i + 1][1]))
             i += 2
         else:
             out.append(word)

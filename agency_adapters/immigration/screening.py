@@ -22,7 +22,8 @@ Document queries are exact lookups. Pure computation: never logs a name.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -63,7 +64,7 @@ PHONETIC_FLOOR: Final = 0.88
 # Vocabulary tokens below this similarity to a query token are not used for blocking.
 NEIGHBOUR_MIN: Final = 0.80
 MAX_NEIGHBOURS: Final = 16
-# Candidate cap for one query: blocks are taken smallest first until this many names.
+# Candidate cap for one query (the names sharing most token pairs with it are kept).
 MAX_CANDIDATES: Final = 4000
 _MIN_DELETION_LEN: Final = 4
 _TOKEN_BITS: Final = 22
@@ -248,31 +249,29 @@ class NameIndex:
         scored.sort(key=lambda ts: -ts[1])
         return scored[:MAX_NEIGHBOURS]
 
-    def _candidates(self, key: NameKey, years: Collection[int]) -> list[int]:
-        neighbours = [[t for t, _ in self._neighbours(tok)]
-                      for tok in dict.fromkeys(key.tokens) if not is_initial(tok)]
+    def _candidates(self, key: NameKey, years: Collection[int], name_floor: float) -> list[int]:
+        blockable = list(dict.fromkeys(t for t in key.tokens if not is_initial(t)))
+        neighbours = [[t for t, _ in self._neighbours(tok)] for tok in blockable]
         if len(neighbours) == 1:
-            pairs = [[t << _TOKEN_BITS | t for t in neighbours[0]]]
+            groups = [[t << _TOKEN_BITS | t for t in neighbours[0]]]
         else:
-            pairs = [[min(a, b) << _TOKEN_BITS | max(a, b) for a in left for b in right if a != b]
-                     for left, right in combinations(neighbours, 2)]
-        blocks: list[list[int]] = []
-        for group in pairs:
-            found: list[int] = []
+            groups = [[min(a, b) << _TOKEN_BITS | max(a, b) for a in left for b in right if a != b]
+                      for left, right in combinations(neighbours, 2)]
+        found: list[int] = []
+        for group in groups:
             for pair in group:
                 for year in years:
                     found.extend(self._blocks.get(pair << 8 | year, ()))
-            if found:
-                blocks.append(found)
-        # Smallest blocks first: a name matching most of the query is in several blocks,
-        # so stopping at the cap drops only names that share two common tokens with it.
-        blocks.sort(key=len)
-        chosen: set[int] = set()
-        for block in blocks:
-            if chosen and len(chosen) + len(block) > MAX_CANDIDATES:
-                break
-            chosen.update(block)
-        return list(chosen)
+        # A name reaching `name_floor` matches at least k of the query's tokens (3/4 of
+        # the score is query coverage; initials and repeats counted as matched), so it
+        # is in at least k*(k-1)/2 of the query's token-pair groups: count, then filter.
+        n = len(key.tokens)
+        k = math.ceil((name_floor - 0.25) / 0.75 * n - 1e-9) - (n - len(blockable))
+        least = max(1, k * (k - 1) // 2)
+        if least == 1 and len(found) <= MAX_CANDIDATES:
+            return list(set(found))
+        counts = Counter(found)
+        return [ni for ni, c in counts.most_common(MAX_CANDIDATES) if c >= least]
 
     def search(self, full_name: str, date_of_birth: str, threshold: float,
                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
@@ -292,9 +291,10 @@ class NameIndex:
         # Credit of each query token for each vocabulary token met, computed once.
         cache: list[dict[int, float]] = [{} for _ in query]
         # A candidate whose name scores below this cannot reach the threshold.
-        name_floor = (threshold - W_DOB - W_NAT) / W_NAME
+        best_dob = 1.0 if len(date_of_birth) > 4 else 0.8 if year else DOB_UNKNOWN
+        name_floor = (threshold - W_DOB * best_dob - W_NAT) / W_NAME
         best: dict[int, tuple[float, tuple[str, ...]]] = {}
-        for ni in self._candidates(key, years):
+        for ni in self._candidates(key, years, name_floor):
             rows = []
             for qi, tok in enumerate(query):
                 row = []
