@@ -7,8 +7,10 @@ spelling folded (old Indonesian spelling oe/dj/tj, doubled letters, sy/sh, q/k,
 ...), transliteration variants mapped to one key (Muhammad/Mohammed/Mohd, Yusuf/
 Yusof/Yousef, ...) and name compounds joined (Abdul Rahman = Abdurrahman). Both
 the watchlist and the query go through the same function, so a variant only has
-to fold to the same token on both sides. The result is idempotent:
-``normalise(normalise(x)) == normalise(x)``.
+to fold to the same token on both sides. The result is idempotent,
+``normalise(normalise(x)) == normalise(x)``, except where a name start (Nur,
+Abdul) stood before a particle that was dropped ("Nur binti Hadi" gives "nur
+hadi", which as written would be the one name Nurhadi).
 
 This module is pure computation: it never logs, prints or stores a name.
 """
@@ -282,9 +284,9 @@ def _words(name: str) -> list[tuple[str, bool]]:
 def tokens(name: str) -> tuple[str, ...]:
     """The comparison tokens of a name, in written order.
 
-    Titles are dropped from the start, degrees from the end, particles anywhere; a
-    name made only of such words keeps them (so no name normalises to nothing
-    unless it has no letters at all).
+    Titles are dropped from the start, degrees from the end, particles anywhere
+    but last (a last word is a name: Rajesh Das); a name made only of such words
+    keeps them (so no name normalises to nothing unless it has no letters).
     """
     words = _words(name)
     folded = [(_spell(w), article) for w, article in words]
@@ -297,14 +299,14 @@ def tokens(name: str) -> tuple[str, ...]:
             start += 1
         else:
             break
-    while end > start + 1 and (folded[end - 1][0] in _DEGREES
-                               or folded[end - 1][0] in PARTICLES):
+    while end > start + 1 and folded[end - 1][0] in _DEGREES:
         end -= 1
     kept = [
         (i, fold(w)) for i, (w, article) in enumerate(folded[start:end], start)
         # A lone "b" is the abbreviated "bin" only between two names; Balinese "I"/"Ni"
         # is a gender marker wherever it stands before a birth-order name.
-        if not (article or w in PARTICLES or (w == "b" and start < i < end - 1)
+        # A particle stands before a name; a last word is the name (Rajesh Das).
+        if not (article or (w in PARTICLES and i < end - 1) or (w == "b" and start < i < end - 1)
                 or (w in ("i", "ni") and i + 1 < end and folded[i + 1][0] in _BALI_ORDER))
     ]
     if not kept:

@@ -1,9 +1,9 @@
 """Notice name search and document checks over loaded Interpol-style data.
 
 Name search is the immigration watchlist's `screening.NameIndex` (same
-normalisation, phonetic blocking, scoring, weights and threshold); only the
-record shape differs (several nationalities, an optional date of birth, a
-category filter), which `search` passes in as per-record facts.
+normalisation, token-pair and birth-year blocking, scoring, weights and
+threshold); only the record shape differs (several nationalities, an optional
+date of birth, a category filter), which `search` passes in as per-record facts.
 Document checks are exact lookups. Pure computation: never logs a name.
 """
 

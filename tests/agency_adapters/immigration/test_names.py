@@ -22,7 +22,7 @@ def test_tokens(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", CASES["normalisation"], ids=lambda c: c["name"])
 def test_normalise_is_idempotent(case: dict[str, Any]) -> None:
     once = names.normalise(case["name"])
-    assert names.normalise(once) == once
+    assert (names.normalise(once) == once) is case.get("idempotent", True)
 
 
 def test_given_names_drop_the_patronymic_only_when_two_names_remain() -> None:
