@@ -38,6 +38,7 @@ from agency_adapters.immigration.names import (
     given_names,
     is_initial,
     phonetic_key,
+    tokens,
 )
 from agency_adapters.immigration.records import WatchlistRecord
 
@@ -49,6 +50,10 @@ W_NAME, W_DOB, W_NAT = 0.80, 0.15, 0.05
 DOB_CONFLICT: Final = -0.7
 # An unknown date of birth (either side) is neutral evidence, weaker than a match.
 DOB_UNKNOWN: Final = 0.5
+# Only the year agrees (one side has no more): weak, thousands share a birth year.
+DOB_YEAR: Final = 0.6
+# Day and month swapped: a common way of writing a date wrongly.
+DOB_SWAPPED: Final = 0.8
 # The lowest score a candidate with a conflicting birth date can reach; at any threshold
 # above it, records born in another year need not be looked at (year blocking is exact).
 CONFLICT_CEILING: Final = W_NAME + W_DOB * DOB_CONFLICT + W_NAT
@@ -57,6 +62,11 @@ CONFLICT_CEILING: Final = W_NAME + W_DOB * DOB_CONFLICT + W_NAT
 TOKEN_MATCH_MIN: Final = 0.80
 # The same for a query token that is itself a token of the list (a known name).
 KNOWN_NAME_MIN: Final = 0.93
+# Without a date of birth to weigh against, a query token that is a name on the list
+# matches only that name (Purono is not Puryono when nothing else tells them apart).
+KNOWN_NAME_MIN_UNDATED: Final = 1.0
+# Name starts whose compounds are compared by what follows (Abdul-rahman, Nur-hadi).
+_COMPOUND_STARTS: Final = ("abdul", "nur", "abu")
 # Tokens shorter than this match only when equal after normalisation.
 SHORT: Final = 4
 # Phonetically equal tokens (same metaphone) score at least this much.
@@ -94,11 +104,19 @@ class ScreeningHit:
 
 
 def token_similarity(a: str, b: str) -> float:
-    """Jaro-Winkler of two normalised tokens; an initial matches its full name."""
+    """Jaro-Winkler of two normalised tokens; an initial matches its full name.
+
+    Compounds sharing their start (Abdulrahman/Abdulkarim, Nurhadi/Nurhuda)
+    compare their cores, not their common prefix.
+    """
     if a == b:
         return 1.0
     if is_initial(a) or is_initial(b):
         return 0.9 if a[0] == b[0] else 0.0
+    for start in _COMPOUND_STARTS:
+        if a.startswith(start) and b.startswith(start) and len(a) > 5 and len(b) > 5:
+            a, b = a[len(start):], b[len(start):]
+            break
     if len(a) < SHORT and len(b) < SHORT:
         return 0.0  # Li/Lin, Hui/Hua, Eko/Eka: one letter makes another short name
     score = float(JaroWinkler.similarity(a, b))
@@ -134,8 +152,10 @@ def name_similarity(query: NameKey, listed: NameKey) -> float:
 
 
 def dob_similarity(query: str, listed: str) -> tuple[float, bool]:
-    """(agreement, counts as a match): 1 equal; 0.8 same year where one side has only the
-    year, or day and month swapped; DOB_UNKNOWN unknown on either side; DOB_CONFLICT otherwise."""
+    """(agreement, counts as a match): 1 equal; DOB_SWAPPED day and month swapped;
+    DOB_YEAR same year where one side has only the year (weak: on a large list
+    thousands share a birth year); DOB_UNKNOWN unknown on either side; DOB_CONFLICT
+    otherwise."""
     if not query or not listed:
         return DOB_UNKNOWN, False
     if query == listed:
@@ -143,9 +163,9 @@ def dob_similarity(query: str, listed: str) -> tuple[float, bool]:
     if query[:4] != listed[:4]:
         return DOB_CONFLICT, False
     if len(query) == 4 or len(listed) == 4:
-        return 0.8, True
+        return DOB_YEAR, True
     if query[5:7] == listed[8:10] and query[8:10] == listed[5:7]:
-        return 0.8, True  # day and month swapped (US vs ISO ordering mistakes)
+        return DOB_SWAPPED, True  # day and month swapped (US vs ISO ordering mistakes)
     return DOB_CONFLICT, False
 
 
@@ -188,21 +208,24 @@ class NameIndex:
         self._name_tokens: list[tuple[int, ...]] = []
         self._blocks: dict[int, list[int]] = defaultdict(list)
         self._years: set[int] = set()
-        seen: dict[str, tuple[int, ...]] = {}
+        # Names repeat (namesakes, aliases): each distinct one is analysed once.
+        seen: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         fields: dict[str, str] = {}
         for ri, field, full, date_of_birth in names:
             year = _birth_year(date_of_birth)
             self._years.add(year)
             short = given_names(full)
             for name in (full,) if short is None else (full, short):
-                tids = seen.get(name)
-                if tids is None:
-                    tids = seen[name] = tuple(self._token_id(t) for t in analyse(name).tokens)
+                known = seen.get(name)
+                if known is None:
+                    tids = tuple(self._token_id(t) for t in tokens(name))
+                    known = seen[name] = (tids, tuple(self._pair_keys(tids)))
+                tids, keys = known
                 ni = len(self._record)
                 self._record.append(ri)
                 self._field.append(fields.setdefault(field, field))
                 self._name_tokens.append(tids)
-                for key in self._pair_keys(tids):
+                for key in keys:
                     self._blocks[key << 8 | year].append(ni)
         self._similar: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self._tokens):
@@ -287,11 +310,12 @@ class NameIndex:
         query = key.tokens
         # A query token that is itself a name on the list is a different name from a
         # similar listed one (Margono is not Maryono), unless they are very close.
-        floors = [KNOWN_NAME_MIN if tok in self._vocab else TOKEN_MATCH_MIN for tok in query]
+        known_min = KNOWN_NAME_MIN if year else KNOWN_NAME_MIN_UNDATED
+        floors = [known_min if tok in self._vocab else TOKEN_MATCH_MIN for tok in query]
         # Credit of each query token for each vocabulary token met, computed once.
         cache: list[dict[int, float]] = [{} for _ in query]
         # A candidate whose name scores below this cannot reach the threshold.
-        best_dob = 1.0 if len(date_of_birth) > 4 else 0.8 if year else DOB_UNKNOWN
+        best_dob = 1.0 if len(date_of_birth) > 4 else DOB_YEAR if year else DOB_UNKNOWN
         name_floor = (threshold - W_DOB * best_dob - W_NAT) / W_NAME
         best: dict[int, tuple[float, tuple[str, ...]]] = {}
         for ni in self._candidates(key, years, name_floor):
