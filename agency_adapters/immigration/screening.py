@@ -51,7 +51,7 @@ DOB_CONFLICT: Final = -0.7
 # An unknown date of birth (either side) is neutral evidence, weaker than a match.
 DOB_UNKNOWN: Final = 0.5
 # Only the year agrees (one side has no more): weak, thousands share a birth year.
-DOB_YEAR: Final = 0.6
+DOB_YEAR: Final = 0.7
 # Day and month swapped: a common way of writing a date wrongly.
 DOB_SWAPPED: Final = 0.8
 # The lowest score a candidate with a conflicting birth date can reach; at any threshold
