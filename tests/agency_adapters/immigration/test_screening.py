@@ -90,8 +90,3 @@ def test_document_query_is_exact() -> None:
     hit = INDEX.screen(screening.DocumentQuery("PASSPORT", "B1234567", "NLD"))
     assert [h.entry_id for h in hit] == ["CKL-3"]
     assert INDEX.screen(screening.DocumentQuery("PASSPORT", "B1234568", "NLD")) == []
-
-
-def test_synthetic_data_is_reproducible() -> None:
-    assert synthetic.generate(50) == synthetic.generate(50)
-    assert synthetic.generate(50, seed=1) != synthetic.generate(50)
