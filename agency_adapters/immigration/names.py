@@ -7,8 +7,10 @@ spelling folded (old Indonesian spelling oe/dj/tj, doubled letters, sy/sh, q/k,
 ...), transliteration variants mapped to one key (Muhammad/Mohammed/Mohd, Yusuf/
 Yusof/Yousef, ...) and name compounds joined (Abdul Rahman = Abdurrahman). Both
 the watchlist and the query go through the same function, so a variant only has
-to fold to the same token on both sides. The result is idempotent:
-``normalise(normalise(x)) == normalise(x)``.
+to fold to the same token on both sides. The result is idempotent,
+``normalise(normalise(x)) == normalise(x)``, except where a name start (Nur,
+Abdul) stood before a particle that was dropped ("Nur binti Hadi" gives "nur
+hadi", which as written would be the one name Nurhadi).
 
 This module is pure computation: it never logs, prints or stores a name.
 """
@@ -30,6 +32,7 @@ __all__ = [
     "NameKey",
     "analyse",
     "fold",
+    "given_names",
     "is_initial",
     "normalise",
     "phonetic_key",
@@ -69,11 +72,21 @@ _DOUBLE: Final = re.compile(r"(.)\1+")
 _TRAILING_Y: Final = re.compile(r"(?<=[b-df-hj-np-tv-z])y$")
 
 
+# Letters that mark a word as written in the old (pre-1972) spelling, in which "j" is
+# today's "y": Tanudjaja = Tanujaya, Tjahjono = Cahyono (but Joko stays Joko).
+_OLD_SPELLING: Final = re.compile(r"dj|tj|sj|nj|oe")
+_OLD_J: Final = re.compile(r"(?<![dtsn])j")
+_FINAL_H: Final = re.compile(r"(?<=[a-z]{2}[aeiou])h$")
+
+
 def _fold_once(token: str) -> str:
+    if "j" in token and _OLD_SPELLING.search(token):
+        token = _OLD_J.sub("y", token)
     for old, new in _RULES:
         if old in token:
             token = token.replace(old, new)
     token = _DOUBLE.sub(r"\1", token)
+    token = _FINAL_H.sub("", token)  # Faridah = Farida, Aisyah = Aisya, Saleh = Sale
     return _TRAILING_Y.sub("i", token)  # Rizky = Rizki, Fauzy = Fauzi
 
 
@@ -103,6 +116,9 @@ TITLES: Final[frozenset[str]] = _folded_set(
     "i", "ni", "rev", "fr", "capt", "col", "gen", "brig", "kol", "letjen", "mayjen", "brigjen",
     "ipda", "iptu", "akp", "kompol", "akbp", "kombes",
 )
+# Balinese birth-order names, which follow the gender marker I (male) or Ni (female).
+_BALI_ORDER: Final[frozenset[str]] = _folded_set(
+    "wayan", "gede", "putu", "made", "kadek", "nengah", "nyoman", "komang", "ketut", "luh")
 # Two-word titles; the first word alone can be a real name part (Tan is a surname).
 _TITLE_PAIRS: Final[frozenset[tuple[str, str]]] = frozenset(
     (_spell(a), _spell(b)) for a, b in (
@@ -219,6 +235,8 @@ EQUIVALENTS: Final[dict[str, str]] = _canonical_map()
 def fold(word: str) -> str:
     """The comparison key of one lower-case word: spelling folds, compounds, transliteration."""
     token = _spell(word)
+    if token in EQUIVALENTS:
+        return EQUIVALENTS[token]
     if token.startswith("abd") and (match := _ABD.fullmatch(token)) is not None:
         core = match["core"]
         token = _spell("abdul" + EQUIVALENTS.get(core, core))
@@ -266,9 +284,9 @@ def _words(name: str) -> list[tuple[str, bool]]:
 def tokens(name: str) -> tuple[str, ...]:
     """The comparison tokens of a name, in written order.
 
-    Titles are dropped from the start, degrees from the end, particles anywhere; a
-    name made only of such words keeps them (so no name normalises to nothing
-    unless it has no letters at all).
+    Titles are dropped from the start, degrees from the end, particles anywhere
+    but last (a last word is a name: Rajesh Das); a name made only of such words
+    keeps them (so no name normalises to nothing unless it has no letters).
     """
     words = _words(name)
     folded = [(_spell(w), article) for w, article in words]
@@ -281,31 +299,53 @@ def tokens(name: str) -> tuple[str, ...]:
             start += 1
         else:
             break
-    while end > start + 1 and (folded[end - 1][0] in _DEGREES
-                               or folded[end - 1][0] in PARTICLES):
+    while end > start + 1 and folded[end - 1][0] in _DEGREES:
         end -= 1
     kept = [
-        fold(w) for i, (w, article) in enumerate(folded[start:end], start)
-        # A lone "b" is the abbreviated "bin" only between two names.
-        if not (article or w in PARTICLES or (w == "b" and start < i < end - 1))
+        (i, fold(w)) for i, (w, article) in enumerate(folded[start:end], start)
+        # A lone "b" is the abbreviated "bin" only between two names; Balinese "I"/"Ni"
+        # is a gender marker wherever it stands before a birth-order name.
+        # A particle stands before a name; a last word is the name (Rajesh Das).
+        if not (article or (w in PARTICLES and i < end - 1) or (w == "b" and start < i < end - 1)
+                or (w in ("i", "ni") and i + 1 < end and folded[i + 1][0] in _BALI_ORDER))
     ]
     if not kept:
-        kept = [fold(w) for w, _ in folded]
+        kept = [(i, fold(w)) for i, (w, _) in enumerate(folded)]
     return _join(kept)
 
 
-def _join(words: list[str]) -> tuple[str, ...]:
+def _join(words: list[tuple[int, str]]) -> tuple[str, ...]:
+    """Join a name start (Abdul, Nur) with the next word when they were written side by
+    side and the next is a name, not an initial: Nur Hadi = Nurhadi, not Nur (bin) Hadi."""
     out: list[str] = []
     i = 0
     while i < len(words):
-        word = words[i]
-        if word in _JOINERS and i + 1 < len(words):
-            out.append(fold(word + words[i + 1]))
+        at, word = words[i]
+        if (word in _JOINERS and i + 1 < len(words) and words[i + 1][0] == at + 1
+                and len(words[i + 1][1]) > 1):
+            out.append(fold(word + words[i + 1][1]))
             i += 2
         else:
             out.append(word)
             i += 1
     return tuple(out)
+
+
+_PATRONYMIC: Final = re.compile(r"\s(?:bin|binti|bte|binte|bint|ibn|ibnu|b\.|bt\.)\s", re.I)
+
+
+def given_names(name: str) -> str | None:
+    """The part of a name before its patronymic (bin/binti ...), if that is two words or more.
+
+    Malay and Arab names are often written without the father's name ("Siti
+    Aisyah" for "Siti Aisyah binti Hassan"); one word alone is too common to stand
+    for the person, so it does not count.
+    """
+    match = _PATRONYMIC.search(name)
+    if match is None:
+        return None
+    head = name[:match.start()]
+    return head if len(tokens(head)) >= 2 else None
 
 
 def normalise(name: str) -> str:

@@ -1,31 +1,84 @@
 """Watchlist screening: find listed persons despite spelling variants, rank by score.
 
-Names are normalised (`names.tokens`: case, diacritics, honorifics, particles,
-old spelling, transliteration) and blocked by per-token phonetic keys, so a
-query compares against a few candidates, not the whole list. Each candidate is
-scored by token alignment with Jaro-Winkler (order-free, tolerant of a missing
-middle name or an initial), then date of birth (exact, year-only, swapped
-day/month) and nationality (a boost, never a filter) adjust the score.
+A query goes through three steps, none of which reads every record:
+
+1. Normalise (`names.tokens`: case, diacritics, honorifics, particles, old
+   spelling, transliteration, compounds) and look each query token up in the
+   list's token vocabulary: the same token, tokens with the same phonetic key,
+   and tokens one edit away (insert, delete, substitute, swap two neighbours;
+   a single-deletion index finds them without comparing against the vocabulary).
+2. Block: every listed name is indexed under each pair of its tokens together
+   with its birth year. The query looks up the pairs its tokens' neighbours
+   form, in its own birth year and among undated records (a different birth
+   year is a conflict that keeps any candidate below the threshold, see
+   `dob_similarity`), or in every year when the query has no date of birth.
+3. Score each candidate: order-free token alignment with Jaro-Winkler (an
+   initial matches its name; a shortened query still scores high), then date of
+   birth (exact, year-only or swapped day/month agree; another date is strong
+   counter-evidence) and nationality (a boost, never a filter).
+
 Document queries are exact lookups. Pure computation: never logs a name.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Final
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
-from agency_adapters.immigration.names import NameKey, analyse, is_initial
+from agency_adapters.immigration.names import (
+    NameKey,
+    analyse,
+    given_names,
+    is_initial,
+    phonetic_key,
+    tokens,
+)
 from agency_adapters.immigration.records import WatchlistRecord
 
 DEFAULT_THRESHOLD: Final = 0.85
 MAX_HITS: Final = 10
 W_NAME, W_DOB, W_NAT = 0.80, 0.15, 0.05
-PREFILTER: Final = 70.0
+# A date of birth that contradicts the record's scores this (times W_DOB): strong
+# counter-evidence, so a namesake born on another day stays below the threshold.
+DOB_CONFLICT: Final = -0.7
+# An unknown date of birth (either side) is neutral evidence, weaker than a match.
+DOB_UNKNOWN: Final = 0.5
+# Only the year agrees (one side has no more): weak, thousands share a birth year.
+DOB_YEAR: Final = 0.7
+# Day and month swapped: a common way of writing a date wrongly.
+DOB_SWAPPED: Final = 0.8
+# The lowest score a candidate with a conflicting birth date can reach; at any threshold
+# above it, records born in another year need not be looked at (year blocking is exact).
+CONFLICT_CEILING: Final = W_NAME + W_DOB * DOB_CONFLICT + W_NAT
+# Token pairs less similar than this are different names and earn no credit at all
+# (Jaro-Winkler gives unrelated names 0.4-0.7, which would otherwise add up).
+TOKEN_MATCH_MIN: Final = 0.80
+# The same for a query token that is itself a token of the list (a known name).
+KNOWN_NAME_MIN: Final = 0.93
+# Without a date of birth to weigh against, a query token that is a name on the list
+# matches only that name (Purono is not Puryono when nothing else tells them apart).
+KNOWN_NAME_MIN_UNDATED: Final = 1.0
+# Name starts whose compounds are compared by what follows (Abdul-rahman, Nur-hadi).
+_COMPOUND_STARTS: Final = ("abdul", "nur", "abu")
+# Tokens shorter than this match only when equal after normalisation.
+SHORT: Final = 4
+# Phonetically equal tokens (same metaphone) score at least this much.
+PHONETIC_FLOOR: Final = 0.88
+# Vocabulary tokens below this similarity to a query token are not used for blocking.
+NEIGHBOUR_MIN: Final = 0.80
+MAX_NEIGHBOURS: Final = 16
+# Candidate cap for one query (the names sharing most token pairs with it are kept).
+MAX_CANDIDATES: Final = 4000
+_MIN_DELETION_LEN: Final = 4
+_TOKEN_BITS: Final = 22
+_YEAR_BASE: Final = 1800
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,42 +104,69 @@ class ScreeningHit:
 
 
 def token_similarity(a: str, b: str) -> float:
-    """Jaro-Winkler of two normalised tokens; an initial matches its full name."""
+    """Jaro-Winkler of two normalised tokens; an initial matches its full name.
+
+    Compounds sharing their start (Abdulrahman/Abdulkarim, Nurhadi/Nurhuda)
+    compare their cores, not their common prefix.
+    """
     if a == b:
         return 1.0
     if is_initial(a) or is_initial(b):
         return 0.9 if a[0] == b[0] else 0.0
-    return float(JaroWinkler.similarity(a, b))
+    for start in _COMPOUND_STARTS:
+        if a.startswith(start) and b.startswith(start) and len(a) > 5 and len(b) > 5:
+            a, b = a[len(start):], b[len(start):]
+            break
+    if len(a) < SHORT and len(b) < SHORT:
+        return 0.0  # Li/Lin, Hui/Hua, Eko/Eka: one letter makes another short name
+    score = float(JaroWinkler.similarity(a, b))
+    if score < PHONETIC_FLOOR and len(a) > 2 and phonetic_key(a) == phonetic_key(b):
+        return PHONETIC_FLOOR
+    return score
+
+
+def _credit(a: str, b: str) -> float:
+    """What one query token earns for one listed token: its similarity if they match, else 0."""
+    score = token_similarity(a, b)
+    return score if score >= TOKEN_MATCH_MIN else 0.0
+
+
+def _coverage(rows: Sequence[Sequence[float]]) -> float:
+    """Name score from a query-token x listed-token similarity matrix (see name_similarity)."""
+    forward: float = sum(max(row) for row in rows)
+    back: float = sum(max(column) for column in zip(*rows, strict=True))
+    return 0.75 * forward / len(rows) + 0.25 * back / len(rows[0])
 
 
 def name_similarity(query: NameKey, listed: NameKey) -> float:
-    """Order-free token alignment; query tokens weigh more than unmatched listed ones."""
+    """Order-free token alignment; query tokens weigh more than unmatched listed ones.
+
+    Each query token scores its best listed token and vice versa (0 below
+    TOKEN_MATCH_MIN: another name is not a little bit the same name); 3/4 of the
+    score is how well the query's tokens are covered, 1/4 how well the listed
+    name's are, so "Joko Wijaya" still scores high for "Joko Santoso Wijaya".
+    """
     if not query.tokens or not listed.tokens:
         return 0.0
-
-    def best(tok: str, ph: str, other: NameKey) -> float:
-        return max(1.0 if ph == p2 and len(tok) > 2 else token_similarity(tok, t2)
-                   for t2, p2 in zip(other.tokens, other.phonetic, strict=True))
-
-    forward = sum(best(t, p, listed) for t, p in zip(query.tokens, query.phonetic, strict=True))
-    back = sum(best(t, p, query) for t, p in zip(listed.tokens, listed.phonetic, strict=True))
-    # A shortened query ("Joko Wijaya" for "Joko Santoso Wijaya") should still score high.
-    return 0.75 * forward / len(query.tokens) + 0.25 * back / len(listed.tokens)
+    return _coverage([[_credit(q, t) for t in listed.tokens] for q in query.tokens])
 
 
 def dob_similarity(query: str, listed: str) -> tuple[float, bool]:
-    """(score in [0,1], counts as a match). Unknown on either side is neutral."""
+    """(agreement, counts as a match): 1 equal; DOB_SWAPPED day and month swapped;
+    DOB_YEAR same year where one side has only the year (weak: on a large list
+    thousands share a birth year); DOB_UNKNOWN unknown on either side; DOB_CONFLICT
+    otherwise."""
     if not query or not listed:
-        return 0.5, False
+        return DOB_UNKNOWN, False
     if query == listed:
         return 1.0, True
     if query[:4] != listed[:4]:
-        return 0.0, False
+        return DOB_CONFLICT, False
     if len(query) == 4 or len(listed) == 4:
-        return 0.8, True
+        return DOB_YEAR, True
     if query[5:7] == listed[8:10] and query[8:10] == listed[5:7]:
-        return 0.8, True  # day and month swapped (US vs ISO ordering mistakes)
-    return 0.2, False
+        return DOB_SWAPPED, True  # day and month swapped (US vs ISO ordering mistakes)
+    return DOB_CONFLICT, False
 
 
 def nationality_score(query: str, listed: Collection[str]) -> float:
@@ -96,80 +176,178 @@ def nationality_score(query: str, listed: Collection[str]) -> float:
     return 1.0 if query in listed else 0.0
 
 
+def _birth_year(date_of_birth: str) -> int:
+    """Index slot of a birth year: 0 when unknown."""
+    if len(date_of_birth) >= 4 and date_of_birth[:4].isdigit():
+        return max(1, min(255, int(date_of_birth[:4]) - _YEAR_BASE))
+    return 0
+
+
+def _deletions(token: str) -> set[str]:
+    return {token[:i] + token[i + 1:] for i in range(len(token))}
+
+
 PersonFacts = Callable[[int], "tuple[str, float] | None"]
 """Record index -> (its date of birth, nationality score for this query); None skips it."""
 
 
 class NameIndex:
-    """Phonetic blocking over every name (full name and aliases) of a list of records.
+    """Token-pair and birth-year blocking over every name (full name and aliases) of a list.
 
     Shared by every adapter that searches people by name; what a record is, and
     how its date of birth and nationality compare, the caller says through `facts`.
     """
 
-    def __init__(self, names: Iterable[tuple[int, str, str]]) -> None:
-        """`names`: (record index, field it came from, the name)."""
-        self._names: list[tuple[int, str, NameKey]] = []
-        self._texts: list[str] = []
-        self._blocks: dict[str, list[int]] = defaultdict(list)
-        for ri, field, name in names:
-            key = analyse(name)
-            ni = len(self._names)
-            self._names.append((ri, field, key))
-            self._texts.append(" ".join(key.tokens))
-            for tok, ph in set(zip(key.tokens, key.phonetic, strict=True)):
-                if not is_initial(tok):
-                    self._blocks[ph].append(ni)
+    def __init__(self, names: Iterable[tuple[int, str, str, str]]) -> None:
+        """`names`: (record index, field it came from, the name, the record's date of birth)."""
+        self._vocab: dict[str, int] = {}
+        self._tokens: list[str] = []
+        self._phonetic: list[str] = []
+        self._record: list[int] = []
+        self._field: list[str] = []
+        self._name_tokens: list[tuple[int, ...]] = []
+        self._blocks: dict[int, list[int]] = defaultdict(list)
+        self._years: set[int] = set()
+        # Names repeat (namesakes, aliases): each distinct one is analysed once.
+        seen: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        fields: dict[str, str] = {}
+        for ri, field, full, date_of_birth in names:
+            year = _birth_year(date_of_birth)
+            self._years.add(year)
+            short = given_names(full)
+            for name in (full,) if short is None else (full, short):
+                known = seen.get(name)
+                if known is None:
+                    tids = tuple(self._token_id(t) for t in tokens(name))
+                    known = seen[name] = (tids, tuple(self._pair_keys(tids)))
+                tids, keys = known
+                ni = len(self._record)
+                self._record.append(ri)
+                self._field.append(fields.setdefault(field, field))
+                self._name_tokens.append(tids)
+                for key in keys:
+                    self._blocks[key << 8 | year].append(ni)
+        self._similar: dict[str, list[int]] = defaultdict(list)
+        for tid, token in enumerate(self._tokens):
+            self._similar[self._phonetic[tid]].append(tid)
+            self._similar[token].append(tid)  # found from a query token with a letter added
+            if len(token) >= _MIN_DELETION_LEN:
+                for variant in _deletions(token):
+                    self._similar[variant].append(tid)
+
+    def _token_id(self, token: str) -> int:
+        tid = self._vocab.get(token)
+        if tid is None:
+            tid = self._vocab[token] = len(self._tokens)
+            self._tokens.append(token)
+            # The key of a phonetic entry is upper-case, a deletion's lower-case: no clash.
+            self._phonetic.append(phonetic_key(token))
+        return tid
+
+    def _pair_keys(self, tids: Sequence[int]) -> set[int]:
+        """Block keys of a name: each pair of distinct non-initial tokens (a lone token: itself)."""
+        usable = [t for t in tids if not is_initial(self._tokens[t])]
+        distinct = sorted(set(usable))
+        # A lone or repeated token (Budi; Khairul bin Khairul) is also paired with itself.
+        keys = {t << _TOKEN_BITS | t for t in distinct if len(distinct) == 1 or usable.count(t) > 1}
+        return keys | {a << _TOKEN_BITS | b for a, b in combinations(distinct, 2)}
+
+    def _neighbours(self, token: str) -> list[tuple[int, float]]:
+        """Vocabulary tokens similar to `token`: (token id, similarity), best first."""
+        found: set[int] = set()
+        if (tid := self._vocab.get(token)) is not None:
+            found.add(tid)
+        found.update(self._similar.get(phonetic_key(token), ()))
+        if len(token) >= _MIN_DELETION_LEN - 1:
+            for variant in (token, *_deletions(token)):
+                found.update(self._similar.get(variant, ()))
+        if not found and not is_initial(token):
+            # Nothing one edit away: compare with the whole vocabulary at C speed (a
+            # few thousand distinct tokens even for a million names).
+            return [(t, float(score)) for _, score, t in process.extract(
+                token, self._tokens, scorer=JaroWinkler.similarity, limit=MAX_NEIGHBOURS,
+                score_cutoff=NEIGHBOUR_MIN)]
+        scored = [(t, token_similarity(token, self._tokens[t])) for t in found]
+        scored = [(t, s) for t, s in scored if s >= NEIGHBOUR_MIN]
+        scored.sort(key=lambda ts: -ts[1])
+        return scored[:MAX_NEIGHBOURS]
+
+    def _candidates(self, key: NameKey, years: Collection[int], name_floor: float) -> list[int]:
+        blockable = list(dict.fromkeys(t for t in key.tokens if not is_initial(t)))
+        neighbours = [[t for t, _ in self._neighbours(tok)] for tok in blockable]
+        if len(neighbours) == 1:
+            groups = [[t << _TOKEN_BITS | t for t in neighbours[0]]]
+        else:
+            groups = [[min(a, b) << _TOKEN_BITS | max(a, b) for a in left for b in right if a != b]
+                      for left, right in combinations(neighbours, 2)]
+        found: list[int] = []
+        for group in groups:
+            for pair in group:
+                for year in years:
+                    found.extend(self._blocks.get(pair << 8 | year, ()))
+        # A name reaching `name_floor` matches at least k of the query's tokens (3/4 of
+        # the score is query coverage; initials and repeats counted as matched), so it
+        # is in at least k*(k-1)/2 of the query's token-pair groups: count, then filter.
+        n = len(key.tokens)
+        k = math.ceil((name_floor - 0.25) / 0.75 * n - 1e-9) - (n - len(blockable))
+        least = max(1, k * (k - 1) // 2)
+        if least == 1 and len(found) <= MAX_CANDIDATES:
+            return list(set(found))
+        counts = Counter(found)
+        return [ni for ni, c in counts.most_common(MAX_CANDIDATES) if c >= least]
 
     def search(self, full_name: str, date_of_birth: str, threshold: float,
                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
         """Record index -> (score, matched fields) for every record at or above `threshold`."""
         key = analyse(full_name)
-        hits_per_name: dict[int, int] = defaultdict(int)
-        for ph in {ph for tok, ph in zip(key.tokens, key.phonetic, strict=True)
-                   if not is_initial(tok)}:
-            for ni in self._blocks.get(ph, ()):
-                hits_per_name[ni] += 1
-        # Names sharing two or more phonetic tokens with the query are scored first;
-        # names sharing only one are scored only if that finds nobody, which keeps
-        # common given names ("Budi", "Siti") from costing a scan of every Budi.
-        strong = [ni for ni, n in hits_per_name.items() if n >= 2]
-        best = self._score(key, strong, date_of_birth, threshold, facts)
-        if not best:
-            weak = [ni for ni, n in hits_per_name.items() if n < 2]
-            # A C-speed token-sort prefilter keeps this fallback cheap; its cutoff is
-            # well below what the full score needs, so it only drops hopeless names.
-            found = process.extract(" ".join(key.tokens), [self._texts[ni] for ni in weak],
-                                    scorer=fuzz.token_sort_ratio, score_cutoff=PREFILTER,
-                                    limit=None)
-            best = self._score(key, [weak[i] for _, _, i in found], date_of_birth, threshold,
-                               facts)
-        return best
-
-    def _score(self, key: NameKey, candidates: list[int], date_of_birth: str,
-               threshold: float, facts: PersonFacts
-               ) -> dict[int, tuple[float, tuple[str, ...]]]:
+        if not key.tokens:
+            return {}
+        year = _birth_year(date_of_birth)
+        if year and threshold > CONFLICT_CEILING:
+            years: Collection[int] = (year, 0)
+        else:
+            years = self._years
+        query = key.tokens
+        # A query token that is itself a name on the list is a different name from a
+        # similar listed one (Margono is not Maryono), unless they are very close.
+        known_min = KNOWN_NAME_MIN if year else KNOWN_NAME_MIN_UNDATED
+        floors = [known_min if tok in self._vocab else TOKEN_MATCH_MIN for tok in query]
+        # Credit of each query token for each vocabulary token met, computed once.
+        cache: list[dict[int, float]] = [{} for _ in query]
+        # A candidate whose name scores below this cannot reach the threshold.
+        best_dob = 1.0 if len(date_of_birth) > 4 else DOB_YEAR if year else DOB_UNKNOWN
+        name_floor = (threshold - W_DOB * best_dob - W_NAT) / W_NAME
         best: dict[int, tuple[float, tuple[str, ...]]] = {}
-        for ni in candidates:
-            ri, field, listed = self._names[ni]
-            known = facts(ri)
-            if known is None:
+        for ni in self._candidates(key, years, name_floor):
+            rows = []
+            for qi, tok in enumerate(query):
+                row = []
+                known = cache[qi]
+                for tid in self._name_tokens[ni]:
+                    sim = known.get(tid)
+                    if sim is None:
+                        sim = token_similarity(tok, self._tokens[tid])
+                        sim = known[tid] = sim if sim >= floors[qi] else 0.0
+                    row.append(sim)
+                rows.append(row)
+            name_score = _coverage(rows)
+            if name_score < name_floor:
                 continue
-            name_score = name_similarity(key, listed)
-            if name_score < 0.75:
+            ri = self._record[ni]
+            found = facts(ri)
+            if found is None:
                 continue
-            listed_dob, nat = known
+            listed_dob, nat = found
             dob_score, dob_match = dob_similarity(date_of_birth, listed_dob)
             score = W_NAME * name_score + W_DOB * dob_score + W_NAT * nat
-            if score < threshold:
+            if score < threshold or (ri in best and best[ri][0] >= score):
                 continue
-            fields = [field]
+            fields = [self._field[ni]]
             if dob_match:
                 fields.append("date_of_birth")
             if nat == 1.0:
                 fields.append("nationality")
-            if ri not in best or best[ri][0] < score:
-                best[ri] = (round(score, 4), tuple(fields))
+            best[ri] = (round(score, 4), tuple(fields))
         return best
 
 
@@ -180,7 +358,7 @@ class ScreeningIndex:
         self.records = records
         self.threshold = threshold
         self._names = NameIndex(
-            (ri, field, name) for ri, record in enumerate(records)
+            (ri, field, name, record.date_of_birth) for ri, record in enumerate(records)
             for field, name in (("full_name", record.full_name),
                                 *(("aliases", a) for a in record.aliases)))
         self._documents: dict[str, list[int]] = defaultdict(list)

@@ -1,9 +1,9 @@
 """Notice name search and document checks over loaded Interpol-style data.
 
 Name search is the immigration watchlist's `screening.NameIndex` (same
-normalisation, phonetic blocking, scoring, weights and threshold); only the
-record shape differs (several nationalities, an optional date of birth, a
-category filter), which `search` passes in as per-record facts.
+normalisation, token-pair and birth-year blocking, scoring, weights and
+threshold); only the record shape differs (several nationalities, an optional
+date of birth, a category filter), which `search` passes in as per-record facts.
 Document checks are exact lookups. Pure computation: never logs a name.
 """
 
@@ -59,7 +59,7 @@ class InterpolIndex:
         self._sltd: dict[tuple[str, str], list[SltdRecord]] = defaultdict(list)
         self._linked: dict[tuple[str, str], str] = {}
         self._names = NameIndex(
-            (ri, field, name) for ri, notice in enumerate(notices)
+            (ri, field, name, notice.date_of_birth) for ri, notice in enumerate(notices)
             for field, name in (("full_name", notice.full_name),
                                 *(("aliases", a) for a in notice.aliases)))
         for notice in notices:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+import yaml
 
 from agency_adapters.immigration import screening, synthetic
 from agency_adapters.immigration.records import IdentityDocument, WatchlistRecord
@@ -46,6 +50,28 @@ def test_variants_of_a_listed_name_are_found(name: str, dob: str, expected: str)
     assert "full_name" in hits[0].matched_fields or "aliases" in hits[0].matched_fields
 
 
+MATCHING: list[dict[str, Any]] = yaml.safe_load(
+    (Path(__file__).parents[2] / "vectors" / "screening_cases.yaml").read_text())["matching"]
+
+
+@pytest.mark.parametrize("case", MATCHING, ids=lambda c: f"{c['query']['name']}/{c['why']}")
+def test_matching_cases(case: dict[str, Any]) -> None:
+    listed = case["listed"]
+    others = tuple(record(f"CKL-X{i}", name, "1950-01-01")
+                   for i, name in enumerate(case.get("also_listed", ())))
+    index = screening.ScreeningIndex.build((
+        record("CKL-CASE", listed["name"], listed["dob"], listed.get("nationality", "IDN")),
+        *others))
+    query = case["query"]
+    hits = index.screen(screening.NameQuery(query["name"], query["dob"],
+                                            query.get("nationality", "")))
+    found = [h for h in hits if h.entry_id == "CKL-CASE"]
+    assert bool(found) is case["match"], (case["why"], [(h.entry_id, h.score) for h in hits])
+    for hit in found:
+        assert hit.score >= index.threshold
+        assert hit.matched_fields[0] == "full_name"
+
+
 def test_namesake_with_another_birth_date_is_not_a_hit() -> None:
     hits = INDEX.screen(screening.NameQuery("Muhammad Yusuf bin Abdullah", "1990-01-01"))
     assert "CKL-1" not in [h.entry_id for h in hits]
@@ -64,8 +90,3 @@ def test_document_query_is_exact() -> None:
     hit = INDEX.screen(screening.DocumentQuery("PASSPORT", "B1234567", "NLD"))
     assert [h.entry_id for h in hit] == ["CKL-3"]
     assert INDEX.screen(screening.DocumentQuery("PASSPORT", "B1234568", "NLD")) == []
-
-
-def test_synthetic_data_is_reproducible() -> None:
-    assert synthetic.generate(50) == synthetic.generate(50)
-    assert synthetic.generate(50, seed=1) != synthetic.generate(50)
