@@ -30,4 +30,6 @@ def test_demo_runs_and_every_exchange_is_as_expected(
     assert "UNEXPECTED" not in out
     assert "1 permit(s), 0 with sponsor" in out  # the embassy rule masks the sponsor
     assert "documents: must contain no more than 1000 item(s)" in out
+    assert "POLICY_DENIED: denied by rule imigrasi-watchlist-no-intelligence-investigation" in out
+    assert "rule interpol-documents-customs-pilot does not apply: expi" in out
     assert (tmp_path / "audit.db").is_file()
