@@ -63,13 +63,14 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _drain(stream: IO[bytes], events: list[dict[str, Any]], lock: threading.Condition) -> None:
-    # Children log to stderr; keep the pipe empty so they never block on it.
+    # Children log JSON lines to stderr; keep the pipe empty so they never block on it,
+    # and keep the events so callers can wait on them.
     for raw in stream:
         try:
             event = json.loads(raw)
         except ValueError:
             continue
-        if isinstance(event, dict) and event.get("event", "").endswith(("_started", "_ready")):
+        if isinstance(event, dict):
             with lock:
                 events.append(event)
                 lock.notify_all()
@@ -83,14 +84,21 @@ class Proc:
     cond: threading.Condition
 
     def wait_event(self, name: str, timeout: float = 120) -> dict[str, Any]:
+        return self.wait_events(name, 1, timeout)[0]
+
+    def wait_events(self, name: str, count: int, timeout: float = 120,
+                    since: int = 0) -> list[dict[str, Any]]:
+        """The first `count` events called `name` (after the first `since` of them)."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                for event in self.events:
-                    if event.get("event") == name:
-                        return event
+                found = [e for e in self.events if e.get("event") == name][since:]
+                if len(found) >= count:
+                    return found[:count]
                 if self.popen.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited with {self.popen.returncode}")
+                    errors = [e for e in self.events if e.get("level") == "error"][-3:]
+                    raise RuntimeError(f"{self.name} exited with {self.popen.returncode}; "
+                                       f"last errors: {errors}")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"{self.name}: no {name} event")

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (size {int} PRIMARY KEY, root {blob} NOT 
 CREATE TABLE IF NOT EXISTS policy_sets (version TEXT PRIMARY KEY, sources TEXT NOT NULL,
   first_loaded TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS claims (claim TEXT PRIMARY KEY, expires {int} NOT NULL);
+CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires);
+CREATE TABLE IF NOT EXISTS rate_counts (counter TEXT NOT NULL, window_start {int} NOT NULL,
+  used {int} NOT NULL, expires {int} NOT NULL, PRIMARY KEY (counter, window_start));
 """
 
 
