@@ -232,17 +232,20 @@ def _federation_files(work: Path, endpoints: dict[str, int], audit: str) -> Path
 
 
 def run_broker(label: str, audit: str, levels: list[tuple[int, int, int]], work: Path,
-               adapters: Proc, workers: int = 1) -> list[Row]:
+               adapters: Proc, workers: int = 1,
+               services: tuple[str, ...] = tuple(SERVICES)) -> list[Row]:
     """Every service at every level against one broker (of `workers` processes)."""
     endpoints = {k: int(v) for k, v in adapters.wait_event("adapter_ready")["endpoints"].items()}
     config = _federation_files(work, endpoints, audit)
     rows = []
     g2g = [PY, "-m", "broker.cli.main"]
+    many = ["--workers", str(workers)] if workers > 1 else []
     with _spawn("broker", [*g2g, "broker", "serve", "--config", str(config),
-                           "--log-level", "INFO", "--workers", str(workers)]) as broker:
+                           "--log-level", "INFO", *many]) as broker:
         started = broker.wait_event("broker_started")
         pids = [broker.popen.pid, *started.get("pids", [])]
-        for name, service in SERVICES.items():
+        for name in services:
+            service = SERVICES[name]
             for concurrency, warmup, count in levels:
                 spec = {"kind": "broker", "address": f"127.0.0.1:{started['port']}",
                         "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
@@ -323,9 +326,18 @@ def main() -> int:
                         help="smoke run: few requests, SQLite only (used by make test)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--services", default=",".join(SERVICES),
+                        help=f"comma-separated subset of {', '.join(SERVICES)}")
+    parser.add_argument("--workers", default="1,2", help="broker worker counts to run")
+    parser.add_argument("--concurrency", default="",
+                        help="comma-separated subset of the concurrency levels")
     args = parser.parse_args()
     levels = ([(1, 10, 30), (8, 20, 60)] if args.quick
               else [(1, 100, 800), (16, 300, 2400), (64, 500, 4000)])
+    if args.concurrency:
+        levels = [lv for lv in levels if str(lv[0]) in args.concurrency.split(",")]
+    services = tuple(args.services.split(","))
+    worker_counts = [int(n) for n in args.workers.split(",")]
     from broker.protocol import pki
 
     started = time.monotonic()
@@ -334,13 +346,13 @@ def main() -> int:
         work = Path(tmp)
         pki.init_pki(REGISTRY, work / "pki")
         with _adapters(work) as adapters:
-            for workers in (1, 2):
+            for workers in worker_counts:
                 sqlite = f"  backend: sqlite\n  path: {work / f'audit-{workers}.db'}\n"
-                rows += run_broker("sqlite", sqlite, levels, work, adapters, workers)
+                rows += run_broker("sqlite", sqlite, levels, work, adapters, workers, services)
             with _postgres_schema() as dsn:
                 if dsn and not args.quick and not args.no_postgres:
                     rows += run_broker("postgres", f"  backend: postgres\n  dsn: {dsn}\n",
-                                       levels, work, adapters)
+                                       levels, work, adapters, 1, services)
     rows = with_ratios(rows)
     print_table(rows)
     elapsed = round(time.monotonic() - started, 1)
