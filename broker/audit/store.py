@@ -77,6 +77,13 @@ class Admission:
 
 
 @dataclass
+class _Count:
+    used: int     # committed before this batch
+    added: int    # charged by this batch
+    expires: int
+
+
+@dataclass
 class _Pending:
     event: AuditEvent
     future: asyncio.Future[AuditReceipt]
@@ -233,9 +240,10 @@ class AuditStore:
 
         records, subjects, nodes = [], [], []
         outcomes: list[AuditReceipt | G2GError] = []
+        counts: dict[tuple[str, int], _Count] = {}
         seq = size
         for p in batch:
-            refusal = self._admit(cur, p.admission) if p.admission else None
+            refusal = self._admit(cur, p.admission, counts) if p.admission else None
             if refusal is not None:
                 outcomes.append(refusal)
                 continue
@@ -259,6 +267,13 @@ class AuditStore:
             cur.executemany(sql("INSERT INTO subjects (key, seq) VALUES (?, ?)"), subjects)
         if nodes:
             cur.executemany(sql("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes)
+        charged = [(key, start, c.added, c.expires) for (key, start), c in counts.items()
+                   if c.added]
+        if charged:
+            cur.executemany(sql(
+                "INSERT INTO rate_counts (counter, window_start, used, expires) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (counter, window_start) "
+                "DO UPDATE SET used = rate_counts.used + excluded.used"), charged)
         self._reader._cache.update(new_nodes)
         new_size = seq
         latest = self._reader.latest_checkpoint()
@@ -267,8 +282,13 @@ class AuditStore:
         cur.execute("COMMIT")
         return outcomes
 
-    def _admit(self, cur: Any, admission: Admission) -> G2GError | None:
-        """Take the claim and charge the counters, or name the first that refuses."""
+    def _admit(self, cur: Any, admission: Admission,
+               counts: dict[tuple[str, int], _Count]) -> G2GError | None:
+        """Take the claim and charge the counters, or name the first that refuses.
+
+        Counters are read once per batch and written once at its end (`counts`
+        holds what this batch added), all under the transaction's write lock.
+        """
         sql = self.dialect.sql
         claim = admission.claim
         # An expired claim may be taken again; its message is past its freshness window.
@@ -279,17 +299,17 @@ class AuditStore:
         if cur.rowcount != 1:
             return claim.refused()
         for counter in admission.counters:
-            row = cur.execute(sql(
-                "SELECT used FROM rate_counts WHERE counter = ? AND window_start = ?"),
-                (counter.key, counter.start)).fetchone()
-            if row is not None and int(row[0]) >= counter.limit:
+            count = counts.get((counter.key, counter.start))
+            if count is None:
+                row = cur.execute(sql(
+                    "SELECT used FROM rate_counts WHERE counter = ? AND window_start = ?"),
+                    (counter.key, counter.start)).fetchone()
+                count = counts[(counter.key, counter.start)] = _Count(
+                    int(row[0]) if row else 0, 0, counter.expires)
+            if count.used + count.added >= counter.limit:
                 return counter.refused()
         for counter in admission.counters:
-            cur.execute(sql(
-                "INSERT INTO rate_counts (counter, window_start, used, expires) "
-                "VALUES (?, ?, 1, ?) ON CONFLICT (counter, window_start) "
-                "DO UPDATE SET used = rate_counts.used + 1"),
-                (counter.key, counter.start, counter.expires))
+            counts[(counter.key, counter.start)].added += 1
         return None
 
     def _expire(self, cur: Any, now: int) -> None:
