@@ -320,6 +320,59 @@ def _postgres_schema() -> Iterator[str | None]:
         admin.close()
 
 
+def micro_figures(work: Path) -> dict[str, Any]:
+    """Policy decision latency (1,000 rules) and audit appends/s (SQLite), in this process.
+
+    Short versions of `make bench-policy` and `make bench-audit`, for the sizing table.
+    """
+    import asyncio
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from bench.bench_audit import event
+    from bench.bench_policy import SCREEN as POLICY_SERVICE
+    from bench.bench_policy import percentiles, policy_text
+    from broker.audit import AuditConfig, open_store
+    from broker.policy import RequestContext, compile_sources
+    from broker.protocol.catalog import Catalog
+    from broker.protocol.registry import load_registry
+
+    registry = load_registry(REGISTRY, work / "pki")
+    consumers = sorted(a for a in registry.agencies if a != "ID/GOV/IMIGRASI")
+    rules = 1000
+    policy = compile_sources({"gen.yaml": policy_text(rules, consumers).encode()}, registry,
+                             Catalog.from_registry(registry))
+    now = datetime.now(UTC)
+    samples = []
+    for k in range(20_000):
+        i = (k * 7919) % rules
+        context = RequestContext(consumers[i % len(consumers)], "ID/GOV/IMIGRASI",
+                                 POLICY_SERVICE, f"purpose_{i}", "UU 6/2011 Pasal 91", None, now)
+        t = time.perf_counter_ns()
+        policy.evaluate(context)
+        samples.append(time.perf_counter_ns() - t)
+    p50, p99 = percentiles(samples)
+
+    async def appends(concurrency: int, count: int) -> float:
+        store = await open_store(AuditConfig(path=work / f"micro-{concurrency}.db"),
+                                 log_key=Ed25519PrivateKey.generate(), instance_id="bench")
+        todo = iter(range(count))
+
+        async def one() -> None:
+            for i in todo:
+                await store.append(event(i))
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+        await store.close()
+        return round(count / elapsed)
+
+    return {"policy_rules": rules, "policy_p50_us": p50, "policy_p99_us": p99,
+            "audit_sqlite_appends_per_s_c1": asyncio.run(appends(1, 1000)),
+            "audit_sqlite_appends_per_s_c64": asyncio.run(appends(64, 5000))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
@@ -353,6 +406,7 @@ def main() -> int:
                 if dsn and not args.quick and not args.no_postgres:
                     rows += run_broker("postgres", f"  backend: postgres\n  dsn: {dsn}\n",
                                        levels, work, adapters, 1, services)
+        micro = {} if args.quick else micro_figures(work)
     rows = with_ratios(rows)
     print_table(rows)
     elapsed = round(time.monotonic() - started, 1)
@@ -368,11 +422,16 @@ def main() -> int:
     for r in rows:
         if r.vs_one_worker is not None and r.concurrency == top:
             print(f"{r.path} at concurrency {top}: {r.vs_one_worker:.2f}x one worker")
+    if micro:
+        print(f"policy decision, {micro['policy_rules']} rules: p50 {micro['policy_p50_us']} µs, "
+              f"p99 {micro['policy_p99_us']} µs; audit appends (SQLite, durable): "
+              f"{micro['audit_sqlite_appends_per_s_c1']}/s one at a time, "
+              f"{micro['audit_sqlite_appends_per_s_c64']}/s from 64 concurrent appenders")
     print(f"elapsed {elapsed} s on {os.cpu_count()} cores")
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     document = {"when": stamp, "quick": args.quick, "cores": os.cpu_count(),
-                "elapsed_s": elapsed, "rows": [asdict(r) for r in rows],
+                "elapsed_s": elapsed, "rows": [asdict(r) for r in rows], "micro": micro,
                 "added_latency_c1": added}
     for name in (f"bench-{stamp}.json", "latest.json" if not args.quick else "quick.json"):
         (args.out / name).write_text(json.dumps(document, indent=2) + "\n")
