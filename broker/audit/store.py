@@ -111,6 +111,7 @@ class AuditStore:
         self._key = log_key
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._conn = dialect.connect()
+        self._write_lock = dialect.writer_lock()
         self._reader = LogReader(dialect, self._conn)
         self._last_cp_time = time.monotonic()
         self._last_expiry = 0.0
@@ -202,13 +203,15 @@ class AuditStore:
                 self._write(batch)
         self._guarded(lambda: self._checkpoint_txn(force=True))
         self._conn.close()
+        self._write_lock.close()
 
     def _guarded(self, fn: Any) -> None:
-        try:
-            fn()
-        except Exception as exc:
-            log.error("audit_checkpoint_failed", error=str(exc))
-            self._rollback()
+        with self._write_lock:
+            try:
+                fn()
+            except Exception as exc:
+                log.error("audit_checkpoint_failed", error=str(exc))
+                self._rollback()
 
     def _rollback(self) -> None:
         with contextlib.suppress(Exception):  # no transaction open is fine
@@ -216,9 +219,13 @@ class AuditStore:
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
-            outcomes = self._insert(batch)
+            with self._write_lock:
+                try:
+                    outcomes = self._insert(batch)
+                except Exception:
+                    self._rollback()
+                    raise
         except Exception as exc:
-            self._rollback()
             log.error("audit_write_failed", error=str(exc), records=len(batch))
             for p in batch:
                 p.loop.call_soon_threadsafe(
