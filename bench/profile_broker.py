@@ -46,6 +46,8 @@ def summarise(raw: Path, top: int = 25) -> str:
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue  # py-spy's own messages
         n = int(count)
         total += n
         frames = [_name(f) for f in stack.split(";")]
@@ -61,8 +63,10 @@ def summarise(raw: Path, top: int = 25) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_broker", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--gil", action="store_true",
+                        help="only samples holding the GIL (Python CPU, not waits)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     raw = RESULTS / "profile-broker.txt"
@@ -86,15 +90,17 @@ def main() -> int:
                         "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
                         "concurrency": 64, "warmup": 300, "count": count, **SCREEN}
                 sampler: list[subprocess.Popen[bytes]] = []
+                argv = [spy, "record", "--pid", str(target), "--duration", str(args.seconds),
+                        "--rate", "200", "--format", "raw", "--output", str(raw),
+                        "--nonblocking", *(["--gil"] if args.gil else [])]
                 # Start sampling a second into the measured run, off the warm-up.
-                timer = threading.Timer(1.0, lambda: sampler.append(subprocess.Popen(
-                    [spy, "record", "--pid", str(target), "--duration", str(args.seconds),
-                     "--rate", "200", "--format", "raw", "--output", str(raw),
-                     "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+                timer = threading.Timer(1.0, lambda: sampler.append(
+                    subprocess.Popen(argv, stdout=subprocess.DEVNULL)))
                 timer.start()
                 result, cpu, _ = _load(spec, pids, adapters.popen.pid)
                 timer.join()
-                sampler[0].wait()
+                if sampler[0].wait() != 0:
+                    raise RuntimeError("py-spy failed (see its message above)")
     print(f"{result['rps']} req/s, broker CPU {cpu * 1000 / result['count']:.3f} ms/req")
     print(summarise(raw))
     return 0
