@@ -69,6 +69,9 @@ class FileLock:
     database locked would otherwise wait in SQLite's busy handler, which
     sleeps 1, 2, 5 … up to 100 ms between tries; a blocked flock wakes as
     soon as the holder lets go, so the workers' commits queue back to back.
+    The wait has no timeout: the kernel drops the lock of a writer that dies,
+    and a writer stuck in its storage would hold SQLite's own lock as well;
+    callers' deadlines end those requests, and nothing unrecorded is forwarded.
     """
 
     def __init__(self, path: Path) -> None:

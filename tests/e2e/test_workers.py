@@ -3,7 +3,8 @@
 Which worker serves a connection is the kernel's choice (SO_REUSEPORT hashes
 the connection), so tests open fresh connections until the audit log shows
 both workers at work (each record names its worker's instance id), bounded
-by a number of attempts, never by time.
+by a number of attempts, never by time. The last test loses the shared
+store (PostgreSQL) under a running broker: requests must fail closed.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from broker.audit.dialect import dialect_for
 from broker.audit.log import Filters, LogReader
 from broker.audit.verify import verify_log
 from broker.config import load_config
+from broker.federation import start_federation, write_config
 from broker.protocol import envelope, keys, pki
 from broker.protocol._gen.g2g.v1 import envelope_pb2
 from broker.protocol.errors import G2GError
 from broker.protocol.registry import load_registry
-from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, name_query
+from tests.broker.audit.conftest import PG_BASE, _pg_schema
+from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, expect_error, name_query
 
 WORKERS = ("bench-1/w0", "bench-1/w1")
 ATTEMPTS = 48  # fresh connections before giving up on reaching both workers (2^-47)
@@ -225,3 +228,34 @@ async def test_a_killed_worker_is_restarted_and_the_log_is_sealed_on_stop(
         conn.close()
     assert report.ok, report.problems
     assert report.unsigned_tail == 0
+
+
+@pytest.mark.postgres
+async def test_requests_fail_closed_when_the_shared_store_is_lost(
+        tmp_path: Path, pki_dir: Path) -> None:
+    import psycopg
+
+    name = f"g2g-test-{os.getpid()}-{id(tmp_path)}"
+    for schema_dsn in _pg_schema():
+        # Named, so that only this store's connections are cut.
+        dsn = f"{schema_dsn}&application_name={name}"
+        config = write_config(tmp_path, pki_dir=pki_dir,
+                              audit_yaml=f"  backend: postgres\n  dsn: {dsn}\n")
+        federation = await start_federation(tmp_path, pki_dir=pki_dir, config_path=config,
+                                            adapters=("immigration",))
+        try:
+            client = federation.client(POLRI)
+            await client.call(SCREEN, name_query("Budi Santoso"),
+                              purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+            with psycopg.connect(PG_BASE, autocommit=True) as admin:
+                killed = admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s", (name,)).fetchall()
+            assert killed  # the store's writer connection is gone
+            for _ in range(2):  # refused, and still serving
+                await expect_error(
+                    client.call(SCREEN, name_query("Budi Santoso"),
+                                purpose="criminal_investigation", legal_basis=LEGAL_BASIS),
+                    grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE")
+        finally:
+            await federation.stop()
