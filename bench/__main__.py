@@ -302,7 +302,7 @@ def with_ratios(rows: list[Row]) -> list[Row]:
 
 
 @contextmanager
-def _postgres_schema() -> Iterator[str | None]:
+def postgres_schema() -> Iterator[str | None]:
     """A DSN on a fresh schema (dropped afterwards), or None without PostgreSQL."""
     try:
         import psycopg
@@ -327,12 +327,10 @@ def micro_figures(work: Path) -> dict[str, Any]:
     """
     import asyncio
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from bench.bench_audit import event
+    from bench.bench_audit import run
     from bench.bench_policy import SCREEN as POLICY_SERVICE
     from bench.bench_policy import percentiles, policy_text
-    from broker.audit import AuditConfig, open_store
+    from broker.audit import AuditConfig
     from broker.policy import RequestContext, compile_sources
     from broker.protocol.catalog import Catalog
     from broker.protocol.registry import load_registry
@@ -353,24 +351,13 @@ def micro_figures(work: Path) -> dict[str, Any]:
         samples.append(time.perf_counter_ns() - t)
     p50, p99 = percentiles(samples)
 
-    async def appends(concurrency: int, count: int) -> float:
-        store = await open_store(AuditConfig(path=work / f"micro-{concurrency}.db"),
-                                 log_key=Ed25519PrivateKey.generate(), instance_id="bench")
-        todo = iter(range(count))
-
-        async def one() -> None:
-            for i in todo:
-                await store.append(event(i))
-
-        began = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-        await store.close()
-        return round(count / elapsed)
+    def appends(concurrency: int, count: int) -> int:
+        config = AuditConfig(path=work / f"micro-{concurrency}.db")
+        return round(asyncio.run(run(config, concurrency, count)))
 
     return {"policy_rules": rules, "policy_p50_us": p50, "policy_p99_us": p99,
-            "audit_sqlite_appends_per_s_c1": asyncio.run(appends(1, 1000)),
-            "audit_sqlite_appends_per_s_c64": asyncio.run(appends(64, 5000))}
+            "audit_sqlite_appends_per_s_c1": appends(1, 1000),
+            "audit_sqlite_appends_per_s_c64": appends(64, 5000)}
 
 
 def main() -> int:
@@ -402,7 +389,7 @@ def main() -> int:
             for workers in worker_counts:
                 sqlite = f"  backend: sqlite\n  path: {work / f'audit-{workers}.db'}\n"
                 rows += run_broker("sqlite", sqlite, levels, work, adapters, workers, services)
-            with _postgres_schema() as dsn:
+            with postgres_schema() as dsn:
                 if dsn and not args.quick and not args.no_postgres:
                     rows += run_broker("postgres", f"  backend: postgres\n  dsn: {dsn}\n",
                                        levels, work, adapters, 1, services)

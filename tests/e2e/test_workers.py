@@ -259,3 +259,14 @@ async def test_requests_fail_closed_when_the_shared_store_is_lost(
                     grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE")
         finally:
             await federation.stop()
+
+
+async def test_a_worker_failing_at_start_up_fails_the_whole_broker(
+        tmp_path: Path, pki_dir: Path) -> None:
+    (tmp_path / "pki").symlink_to(pki_dir)
+    config = _federation_files(tmp_path, {}, f"  backend: sqlite\n  path: {tmp_path / 'a.db'}\n")
+    (tmp_path / "policies" / POLICY).write_text("rules: [")  # unparseable: workers refuse it
+    with _spawn("broker", [PY, "-m", "broker.cli.main", "broker", "serve", "--config",
+                           str(config), "--workers", "2"]) as proc:
+        assert proc.popen.wait(60) == 1
+    assert not any(e.get("event") == "broker_started" for e in proc.events)
