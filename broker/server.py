@@ -9,6 +9,7 @@ through broker.protocol.status, the only place that picks codes.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from dataclasses import dataclass, field, replace
@@ -207,6 +208,8 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
     if worker is not None:
         sys.stdout.buffer.write(workers.READY)
         sys.stdout.flush()
+        # Nobody reads the pipe after this line; a stray write must never block on it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     await stop.wait()
     await running.stop()
     if watch_parent is not None:

@@ -145,7 +145,7 @@ class Supervisor:
                                              return_when=asyncio.FIRST_COMPLETED)
                 for task in exits:
                     task.cancel()
-                if stopper in done:
+                if stop.is_set():  # workers stopping on our signal (or Ctrl-C) are not crashes
                     return 0
                 for task in done:
                     worker = exits[task]

@@ -9,6 +9,7 @@ store (PostgreSQL) under a running broker: requests must fail closed.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -29,8 +30,8 @@ from broker.audit.log import Filters, LogReader
 from broker.audit.verify import verify_log
 from broker.config import load_config
 from broker.federation import start_federation, write_config
-from broker.protocol import envelope, keys, pki
-from broker.protocol._gen.g2g.v1 import envelope_pb2
+from broker.protocol import envelope, keys, pki, tls
+from broker.protocol._gen.g2g.v1 import broker_pb2_grpc, envelope_pb2
 from broker.protocol.errors import G2GError
 from broker.protocol.registry import load_registry
 from tests.broker.audit.conftest import PG_BASE, _pg_schema
@@ -39,6 +40,7 @@ from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, expect_error, name_qu
 WORKERS = ("bench-1/w0", "bench-1/w1")
 ATTEMPTS = 48  # fresh connections before giving up on reaching both workers (2^-47)
 POLICY = "imigrasi-watchlist.yaml"
+SENDERS = 8
 
 
 @dataclass
@@ -270,3 +272,65 @@ async def test_a_worker_failing_at_start_up_fails_the_whole_broker(
                            str(config), "--workers", "2"]) as proc:
         assert proc.popen.wait(60) == 1
     assert not any(e.get("event") == "broker_started" for e in proc.events)
+
+
+@pytest.mark.slow
+async def test_sigkill_of_a_worker_under_load_loses_no_acknowledged_exchange(
+        start_brokers: Start) -> None:
+    broker = await start_brokers()
+    signer = broker.client()
+    identity = pki.load_identity(broker.pki_dir, POLRI)
+    # One connection per sender (a local subchannel pool each), so both workers get load.
+    channels = [grpc.aio.secure_channel(f"127.0.0.1:{broker.port}",
+                                        tls.channel_credentials(identity),
+                                        options=[("grpc.use_local_subchannel_pool", 1)])
+                for _ in range(SENDERS)]
+    acknowledged: list[str] = []
+    victim: list[int] = []
+    target: list[int] = []
+    enough = asyncio.Event()
+
+    async def sender(channel: grpc.aio.Channel) -> None:
+        stub = broker_pb2_grpc.ExchangeStub(channel)
+        while not enough.is_set():
+            env = broker.build()
+            try:
+                signer.verify(env, await stub.Call(env, timeout=10))
+            except (grpc.aio.AioRpcError, G2GError):
+                continue  # its worker was killed under it: not acknowledged
+            acknowledged.append(envelope.parse_header(env).message_id)
+            if target and len(acknowledged) >= target[0]:
+                enough.set()  # 40 more answered after the restart
+            if len(acknowledged) == 20:
+                # Kill the worker that served this exchange: it is certainly under load.
+                index = int(worker_of(broker, env).rsplit("w", 1)[1])
+                victim.append(broker.pids[index])
+                os.kill(broker.pids[index], signal.SIGKILL)
+
+    async def until_restarted_and_more() -> None:
+        await asyncio.to_thread(broker.proc.wait_event, "worker_restarted")
+        target.append(len(acknowledged) + 40)
+
+    try:
+        await asyncio.gather(until_restarted_and_more(), *(sender(c) for c in channels))
+    finally:
+        for channel in channels:
+            await channel.close()
+        await signer.close()
+    assert victim
+    broker.proc.popen.send_signal(signal.SIGTERM)
+    assert broker.proc.popen.wait(30) == 0
+    kinds: dict[str, set[str]] = {}
+    for record in broker.records():
+        kinds.setdefault(str(record["message_id"]), set()).add(str(record["kind"]))
+    missing = [m for m in acknowledged if kinds.get(m) != {"request", "outcome"}]
+    assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged exchanges lack records"
+    config = load_config(broker.config)
+    dialect = dialect_for(config.audit)
+    conn = dialect.connect()
+    try:
+        report = verify_log(LogReader(dialect, conn), config.audit.origin,
+                            keys.load_public_key(broker.pki_dir / "broker" / "log.pub"))
+    finally:
+        conn.close()
+    assert report.ok, report.problems
