@@ -9,7 +9,6 @@ in memory, for a single process. Both refuse with the same `RateLimited`.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,9 +43,10 @@ def windows(consumer: str, decision: Decision, now: datetime) -> tuple[Window, .
     if not decision.limits:
         return ()
     t = int(now.timestamp())
+    # Rule ids and agency ids hold no spaces (policy and header patterns): unambiguous.
     rule = decision.rule_id or ""
     return tuple(
-        Window(key=json.dumps([rule, consumer, limit.seconds]), start=t - t % limit.seconds,
+        Window(key=f"{rule} {consumer} {limit.seconds}", start=t - t % limit.seconds,
                limit=limit.amount, expires=t - t % limit.seconds + limit.seconds,
                rule_id=rule, name=limit.name, now=t)
         for limit in decision.limits)
