@@ -61,16 +61,29 @@ def reserve_port(listen: str) -> tuple[socket.socket, str]:
     """
     host, port = split_listen(listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port:
+        # SO_REUSEPORT would let us share the port with any other listener of this
+        # user (a stale broker, say): refuse a port someone already listens on.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            _bind(probe, host, port, listen)
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
-        sock.bind((host, port))
-    except OSError as exc:
+        _bind(sock, host, port, listen)
+    except G2GError:
         sock.close()
-        raise G2GError(f"could not bind {listen}: {exc.strerror}", reason="BIND_FAILED") from None
+        raise
     bound = sock.getsockname()[1]
     return sock, f"[{host}]:{bound}" if family == socket.AF_INET6 else f"{host}:{bound}"
+
+
+def _bind(sock: socket.socket, host: str, port: int, listen: str) -> None:
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise G2GError(f"could not bind {listen}: {exc.strerror}", reason="BIND_FAILED") from None
 
 
 @dataclass
