@@ -87,6 +87,26 @@ def _bind(sock: socket.socket, host: str, port: int, listen: str) -> None:
 
 
 @dataclass
+class RestartBudget:
+    """At most `limit` restarts within any `window` seconds; past that, stop (fail closed)."""
+
+    limit: int = MAX_RESTARTS
+    window: float = RESTART_WINDOW
+    _deaths: deque[float] = field(default_factory=deque)
+
+    def allow(self, now: float) -> bool:
+        """Count a death at `now` (monotonic seconds); may the worker be restarted?"""
+        self._deaths.append(now)
+        while self._deaths and self._deaths[0] <= now - self.window:
+            self._deaths.popleft()
+        return len(self._deaths) <= self.limit
+
+    @property
+    def recent(self) -> int:
+        return len(self._deaths)
+
+
+@dataclass
 class _Worker:
     index: int
     argv: list[str]
@@ -103,8 +123,7 @@ class Supervisor:
     workers: int
     log_level: str = "INFO"
     _workers: list[_Worker] = field(default_factory=list)
-    _deaths: deque[float] = field(default_factory=deque)
-    _stopping: bool = False
+    _budget: RestartBudget = field(default_factory=RestartBudget)
 
     def _argv(self, index: int) -> list[str]:
         return [sys.executable, "-m", "broker.cli.main", "broker", "serve",
@@ -168,13 +187,10 @@ class Supervisor:
             stopper.cancel()
 
     async def _restart(self, worker: _Worker, code: int) -> bool:
-        now = time.monotonic()
-        self._deaths.append(now)
-        while self._deaths and self._deaths[0] < now - RESTART_WINDOW:
-            self._deaths.popleft()
+        allowed = self._budget.allow(time.monotonic())
         log.error("worker_exited", worker=worker.index, code=code,
-                  deaths_in_window=len(self._deaths))
-        if len(self._deaths) > MAX_RESTARTS:
+                  deaths_in_window=self._budget.recent)
+        if not allowed:
             log.error("broker_failed", reason="workers keep dying; stopping (fail closed)")
             return False
         try:

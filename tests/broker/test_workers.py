@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from broker.protocol.errors import ConfigError, G2GError
-from broker.workers import reserve_port, split_listen, worker_instance_id
+from broker.workers import RestartBudget, reserve_port, split_listen, worker_instance_id
 
 
 def test_split_listen() -> None:
@@ -45,3 +45,15 @@ def test_a_port_another_process_listens_on_is_refused_even_with_reuseport() -> N
 
 def test_each_worker_names_itself_in_the_audit_log() -> None:
     assert worker_instance_id("broker-1", 1) == "broker-1/w1"
+
+
+def test_restart_budget_stops_a_crash_loop_and_recovers_after_the_window() -> None:
+    budget = RestartBudget(limit=2, window=60.0)
+    assert budget.allow(0.0)
+    assert budget.allow(10.0)
+    assert not budget.allow(20.0)  # a third death within 60 s: stop the broker
+    budget = RestartBudget(limit=2, window=60.0)
+    assert budget.allow(0.0)
+    assert budget.allow(10.0)
+    assert budget.allow(61.0)  # the first death has left the window
+    assert budget.recent == 2
