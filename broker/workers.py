@@ -111,7 +111,6 @@ class _Worker:
     index: int
     argv: list[str]
     process: asyncio.subprocess.Process | None = None
-    starts: int = 0
 
 
 @dataclass
@@ -135,7 +134,6 @@ class Supervisor:
         """Start one worker and wait until it serves; raise if it dies first."""
         worker.process = await asyncio.create_subprocess_exec(
             *worker.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        worker.starts += 1
         assert worker.process.stdout is not None
         line = await worker.process.stdout.readline()
         if line != READY:
