@@ -1,12 +1,15 @@
-"""Run a named adapter: one provider server per agency identity it serves.
+"""Run named adapters: one provider server per agency identity, data swapped in live.
 
-Each adapter package exposes `build(data: Path | None) -> {agency_id: {service: handler}}`
-(most serve one agency; the consular adapter serves several embassies, each with
-its own key, certificate and endpoint, plus consular services of ID/GOV/IMIGRASI).
-When several adapters serve the same agency, `start_adapters` merges their
-handlers into that agency's one provider server (one endpoint per agency); the
-same service from two adapters is a configuration error. Only the protocol core
-and the toolkit are used here: no broker internals.
+Each adapter package exposes `DATA` (its data sets, see `common.datasets`) and
+`build(data) -> {agency_id: {service: handler}}`, where handlers read
+`data.current` once per request (most adapters serve one agency; the consular
+adapter serves several embassies, each with its own key, certificate and
+endpoint, plus consular services of ID/GOV/IMIGRASI). When several adapters
+serve the same agency, `start_adapters` merges their handlers into that
+agency's one provider server (one endpoint per agency); the same service from
+two adapters is a configuration error. `serve` watches each adapter's data
+directory (a poll every second, or at once on SIGHUP) and swaps changed data
+in. Only the protocol core and the toolkit are used here: no broker internals.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import importlib
 import signal
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
+from agency_adapters.common.datasets import RELOAD_INTERVAL, AdapterData, Current, LiveData
+from agency_adapters.common.records import RecordError
 from agency_adapters.toolkit.provider import Handler, ProviderServer
 from broker.protocol import pki
 from broker.protocol.errors import ConfigError
@@ -35,7 +40,9 @@ ADAPTERS: Mapping[str, str] = {
 
 
 class AdapterModule(Protocol):
-    def build(self, data: Path | None) -> Mapping[str, Mapping[str, Handler]]: ...
+    DATA: AdapterData[Any]
+
+    def build(self, data: Current[Any]) -> Mapping[str, Mapping[str, Handler]]: ...
 
 
 def load(name: str) -> AdapterModule:
@@ -46,17 +53,39 @@ def load(name: str) -> AdapterModule:
     return module
 
 
-def merged_handlers(names: Iterable[str], data: Mapping[str, Path | None] | None = None,
+def data_dirs(names: Iterable[str], data: Mapping[str, Path | None] | None = None,
+              root: Path | None = None) -> dict[str, Path | None]:
+    """{adapter: data directory}: `data[name]` if given, else ``root/name``, else None (seeded)."""
+    given = data or {}
+    return {name: given.get(name) or (root / name if root is not None else None)
+            for name in names}
+
+
+def open_data(names: Iterable[str], data: Mapping[str, Path | None] | None = None,
+              root: Path | None = None) -> dict[str, LiveData[Any]]:
+    """Load every adapter's data (`data_dirs`); a bad row is a ConfigError naming file:line."""
+    try:
+        return {name: LiveData(name, load(name).DATA, directory)
+                for name, directory in data_dirs(dict.fromkeys(names), data, root).items()}
+    except RecordError as err:
+        raise ConfigError(err.reason, file=err.path, line=err.line, field=err.field) from None
+
+
+def merged_handlers(names: Iterable[str], data: Mapping[str, Path | None] | None = None, *,
+                    live: Mapping[str, Current[Any]] | None = None,
                     ) -> dict[str, dict[str, Handler]]:
     """{agency_id: {service: handler}} of adapters `names`, merged per agency.
 
-    `data` maps an adapter name to its data path (absent: the seeded default).
+    Handlers read from `live[name]`; without it the data is loaded from
+    `data` (adapter name to data directory; absent: the seeded default).
     Two adapters offering the same service for the same agency is a ConfigError.
     """
+    names = tuple(dict.fromkeys(names))
+    sources: Mapping[str, Current[Any]] = live if live is not None else open_data(names, data)
     merged: dict[str, dict[str, Handler]] = {}
     owner: dict[tuple[str, str], str] = {}
-    for name in dict.fromkeys(names):
-        for agency_id, handlers in load(name).build((data or {}).get(name)).items():
+    for name in names:
+        for agency_id, handlers in load(name).build(sources[name]).items():
             into = merged.setdefault(agency_id, {})
             for service, handler in handlers.items():
                 if (agency_id, service) in owner:
@@ -70,14 +99,16 @@ def merged_handlers(names: Iterable[str], data: Mapping[str, Path | None] | None
 async def start_adapters(names: Iterable[str], registry: Registry, pki_dir: Path, *,
                          listen: str | None = None,
                          data: Mapping[str, Path | None] | None = None,
+                         live: Mapping[str, Current[Any]] | None = None,
                          ) -> dict[str, tuple[ProviderServer, int]]:
     """Start every identity of adapters `names`, one server per agency (handlers merged).
 
     Returns {agency_id: (server, port)}. `listen` overrides the registry endpoints
-    (tests pass 127.0.0.1:0); `data` maps adapter names to data paths.
+    (tests pass 127.0.0.1:0); `data` maps adapter names to data directories, or
+    `live` to already opened data (`open_data`) that the caller keeps refreshing.
     """
     names = tuple(names)
-    merged = merged_handlers(names, data)
+    merged = merged_handlers(names, data, live=live)
     for agency_id in merged:
         agency = registry.agency(agency_id)
         if agency is None:
@@ -115,10 +146,14 @@ async def start_adapter(name: str, registry: Registry, pki_dir: Path, *,
 
 async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, *,
                 listen: str | None = None,
-                data: Path | Mapping[str, Path | None] | None = None) -> None:
+                data: Path | Mapping[str, Path | None] | None = None,
+                data_root: Path | None = None,
+                reload_interval: float = RELOAD_INTERVAL) -> None:
     """Run adapters `names` (handlers merged per agency) until SIGINT/SIGTERM.
 
-    `data` is one adapter's data path (with one name) or a {name: path} map.
+    `data` is one adapter's data directory (with one name) or a {name: dir} map;
+    other adapters read ``data_root/<name>`` when `data_root` is set. Changed
+    data files are swapped in (checked every `reload_interval` s, and on SIGHUP).
     """
     names = (names,) if isinstance(names, str) else tuple(names)
     if isinstance(data, Path):
@@ -126,13 +161,27 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
             raise ConfigError("a bare data path needs exactly one adapter; use NAME=PATH")
         data = {names[0]: data}
     registry = load_registry(registry_path, pki_dir)
-    started = await start_adapters(names, registry, pki_dir, listen=listen, data=data)
+    live = open_data(names, data, data_root)
+    started = await start_adapters(names, registry, pki_dir, listen=listen, live=live)
     log.info("adapter_ready", adapter=",".join(names),
-             endpoints={agency: port for agency, (_, port) in started.items()})
+             endpoints={agency: port for agency, (_, port) in started.items()},
+             data={name: str(d.directory or "seeded") for name, d in live.items()})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    pending: set[asyncio.Task[bool]] = set()
+
+    def reload_now() -> None:
+        for source in live.values():
+            task = asyncio.create_task(source.refresh(force=True))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload_now)
+    watchers = [asyncio.create_task(source.watch(stop, reload_interval))
+                for source in live.values()]
     await stop.wait()
+    await asyncio.gather(*watchers, *pending)
     for server, _ in started.values():
         await server.stop()

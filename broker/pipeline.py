@@ -175,9 +175,11 @@ def require_allowed(decision: Decision) -> None:
     if not decision.allowed:
         rule = decision.rule_id or "none"
         message = (f"denied by rule {decision.rule_id}: {decision.reason}" if decision.rule_id
-                   else "no rule matched")
-        raise PolicyDenied(message, reason="POLICY_DENIED",
-                           metadata={"rule_id": rule, "policy_version": decision.policy_version})
+                   else decision.reason or "no rule matched")
+        metadata = {"rule_id": rule, "policy_version": decision.policy_version}
+        if decision.unmet_rule:
+            metadata["unmet_rule"] = decision.unmet_rule
+        raise PolicyDenied(message, reason="POLICY_DENIED", metadata=metadata)
 
 
 def attest(opened: OpenedEnvelope, spec: ServiceSpec, decision: Decision, decision_id: str,

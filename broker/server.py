@@ -160,7 +160,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     gate = asyncio.Semaphore(config.limits.max_concurrent_calls)
     broker_pb2_grpc.add_ExchangeServicer_to_server(ExchangeServicer(broker, gate), server)
     broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(catalog), server)
-    _add_audit_service(server, audit, registry)
+    _add_audit_service(server, audit, registry, broker.log_secret)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
@@ -179,10 +179,11 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                          watcher=watcher, _closers=[clients])
 
 
-def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: Registry) -> None:
+def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: Registry,
+                       log_secret: bytes) -> None:
     from broker.audit.service import add_audit_service
 
-    add_audit_service(server, audit, registry)
+    add_audit_service(server, audit, registry, log_secret)
 
 
 async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from broker.protocol.errors import SchemaError
+
 _CODES: Final = """
 ABW AFG AGO AIA ALA ALB AND ARE ARG ARM ASM ATA ATF ATG AUS AUT AZE BDI BEL BEN
 BES BFA BGD BGR BHR BHS BIH BLM BLR BLZ BMU BOL BRA BRB BRN BTN BVT BWA CAF CAN
@@ -35,3 +37,17 @@ _SHAPE: Final = re.compile(r"[A-Z]{3}")
 def is_alpha3(code: str) -> bool:
     """True when `code` has the alpha-3 shape and is an assigned ISO 3166-1 code."""
     return _SHAPE.fullmatch(code) is not None and code in ISO_3166_ALPHA3
+
+
+def require_assigned(field: str, code: str) -> None:
+    """Refuse a well-formed code that is not an assigned ISO 3166-1 alpha-3 code.
+
+    The request schema already checked the shape (``^[A-Z]{3}$``); this catches
+    ``XXX``, ``UNO`` and the like with INVALID_ARGUMENT / ``UNKNOWN_COUNTRY``
+    naming the field. An empty optional field passes. Country codes are not
+    personal data, so the code is quoted.
+    """
+    if code and code not in ISO_3166_ALPHA3:
+        raise SchemaError(
+            f"{field}: {code!r} is not an assigned ISO 3166-1 alpha-3 country code",
+            reason="UNKNOWN_COUNTRY", metadata={"field": field})

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import tempfile
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, TextIO, TypeVar
 
 from agency_adapters.common.countries import ISO_3166_ALPHA3
 
@@ -274,16 +276,31 @@ def _jsonl_rows(handle: Iterable[str]) -> Iterator[tuple[int, Mapping[str, objec
         yield number, row
 
 
-def load(schema: Schema[T], path: Path | str) -> tuple[T, ...]:
-    """Load and validate every record of a ``.jsonl`` or ``.csv`` file (format by extension).
+FORMATS: Final = ("jsonl", "csv")
+"""The accepted file formats; a file's format is its extension unless named."""
+
+
+def file_format(path: Path | str, fmt: str | None = None) -> str:
+    """`fmt` if given, else the extension of `path`; a RecordError when neither is a format."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise RecordError(path, 0, "format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+        return fmt
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise RecordError(path, 0, "path",
+                          "extension must be .jsonl or .csv (or name the format)")
+    return suffix
+
+
+def load(schema: Schema[T], path: Path | str, fmt: str | None = None) -> tuple[T, ...]:
+    """Load and validate every record of a JSONL or CSV file (format by extension or `fmt`).
 
     Raises `RecordError` naming the file, line and field of the first bad row; nothing
     is returned then (the whole import is refused). Keys must be unique.
     """
     source = Path(path)
-    suffix = source.suffix.lower()
-    if suffix not in (".jsonl", ".csv"):
-        raise RecordError(source, 0, "path", "extension must be .jsonl or .csv")
+    suffix = "." + file_format(source, fmt)
     records: list[T] = []
     first_line: dict[Hashable, int] = {}
     try:
@@ -322,38 +339,55 @@ def from_mapping(schema: Schema[T], row: Mapping[str, object]) -> T:
 
 def find(directory: Path | str, stem: str) -> Path:
     """The one data file ``<stem>.jsonl`` or ``<stem>.csv`` in `directory`."""
+    found = find_optional(directory, stem)
+    if found is None:
+        raise RecordError(directory, 0, "path",
+                          f"must hold exactly one of {stem}.jsonl, {stem}.csv")
+    return found
+
+
+def find_optional(directory: Path | str, stem: str) -> Path | None:
+    """``<stem>.jsonl`` or ``<stem>.csv`` in `directory`, None if neither; both is an error."""
     folder = Path(directory)
     if not folder.is_dir():
         raise RecordError(folder, 0, "path", "must be a directory of data files")
     found = [p for p in (folder / f"{stem}.jsonl", folder / f"{stem}.csv") if p.is_file()]
-    if len(found) != 1:
+    if len(found) > 1:
         raise RecordError(folder, 0, "path",
-                          f"must hold exactly one of {stem}.jsonl, {stem}.csv")
-    return found[0]
+                          f"holds both {stem}.jsonl and {stem}.csv; keep exactly one")
+    return found[0] if found else None
+
+
+def _jsonl_lines(schema: Schema[T], records: Iterable[T], handle: TextIO) -> int:
+    count = 0
+    for record in records:
+        handle.write(json.dumps(schema.to_mapping(record), ensure_ascii=False,
+                                separators=(",", ":")))
+        handle.write("\n")
+        count += 1
+    return count
 
 
 def write_jsonl(schema: Schema[T], records: Iterable[T], path: Path | str) -> int:
     """Write one JSON object per line (UTF-8, names unescaped); returns the record count."""
-    count = 0
     with Path(path).open("w", encoding="utf-8", newline="\n") as handle:
-        for record in records:
-            handle.write(json.dumps(schema.to_mapping(record), ensure_ascii=False,
-                                    separators=(",", ":")))
-            handle.write("\n")
-            count += 1
+        return _jsonl_lines(schema, records, handle)
+
+
+def _csv_lines(schema: Schema[T], records: Iterable[T], handle: TextIO) -> int:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(schema.csv_header)
+    count = 0
+    for record in records:
+        writer.writerow(schema.to_csv(record))
+        count += 1
     return count
 
 
 def write_csv(schema: Schema[T], records: Iterable[T], path: Path | str) -> int:
     """Write the header row then one row per record (RFC 4180 quoting); returns the count."""
-    count = 0
     with Path(path).open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(schema.csv_header)
-        for record in records:
-            writer.writerow(schema.to_csv(record))
-            count += 1
-    return count
+        return _csv_lines(schema, records, handle)
 
 
 def write(schema: Schema[T], records: Iterable[T], path: Path | str) -> int:
@@ -361,3 +395,32 @@ def write(schema: Schema[T], records: Iterable[T], path: Path | str) -> int:
     if Path(path).suffix.lower() == ".csv":
         return write_csv(schema, records, path)
     return write_jsonl(schema, records, path)
+
+
+def replace_atomically(schema: Schema[T], records: Iterable[T], target: Path | str) -> int:
+    """Write `records` to `target` (CSV for ``.csv``, else JSONL) so readers never see half.
+
+    A temporary file in the same directory (mode 0600: the rows are personal
+    data) is written, fsynced and renamed over `target` (`os.replace`), then the
+    directory is fsynced so the rename survives a crash. Returns the count.
+    """
+    final = Path(target)
+    as_csv = final.suffix.lower() == ".csv"
+    fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.",
+                                     suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="" if as_csv else "\n") as handle:
+            count = (_csv_lines if as_csv else _jsonl_lines)(schema, records, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, final)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    directory = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return count

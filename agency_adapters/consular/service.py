@@ -5,9 +5,10 @@ One module, several agency identities: `build()` returns the Imigrasi handlers
 under ID/GOV/IMIGRASI (merged by the runner with the immigration adapter's
 handlers for the same agency) and one NationalityVerification handler per
 embassy, each answering only from its own country's passport register.
-`build(data)` takes a directory holding ``permits.*``, ``notifications.*`` and
-``passports.*`` (JSONL or CSV), or None for the seeded synthetic data. Never
-logs names, dates of birth or document numbers.
+`DATA` declares the data sets (``permits``, ``notifications``, ``passports``);
+`build(data)` takes where the current index is read from, once per request, so
+new data can be swapped in while serving. Never logs names, dates of birth or
+document numbers.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Final
 
 from google.protobuf import message as pb_message
 
+from agency_adapters.common.countries import require_assigned
+from agency_adapters.common.datasets import AdapterData, Current, Dataset, Records
 from agency_adapters.consular import records as rec
 from agency_adapters.consular import synthetic
 from agency_adapters.immigration.names import tokens
@@ -50,7 +52,7 @@ _NOTIFICATION_TYPES: dict[str, pb.NotificationType] = {
 
 @cache
 def seeded_data() -> rec.ConsularData:
-    """The default synthetic data (fixed seed), used when no data directory is given."""
+    """The default synthetic data (fixed seed), used for data sets without a file."""
     return synthetic.generate()
 
 
@@ -78,9 +80,21 @@ class ConsularIndex:
             passports={(p.issuing_country, p.passport_number): p for p in data.passports})
 
 
-@cache
-def _seeded_index() -> ConsularIndex:
-    return ConsularIndex.build(seeded_data())
+def _generate(size: int, seed: int) -> Records:
+    data = synthetic.generate(size, seed)
+    return {"permits": data.permits, "notifications": data.notifications,
+            "passports": data.passports}
+
+
+DATA: AdapterData[ConsularIndex] = AdapterData(
+    datasets=(Dataset("permits", rec.PERMITS, lambda: seeded_data().permits),
+              Dataset("notifications", rec.NOTIFICATIONS, lambda: seeded_data().notifications),
+              Dataset("passports", rec.PASSPORTS, lambda: seeded_data().passports)),
+    index=lambda records: ConsularIndex.build(rec.ConsularData(
+        permits=records["permits"], notifications=records["notifications"],
+        passports=records["passports"])),
+    generate=_generate, default_size=synthetic.DEFAULT_SIZE, default_seed=synthetic.SEED)
+"""Stay permits, consular notifications and embassy passport registers; see docs/DATA.md."""
 
 
 def to_permit(record: rec.PermitRecord) -> pb.Permit:
@@ -126,10 +140,13 @@ def verify(index: ConsularIndex, country: str, request: pb.PassportVerificationR
     return pb.PassportVerificationResponse(result=pb.VERIFICATION_RESULT_VALID)
 
 
-def imigrasi_handlers(index: ConsularIndex) -> dict[str, Handler]:
+def imigrasi_handlers(data: Current[ConsularIndex]) -> dict[str, Handler]:
+    """Imigrasi's consular handlers; each reads `data.current` once per request."""
+
     async def get_status(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.StayPermitQuery)
-        permits = [p for p in index.permits.get(
+        require_assigned("nationality", request.nationality)
+        permits = [p for p in data.current.permits.get(
                        (request.passport_number, request.nationality), ())
                    if not request.permit_number or p.permit_number == request.permit_number]
         return pb.StayPermitStatus(found=bool(permits), permits=[to_permit(p) for p in permits])
@@ -137,7 +154,8 @@ def imigrasi_handlers(index: ConsularIndex) -> dict[str, Handler]:
     async def list_notifications(request: pb_message.Message, call: Call
                                  ) -> pb_message.Message:
         assert isinstance(request, pb.NotificationQuery)
-        matched = [n for n in index.notifications.get(request.nationality, ())
+        require_assigned("nationality", request.nationality)
+        matched = [n for n in data.current.notifications.get(request.nationality, ())
                    if request.from_date <= n.date <= request.to_date]
         return pb.NotificationList(
             notifications=[to_notification(n) for n in matched[:MAX_NOTIFICATIONS]],
@@ -146,18 +164,17 @@ def imigrasi_handlers(index: ConsularIndex) -> dict[str, Handler]:
     return {GET_STATUS: get_status, LIST_NOTIFICATIONS: list_notifications}
 
 
-def embassy_handler(index: ConsularIndex, country: str) -> Handler:
+def embassy_handler(data: Current[ConsularIndex], country: str) -> Handler:
     async def verify_passport(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.PassportVerificationRequest)
-        return verify(index, country, request)
+        return verify(data.current, country, request)
 
     return verify_passport
 
 
-def build(data: Path | None) -> Mapping[str, Mapping[str, Handler]]:
+def build(data: Current[ConsularIndex]) -> Mapping[str, Mapping[str, Handler]]:
     """Handlers per agency: Imigrasi's consular services and each embassy's Verify."""
-    index = _seeded_index() if data is None else ConsularIndex.build(rec.load_data(data))
-    out: dict[str, Mapping[str, Handler]] = {IMIGRASI: imigrasi_handlers(index)}
+    out: dict[str, Mapping[str, Handler]] = {IMIGRASI: imigrasi_handlers(data)}
     for agency, country in EMBASSIES.items():
-        out[agency] = {VERIFY: embassy_handler(index, country)}
+        out[agency] = {VERIFY: embassy_handler(data, country)}
     return out

@@ -19,9 +19,9 @@ from typing import Final, Literal, TypeAlias, cast
 from agency_adapters.common import records as r
 from agency_adapters.common.records import MAX_TEXT, Invalid, RecordError
 
-__all__ = ["BAN_TYPES", "DOCUMENT_TYPES", "FIELDS", "MAX_TEXT", "SEXES", "IdentityDocument",
-           "RecordError", "WatchlistRecord", "load_records", "record_from_mapping",
-           "to_csv_row", "to_mapping", "write_csv", "write_jsonl"]
+__all__ = ["BAN_TYPES", "DOCUMENT_TYPES", "FIELDS", "MAX_TEXT", "SEXES", "WATCHLIST",
+           "IdentityDocument", "RecordError", "WatchlistRecord", "load_records",
+           "record_from_mapping", "to_csv_row", "to_mapping", "write_csv", "write_jsonl"]
 
 DocumentType: TypeAlias = Literal["PASSPORT", "NATIONAL_ID", "TRAVEL_DOCUMENT"]
 Sex: TypeAlias = Literal["M", "F", "X"]

@@ -1,17 +1,21 @@
 """The immigration adapter (ID/GOV/IMIGRASI): watchlist screening over gRPC via the toolkit.
 
 Translates between the wire messages (g2g.immigration.v1) and the screening
-index; never logs names, dates of birth or document numbers.
+index; never logs names, dates of birth or document numbers. `DATA` declares
+the one data set (``watchlist``); `build(data)` takes where the current index
+is read from, once per request, so a new watchlist can be swapped in while serving.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from google.protobuf import message as pb_message
 
+from agency_adapters.common.countries import require_assigned
+from agency_adapters.common.datasets import AdapterData, Current, Dataset
 from agency_adapters.immigration import records as rec
 from agency_adapters.immigration import screening, synthetic
 from agency_adapters.toolkit.provider import Call, Handler
@@ -37,9 +41,21 @@ def seeded_records() -> tuple[rec.WatchlistRecord, ...]:
     return synthetic.generate(DEFAULT_SIZE)
 
 
-@cache
-def _seeded_index() -> screening.ScreeningIndex:
-    return screening.ScreeningIndex.build(seeded_records())
+@dataclass(frozen=True)
+class Watchlist:
+    """The screening index over one watchlist and how many entries it holds."""
+
+    index: screening.ScreeningIndex
+    listed: int
+
+
+DATA: AdapterData[Watchlist] = AdapterData(
+    datasets=(Dataset("watchlist", rec.WATCHLIST, seeded_records),),
+    index=lambda records: Watchlist(screening.ScreeningIndex.build(records["watchlist"]),
+                                    len(records["watchlist"])),
+    generate=lambda size, seed: {"watchlist": synthetic.generate(size, seed)},
+    default_size=DEFAULT_SIZE, default_seed=synthetic.SEED)
+"""The cekal watchlist; see docs/DATA.md."""
 
 
 def to_entry(record: rec.WatchlistRecord) -> pb.WatchlistEntry:
@@ -58,34 +74,31 @@ def to_entry(record: rec.WatchlistRecord) -> pb.WatchlistEntry:
 def _query(request: pb.ScreenRequest) -> screening.NameQuery | screening.DocumentQuery:
     if request.HasField("by_document"):
         doc = request.by_document
+        require_assigned("by_document.issuing_country", doc.issuing_country)
         return screening.DocumentQuery(type=_DOC_NAMES[doc.type], number=doc.number,
                                        issuing_country=doc.issuing_country)
     name = request.by_name
+    require_assigned("by_name.nationality", name.nationality)
     return screening.NameQuery(full_name=name.full_name, date_of_birth=name.date_of_birth,
                                nationality=name.nationality)
 
 
-def screen_handler(index: screening.ScreeningIndex, listed: int) -> Handler:
-    """The Watchlist/Screen handler over `index`."""
+def screen_handler(data: Current[Watchlist]) -> Handler:
+    """The Watchlist/Screen handler; reads `data.current` once per request."""
 
     async def screen(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.ScreenRequest)
-        hits = index.screen(_query(request))
+        watchlist = data.current
+        hits = watchlist.index.screen(_query(request))
         return pb.ScreenResponse(
             hits=[pb.Hit(entry_id=h.entry_id, score=round(h.score, 4),
                          matched_fields=list(h.matched_fields), entry=to_entry(h.record))
                   for h in hits],
-            threshold=index.threshold, listed_entries=listed)
+            threshold=watchlist.index.threshold, listed_entries=watchlist.listed)
 
     return screen
 
 
-def build(data: Path | None) -> Mapping[str, Mapping[str, Handler]]:
+def build(data: Current[Watchlist]) -> Mapping[str, Mapping[str, Handler]]:
     """Handlers of every service ID/GOV/IMIGRASI offers."""
-    if data is None:
-        index, listed = _seeded_index(), len(seeded_records())
-    else:
-        records = rec.load_records(data)
-        index, listed = screening.ScreeningIndex.build(records), len(records)
-    handlers: dict[str, Handler] = {SCREEN: screen_handler(index, listed)}
-    return {AGENCY_ID: handlers}
+    return {AGENCY_ID: {SCREEN: screen_handler(data)}}

@@ -1,20 +1,21 @@
 """The Interpol-style adapter (INT/IO/INTERPOL): notices and travel-document checks.
 
 Translates between the wire messages (g2g.interpol.v1) and `search.InterpolIndex`;
-never logs names, dates of birth or document numbers. `build(data)` takes a
-directory holding ``notices.{jsonl,csv}`` and ``sltd.{jsonl,csv}``, or None for
-the seeded synthetic data set.
+never logs names, dates of birth or document numbers. `DATA` declares the
+data sets (``notices``, ``sltd``); `build(data)` takes where the current index
+is read from, once per request, so new data can be swapped in while serving.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 
 import grpc
 from google.protobuf import message as pb_message
 
+from agency_adapters.common.countries import require_assigned
+from agency_adapters.common.datasets import AdapterData, Current, Dataset, Records
 from agency_adapters.interpol import records as rec
 from agency_adapters.interpol import synthetic
 from agency_adapters.interpol.search import InterpolIndex, NoticeQuery
@@ -41,14 +42,21 @@ _CATEGORY_NAMES = {v: k for k, v in _CATEGORIES.items()}
 
 @cache
 def seeded_data() -> synthetic.Dataset:
-    """The default synthetic data set (fixed seed), used when no data directory is given."""
+    """The default synthetic data set (fixed seed), used for data sets without a file."""
     return synthetic.generate()
 
 
-@cache
-def _seeded_index() -> InterpolIndex:
-    data = seeded_data()
-    return InterpolIndex(data.notices, data.sltd)
+def _generate(size: int, seed: int) -> Records:
+    data = synthetic.generate(size, seed)
+    return {"notices": data.notices, "sltd": data.sltd}
+
+
+DATA: AdapterData[InterpolIndex] = AdapterData(
+    datasets=(Dataset("notices", rec.NOTICES, lambda: seeded_data().notices),
+              Dataset("sltd", rec.SLTD, lambda: seeded_data().sltd)),
+    index=lambda records: InterpolIndex(records["notices"], records["sltd"]),
+    generate=_generate, default_size=synthetic.DEFAULT_SIZE, default_seed=synthetic.SEED)
+"""Notices and SLTD entries; see docs/DATA.md."""
 
 
 def to_notice(record: rec.NoticeRecord) -> pb.Notice:
@@ -64,8 +72,9 @@ def to_notice(record: rec.NoticeRecord) -> pb.Notice:
         issued_on=record.issued_on, valid_until=record.valid_until)
 
 
-def check_document(index: InterpolIndex, request: pb.DocumentCheckRequest
-                   ) -> pb.DocumentCheckResponse:
+def check_document(index: InterpolIndex, request: pb.DocumentCheckRequest,
+                   field: str = "issuing_country") -> pb.DocumentCheckResponse:
+    require_assigned(field, request.issuing_country)
     result = index.check(request.number, request.issuing_country,
                          _DOC_NAMES.get(request.document_type, ""))
     answer = pb.DocumentCheckResponse(number=result.number,
@@ -79,20 +88,24 @@ def check_document(index: InterpolIndex, request: pb.DocumentCheckRequest
     return answer
 
 
-def handlers(index: InterpolIndex) -> dict[str, Handler]:
-    """The four handlers of INT/IO/INTERPOL over `index`."""
+def handlers(data: Current[InterpolIndex]) -> dict[str, Handler]:
+    """The four handlers of INT/IO/INTERPOL; each reads `data.current` once per request."""
 
     async def check(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.DocumentCheckRequest)
-        return check_document(index, request)
+        return check_document(data.current, request)
 
     async def check_batch(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.DocumentBatchRequest)
+        index = data.current  # one data set for the whole batch
         return pb.DocumentBatchResponse(
-            results=[check_document(index, doc) for doc in request.documents])
+            results=[check_document(index, doc, f"documents[{i}].issuing_country")
+                     for i, doc in enumerate(request.documents)])
 
     async def search(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.NoticeSearchRequest)
+        require_assigned("nationality", request.nationality)
+        index = data.current
         query = NoticeQuery(
             full_name=request.full_name, date_of_birth=request.date_of_birth,
             nationality=request.nationality,
@@ -106,7 +119,7 @@ def handlers(index: InterpolIndex) -> dict[str, Handler]:
 
     async def get(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.GetNoticeRequest)
-        record = index.by_id.get(request.notice_id)
+        record = data.current.by_id.get(request.notice_id)
         if record is None:
             raise ProviderRejected("no notice with this identifier",
                                    code=grpc.StatusCode.NOT_FOUND, reason="NOTICE_NOT_FOUND")
@@ -115,11 +128,6 @@ def handlers(index: InterpolIndex) -> dict[str, Handler]:
     return {CHECK: check, CHECK_BATCH: check_batch, SEARCH: search, GET: get}
 
 
-def build(data: Path | None) -> Mapping[str, Mapping[str, Handler]]:
+def build(data: Current[InterpolIndex]) -> Mapping[str, Mapping[str, Handler]]:
     """Handlers of every service INT/IO/INTERPOL offers."""
-    if data is None:
-        index = _seeded_index()
-    else:
-        notices, sltd = rec.load_data(data)
-        index = InterpolIndex(notices, sltd)
-    return {AGENCY_ID: handlers(index)}
+    return {AGENCY_ID: handlers(data)}

@@ -43,6 +43,23 @@ def vkey(name: str, key: Ed25519PublicKey) -> str:
             f"{base64.b64encode(ED25519_ALG + raw_public(key)).decode()}")
 
 
+def parse_vkey(text: str) -> tuple[str, Ed25519PublicKey]:
+    """(key name, public key) from a `vkey` string, checking its key hash."""
+    # Key names never contain '+' (C2SP signed-note); the base64 key may.
+    name, _, rest = text.strip().partition("+")
+    hash_hex, _, rest = rest.partition("+")
+    try:
+        blob = base64.b64decode(rest, validate=True)
+        key = Ed25519PublicKey.from_public_bytes(blob[1:])
+    except ValueError:
+        raise CheckpointError("the log key is not <name>+<key hash>+<base64 key>") from None
+    if not name or blob[:1] != ED25519_ALG or len(blob) != 33:
+        raise CheckpointError("the log key is not <name>+<key hash>+<base64 Ed25519 key>")
+    if hash_hex != key_hash(name, key).hex():
+        raise CheckpointError(f"the log key's hash {hash_hex!r} does not match its key")
+    return name, key
+
+
 def sign(checkpoint: Checkpoint, name: str, key: Ed25519PrivateKey) -> str:
     body = checkpoint.body()
     sig = key.sign(body.encode())

@@ -19,9 +19,11 @@ class AuditConfig:
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 10.0
     origin: str = "g2g-dev/audit"
+    reconnect_seconds: float = 5.0  # after losing the database connection
 
 
-_FIELDS = {"backend", "path", "dsn", "checkpoint_every", "checkpoint_seconds", "origin"}
+_FIELDS = {"backend", "path", "dsn", "checkpoint_every", "checkpoint_seconds", "origin",
+           "reconnect_seconds"}
 
 
 def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
@@ -37,6 +39,8 @@ def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
         "checkpoint_seconds": f["checkpoint_seconds"].float()
         if "checkpoint_seconds" in f else defaults.checkpoint_seconds,
         "origin": f["origin"].str() if "origin" in f else defaults.origin,
+        "reconnect_seconds": f["reconnect_seconds"].float()
+        if "reconnect_seconds" in f else defaults.reconnect_seconds,
     }
     if backend == "sqlite":
         if "dsn" in f:

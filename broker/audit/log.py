@@ -32,6 +32,7 @@ class Filters:
     until: str = ""           # exclusive
     subject: str = ""         # keyed subject hash
     from_seq: int = 0
+    to_seq: int | None = None  # exclusive
     limit: int = 1000
 
 
@@ -112,6 +113,9 @@ class LogReader:
             if value:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if f.to_seq is not None:
+            where.append("seq < ?")
+            params.append(f.to_seq)
         if f.agency:
             where.append("(consumer = ? OR provider = ?)")
             params += [f.agency, f.agency]

@@ -8,16 +8,20 @@ the log itself as an `audit_read` record.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+from google.protobuf import message as pb_message
 
+from broker.audit import subjects
 from broker.audit.log import Filters, LogReader
 from broker.audit.record import AuditEvent, decode
 from broker.audit.store import AuditStore
-from broker.protocol import status, tls
+from broker.protocol import schema, status, tls
 from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
 from broker.protocol.errors import AccessDenied, G2GError, SchemaError
 from broker.protocol.registry import Registry
@@ -27,14 +31,16 @@ AGENCY = "auditor"
 
 
 def scope(registry: Registry, caller: str) -> str | None:
-    """None: everything; an agency id: only that agency's records. Raises if neither."""
+    """None: everything; an agency id: only that agency's records. Raises if neither.
+
+    An `auditor` reads the agency it `audits` in the registry, or else its own.
+    """
     agency = registry.agency(caller)
-    roles = agency.roles if agency else frozenset()
-    if FEDERATION in roles:
+    if agency is None or not agency.roles & {FEDERATION, AGENCY}:
+        raise AccessDenied(f"{caller} has no auditor role in the registry")
+    if FEDERATION in agency.roles:
         return None
-    if AGENCY in roles:
-        return caller
-    raise AccessDenied(f"{caller} has no auditor role in the registry")
+    return agency.audits or caller
 
 
 def _visible(record: dict[str, Any], limit_to: str | None) -> bool:
@@ -42,45 +48,80 @@ def _visible(record: dict[str, Any], limit_to: str | None) -> bool:
 
 
 class AuditServicer(audit_pb2_grpc.AuditServicer):
-    def __init__(self, store: AuditStore, registry: Registry) -> None:
+    def __init__(self, store: AuditStore, registry: Registry, log_secret: bytes) -> None:
         self._store = store
         self._registry = registry
+        self._secret = log_secret
 
-    async def _run(self, context: Any, method: str, fn: Any) -> Any:
+    def _subject_key(self, request: audit_pb2.AuditQuery) -> str:
+        """The keyed hash of the person asked about, computed as the log stores it."""
+        which = request.WhichOneof("subject")
+        if which == "name_dob":
+            return subjects.name_dob_key(self._secret, request.name_dob.full_name,
+                                         request.name_dob.date_of_birth)
+        if which == "document":
+            return subjects.document_key(self._secret, request.document)
+        if which == "national_id":
+            return subjects.national_id_key(self._secret, request.national_id)
+        return request.subject_key
+
+    def _digest(self, request: pb_message.Message) -> str:
+        """SHA-256 of the request, with a person's identifier replaced by its keyed hash:
+        a plain hash of a name and birth date could be reversed by guessing."""
+        if isinstance(request, audit_pb2.AuditQuery) and request.WhichOneof("subject"):
+            redacted = audit_pb2.AuditQuery()
+            redacted.CopyFrom(request)
+            redacted.ClearField("subject")
+            redacted.subject_key = self._subject_key(request)
+            request = redacted
+        return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+
+    async def _run(self, context: Any, method: str, request: pb_message.Message,
+                   fn: Any) -> Any:
         started = time.perf_counter()
-        caller = ""
+        read = AuditEvent(kind="audit_read", time=datetime.now(UTC),
+                          service=f"g2g.v1.Audit/{method}",
+                          request_digest=self._digest(request))
         try:
-            caller = tls.peer_agency(context)
-            limit_to = scope(self._registry, caller)
+            read = replace(read, consumer=tls.peer_agency(context))
+            limit_to = scope(self._registry, read.consumer)
+            # The rule that let the read in: whose records it could see.
+            read = replace(read, rule_id=FEDERATION if limit_to is None
+                           else f"{AGENCY}:{limit_to}")
+            schema.reject_unknown_fields(request)
+            schema.validate(request)
+            if isinstance(request, audit_pb2.AuditQuery) and self._subject_key(request):
+                # An auditor searching for a person is also someone who looked them up.
+                read = replace(read, subject_keys=(self._subject_key(request),))
             result = await fn(limit_to)
         except G2GError as exc:
-            await self._record(caller, method, exc.code.name, exc.reason, started)
+            await self._record(read, exc.code.name, exc.reason, started)
             await status.abort_with(context, exc)
-        await self._record(caller, method, "OK", "", started)
+        await self._record(read, "OK", "", started)
         return result
 
-    async def _record(self, caller: str, method: str, code: str, reason: str,
-                      started: float) -> None:
-        await self._store.append(AuditEvent(
-            kind="audit_read", time=datetime.now(UTC), consumer=caller,
-            service=f"g2g.v1.Audit/{method}", decision="allow" if code == "OK" else "deny",
-            status_code=code, reason=reason,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3)))
+    async def _record(self, read: AuditEvent, code: str, reason: str, started: float) -> None:
+        await self._store.append(replace(
+            read, decision="allow" if code == "OK" else "deny", status_code=code,
+            reason=reason, latency_ms=round((time.perf_counter() - started) * 1000, 3)))
 
     async def Query(self, request: audit_pb2.AuditQuery,  # noqa: N802
                     context: Any) -> audit_pb2.AuditRecords:
         async def query(limit_to: str | None) -> audit_pb2.AuditRecords:
             if limit_to is not None and request.agency and request.agency != limit_to:
                 raise AccessDenied(f"an agency auditor sees only {limit_to}'s records")
+            if request.subject_key and request.WhichOneof("subject"):
+                raise SchemaError("give subject_key or a subject, not both",
+                                  reason="CONSTRAINT_VIOLATION")
             filters = Filters(agency=limit_to or request.agency, service=request.service,
                               purpose=request.purpose, decision=request.decision,
                               status_code=request.status_code, since=request.since,
-                              until=request.until, subject=request.subject_key,
+                              until=request.until, subject=self._subject_key(request),
                               from_seq=request.from_seq, limit=request.limit or 1000)
             records = await self._store.read(lambda r: r.query_bytes(filters))
             return audit_pb2.AuditRecords(records=[data for data in records
                                                    if _visible(decode(data), limit_to)])
-        result: audit_pb2.AuditRecords = await self._run(context, "Query", query)
+        result: audit_pb2.AuditRecords = await self._run(context, "Query", request, query)
         return result
 
     async def LatestCheckpoint(self, request: audit_pb2.CheckpointRequest,  # noqa: N802
@@ -88,7 +129,8 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
         async def latest(limit_to: str | None) -> audit_pb2.SignedCheckpoint:
             found = await self._store.read(lambda r: r.latest_checkpoint())
             return audit_pb2.SignedCheckpoint(note=found[2] if found else "")
-        result: audit_pb2.SignedCheckpoint = await self._run(context, "LatestCheckpoint", latest)
+        result: audit_pb2.SignedCheckpoint = await self._run(
+            context, "LatestCheckpoint", request, latest)
         return result
 
     async def InclusionProof(self, request: audit_pb2.InclusionProofRequest,  # noqa: N802
@@ -110,7 +152,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                     checkpoint=checkpoints.get(size, ""))
             return await self._store.read(work)
         result: audit_pb2.InclusionProofResponse = await self._run(context, "InclusionProof",
-                                                                   prove)
+                                                                   request, prove)
         return result
 
     async def ConsistencyProof(self, request: audit_pb2.ConsistencyProofRequest,  # noqa: N802
@@ -125,9 +167,11 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                     old_root=r.root(request.old_size), new_root=r.root(request.new_size))
             return await self._store.read(work)
         result: audit_pb2.ConsistencyProofResponse = await self._run(
-            context, "ConsistencyProof", prove)
+            context, "ConsistencyProof", request, prove)
         return result
 
 
-def add_audit_service(server: grpc.aio.Server, store: AuditStore, registry: Registry) -> None:
-    audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(store, registry), server)
+def add_audit_service(server: grpc.aio.Server, store: AuditStore, registry: Registry,
+                      log_secret: bytes) -> None:
+    audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(store, registry, log_secret),
+                                               server)

@@ -117,6 +117,7 @@ class AuditStore:
         self._last_expiry = 0.0
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._closed = False
+        self._reconnect_at: float | None = None  # set while the connection is dead
         self._thread.start()
 
     @property
@@ -216,8 +217,39 @@ class AuditStore:
     def _rollback(self) -> None:
         with contextlib.suppress(Exception):  # no transaction open is fine
             self._conn.execute("ROLLBACK")
+        self._after_failure()
+
+    def _after_failure(self) -> None:
+        """Forget what the failed write cached; if the connection is dead, drop it.
+
+        Nodes cached by a batch that never committed would fork the tree: their
+        positions go to another process's records. A dead connection (a database
+        restart, a killed backend) is replaced `reconnect_seconds` later; until
+        then writes fail fast, closed, instead of each waiting on a connect.
+        """
+        self._reader._cache.clear()
+        try:
+            self._conn.execute("SELECT 1")
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            if self._reconnect_at is None:
+                log.error("audit_connection_lost", retry_in=self.config.reconnect_seconds)
+                self._reconnect_at = time.monotonic() + self.config.reconnect_seconds
+
+    def _reconnect_if_due(self) -> None:
+        if self._reconnect_at is None or time.monotonic() < self._reconnect_at:
+            return
+        try:
+            conn = self.dialect.connect()
+        except Exception as exc:
+            log.error("audit_reconnect_failed", error=str(exc))
+            self._reconnect_at = time.monotonic() + self.config.reconnect_seconds
+            return
+        self._conn, self._reader, self._reconnect_at = conn, LogReader(self.dialect, conn), None
 
     def _write(self, batch: list[_Pending]) -> None:
+        self._reconnect_if_due()
         try:
             with self._write_lock:
                 try:
@@ -339,6 +371,7 @@ class AuditStore:
         self._last_cp_time = time.monotonic()
 
     def _checkpoint_txn(self, force: bool = False) -> None:
+        self._reconnect_if_due()
         cur = self._conn.cursor()
         self.dialect.begin_write(cur)
         size = self._reader.size()

@@ -1,9 +1,11 @@
 """Keyed hashes of the persons a request is about ("who looked up this person").
 
-Providers declare which request fields identify a person (registry
-`subject_fields`, e.g. `by_name.full_name+by_name.date_of_birth`). The log stores
-HMAC-SHA256(log secret, kind || values) so identifiers are never in clear, and
-`g2g audit query --name/--dob/--document` computes the same key.
+Providers declare which request fields identify a person and what kind of
+identifier they are (registry `subject_fields`, e.g. `{document: passport_number,
+name_dob: full_name+date_of_birth}`). The log stores HMAC-SHA256(log secret,
+kind || values) so identifiers are never in clear; because the kind, not the
+field name, is hashed, `g2g audit query --document X` finds every service's
+requests about document X.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import unicodedata
 from google.protobuf import message as pb_message
 
 from broker.protocol.fieldmask import field_value
+from broker.protocol.registry import SubjectField
 
 SEP = "\x1f"
 
@@ -27,29 +30,29 @@ def normalise(value: str) -> str:
 
 
 def subject_key(secret: bytes, kind: str, values: tuple[str, ...]) -> str:
-    """The keyed hash for one subject; `kind` is the leaf field names joined by '+'."""
+    """The keyed hash for one subject of a registry `SUBJECT_KINDS` kind."""
     text = SEP.join((kind, *(normalise(v) for v in values)))
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def kind_of(paths: tuple[str, ...]) -> str:
-    return "+".join(p.rsplit(".", 1)[-1] for p in paths)
-
-
-def subject_keys(secret: bytes, subject_fields: tuple[tuple[str, ...], ...],
+def subject_keys(secret: bytes, subject_fields: tuple[SubjectField, ...],
                  request: pb_message.Message) -> tuple[str, ...]:
     """One key per declared field combination that is fully present in `request`."""
     out = []
-    for paths in subject_fields:
-        values = tuple(field_value(request, p) for p in paths)
+    for subject in subject_fields:
+        values = tuple(field_value(request, p) or "" for p in subject.paths)
         if all(values):
-            out.append(subject_key(secret, kind_of(paths), values))  # type: ignore[arg-type]
+            out.append(subject_key(secret, subject.kind, values))
     return tuple(out)
 
 
 def name_dob_key(secret: bytes, full_name: str, date_of_birth: str) -> str:
-    return subject_key(secret, "full_name+date_of_birth", (full_name, date_of_birth))
+    return subject_key(secret, "name_dob", (full_name, date_of_birth))
 
 
 def document_key(secret: bytes, number: str) -> str:
-    return subject_key(secret, "number", (number,))
+    return subject_key(secret, "document", (number,))
+
+
+def national_id_key(secret: bytes, number: str) -> str:
+    return subject_key(secret, "national_id", (number,))

@@ -2,7 +2,7 @@
 
 Several names run in one process, with the handlers of adapters that serve the
 same agency (immigration and consular both serve ID/GOV/IMIGRASI) merged into
-that agency's one server.
+that agency's one server. Changed data files are swapped in while serving.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from agency_adapters.common.datasets import RELOAD_INTERVAL
 from agency_adapters.runner import ADAPTERS
 
 
@@ -22,9 +23,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--registry", type=Path, default=Path("config/agencies.yaml"))
     serve.add_argument("--pki-dir", type=Path, default=Path("var/pki"))
     serve.add_argument("--listen", help="override the registry endpoint")
-    serve.add_argument("--data", action="append", default=[], metavar="[NAME=]PATH",
-                       help="an adapter's data file or directory (JSONL or CSV); "
-                            "NAME=PATH when serving several adapters (repeatable)")
+    serve.add_argument("--data", action="append", default=[], metavar="[NAME=]DIR",
+                       help="an adapter's data directory (JSONL or CSV files, docs/DATA.md); "
+                            "NAME=DIR when serving several adapters (repeatable)")
+    serve.add_argument("--data-root", type=Path,
+                       help="adapters without --data read DATA_ROOT/NAME/ (g2g up: var/data)")
+    serve.add_argument("--reload-interval", type=float, default=RELOAD_INTERVAL,
+                       help="seconds between checks for changed data files (SIGHUP: now)")
     serve.add_argument("--log-level", default="INFO")
     serve.set_defaults(handler=_serve)
 
@@ -35,7 +40,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     configure(args.log_level)
     asyncio.run(serve(args.name, args.registry, args.pki_dir, listen=args.listen,
-                      data=_data_paths(args.name, args.data)))
+                      data=_data_paths(args.name, args.data), data_root=args.data_root,
+                      reload_interval=args.reload_interval))
     return 0
 
 

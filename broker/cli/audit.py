@@ -25,23 +25,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tail.add_argument("-n", type=int, default=20)
     tail.add_argument("-f", "--follow", action="store_true")
     tail.set_defaults(handler=_tail)
-    verify = sub.add_parser("verify", help="recompute the tree, check every checkpoint")
+    verify = sub.add_parser("verify", help="recompute the tree, check every checkpoint; "
+                            "or check an exported bundle offline (--bundle)")
     verify.add_argument("--from-checkpoint", type=Path, action="append", default=[],
-                        help="a checkpoint note saved earlier that the log must still contain")
+                        help="a checkpoint note saved earlier that the log (or the bundle's "
+                        "checkpoint) must extend")
+    verify.add_argument("--bundle", type=Path,
+                        help="an exported bundle to check offline (no database needed)")
+    verify.add_argument("--key", help="the log public key you trust: a PEM file "
+                        "(var/pki/broker/log.pub) or a vkey string")
+    verify.add_argument("--records", action="store_true",
+                        help="with --bundle: print its records as JSON lines once verified")
     verify.set_defaults(handler=_verify)
     query = sub.add_parser("query", help="records matching filters")
-    for name in ("agency", "consumer", "provider", "service", "purpose", "decision", "kind",
-                 "message-id"):
-        query.add_argument(f"--{name}", default="")
-    query.add_argument("--status", default="", help="gRPC status name, e.g. PERMISSION_DENIED")
-    query.add_argument("--since", default="", help="ISO time, inclusive")
-    query.add_argument("--until", default="", help="ISO time, exclusive")
-    query.add_argument("--name", default="", help="subject full name (with --dob)")
-    query.add_argument("--dob", default="", help="subject date of birth")
-    query.add_argument("--document", default="", help="subject document number")
+    _add_filters(query)
     query.add_argument("--limit", type=int, default=1000)
     query.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
     query.set_defaults(handler=_query)
+    export = sub.add_parser("export", help="a range of records with inclusion proofs, as a "
+                            "bundle verifiable offline by `verify --bundle`")
+    export.add_argument("--out", type=Path, required=True, help="the bundle file to write")
+    export.add_argument("--from-seq", type=int, default=0, help="first record (inclusive)")
+    export.add_argument("--to-seq", type=int, help="end of the range (exclusive)")
+    export.add_argument("--at-size", type=int,
+                        help="prove against the checkpoint of this tree size (default: latest)")
+    export.add_argument("--consistent-with", type=int, metavar="SIZE",
+                        help="add a consistency proof from this earlier tree size (the "
+                        "recipient's checkpoint)")
+    export.add_argument("--limit", type=int, default=100_000,
+                        help="refuse to export more records than this")
+    _add_filters(export)
+    export.set_defaults(handler=_export)
     proof = sub.add_parser("proof", help="inclusion proof of one record against a checkpoint")
     proof.add_argument("--seq", type=int, required=True)
     proof.set_defaults(handler=_proof)
@@ -51,6 +65,43 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cons.set_defaults(handler=_consistency)
     cp = sub.add_parser("checkpoint", help="print the latest signed checkpoint note")
     cp.set_defaults(handler=_checkpoint)
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    for name in ("agency", "consumer", "provider", "service", "purpose", "decision", "kind",
+                 "message-id"):
+        parser.add_argument(f"--{name}", default="")
+    parser.add_argument("--status", default="", help="gRPC status name, e.g. PERMISSION_DENIED")
+    parser.add_argument("--since", default="", help="ISO time, inclusive")
+    parser.add_argument("--until", default="", help="ISO time, exclusive")
+    subject = parser.add_mutually_exclusive_group()
+    subject.add_argument("--name", default="", help="subject full name (with --dob)")
+    subject.add_argument("--document", default="",
+                         help="subject document number (passport, travel document)")
+    subject.add_argument("--national-id", default="", help="subject national id number")
+    parser.add_argument("--dob", default="", help="subject date of birth (with --name)")
+
+
+def _filters(args: argparse.Namespace, config: Any) -> Any:
+    """The Filters the command-line asks for; subjects hashed as the broker does."""
+    from broker.audit import subjects
+    from broker.audit.log import Filters
+    from broker.protocol import pki
+    from broker.protocol.errors import ConfigError
+
+    subject = ""
+    if bool(args.name) != bool(args.dob):
+        raise ConfigError("--name and --dob go together (a person is a name and a birth date)")
+    if args.name or args.document or args.national_id:
+        secret = pki.load_log_secret(config.pki_dir)
+        subject = (subjects.document_key(secret, args.document) if args.document
+                   else subjects.national_id_key(secret, args.national_id) if args.national_id
+                   else subjects.name_dob_key(secret, args.name, args.dob))
+    return Filters(
+        agency=args.agency, consumer=args.consumer, provider=args.provider,
+        service=args.service, purpose=args.purpose, decision=args.decision,
+        status_code=args.status, kind=args.kind, message_id=args.message_id,
+        since=args.since, until=args.until, subject=subject, limit=args.limit)
 
 
 @contextmanager
@@ -103,6 +154,9 @@ def _log_key(config: Any) -> Any:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if args.bundle:
+        pinned = [p.read_text(encoding="utf-8") for p in args.from_checkpoint]
+        return _verify_bundle(args.bundle, args.key, pinned, args.records)
     from broker.audit.verify import verify_log
 
     with _reader(args) as (reader, config):
@@ -116,22 +170,76 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 2
 
 
-def _query(args: argparse.Namespace) -> int:
-    from broker.audit import subjects
-    from broker.audit.log import Filters
-    from broker.protocol import pki
+def _trusted_key(text: str) -> Any:
+    from broker.audit import checkpoint
+    from broker.protocol import keys
+
+    return keys.load_public_key(Path(text)) if Path(text).is_file() \
+        else checkpoint.parse_vkey(text)[1]
+
+
+def _verify_bundle(path: Path, key: str | None, pinned: list[str],
+                   print_records: bool = False) -> int:
+    """Offline: only the bundle file and (optionally) the key the auditor trusts."""
+    from broker.audit.bundle import Bundle, BundleError, verify_bundle
+    from broker.audit.checkpoint import CheckpointError
+
+    try:
+        trusted = _trusted_key(key) if key else None
+    except (CheckpointError, ValueError) as exc:
+        print(f"g2g: --key: {exc}", file=sys.stderr)
+        return 1
+    try:
+        bundle = Bundle.from_json(path.read_bytes())
+    except (OSError, BundleError) as exc:
+        print(f"FAIL: {path}: {exc}")
+        return 2
+    report = verify_bundle(bundle, trusted, pinned)
+    for problem in report.problems:
+        print(f"FAIL: {problem}")
+    for note in report.notes:
+        print(f"note: {note}")
+    selection = " ".join(f"{k}={v}" for k, v in sorted(bundle.selection.items())) or "none"
+    print(f"{'OK' if report.ok else 'INVALID'}: {report.verified} of {len(bundle.records)} "
+          f"record(s) proven, range [{bundle.first_seq}, {bundle.end_seq}), selection: "
+          f"{selection}, checkpoint {bundle.origin} size {report.tree_size}")
+    if print_records and report.ok:
+        for rec in bundle.records:
+            print(rec.record.decode("utf-8"))
+    return 0 if report.ok else 2
+
+
+def _export(args: argparse.Namespace) -> int:
+    from broker.audit.bundle import BundleError, export, verify_bundle
 
     with _reader(args) as (reader, config):
-        subject = ""
-        if args.name or args.document:
-            secret = pki.load_log_secret(config.pki_dir)
-            subject = (subjects.document_key(secret, args.document) if args.document
-                       else subjects.name_dob_key(secret, args.name, args.dob))
-        records = reader.query(Filters(
-            agency=args.agency, consumer=args.consumer, provider=args.provider,
-            service=args.service, purpose=args.purpose, decision=args.decision,
-            status_code=args.status, kind=args.kind, message_id=args.message_id,
-            since=args.since, until=args.until, subject=subject, limit=args.limit))
+        key = _log_key(config)
+        try:
+            done = export(reader, _filters(args, config), log_key=key,
+                          origin=config.audit.origin, first_seq=args.from_seq,
+                          end_seq=args.to_seq, at_size=args.at_size, max_records=args.limit,
+                          consistent_with=args.consistent_with)
+        except BundleError as exc:
+            print(f"g2g: {exc}", file=sys.stderr)
+            return 1
+    report = verify_bundle(done.bundle, key)  # never hand over a bundle that does not verify
+    if not report.ok:
+        for problem in report.problems:
+            print(f"FAIL: {problem}", file=sys.stderr)
+        return 2
+    args.out.write_bytes(done.bundle.to_json())
+    b = done.bundle
+    print(f"wrote {args.out}: {len(b.records)} record(s) from [{b.first_seq}, {b.end_seq}) "
+          f"with proofs against checkpoint size {report.tree_size}", file=sys.stderr)
+    if done.uncovered:
+        print(f"g2g: {done.uncovered} matching record(s) after that checkpoint are not in the "
+              "bundle (not signed yet: export again after the next checkpoint)", file=sys.stderr)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    with _reader(args) as (reader, config):
+        records = reader.query(_filters(args, config))
     if args.format == "jsonl":
         for r in records:
             print(json.dumps(r, sort_keys=True, ensure_ascii=False))
@@ -166,7 +274,8 @@ def _proof(args: argparse.Namespace) -> int:
         path = reader.inclusion_proof(args.seq, size)
     ok = verify_inclusion(args.seq, size, leaf, path, root)
     print(json.dumps({"seq": args.seq, "tree_size": size, "leaf_hash": _b64([leaf])[0],
-                      "record": json.loads(data), "inclusion_proof": _b64(path),
+                      "record": json.loads(data), "record_bytes": _b64([data])[0],
+                      "inclusion_proof": _b64(path),
                       "checkpoint": note, "verified": ok}, indent=2, ensure_ascii=False))
     return 0 if ok else 2
 

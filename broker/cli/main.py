@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,13 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="g2g", description="g2g: government-to-government data exchange broker")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
-        try:
-            module = importlib.import_module(f"broker.cli.{group}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"broker.cli.{group}":
-                raise
-            continue  # a command group not built yet
-        module.register(subparsers)
+        importlib.import_module(f"broker.cli.{group}").register(subparsers)
     return parser
 
 
@@ -38,12 +33,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
     except G2GError as exc:
         print(f"g2g: {exc.diagnostics()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `g2g audit query ... | head`: the reader left; say nothing more.
+        _silence_stdout()
+        return 141
     return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

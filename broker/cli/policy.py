@@ -1,16 +1,29 @@
-"""`g2g policy check|explain|test|diff`: know what a policy change does before it goes live."""
+"""`g2g policy check|explain|test|diff`: know what a policy change does before it goes live.
+
+Reads policy and test files only; never contacts the broker. Errors name file, line and field.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from broker.protocol.errors import ConfigError
+
+if TYPE_CHECKING:
+    from broker.policy import PolicySet, RequestContext
+    from broker.protocol import yamlsrc
+    from broker.protocol.catalog import Catalog
+    from broker.protocol.registry import Registry
+
+MAX_REQUEST_BYTES = 1 << 20
+CASE_FIELDS = {"name", "consumer", "provider", "service", "purpose", "legal_basis", "request",
+               "at", "expect"}
+EXPECT_FIELDS = {"decision", "rule", "unmet_rule", "mask_includes", "mask_excludes", "mask"}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,13 +41,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explain.add_argument("--service", required=True)
     explain.add_argument("--purpose", required=True)
     explain.add_argument("--legal-basis", default="")
-    explain.add_argument("--json", dest="request", help="request payload as protobuf JSON")
+    explain.add_argument("--json", dest="request", metavar="REQUEST",
+                         help="request payload as protobuf JSON: a file, or inline '{...}'")
     explain.add_argument("--at", help="evaluate at this ISO time (default now)")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(handler=_explain)
-    test = sub.add_parser("test", help="run a YAML file of decision test cases")
+    test = sub.add_parser("test", help="run YAML files of decision test cases")
     test.add_argument("files", nargs="+", type=Path)
     test.add_argument("--policies", type=Path, default=Path("config/policies"))
+    test.add_argument("--require-coverage", action="store_true",
+                      help="fail unless every rule decides at least one case")
     test.set_defaults(handler=_test)
     diff = sub.add_parser("diff", help="decisions that change between two policy directories")
     diff.add_argument("old", type=Path)
@@ -42,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     diff.set_defaults(handler=_diff)
 
 
-def _world(args: argparse.Namespace) -> tuple[Any, Any]:
+def _world(args: argparse.Namespace) -> tuple[Registry, Catalog]:
     from broker.protocol.catalog import Catalog
     from broker.protocol.registry import load_registry
 
@@ -50,15 +66,14 @@ def _world(args: argparse.Namespace) -> tuple[Any, Any]:
     return registry, Catalog.from_registry(registry)
 
 
-def _load(path: Path, args: argparse.Namespace) -> Any:
+def _load(path: Path, registry: Registry, catalog: Catalog) -> PolicySet:
     from broker.policy import load_policy_set
 
-    registry, catalog = _world(args)
     return load_policy_set(path, registry, catalog)
 
 
 def _check(args: argparse.Namespace) -> int:
-    policy = _load(args.path, args)
+    policy = _load(args.path, *_world(args))
     effects = Counter(r.effect for r in policy.rules)
     consumers = {c for r in policy.rules for c in r.consumers}
     services = {(r.provider, s) for r in policy.rules for s in r.services}
@@ -68,10 +83,41 @@ def _check(args: argparse.Namespace) -> int:
     print(f"  services covered: {len(services)}")
     for provider, service in sorted(services):
         print(f"    {provider}  {service}")
+    # Not errors (an expired agreement is kept to explain past decisions), but worth a look.
+    today = datetime.now(UTC).date()
+    for rule in policy.rules:
+        s = rule.schedule
+        if s.valid_until is not None and s.valid_until < today:
+            print(f"  note: {rule.id} ({rule.where}) expired on {s.valid_until.isoformat()}")
+        elif s.valid_from is not None and s.valid_from > today:
+            print(f"  note: {rule.id} ({rule.where}) is not valid before "
+                  f"{s.valid_from.isoformat()}")
     return 0
 
 
-def _context(fields: dict[str, Any], catalog: Any, registry: Any) -> Any:
+def _request_json(value: str) -> Any:
+    """`--json` takes inline JSON or a file name; either way a JSON object."""
+    if value.lstrip().startswith("{"):
+        text, where = value, "--json"
+    else:
+        path = Path(value)
+        try:
+            if path.stat().st_size > MAX_REQUEST_BYTES:
+                raise ConfigError(f"over the {MAX_REQUEST_BYTES}-byte limit", file=value)
+            text, where = path.read_text(encoding="utf-8"), value
+        except OSError as exc:
+            raise ConfigError(f"cannot read: {exc.strerror}", file=value) from None
+        except UnicodeDecodeError:
+            raise ConfigError("not UTF-8 text", file=value) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc.msg}", file=where, line=exc.lineno,
+                          column=exc.colno) from None
+
+
+def _context(fields: dict[str, Any], catalog: Catalog, registry: Registry) -> RequestContext:
+    """A RequestContext from explain arguments or a test case; ConfigError on bad input."""
     from google.protobuf import json_format
 
     from broker.policy import RequestContext
@@ -80,108 +126,151 @@ def _context(fields: dict[str, Any], catalog: Any, registry: Any) -> Any:
     service = fields["service"]
     spec = catalog.get(service)
     if spec is None:
-        raise ConfigError(f"unknown service {service!r}")
+        raise ConfigError(f"unknown service {service!r}", field="service")
+    consumer = fields["consumer"]
+    if registry.agency(consumer) is None:
+        raise ConfigError(f"unknown agency {consumer!r}", field="consumer")
     provider = fields.get("provider") or (spec.providers[0] if len(spec.providers) == 1
                                           else None)
     if provider is None:
         raise ConfigError(f"{service} has several providers; give one "
-                          f"({', '.join(spec.providers)})")
+                          f"({', '.join(spec.providers)})", field="provider")
+    if provider not in spec.providers:
+        raise ConfigError(f"{provider} does not offer {service}", field="provider")
     request = None
     if fields.get("request") is not None:
         request = message_class(spec.request_descriptor)()
-        raw = fields["request"]
-        json_format.ParseDict(json.loads(raw) if isinstance(raw, str) else raw, request)
+        try:
+            json_format.ParseDict(fields["request"], request)
+        except json_format.ParseError as exc:
+            raise ConfigError(f"not a {spec.request_descriptor.full_name}: {exc}",
+                              field="request") from None
     at = fields.get("at")
-    now = (datetime.fromisoformat(str(at).replace("Z", "+00:00")) if at
-           else datetime.now(UTC))
+    try:
+        now = datetime.fromisoformat(str(at)) if at else datetime.now(UTC)
+    except ValueError:
+        raise ConfigError(f"expected an ISO time like 2026-01-31T08:00Z, got {at!r}",
+                          field="at") from None
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return RequestContext(consumer=fields["consumer"], provider=provider, service=service,
+    return RequestContext(consumer=consumer, provider=provider, service=service,
                           purpose=fields["purpose"], legal_basis=fields.get("legal_basis") or "",
                           request=request, now=now)
 
 
 def _explain(args: argparse.Namespace) -> int:
-    registry, catalog = _world(args)
-    from broker.policy import load_policy_set
+    from broker.policy.evaluate import describe_refinements
 
-    policy = load_policy_set(args.policies, registry, catalog)
+    registry, catalog = _world(args)
+    policy = _load(args.policies, registry, catalog)
     ctx = _context({"consumer": args.consumer, "provider": args.provider,
                     "service": args.service, "purpose": args.purpose,
-                    "legal_basis": args.legal_basis, "request": args.request, "at": args.at},
+                    "legal_basis": args.legal_basis, "at": args.at,
+                    "request": _request_json(args.request) if args.request else None},
                    catalog, registry)
     ex = policy.explain(ctx)
     d = ex.decision
-    out: dict[str, Any] = {"decision": "allow" if d.allowed else "deny", "rule_id": d.rule_id,
-           "policy_version": d.policy_version, "field_mask": list(d.field_mask),
-           "reason": d.reason,
-           "rule": {"file": str(ex.rule.where), "agreement": ex.rule.agreement,
-                    "description": ex.rule.description} if ex.rule else None,
-           "rate_limits": [f"{lim.amount} {lim.name}" for lim in d.limits],
-           "near_misses": [{"rule_id": r.id, "file": str(r.where), "why_not": list(why)}
-                           for r, why in ex.near_misses]}
+    out: dict[str, Any] = {
+        "decision": "allow" if d.allowed else "deny", "rule_id": d.rule_id,
+        "policy_version": d.policy_version, "at": ctx.now.isoformat(),
+        "reason": d.reason, "unmet_rule": d.unmet_rule or None,
+        "field_mask": list(d.field_mask),
+        "rule": {"file": str(ex.rule.where), "agreement": ex.rule.agreement,
+                 "description": ex.rule.description,
+                 "requires": describe_refinements(ex.rule)} if ex.rule else None,
+        "rate_limits": [f"{lim.amount} {lim.name}" for lim in d.limits],
+        "overrides": [{"rule_id": r.id, "file": str(r.where)} for r in ex.overrides],
+        "near_misses": [{"rule_id": r.id, "file": str(r.where), "why_not": list(why)}
+                        for r, why in ex.near_misses]}
     if args.format == "json":
         print(json.dumps(out, indent=2))
-    else:
-        print(f"{out['decision'].upper()} by {d.rule_id or 'no rule (default deny)'} "
-              f"[policy {d.policy_version}]")
-        if ex.rule:
-            print(f"  rule: {ex.rule.where}  {ex.rule.description}")
-            print(f"  implements: {ex.rule.agreement}")
-        if d.allowed:
-            print(f"  field mask: {', '.join(d.field_mask)}")
-            if out["rate_limits"]:
-                print(f"  rate limits: {', '.join(out['rate_limits'])}")
-        for miss in out["near_misses"]:
-            print(f"  nearest rule {miss['rule_id']} ({miss['file']}) did not match: "
-                  f"{'; '.join(miss['why_not'])}")
+        return 0
+    print(f"{out['decision'].upper()} by {d.rule_id or 'no rule (default deny)'} "
+          f"[policy {d.policy_version}, at {out['at']}]")
+    if ex.rule:
+        print(f"  rule: {ex.rule.where}  {ex.rule.description}")
+        print(f"  implements: {ex.rule.agreement}")
+        if out["rule"]["requires"]:
+            print(f"  requires: {'; '.join(out['rule']['requires'])}")
+    elif d.reason:
+        print(f"  reason: {d.reason}")
+    if d.allowed:
+        print(f"  field mask: {', '.join(d.field_mask)}")
+        if out["rate_limits"]:
+            print(f"  rate limits: {', '.join(out['rate_limits'])}")
+    for rule in out["overrides"]:
+        print(f"  overrides allow rule {rule['rule_id']} ({rule['file']}): a deny beats any allow")
+    for miss in out["near_misses"]:
+        print(f"  nearest rule {miss['rule_id']} ({miss['file']}) did not match: "
+              f"{'; '.join(miss['why_not'])}")
     return 0
 
 
 def _test(args: argparse.Namespace) -> int:
-    from broker.policy import load_policy_set
     from broker.protocol import yamlsrc
 
     registry, catalog = _world(args)
-    policy = load_policy_set(args.policies, registry, catalog)
+    policy = _load(args.policies, registry, catalog)
     failures = total = 0
+    decided: set[str] = set()
     for path in args.files:
         root = yamlsrc.load(path)
         if root is None:
-            raise ConfigError("empty test file", file=str(path))
+            raise ConfigError("empty test file (expected 'cases:')", file=str(path))
         top = root.mapping(allowed={"cases"}, required={"cases"})
         for case in top["cases"].items():
-            f = case.mapping(allowed={"name", "consumer", "provider", "service", "purpose",
-                                      "legal_basis", "request", "at", "expect"},
-                             required={"name", "consumer", "service", "purpose", "expect"})
-            fields: dict[str, Any] = {k: f[k].scalar() for k in f if k not in ("request",
-                                                                              "expect")}
-            if "request" in f:
-                fields["request"] = yaml_to_obj(f["request"])
-            exp = f["expect"].mapping(allowed={"decision", "rule", "mask_includes",
-                                               "mask_excludes", "mask"},
-                                      required={"decision"})
-            decision = policy.evaluate(_context(fields, catalog, registry))
-            problems = []
-            want = exp["decision"].str()
-            got = "allow" if decision.allowed else "deny"
-            if want != got:
-                problems.append(f"decision {got}, expected {want}")
-            if "rule" in exp and (decision.rule_id or "none") != exp["rule"].str():
-                problems.append(f"rule {decision.rule_id or 'none'}, expected {exp['rule'].str()}")
-            problems += _mask_problems(set(decision.field_mask), exp)
-            total += 1
+            f = case.mapping(allowed=CASE_FIELDS, required={"name", "consumer", "service",
+                                                            "purpose", "expect"})
             name = f["name"].str()
+            problems = _run_case(policy, f, catalog, registry, decided)
+            total += 1
             if problems:
                 failures += 1
-                print(f"FAIL {path}:{case.line} {name}: {'; '.join(problems)}")
+                print(f"FAIL {case.file}:{case.line} {name}: {'; '.join(problems)}")
             else:
                 print(f"ok   {name}")
     print(f"{total - failures}/{total} cases passed against policy {policy.version}")
-    return 1 if failures else 0
+    uncovered = [r.id for r in policy.rules if r.id not in decided]
+    print(f"rules covered: {len(policy.rules) - len(uncovered)}/{len(policy.rules)}"
+          + (f"; never decided a case: {', '.join(uncovered)}" if uncovered else ""))
+    return 1 if failures or (args.require_coverage and uncovered) else 0
 
 
-def _mask_problems(mask: set[str], exp: dict[str, Any]) -> list[str]:
+def _run_case(policy: PolicySet, f: dict[str, yamlsrc.Node], catalog: Catalog,
+              registry: Registry, decided: set[str]) -> list[str]:
+    """One test case's mismatches (empty: it passed); records the rules that decided."""
+    fields: dict[str, Any] = {k: f[k].str() for k in f if k not in ("request", "expect", "at")}
+    if "at" in f:
+        at = f["at"].scalar()
+        fields["at"] = at.isoformat() if isinstance(at, datetime) else at
+    if "request" in f:
+        fields["request"] = f["request"].plain()
+    exp = f["expect"].mapping(allowed=EXPECT_FIELDS, required={"decision"})
+    want = exp["decision"].str()
+    if want not in ("allow", "deny"):
+        raise exp["decision"].error("expected allow or deny")
+    try:
+        ctx = _context(fields, catalog, registry)
+    except ConfigError as exc:
+        node = f.get(exc.field, f["name"])
+        raise node.error(exc.message.removeprefix(f"{exc.field}: ")) from None
+    decision = policy.evaluate(ctx)
+    for rule_id in (decision.rule_id, decision.unmet_rule):
+        if rule_id:
+            decided.add(rule_id)
+    problems = []
+    got = "allow" if decision.allowed else "deny"
+    if want != got:
+        problems.append(f"decision {got}, expected {want}")
+    if "rule" in exp and (decision.rule_id or "none") != exp["rule"].str():
+        problems.append(f"rule {decision.rule_id or 'none'}, expected {exp['rule'].str()}")
+    if "unmet_rule" in exp and (decision.unmet_rule or "none") != exp["unmet_rule"].str():
+        problems.append(f"unmet rule {decision.unmet_rule or 'none'}, "
+                        f"expected {exp['unmet_rule'].str()}")
+    return problems + _mask_problems(set(decision.field_mask), exp)
+
+
+def _mask_problems(mask: set[str], exp: dict[str, yamlsrc.Node]) -> list[str]:
     problems = []
     if "mask" in exp and mask != set(exp["mask"].str_list()):
         problems.append(f"mask {sorted(mask)}")
@@ -194,22 +283,24 @@ def _mask_problems(mask: set[str], exp: dict[str, Any]) -> list[str]:
     return problems
 
 
-def yaml_to_obj(node: Any) -> Any:
-    import yaml
-
-    return yaml.safe_load(yaml.serialize(node._node))
-
-
 def _diff(args: argparse.Namespace) -> int:
-    old, new = _load(args.old, args), _load(args.new, args)
+    registry, catalog = _world(args)
+    old, new = _load(args.old, registry, catalog), _load(args.new, registry, catalog)
     before, after = old.decisions(), new.decisions()
+    default = ("deny by default (no rule)",)
     changed = 0
+    print(f"--- {args.old} (policy {old.version})")
+    print(f"+++ {args.new} (policy {new.version})")
     for key in sorted(before.keys() | after.keys()):
-        a, b = before.get(key, "deny:default"), after.get(key, "deny:default")
-        if a != b:
-            changed += 1
-            consumer, provider, service, purpose = key
-            print(f"{consumer} -> {provider} {service} [{purpose}]\n    - {a}\n    + {b}")
-    print(f"{changed} decision(s) change between {old.version} and {new.version}",
-          file=sys.stderr)
+        a, b = before.get(key, default), after.get(key, default)
+        if a == b:
+            continue
+        changed += 1
+        consumer, provider, service, purpose = key
+        print(f"{consumer} -> {provider} {service} [{purpose}]")
+        for line in a:
+            print(f"  - {line}")
+        for line in b:
+            print(f"  + {line}")
+    print(f"{changed} decision(s) change")
     return 0

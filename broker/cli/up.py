@@ -2,7 +2,9 @@
 
 Children get their own session so Ctrl-C reaches only this supervisor, which
 then stops them in order (adapters after the broker has drained). Child logs
-go to var/log/<name>.log; the status line counts exchanges by outcome.
+go to var/log/<name>.log; the status line shows the broker's port, each
+adapter agency with its port, and counts exchanges by outcome. Adapters read
+their data from var/data/<adapter>/ (`g2g data import`), seeded where absent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agency_adapters.common.datasets import DATA_ROOT
+
 STARTED_EVENTS = {"broker_started", "adapter_started"}
+READY_EVENTS = {"broker_started", "adapter_ready"}
+# Data swaps are shown on their own line above the status line.
+DATA_EVENTS = {
+    "data_reloaded": "{adapter}: new data swapped in ({sources})",
+    "data_reload_failed": "{adapter}: data NOT reloaded, old data still serving: "
+                          "{file}:{line}: {field}: {reason}",
+}
+
+
+class _Missing(dict[str, object]):
+    """Log fields for `DATA_EVENTS` formats; a missing one prints as ``?``."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,8 +51,17 @@ class Child:
     name: str
     argv: list[str]
     process: asyncio.subprocess.Process | None = None
-    port: int | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    """Listening port by agency id (the broker's under its own name)."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def status(self) -> str:
+        if not self.ready.is_set():
+            return f"{self.name} …"
+        if list(self.ports) == [self.name]:
+            return f"{self.name} :{self.ports[self.name]}"
+        return f"{self.name} " + ", ".join(f"{agency} :{port}"
+                                           for agency, port in sorted(self.ports.items()))
 
 
 @dataclass
@@ -43,8 +70,7 @@ class Status:
     outcomes: Counter[str] = field(default_factory=Counter)
 
     def line(self) -> str:
-        parts = [f"{c.name} :{c.port}" if c.ready.is_set() else f"{c.name} …"
-                 for c in self.children]
+        parts = [c.status() for c in self.children]
         counts = ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items())) or "none yet"
         return f"g2g up | {' | '.join(parts)} | exchanges: {counts} | Ctrl-C stops"
 
@@ -61,7 +87,8 @@ def _children(config_path: Path, workers: int | None = None) -> list[Child]:
     # and consular both serve ID/GOV/IMIGRASI) must share that agency's server.
     children.append(Child("adapters", [*g2g, "adapter", "serve", *sorted(ADAPTERS),
                                        "--registry", str(config.registry),
-                                       "--pki-dir", str(config.pki_dir)]))
+                                       "--pki-dir", str(config.pki_dir),
+                                       "--data-root", str(DATA_ROOT)]))
     return children
 
 
@@ -76,12 +103,16 @@ async def _pump(child: Child, status: Status, log_dir: Path) -> None:
                 event = json.loads(raw)
             except ValueError:
                 continue
-            if event.get("event") in STARTED_EVENTS:
-                child.port = event.get("port")
+            name = event.get("event")
+            if name in STARTED_EVENTS:
+                child.ports[str(event.get("agency", child.name))] = int(event.get("port", 0))
+            if name in READY_EVENTS:
                 child.ready.set()
-            elif event.get("event") == "exchange":
+            elif name == "exchange":
                 status.outcomes[str(event.get("outcome"))] += 1
-            else:
+            elif name in DATA_EVENTS:
+                print("\r\033[K" + DATA_EVENTS[name].format_map(_Missing(event)), flush=True)
+            elif name not in STARTED_EVENTS:
                 continue
             print("\r\033[K" + status.line(), end="", flush=True)
 

@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 from google.protobuf.descriptor import Descriptor
 
-from broker.policy.evaluate import mismatch, refinement_fails
+from broker.policy.evaluate import describe_refinements, mismatch, refinement_fails
 from broker.policy.model import Decision, RequestContext, Rule
 from broker.policy.parse import ParsedFile, iter_rules, parse_file
 from broker.protocol import fieldmask, yamlsrc
@@ -38,11 +38,13 @@ class Candidates:
 
 @dataclass(frozen=True)
 class Explanation:
-    """A decision plus, for a deny, the nearest rules and why each did not match."""
+    """A decision plus, for a default deny, the nearest rules and why each did not match;
+    for a deny by a rule, the allow rules it overrides."""
 
     decision: Decision
     rule: Rule | None
     near_misses: tuple[tuple[Rule, tuple[str, ...]], ...] = ()
+    overrides: tuple[Rule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,41 +60,65 @@ class PolicySet:
     def evaluate(self, ctx: RequestContext) -> Decision:
         """Default deny; an applicable deny rule beats any allow."""
         cands = self.index.get((ctx.consumer, ctx.provider, ctx.service, ctx.purpose))
-        if cands is not None:
-            for rule in cands.denies:
-                if refinement_fails(rule, ctx) is None:
-                    return Decision(False, rule.id, self.version, reason=rule.description)
-            for rule, decision in cands.allows:
-                if not rule.unconditional and refinement_fails(rule, ctx) is not None:
-                    continue
+        if cands is None:
+            return self._deny_none
+        for rule in cands.denies:
+            if refinement_fails(rule, ctx) is None:
+                return Decision(False, rule.id, self.version, reason=rule.description)
+        unmet: tuple[Rule, str] | None = None
+        for rule, decision in cands.allows:
+            if rule.unconditional:
                 return decision
-        return self._deny_none
+            why = refinement_fails(rule, ctx)
+            if why is None:
+                return decision
+            unmet = unmet or (rule, why)
+        if unmet is None:
+            return self._deny_none
+        # Only rules written for this very consumer are named, so a refusal never
+        # reveals another agency's agreements.
+        return Decision(False, None, self.version, reason=f"{NO_RULE}: rule {unmet[0].id} "
+                        f"does not apply: {unmet[1]}", unmet_rule=unmet[0].id)
 
     def explain(self, ctx: RequestContext, nearest: int = 3) -> Explanation:
-        """The decision and the rule behind it; for a deny, why the nearest rules missed."""
+        """The decision and the rule behind it; for a default deny, why the nearest rules
+        missed; for a deny by a rule, which allows it beats."""
         decision = self.evaluate(ctx)
         rule = next((r for r in self.rules if r.id == decision.rule_id), None)
         if decision.allowed:
             return Explanation(decision, rule)
+        if rule is not None:
+            return Explanation(decision, rule, overrides=tuple(
+                r for r in self.rules if r.effect == "allow" and not mismatch(r, ctx)))
         scored = []
         for r in self.rules:
             if r is rule:
                 continue
             why = mismatch(r, ctx)
             if why:
-                scored.append((len(why), r.order, r, tuple(why)))
-        scored.sort(key=lambda t: (t[0], t[1]))
-        return Explanation(decision, rule, tuple((r, why) for _, _, r, why in scored[:nearest]))
+                # The unmet rule (written for this very request) is the nearest of all.
+                scored.append((r.id != decision.unmet_rule, len(why), r.order, r, tuple(why)))
+        scored.sort(key=lambda t: t[:3])
+        return Explanation(decision, rule, tuple((r, why) for *_, r, why in scored[:nearest]))
 
-    def decisions(self) -> dict[Key, str]:
-        """Every indexed key and what decides it ("allow:RULE", "deny:RULE", conditional)."""
-        out = {}
-        for key, cands in self.index.items():
-            parts = [f"deny:{r.id}" + ("" if r.unconditional else "?") for r in cands.denies]
-            parts += [f"allow:{r.id}" + ("" if r.unconditional else "?") +
-                      f"[{','.join(d.field_mask)}]" for r, d in cands.allows]
-            out[key] = " ".join(parts)
-        return out
+    def decisions(self) -> dict[Key, tuple[str, ...]]:
+        """Every indexed key and the rules that decide it, in evaluation order, in words.
+
+        Keys absent here are denied by default. `g2g policy diff` compares these.
+        """
+        return {key: tuple(_outcome(r) for r in (*cands.denies, *(r for r, _ in cands.allows)))
+                for key, cands in self.index.items()}
+
+
+def _outcome(rule: Rule) -> str:
+    text = f"{rule.effect} by {rule.id}"
+    conditions = describe_refinements(rule)
+    if conditions:
+        text += " if " + "; ".join(conditions)
+    if rule.effect == "allow":
+        text += (" (all fields)" if rule.mask_mode == "all" else
+                 f" ({rule.mask_mode} {', '.join(rule.mask_paths)})")
+    return text
 
 
 def resolve_mask(rule: Rule, response: Descriptor) -> tuple[str, ...]:
@@ -186,12 +212,12 @@ def compile_sources(sources: Mapping[str, bytes], registry: Registry, catalog: C
                     base: str = "") -> PolicySet:
     """Compile named YAML texts (name -> bytes) into a PolicySet."""
     files: list[ParsedFile] = []
+    if not sources:
+        raise ConfigError("no policy files (*.yaml, *.yml): refusing to deny everything "
+                          "silently", file=base.rstrip("/"))
     for name in sorted(sources):
-        try:
-            text = sources[name].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"not UTF-8 text ({exc.reason})", file=base + name) from None
-        files.append(parse_file(yamlsrc.parse(text, base + name)))
+        text = yamlsrc.decode(sources[name], base + name)
+        files.append(parse_file(yamlsrc.parse(text, base + name), base + name))
     rules = [rule for _, rule in iter_rules(files, registry, catalog)]
     return build(rules, sources, catalog)
 
@@ -206,10 +232,7 @@ def read_sources(directory: Path) -> dict[str, bytes]:
         if path.suffix not in (".yaml", ".yml") or not path.is_file() or \
                 any(part.startswith(".") for part in path.relative_to(directory).parts):
             continue
-        if path.stat().st_size > yamlsrc.MAX_CONFIG_BYTES:
-            raise ConfigError(f"file is over the {yamlsrc.MAX_CONFIG_BYTES}-byte limit",
-                              file=str(path))
-        out[path.relative_to(directory).as_posix()] = path.read_bytes()
+        out[path.relative_to(directory).as_posix()] = yamlsrc.read_bytes(path)
     return out
 
 

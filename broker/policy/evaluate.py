@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 from google.protobuf import message as pb_message
 
-from broker.policy.model import Condition, RequestContext, Rule, Schedule
+from broker.policy.model import WEEKDAYS, Condition, RequestContext, Rule, Schedule
 from broker.protocol.fieldmask import field_value
 
 
@@ -40,9 +40,16 @@ def schedule_fails(schedule: Schedule, now: datetime) -> str | None:
         t = local.time().replace(tzinfo=None)
         inside = start <= t < end if start <= end else (t >= start or t < end)
         if not inside:
-            return (f"outside hours {start.strftime('%H:%M')}-{end.strftime('%H:%M')} "
+            return (f"outside hours {_hours(schedule.hours)} "
                     f"({schedule.zone.key})")
     return None
+
+
+def _hours(hours: tuple[time, time]) -> str:
+    """As written: an end of "24:00" is stored as the last instant of the day."""
+    start, end = hours
+    last = "24:00" if end == time.max else end.strftime("%H:%M")
+    return f"{start.strftime('%H:%M')}-{last}"
 
 
 def refinement_fails(rule: Rule, ctx: RequestContext) -> str | None:
@@ -75,3 +82,22 @@ def mismatch(rule: Rule, ctx: RequestContext) -> list[str]:
         if why:
             reasons.append(why)
     return reasons
+
+
+def describe_refinements(rule: Rule) -> list[str]:
+    """What a rule requires beyond who/what/why, in words (for `diff` and `explain`)."""
+    out = []
+    if rule.legal_basis is not None:
+        out.append(f"legal basis matches /{rule.legal_basis.pattern}/")
+    s = rule.schedule
+    if s.valid_from or s.valid_until:
+        out.append(f"valid {s.valid_from.isoformat() if s.valid_from else '...'}.."
+                   f"{s.valid_until.isoformat() if s.valid_until else '...'}")
+    if s.weekdays is not None:
+        out.append("on " + ",".join(WEEKDAYS[d] for d in sorted(s.weekdays)))
+    if s.hours is not None:
+        out.append(f"hours {_hours(s.hours)}")
+    if not s.always:
+        out[-1] += f" ({s.zone.key})"
+    out += [c.describe() for c in rule.conditions]
+    return out

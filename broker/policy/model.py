@@ -116,7 +116,12 @@ class RequestContext:
 
 @dataclass(frozen=True)
 class Decision:
-    """The outcome: allow with a resolved field mask, or deny (with the rule, if any)."""
+    """The outcome: allow with a resolved field mask, or deny (with the rule, if any).
+
+    A default deny (`rule_id` None) names in `unmet_rule` the first allow rule
+    written for this consumer, service and purpose whose legal basis, validity
+    window or request conditions did not hold; `reason` then says why.
+    """
 
     allowed: bool
     rule_id: str | None
@@ -124,3 +129,4 @@ class Decision:
     field_mask: tuple[str, ...] = ()
     reason: str = ""
     limits: tuple[RateLimit, ...] = ()
+    unmet_rule: str = ""

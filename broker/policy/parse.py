@@ -24,6 +24,7 @@ from broker.policy.model import (
 )
 from broker.protocol import fieldmask, yamlsrc
 from broker.protocol.catalog import Catalog
+from broker.protocol.errors import ConfigError
 from broker.protocol.registry import Registry
 
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
@@ -42,11 +43,15 @@ class ParsedFile:
     rules: tuple[yamlsrc.Node, ...]
 
 
-def parse_file(root: yamlsrc.Node | None) -> ParsedFile:
+def parse_file(root: yamlsrc.Node | None, file: str) -> ParsedFile:
     """Split one file into its group definitions and its (unresolved) rule nodes."""
     if root is None:
-        return ParsedFile({}, ())
+        # Most likely a truncated write or a wrong file: refuse rather than drop its rules.
+        raise ConfigError("empty policy file (expected 'rules:' and/or 'groups:')",
+                          file=file, line=1, column=1)
     top = root.mapping(allowed={"groups", "rules", "agreement"})
+    if not top.keys() & {"groups", "rules"}:
+        raise root.error("a policy file has 'rules:' and/or 'groups:'")
     groups = {}
     if "groups" in top:
         for name, node in top["groups"].mapping().items():
@@ -96,18 +101,19 @@ def resolve_groups(files: list[ParsedFile], registry: Registry) -> dict[str, tup
 
 def _consumers(node: yamlsrc.Node, groups: dict[str, tuple[str, ...]],
                registry: Registry) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    refs = node.str_list()
+    items = (node,) if node.is_scalar else tuple(node.items())
+    refs = tuple(item.str() for item in items)
     out: list[str] = []
-    for ref in refs:
+    for item, ref in zip(items, refs, strict=True):
         if ref == ANY:
             out.extend(registry.agencies)
         elif ref.startswith(GROUP):
             if ref[len(GROUP):] not in groups:
-                raise node.error(f"unknown group {ref[len(GROUP):]!r} "
+                raise item.error(f"unknown group {ref[len(GROUP):]!r} "
                                  f"(defined: {', '.join(sorted(groups)) or 'none'})")
             out.extend(groups[ref[len(GROUP):]])
         elif registry.agency(ref) is None:
-            raise node.error(f"unknown agency {ref!r}")
+            raise item.error(f"unknown agency {ref!r}")
         else:
             out.append(ref)
     return tuple(dict.fromkeys(out)), refs

@@ -22,6 +22,10 @@ from broker.protocol.errors import ConfigError
 AGENCY_ID = re.compile(r"^[A-Z0-9]{2,8}(/[A-Z0-9-]{1,40}){1,4}$")
 SERVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*/[A-Za-z_][A-Za-z0-9_]*$")
 ROLES = frozenset({"auditor", "federation-auditor"})
+# Kinds of personal identifier a service's request fields may carry, and how
+# many fields make one: the audit log hashes (kind, values), so every service's
+# `document` is the same kind whatever its proto calls the field.
+SUBJECT_KINDS = {"document": 1, "name_dob": 2, "national_id": 1}
 
 
 def slug(agency_id: str) -> str:
@@ -30,13 +34,21 @@ def slug(agency_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class SubjectField:
+    """Request field paths that together identify a person, and which kind of identifier."""
+
+    kind: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServiceOffer:
     """A service an agency provides, by full method name."""
 
     name: str
     description: str = ""
-    # Request field paths that identify a person, for keyed audit subject hashes.
-    subject_fields: tuple[tuple[str, ...], ...] = ()
+    # Request fields that identify a person, for keyed audit subject hashes.
+    subject_fields: tuple[SubjectField, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,8 @@ class Agency:
     services: tuple[ServiceOffer, ...]
     signing_keys: Mapping[str, Ed25519PublicKey]
     roles: frozenset[str] = frozenset()
+    # With the `auditor` role: the agency whose exchanges it may read (default: itself).
+    audits: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +128,22 @@ def _pki_key(pki_dir: Path | None, where: yamlsrc.Node, *parts: str,
     return {keys.keyid(key): key}
 
 
+def _subject_fields(node: yamlsrc.Node) -> tuple[SubjectField, ...]:
+    """`{document: by_document.number, name_dob: full_name+date_of_birth}`; a kind may list
+    several field combinations."""
+    out = []
+    for kind, value in node.mapping(allowed=set(SUBJECT_KINDS)).items():
+        for combination in value.str_list():
+            paths = tuple(combination.split("+"))
+            if len(paths) != SUBJECT_KINDS[kind] or not all(paths):
+                raise value.error(f"a {kind} subject is {SUBJECT_KINDS[kind]} field path(s) "
+                                  f"joined by '+', got {combination!r}")
+            out.append(SubjectField(kind, paths))
+    return tuple(out)
+
+
 def _service(node: yamlsrc.Node) -> ServiceOffer:
-    subjects: tuple[tuple[str, ...], ...] = ()
+    subjects: tuple[SubjectField, ...] = ()
     if node.is_scalar:
         name, description = node.str(), ""
     else:
@@ -124,10 +152,23 @@ def _service(node: yamlsrc.Node) -> ServiceOffer:
         name = fields["name"].str()
         description = fields["description"].str() if "description" in fields else ""
         if "subject_fields" in fields:
-            subjects = tuple(tuple(p.split("+")) for p in fields["subject_fields"].str_list())
+            subjects = _subject_fields(fields["subject_fields"])
     if not SERVICE_NAME.match(name):
         raise node.error(f"service {name!r} is not a full method name like pkg.Service/Method")
     return ServiceOffer(name=name, description=description, subject_fields=subjects)
+
+
+def _roles(fields: dict[str, yamlsrc.Node]) -> tuple[frozenset[str], str | None]:
+    """An agency's roles and, for an auditor, the agency it audits."""
+    roles = frozenset(fields["roles"].str_list()) if "roles" in fields else frozenset()
+    if roles - ROLES:
+        raise fields["roles"].error(
+            f"unknown role(s) {sorted(roles - ROLES)}; known: {sorted(ROLES)}")
+    if "audits" not in fields:
+        return roles, None
+    if "auditor" not in roles:
+        raise fields["audits"].error("only an agency with the auditor role audits one")
+    return roles, fields["audits"].str()
 
 
 def load_registry(path: Path, pki_dir: Path | None = None, *,
@@ -152,9 +193,10 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
                                  required=require_keys))
     agencies: dict[str, Agency] = {}
     providers: dict[str, tuple[str, ...]] = {}
+    audited: list[tuple[yamlsrc.Node, str]] = []
     for item in top["agencies"].items():
         fields = item.mapping(
-            allowed={"id", "name", "endpoint", "services", "signing_keys", "roles"},
+            allowed={"id", "name", "endpoint", "services", "signing_keys", "roles", "audits"},
             required={"id", "name"})
         agency_id = fields["id"].str()
         if not AGENCY_ID.match(agency_id):
@@ -172,16 +214,18 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
             if agency_id in providers.get(offer.name, ()):
                 raise node.error(f"{agency_id} lists service {offer.name} twice")
             providers[offer.name] = (*providers.get(offer.name, ()), agency_id)
-        roles = frozenset(fields["roles"].str_list()) if "roles" in fields else frozenset()
-        if roles - ROLES:
-            raise fields["roles"].error(
-                f"unknown role(s) {sorted(roles - ROLES)}; known: {sorted(ROLES)}")
+        roles, audits = _roles(fields)
+        if audits is not None:
+            audited.append((fields["audits"], audits))
         signing = (_keys_from(fields["signing_keys"]) if "signing_keys" in fields
                    else _pki_key(pki_dir, fields["id"], "agencies", slug(agency_id),
                                  "signing.pub", required=require_keys))
         agencies[agency_id] = Agency(
             id=agency_id, name=fields["name"].str(), endpoint=endpoint, services=services,
-            signing_keys=MappingProxyType(signing), roles=roles)
+            signing_keys=MappingProxyType(signing), roles=roles, audits=audits)
+    for node, audits in audited:
+        if audits not in agencies:
+            raise node.error(f"audits {audits!r}, which is not an agency of the registry")
     return Registry(
         federation=top["federation"].str(), broker_id=broker_id,
         broker_endpoint=broker["endpoint"].str(), broker_keys=MappingProxyType(broker_keys),

@@ -47,11 +47,18 @@ def validate(msg: pb_message.Message) -> None:
     except protovalidate.ValidationError as exc:
         violation = exc.violations[0].proto
         elements: list[Any] = list(violation.field.elements) if violation.field else []
-        field = ".".join(
-            e.field_name + (f"[{e.index}]" if e.has_field("index") else "")
-            for e in elements) or "."
+        field = ".".join(_path_element(e) for e in elements) or "."
         raise SchemaError(f"{field}: {violation.message}", reason="CONSTRAINT_VIOLATION",
                           metadata={"field": field, "rule": violation.rule_id}) from None
+
+
+def _path_element(element: Any) -> str:
+    """``name``, ``name[3]`` (repeated index) or ``name['key']`` (map key)."""
+    subscript = element.subscript  # a protovalidate Oneof(field, value), or None
+    if subscript is None:
+        return str(element.field_name)
+    key = subscript.value if subscript.field == "index" else repr(subscript.value)
+    return f"{element.field_name}[{key}]"
 
 
 def decode(cls: type[pb_message.Message], data: bytes, declared_type: str) -> pb_message.Message:

@@ -35,6 +35,7 @@ _BY_REASON: dict[str, type[errors.G2GError]] = {
     "PAYLOAD_UNDECODABLE": errors.SchemaError,
     "UNKNOWN_FIELDS": errors.SchemaError,
     "CONSTRAINT_VIOLATION": errors.SchemaError,
+    "UNKNOWN_COUNTRY": errors.SchemaError,
     "ATTESTATION_INVALID": errors.AttestationError,
     "AUDIT_UNAVAILABLE": errors.AuditUnavailable,
     "PROVIDER_RESPONSE_INVALID": errors.ProviderResponseInvalid,

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from agency_adapters import runner
-from agency_adapters.common.records import RecordError
 from broker.protocol.errors import ConfigError
 from broker.protocol.registry import Registry
 
@@ -42,17 +41,30 @@ def test_adapters_serve_exactly_the_services_the_registry_lists(registry: Regist
     assert offering == set(merged)
 
 
-def test_data_directories_replace_the_seeded_data(tmp_path: Path) -> None:
+def test_data_directories_replace_the_seeded_data_file_by_file(tmp_path: Path) -> None:
     from agency_adapters.consular import synthetic as consular_synthetic
     from agency_adapters.interpol import synthetic as interpol_synthetic
 
     interpol_synthetic.write(interpol_synthetic.generate(20, seed=5), tmp_path / "interpol")
-    consular_synthetic.write(consular_synthetic.generate(20, seed=5), tmp_path / "consular",
-                             "csv")
-    merged = runner.merged_handlers(("interpol", "consular"),
-                                    {"interpol": tmp_path / "interpol",
-                                     "consular": tmp_path / "consular"})
-    assert "g2g.interpol.v1.Notices/Search" in merged["INT/IO/INTERPOL"]
+    consular = consular_synthetic.generate(20, seed=5)
+    consular_synthetic.write(consular, tmp_path / "consular", "csv")
     (tmp_path / "consular" / "passports.csv").unlink()
-    with pytest.raises(RecordError, match="exactly one of passports"):
-        runner.merged_handlers(("consular",), {"consular": tmp_path / "consular"})
+    live = runner.open_data(("interpol", "consular", "immigration"),
+                            {"interpol": tmp_path / "interpol"}, root=tmp_path)
+    assert len(live["interpol"].current.notices) == 20
+    index = live["consular"].current
+    assert len(index.permits) == len({(p.passport_number, p.nationality)
+                                      for p in consular.permits})
+    assert len(index.passports) == len(service_seeded_passports())  # no file: seeded
+    assert live["immigration"].directory == tmp_path / "immigration"  # absent: all seeded
+    merged = runner.merged_handlers(("interpol", "consular"), live=live)
+    assert "g2g.interpol.v1.Notices/Search" in merged["INT/IO/INTERPOL"]
+    consular_synthetic.write(consular, tmp_path / "consular", "jsonl")
+    with pytest.raises(ConfigError, match=r"consular:0: path: holds both permits\.jsonl and "):
+        runner.open_data(("consular",), root=tmp_path)
+
+
+def service_seeded_passports() -> tuple[object, ...]:
+    from agency_adapters.consular.service import seeded_data
+
+    return seeded_data().passports

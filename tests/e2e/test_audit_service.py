@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def test_scope_rules(fed: Fed) -> None:
     from broker.audit.service import scope
     registry = fed.federation.registry
     assert scope(registry, FED_AUDITOR) is None
+    assert scope(registry, "ID/GOV/IMIGRASI/AUDIT") == "ID/GOV/IMIGRASI"
     with pytest.raises(G2GError):
         scope(registry, POLRI)
 
@@ -90,3 +92,118 @@ async def test_proof_out_of_range_is_invalid_argument_and_audited(fed: Fed) -> N
     assert [(r["consumer"], r["service"], r["status_code"], r["reason"]) for r in reads] == [
         (FED_AUDITOR, "g2g.v1.Audit/InclusionProof", "INVALID_ARGUMENT", "OUT_OF_RANGE"),
         (FED_AUDITOR, "g2g.v1.Audit/ConsistencyProof", "INVALID_ARGUMENT", "OUT_OF_RANGE")]
+
+
+IMIGRASI = "ID/GOV/IMIGRASI"
+IMIGRASI_AUDITOR = "ID/GOV/IMIGRASI/AUDIT"
+INTERPOL = "INT/IO/INTERPOL"
+
+
+async def _three_exchanges(fed: Fed) -> None:
+    """Imigrasi as provider, as consumer, and an exchange it has no part in."""
+    from agency_adapters.interpol.service import seeded_data
+    from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2
+
+    async with fed.client(POLRI) as police:
+        await police.call(SCREEN, name_query("Budi Santoso"), purpose="criminal_investigation",
+                          legal_basis=LEGAL_BASIS)
+        await police.call("g2g.interpol.v1.Notices/Search", interpol_pb2.NoticeSearchRequest(
+            full_name="Budi Santoso"), purpose="criminal_investigation")
+    async with fed.client(IMIGRASI) as immigration:
+        await immigration.call("g2g.interpol.v1.TravelDocuments/Check",
+                               interpol_pb2.DocumentCheckRequest(
+                                   number=seeded_data().sltd[0].number, issuing_country="NLD"),
+                               purpose="border_control")
+
+
+def _parties(records: list[bytes]) -> list[tuple[str, str, str]]:
+    return [(r["kind"], r["consumer"], r["provider"]) for r in map(json.loads, records)]
+
+
+async def test_agency_auditor_sees_only_its_agency_s_records_and_every_read_is_audited(
+        fed: Fed) -> None:
+    await _three_exchanges(fed)
+    exchanges = [r for r in await fed.all_records() if r["kind"] != "audit_read"]
+    outside = next(r["seq"] for r in exchanges if r["consumer"] == POLRI
+                   and r["provider"] == INTERPOL)
+    inside = next(r["seq"] for r in exchanges if r["provider"] == IMIGRASI)
+    size = len(exchanges)
+    channel, audit = stub(fed, IMIGRASI_AUDITOR)
+    async with channel:
+        mine = await audit.Query(audit_pb2.AuditQuery())
+        assert _parties(list(mine.records)) == [
+            ("request", POLRI, IMIGRASI), ("outcome", POLRI, IMIGRASI),
+            ("request", IMIGRASI, INTERPOL), ("outcome", IMIGRASI, INTERPOL)]
+        same = await audit.Query(audit_pb2.AuditQuery(agency=IMIGRASI))
+        assert list(same.records) == list(mine.records)
+        await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery(agency=POLRI))),
+                           grpc.StatusCode.PERMISSION_DENIED, "AUDIT_ACCESS_DENIED")
+        # A proof of another agency's record is refused, not returned empty: the sequence
+        # number is no secret (checkpoints publish the size), the record is.
+        await expect_error(_rpc(audit.InclusionProof(audit_pb2.InclusionProofRequest(
+            seq=outside, tree_size=size))), grpc.StatusCode.PERMISSION_DENIED,
+            "AUDIT_ACCESS_DENIED")
+        proof = await audit.InclusionProof(audit_pb2.InclusionProofRequest(
+            seq=inside, tree_size=size))
+        heads = await audit.ConsistencyProof(audit_pb2.ConsistencyProofRequest(
+            old_size=1, new_size=size))
+    assert merkle.verify_inclusion(inside, size, merkle.leaf_hash(proof.record),
+                                   list(proof.proof), heads.new_root)
+
+    channel, audit = stub(fed, FED_AUDITOR)
+    async with channel:
+        everything = await audit.Query(audit_pb2.AuditQuery())
+    assert _parties(list(everything.records))[:size] == [
+        (r["kind"], r["consumer"], r["provider"]) for r in exchanges]
+
+    reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
+    assert [(r["consumer"], r["service"].split("/")[1], r["decision"], r["status_code"],
+             r["reason"], r["rule_id"], r["provider"]) for r in reads] == [
+        (IMIGRASI_AUDITOR, "Query", "allow", "OK", "", f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "Query", "allow", "OK", "", f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "Query", "deny", "PERMISSION_DENIED", "AUDIT_ACCESS_DENIED",
+         f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "InclusionProof", "deny", "PERMISSION_DENIED",
+         "AUDIT_ACCESS_DENIED", f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "InclusionProof", "allow", "OK", "", f"auditor:{IMIGRASI}", ""),
+        (IMIGRASI_AUDITOR, "ConsistencyProof", "allow", "OK", "", f"auditor:{IMIGRASI}", ""),
+        (FED_AUDITOR, "Query", "allow", "OK", "", "federation-auditor", "")]
+    # What was asked is on record as a digest, so a read can be matched to its request.
+    assert reads[2]["request_digest"] == hashlib.sha256(audit_pb2.AuditQuery(
+        agency=POLRI).SerializeToString(deterministic=True)).hexdigest()
+    assert all(r["latency_ms"] is not None for r in reads)
+
+
+async def test_auditors_ask_about_a_person_in_clear_and_the_log_keeps_only_the_keyed_hash(
+        fed: Fed) -> None:
+    from broker.audit.subjects import name_dob_key
+
+    await _three_exchanges(fed)  # Budi Santoso: asked of Imigrasi, and of Interpol (no DOB)
+    async with fed.client(POLRI) as police:
+        answer = await police.call(SCREEN, name_query("Budi Santoso", "1980-02-03"),
+                                   purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+    person = audit_pb2.NameAndBirthDate(full_name="BUDI  santoso", date_of_birth="1980-02-03")
+    ask = audit_pb2.AuditQuery(name_dob=person)
+    channel, audit = stub(fed, IMIGRASI_AUDITOR)
+    async with channel:
+        found = await audit.Query(ask)
+        await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery(name_dob=person,
+                                                                 subject_key="ab" * 32))),
+                           grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION")
+        await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery(limit=10_001))),
+                           grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION")
+        await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery(subject_key="x" * 10_000))),
+                           grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION")
+    assert [(r["kind"], r["message_id"]) for r in map(json.loads, found.records)] == [
+        ("request", answer.header.in_reply_to), ("outcome", answer.header.in_reply_to)]
+
+    reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
+    assert [(r["status_code"], r["reason"]) for r in reads] == [
+        ("OK", ""), *[("INVALID_ARGUMENT", "CONSTRAINT_VIOLATION")] * 3]
+    key = name_dob_key(pki.load_log_secret(fed.pki_dir), person.full_name,
+                       person.date_of_birth)
+    assert reads[0]["request_digest"] == hashlib.sha256(audit_pb2.AuditQuery(
+        subject_key=key).SerializeToString(deterministic=True)).hexdigest()
+    assert reads[0]["subject_keys"] == [key]  # the auditor's search is on the person's record
+    assert reads[2]["subject_keys"] == []
+    assert reads[3]["subject_keys"] == []  # an invalid key is not stored (it is digested)

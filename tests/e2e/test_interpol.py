@@ -90,11 +90,11 @@ async def test_document_check_subject_hash_matches_the_watchlist_document_kind(f
     assert request_record["subject_keys"] == [document_key(secret, listed.number)]
 
 
-async def test_immigration_may_not_search_notices(fed: Fed) -> None:
+async def test_immigration_may_not_search_notices_for_an_investigation(fed: Fed) -> None:
     async with fed.client(IMIGRASI) as client:
         err = await expect_error(
             client.call(SEARCH, pb.NoticeSearchRequest(full_name="Budi Santoso"),
-                        purpose="border_control"),
+                        purpose="criminal_investigation"),
             grpc.StatusCode.PERMISSION_DENIED, "POLICY_DENIED")
     assert err.metadata["rule_id"] == "none"
 

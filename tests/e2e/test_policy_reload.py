@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import grpc
 from broker.audit.dialect import dialect_for
 from broker.audit.log import LogReader
 from broker.federation import POLICIES, start_federation, write_config
+from broker.protocol import envelope
+from tests.audit_reader import read_records
 from tests.e2e.conftest import LEGAL_BASIS, SCREEN, expect_error, name_query
 
 
@@ -27,23 +30,37 @@ async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
                                            purpose="tax_audit", legal_basis=LEGAL_BASIS),
                                grpc.StatusCode.PERMISSION_DENIED, "POLICY_DENIED")
 
+            # The broken file goes in first, so no poll can ever see the valid edit alone.
+            broken = policies / "broken.yaml"
+            broken.write_text("rules:\n  - id: x\n    effect: allow\n")
             rules = policies / "imigrasi-watchlist.yaml"
             rules.write_text(rules.read_text().replace("purposes: [border_control]\n",
                                                        "purposes: [border_control, tax_audit]\n"))
-            broken = policies / "broken.yaml"
-            broken.write_text("rules:\n  - id: x\n    effect: allow\n")
             assert await watcher.reload() is False
             assert watcher.current.version == first
-            assert watcher.last_error is not None
-            assert "missing required field" in watcher.last_error
+            assert watcher.last_error == (f"{policies}/broken.yaml:2:5: rules[0].agreement: "
+                                          "missing required field 'agreement'")
+            # The old set keeps deciding: still denied, and audited under the old version.
+            env = client.build(SCREEN, name_query("Budi Santoso"), purpose="tax_audit",
+                               legal_basis=LEGAL_BASIS)
+            err = await expect_error(client.send(env), grpc.StatusCode.PERMISSION_DENIED,
+                                     "POLICY_DENIED")
+            assert err.metadata["policy_version"] == first
+            (record,) = [r for r in await read_records(fed)
+                         if r["message_id"] == envelope.parse_header(env).message_id]
+            assert (record["decision"], record["policy_version"]) == ("deny", first)
 
             broken.unlink()
-            assert await watcher.reload() is True
+            await watcher.reload()  # True, unless the background poll got there first
             second = watcher.current.version
             assert second != first
             answer = await client.call(SCREEN, name_query("Budi Santoso"),
                                        purpose="tax_audit", legal_basis=LEGAL_BASIS)
             assert answer.payload is not None
+            (record, _) = [r for r in await read_records(fed)
+                           if r["message_id"] == answer.header.in_reply_to]
+            assert (record["decision"], record["rule_id"], record["policy_version"]) == (
+                "allow", "imigrasi-watchlist-customs", second)
     finally:
         await fed.stop()
     dialect = dialect_for(fed.config.audit)
@@ -54,3 +71,30 @@ async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
     assert sources is not None
     assert "tax_audit" in sources["imigrasi-watchlist.yaml"]
     conn.close()
+
+
+async def test_removing_the_deny_lets_the_group_allow_decide_after_a_reload(
+        tmp_path: Path, pki_dir: Path) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    config = write_config(tmp_path, pki_dir=pki_dir, policies=policies)
+    fed = await start_federation(tmp_path, pki_dir=pki_dir, config_path=config)
+    try:
+        watcher = fed.broker.watcher
+        first = watcher.current.version
+        rules = policies / "imigrasi-watchlist.yaml"
+        text = rules.read_text()
+        rules.write_text(text[:text.index("  # Explicit deny")])
+        watcher.request_reload()  # what SIGHUP calls; the 2 s poll would get there too
+        async with watcher.reloaded:
+            await asyncio.wait_for(
+                watcher.reloaded.wait_for(lambda: watcher.current.version != first), 10)
+        async with fed.client("ID/GOV/BIN") as client:
+            answer = await client.call(SCREEN, name_query("Budi Santoso"),
+                                       purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+        (record, _) = [r for r in await read_records(fed)
+                       if r["message_id"] == answer.header.in_reply_to]
+        assert (record["rule_id"], record["policy_version"]) == (
+            "imigrasi-watchlist-law-enforcement", watcher.current.version)
+    finally:
+        await fed.stop()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
+from agency_adapters.common.datasets import Fixed
 from agency_adapters.consular import service
 from broker.protocol._gen.g2g.consular.v1 import consular_pb2 as pb
+from broker.protocol.errors import SchemaError
 
 DATA = service.seeded_data()
 INDEX = service.ConsularIndex.build(DATA)
 
 
 def test_build_serves_imigrasi_and_each_embassy() -> None:
-    built = service.build(None)
+    built = service.build(Fixed(INDEX))
     assert set(built) == {service.IMIGRASI, *service.EMBASSIES}
     assert set(built[service.IMIGRASI]) == {service.GET_STATUS, service.LIST_NOTIFICATIONS}
     assert all(set(built[e]) == {service.VERIFY} for e in service.EMBASSIES)
@@ -20,7 +23,7 @@ def test_build_serves_imigrasi_and_each_embassy() -> None:
 
 async def test_permits_newest_first_and_filtered_by_permit_number() -> None:
     holder = next(p for p in DATA.permits if p.status == "CONVERTED")
-    handler = service.imigrasi_handlers(INDEX)[service.GET_STATUS]
+    handler = service.imigrasi_handlers(Fixed(INDEX))[service.GET_STATUS]
     query = pb.StayPermitQuery(passport_number=holder.passport_number,
                                nationality=holder.nationality)
     answer = await handler(query, None)  # type: ignore[arg-type]
@@ -41,7 +44,7 @@ async def test_permits_newest_first_and_filtered_by_permit_number() -> None:
 
 async def test_notifications_by_nationality_and_inclusive_date_range() -> None:
     note = next(n for n in DATA.notifications if n.nationality == "AUS")
-    handler = service.imigrasi_handlers(INDEX)[service.LIST_NOTIFICATIONS]
+    handler = service.imigrasi_handlers(Fixed(INDEX))[service.LIST_NOTIFICATIONS]
     answer = await handler(pb.NotificationQuery(nationality="AUS", from_date=note.date,
                                                 to_date=note.date), None)  # type: ignore[arg-type]
     assert isinstance(answer, pb.NotificationList)
@@ -85,3 +88,17 @@ def test_revoked_lost_or_stolen_passport_is_revoked() -> None:
         passport_number=bad.passport_number, full_name=bad.full_name,
         date_of_birth=bad.date_of_birth))
     assert answer.result == pb.VERIFICATION_RESULT_REVOKED
+
+
+@pytest.mark.parametrize("service_name", [service.GET_STATUS, service.LIST_NOTIFICATIONS])
+async def test_an_unassigned_nationality_is_refused_naming_the_field(service_name: str) -> None:
+    # Through the broker the embassy policies deny XXX first; the adapter refuses it anyway.
+    handler = service.imigrasi_handlers(Fixed(INDEX))[service_name]
+    request = (pb.StayPermitQuery(passport_number="NA0000001", nationality="XXX")
+               if service_name == service.GET_STATUS
+               else pb.NotificationQuery(nationality="XXX", from_date="2020-01-01",
+                                         to_date="2020-12-31"))
+    with pytest.raises(SchemaError) as info:
+        await handler(request, None)  # type: ignore[arg-type]
+    assert (info.value.code, info.value.reason, info.value.metadata) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_COUNTRY", {"field": "nationality"})

@@ -98,7 +98,7 @@ def test_duplicate_sltd_entry_and_wrong_header_are_refused(tmp_path: Path) -> No
 def test_data_directory_needs_exactly_one_file_per_kind(tmp_path: Path) -> None:
     synthetic.write(SAMPLE, tmp_path, "jsonl")
     synthetic.write(SAMPLE, tmp_path, "csv")
-    with pytest.raises(records.RecordError, match=r"exactly one of notices\.jsonl, notices\.csv"):
+    with pytest.raises(records.RecordError, match=r"holds both notices\.jsonl and notices\.csv"):
         records.load_data(tmp_path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agency_adapters.common.datasets import Fixed
 from agency_adapters.interpol import service, synthetic
 from agency_adapters.interpol.records import IdentityDocument, NoticeRecord, SltdRecord
 from agency_adapters.interpol.search import InterpolIndex, NoticeQuery
@@ -88,7 +89,7 @@ def test_document_type_narrows_the_sltd_match() -> None:
 
 
 async def test_batch_results_follow_request_order() -> None:
-    handlers = service.handlers(INDEX)
+    handlers = service.handlers(Fixed(INDEX))
     docs = [("X7654321", "NLD"), ("CLEAN0001", "IDN"), ("B1234567", "IDN"),
             ("CLEAN0001", "IDN")]
     request = pb.DocumentBatchRequest(documents=[

@@ -5,8 +5,6 @@ With CI=true a missing PostgreSQL fails the run instead of skipping it.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,26 +12,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broker.audit import AuditConfig, AuditStore, open_store
+from tests.pg import PG_BASE, pg_schema
 
-PG_BASE = os.environ.get("G2G_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
-
-
-def _pg_schema() -> Iterator[str]:
-    import psycopg
-
-    schema = f"g2g_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+# The names this module had before tests/pg.py, for tests that import them from here.
+_pg_schema = pg_schema
+__all__ = ["PG_BASE", "_pg_schema"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -42,7 +25,7 @@ def audit_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Aud
         yield AuditConfig(backend="sqlite", path=tmp_path / "audit.db", checkpoint_every=10,
                           checkpoint_seconds=60)
     else:
-        for dsn in _pg_schema():
+        for dsn in pg_schema():
             yield AuditConfig(backend="postgres", dsn=dsn, checkpoint_every=10,
                               checkpoint_seconds=60)
 

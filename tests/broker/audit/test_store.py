@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -190,3 +191,39 @@ async def test_pinned_checkpoint_proves_append_only(audit_config: AuditConfig,
     _edit_record(db)
     assert not verify_log(db.reader(), audit_config.origin, log_key.public_key(),
                           [pinned[2]]).ok
+
+
+@pytest.mark.postgres
+async def test_the_writer_reconnects_after_its_database_connection_is_killed(
+        log_key: Ed25519PrivateKey) -> None:
+    import psycopg
+
+    from broker.protocol.errors import AuditUnavailable
+    from tests.pg import PG_BASE, pg_schema
+
+    for dsn in pg_schema():
+        config = AuditConfig(backend="postgres", dsn=dsn, checkpoint_every=10,
+                             checkpoint_seconds=60, reconnect_seconds=0)
+        store = await open_store(config, log_key=log_key, instance_id="test-1")
+        waits = await open_store(replace(config, reconnect_seconds=3600), log_key=log_key,
+                                 instance_id="test-2")
+        other = await open_store(config, log_key=log_key, instance_id="test-3")
+        try:
+            await fill(store, 5)
+            with psycopg.connect(PG_BASE, autocommit=True) as admin:
+                for s in (store, waits):
+                    admin.execute("SELECT pg_terminate_backend(%s)", (s._conn.info.backend_pid,))
+            for s in (store, waits):
+                with pytest.raises(AuditUnavailable):  # the batch on the dead connection
+                    await s.append(event(5))
+            with pytest.raises(AuditUnavailable):  # fails closed until its reconnect is due
+                await waits.append(event(5))
+            await fill(other, 7)  # meanwhile another process takes the next positions
+            receipt = await store.append(event(6))  # due at once: reconnected, written
+        finally:
+            for s in (store, waits, other):
+                await s.close()
+        assert receipt.seq == 12
+        report = verify_log(Db(config).reader(), config.origin, log_key.public_key())
+        assert report.ok, report.problems
+        assert report.size == 13

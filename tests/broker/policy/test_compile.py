@@ -69,13 +69,20 @@ def test_allow_via_nested_group_and_wildcard_with_redact_mask(registry: Registry
     assert policy.evaluate(ctx(consumer="ID/GOV/BIN")).allowed
 
 
-@pytest.mark.parametrize("change", [
-    {"consumer": "ID/GOV/BEA-CUKAI"}, {"purpose": "tax_audit"}, {"legal_basis": "KUHP"},
-    {"legal_basis": ""}])
+@pytest.mark.parametrize("change", [{"consumer": "ID/GOV/BEA-CUKAI"}, {"purpose": "tax_audit"}])
 def test_default_deny_names_no_rule(registry: Registry, catalog: Catalog,
                                     change: dict[str, str]) -> None:
     d = compile_text(registry, catalog, BASE).evaluate(ctx(**change))  # type: ignore[arg-type]
-    assert (d.allowed, d.rule_id, d.reason) == (False, None, "no rule matched")
+    assert (d.allowed, d.rule_id, d.reason, d.unmet_rule) == (False, None, "no rule matched", "")
+
+
+@pytest.mark.parametrize("legal_basis", ["KUHP", ""])
+def test_default_deny_names_the_consumers_own_rule_that_did_not_apply(
+        registry: Registry, catalog: Catalog, legal_basis: str) -> None:
+    d = compile_text(registry, catalog, BASE).evaluate(ctx(legal_basis=legal_basis))
+    assert (d.allowed, d.rule_id, d.unmet_rule) == (False, None, "le-screen")
+    assert d.reason == ("no rule matched: rule le-screen does not apply: "
+                        "legal basis does not match /^UU 6/2011/")
 
 
 def test_explicit_deny_beats_allow(registry: Registry, catalog: Catalog) -> None:
@@ -218,7 +225,16 @@ def test_rate_limit_refuses_with_retry_hint(registry: Registry, catalog: Catalog
 def test_shipped_policies_pass_their_test_files(capsys: pytest.CaptureFixture[str]) -> None:
     files = sorted(str(p) for p in (REPO / "config" / "policy-tests").glob("*.yaml"))
     code = g2g(["policy", "--registry", str(REPO / "config/agencies.yaml"), "--pki-dir",
-                "/nonexistent", "test", "--policies", str(REPO / "config/policies"), *files])
+                "/nonexistent", "test", "--require-coverage", "--policies",
+                str(REPO / "config/policies"), *files])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "FAIL" not in out
+
+
+def test_hours_until_midnight_read_as_written(registry: Registry, catalog: Catalog) -> None:
+    policy = compile_text(registry, catalog, BASE + '    hours: "18:00-24:00"\n')
+    d = policy.evaluate(ctx(now=datetime(2026, 11, 23, 10, 0, tzinfo=UTC)))
+    assert d.reason == "no rule matched: rule le-screen does not apply: outside hours " \
+                       "18:00-24:00 (UTC)"
+    assert policy.evaluate(ctx(now=datetime(2026, 11, 23, 23, 59, 59, tzinfo=UTC))).allowed

@@ -65,6 +65,17 @@ def test_inline_keys_and_several_providers(tmp_path: Path) -> None:
     ("  - id: ID/GOV/X\n    name: x\n    roles: [king]\n    signing_keys: []\n", 9,
      "unknown role"),
     ("  - id: ID/GOV/X\n    name: x\n", 7, "no PKI directory"),
+    ("  - id: ID/GOV/X\n    name: x\n    audits: ID/GOV/X\n    signing_keys: []\n", 9,
+     "only an agency with the auditor role audits one"),
+    ("  - id: ID/GOV/X\n    name: x\n    roles: [auditor]\n    audits: ID/GOV/Y\n"
+     "    signing_keys: []\n", 10, "audits 'ID/GOV/Y', which is not an agency"),
+    *((f"  - id: ID/GOV/X\n    name: x\n    endpoint: a:1\n    services:\n"
+       f"      - name: g2g.immigration.v1.Watchlist/Screen\n        subject_fields: {fields}\n"
+       "    signing_keys: []\n", 12, message) for fields, message in [
+        ("[by_document.number]", "expected a mapping, got a list"),
+        ("{passport: number}", "unknown field 'passport'"),
+        ("{name_dob: full_name}", "a name_dob subject is 2 field path(s)"),
+        ("{document: a+b}", "a document subject is 1 field path(s)")]),
 ])
 def test_errors_name_line(tmp_path: Path, agencies: str, line: int, message: str) -> None:
     with pytest.raises(ConfigError) as info:

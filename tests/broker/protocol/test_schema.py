@@ -56,3 +56,16 @@ def test_garbage_does_not_decode() -> None:
     with pytest.raises(SchemaError) as info:
         schema.decode(wl.ScreenRequest, b"\x0a\xff\xff", REQUEST)
     assert info.value.reason == "PAYLOAD_UNDECODABLE"
+
+
+def test_a_violation_inside_a_repeated_field_names_the_index() -> None:
+    from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2 as ipb
+
+    batch = ipb.DocumentBatchRequest(documents=[
+        ipb.DocumentCheckRequest(number="A1234567", issuing_country="IDN"),
+        ipb.DocumentCheckRequest(number="A123 4567", issuing_country="IDN")])
+    with pytest.raises(SchemaError) as info:
+        schema.decode(ipb.DocumentBatchRequest, batch.SerializeToString(),
+                      "g2g.interpol.v1.DocumentBatchRequest")
+    assert info.value.metadata == {"field": "documents[1].number", "rule": "string.pattern"}
+    assert info.value.message.startswith("documents[1].number: ")

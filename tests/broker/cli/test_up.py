@@ -1,0 +1,30 @@
+"""`g2g up`: one adapters process serving every adapter, and a status line naming each port."""
+
+from __future__ import annotations
+
+from agency_adapters.common.datasets import DATA_ROOT
+from broker.cli.up import Child, Status, _children
+from tests.conftest import REPO
+
+
+def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
+    broker, adapters = _children(REPO / "config" / "broker.yaml")
+    assert broker.argv[-4:] == ["broker", "serve", "--config",
+                                str(REPO / "config" / "broker.yaml")]
+    serve = adapters.argv[adapters.argv.index("serve") + 1:]
+    assert serve[:3] == ["consular", "immigration", "interpol"]
+    assert serve[serve.index("--data-root") + 1] == str(DATA_ROOT) == "var/data"
+
+
+def test_the_status_line_names_each_agency_and_its_port() -> None:
+    broker, adapters = Child("broker", []), Child("adapters", [])
+    status = Status([broker, adapters])
+    assert status.line().startswith("g2g up | broker … | adapters … | exchanges: none yet")
+    broker.ports["broker"] = 7443
+    broker.ready.set()
+    adapters.ports.update({"INT/IO/INTERPOL": 7502, "ID/GOV/IMIGRASI": 7501})
+    adapters.ready.set()
+    status.outcomes["OK"] += 2
+    assert status.line() == (
+        "g2g up | broker :7443 | adapters ID/GOV/IMIGRASI :7501, INT/IO/INTERPOL :7502"
+        " | exchanges: 2 OK | Ctrl-C stops")

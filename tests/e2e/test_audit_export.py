@@ -1,0 +1,167 @@
+"""`g2g audit export` from a real broker's log, checked offline by `g2g audit verify --bundle`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.cli.main import main
+from broker.federation import start_federation, write_config
+from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, name_query
+
+PEOPLE = [("Budi Santoso", "1980-02-03"), ("Siti Rahma", "1975-09-30"),
+          ("Budi Santoso", "1980-02-03"), ("Agus Salim", "1990-01-01")]
+
+
+@pytest.fixture
+async def sealed_log(tmp_path: Path, pki_dir: Path) -> Path:
+    """A broker config whose log holds 4 exchanges (8 records), sealed by a clean stop."""
+    audit_yaml = f"  backend: sqlite\n  path: {tmp_path / 'audit.db'}\n  checkpoint_every: 3\n"
+    config = write_config(tmp_path, pki_dir=pki_dir, audit_yaml=audit_yaml)
+    fed = Fed(await start_federation(tmp_path, pki_dir=pki_dir, config_path=config,
+                                     adapters=("immigration",)))
+    try:
+        async with fed.client(POLRI) as client:
+            for name, dob in PEOPLE:
+                await client.call(SCREEN, name_query(name, dob),
+                                  purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+    finally:
+        await fed.federation.stop()
+    return config
+
+
+def g2g(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_export_then_verify_offline(sealed_log: Path, tmp_path: Path, pki_dir: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "all.json"
+    code, _, err = g2g(capsys, "audit", "--config", str(sealed_log), "export", "--from-seq",
+                       "2", "--to-seq", "7", "--out", str(out))
+    assert code == 0, err
+    assert "5 record(s) from [2, 7) with proofs against checkpoint size 8" in err
+    key = str(pki_dir / "broker" / "log.pub")
+    # No database and no broker config: only the file and the key.
+    code, text, _ = g2g(capsys, "audit", "--config", "/nonexistent.yaml", "verify",
+                        "--bundle", str(out), "--key", key)
+    assert (code, text.splitlines()[-1]) == (0, "OK: 5 of 5 record(s) proven, range [2, 7), "
+                                                "selection: none, checkpoint g2g-dev/audit size 8")
+    vkey = json.loads(out.read_bytes())["log_key"]
+    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key", vkey,
+                        "--records")
+    assert code == 0, text
+    printed = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert [r["seq"] for r in printed] == [2, 3, 4, 5, 6]
+
+
+def test_a_subject_export_holds_exactly_that_person_s_exchanges(
+        sealed_log: Path, tmp_path: Path, pki_dir: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "budi.json"
+    code, _, err = g2g(capsys, "audit", "--config", str(sealed_log), "export", "--name",
+                       "budi  SANTOSO", "--dob", "1980-02-03", "--kind", "request",
+                       "--out", str(out))
+    assert code == 0, err
+    records = [json.loads(base64.b64decode(r["record"]))
+               for r in json.loads(out.read_bytes())["records"]]
+    assert [(r["kind"], r["consumer"]) for r in records] == [("request", POLRI)] * 2
+    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key",
+                        str(pki_dir / "broker" / "log.pub"))
+    assert code == 0, text
+    assert "note: a filtered selection" in text
+
+
+def _record_byte(doc: dict[str, Any]) -> None:
+    data = base64.b64decode(doc["records"][1]["record"]).replace(b"POLRI", b"POLRJ")
+    doc["records"][1]["record"] = base64.b64encode(data).decode()
+
+
+def _proof_hash(doc: dict[str, Any]) -> None:
+    proof = doc["records"][2]["proof"]
+    proof[0] = base64.b64encode(bytes(32)).decode()
+
+
+def _signature(doc: dict[str, Any]) -> None:
+    body, _, sig = doc["checkpoint"].rstrip("\n").rpartition(" ")
+    doc["checkpoint"] = f"{body} {sig[:20]}{'A' if sig[20] != 'A' else 'B'}{sig[21:]}\n"
+
+
+def _drop_middle(doc: dict[str, Any]) -> None:
+    del doc["records"][2]
+
+
+def _swap_key(doc: dict[str, Any]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from broker.audit import checkpoint
+    doc["log_key"] = checkpoint.vkey(doc["origin"], Ed25519PrivateKey.generate().public_key())
+
+
+@pytest.mark.parametrize(("tamper", "message"), [
+    (_record_byte, "FAIL: record 3: its inclusion proof does not reach the signed root"),
+    (_proof_hash, "FAIL: record 4: its inclusion proof does not reach the signed root"),
+    (_signature, "FAIL: checkpoint: checkpoint signature is invalid"),
+    (_drop_middle, "FAIL: range: 1 record(s) missing from [2, 7): 4"),
+    (_swap_key, "FAIL: log_key: the bundle's key (hash "),
+])
+def test_verify_bundle_fails_precisely_on_tampering(
+        sealed_log: Path, tmp_path: Path, pki_dir: Path, capsys: pytest.CaptureFixture[str],
+        tamper: Callable[[dict[str, Any]], None], message: str) -> None:
+    out = tmp_path / "range.json"
+    assert g2g(capsys, "audit", "--config", str(sealed_log), "export", "--from-seq", "2",
+               "--to-seq", "7", "--out", str(out))[0] == 0
+    doc = json.loads(out.read_bytes())
+    tamper(doc)
+    out.write_text(json.dumps(doc))
+    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key",
+                        str(pki_dir / "broker" / "log.pub"))
+    assert code == 2
+    assert text.splitlines()[0].startswith(message), text
+    assert text.splitlines()[-1].startswith("INVALID: ")
+
+
+def test_export_refuses_a_checkpoint_that_does_not_exist(
+        sealed_log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = g2g(capsys, "audit", "--config", str(sealed_log), "export", "--at-size",
+                       "4", "--out", str(tmp_path / "x.json"))
+    assert (code, err.strip()) == (1, "g2g: no checkpoint at tree size 4 (latest: 8)")
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_a_bundle_checked_against_the_checkpoint_the_recipient_saved(
+        sealed_log: Path, tmp_path: Path, pki_dir: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from broker.audit.dialect import dialect_for
+    from broker.audit.log import LogReader
+    from broker.config import load_config
+
+    dialect = dialect_for(load_config(sealed_log).audit)
+    conn = dialect.connect()
+    try:
+        saved = {size: note for size, _, note in LogReader(dialect, conn).checkpoints()}
+    finally:
+        conn.close()
+    assert sorted(saved) == [3, 6, 8]
+    (tmp_path / "saved.note").write_text(saved[3])
+    out = tmp_path / "since3.json"
+    assert g2g(capsys, "audit", "--config", str(sealed_log), "export", "--from-seq", "3",
+               "--consistent-with", "3", "--out", str(out))[0] == 0
+    key = str(pki_dir / "broker" / "log.pub")
+    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key", key,
+                        "--from-checkpoint", str(tmp_path / "saved.note"))
+    assert code == 0, text
+    (tmp_path / "saved.note").write_text(saved[6])  # a checkpoint the bundle has no proof from
+    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key", key,
+                        "--from-checkpoint", str(tmp_path / "saved.note"))
+    assert code == 2
+    assert text.startswith("FAIL: consistency: the bundle has no consistency proof from your "
+                           "checkpoint's size 6")
