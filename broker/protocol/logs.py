@@ -12,6 +12,22 @@ import sys
 import structlog
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is at the time of the write.
+
+    Loggers are cached on first use; one bound to the stream object that was
+    current at `configure()` time would keep writing to it after a caller (the
+    in-process demo, a test's capture) swapped and closed it, and a log line
+    would then fail the request that logged it.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "INFO", *, json: bool = True) -> None:
     """Configure structlog for one process: JSON lines (or console for humans) on stderr."""
     renderer: structlog.typing.Processor = (
@@ -25,6 +41,8 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # PrintLogger only calls write() and flush(): a duck-typed stream, not a TextIO.
+        logger_factory=structlog.PrintLoggerFactory(
+            file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
