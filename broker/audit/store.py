@@ -135,7 +135,8 @@ class AuditStore:
 
         With an `admission`, the record is written only if its claim is new
         and no counter is at its limit; otherwise the claim's or counter's
-        `refused()` error is raised and nothing is written.
+        `refused()` error is raised and no record is written (a claim taken
+        before a full counter refused stays taken: the message id is spent).
         """
         if self._closed:
             raise AuditUnavailable("the audit log is closed")
