@@ -27,15 +27,15 @@ from agency_adapters.toolkit import ConsumerClient
 from bench.__main__ import PY, REGISTRY, Proc, _federation_files, _spawn
 from broker.audit.dialect import dialect_for
 from broker.audit.log import Filters, LogReader
-from broker.audit.verify import verify_log
+from broker.audit.verify import Report, verify_log
 from broker.config import load_config
 from broker.federation import start_federation, write_config
 from broker.protocol import envelope, keys, pki, tls
 from broker.protocol._gen.g2g.v1 import broker_pb2_grpc, envelope_pb2
 from broker.protocol.errors import G2GError
 from broker.protocol.registry import load_registry
-from tests.broker.audit.conftest import PG_BASE, _pg_schema
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, expect_error, name_query
+from tests.pg import PG_BASE, pg_schema
 
 WORKERS = ("bench-1/w0", "bench-1/w1")
 ATTEMPTS = 48  # fresh connections before giving up on reaching both workers (2^-47)
@@ -71,6 +71,17 @@ class MultiBroker:
             except G2GError as exc:
                 return exc
         return None
+
+    def verify(self) -> Report:
+        """Recompute the whole log and check its checkpoints (as `g2g audit verify`)."""
+        config = load_config(self.config)
+        dialect = dialect_for(config.audit)
+        conn = dialect.connect()
+        try:
+            return verify_log(LogReader(dialect, conn), config.audit.origin,
+                              keys.load_public_key(self.pki_dir / "broker" / "log.pub"))
+        finally:
+            conn.close()
 
     def records(self, **filters: str) -> list[dict[str, object]]:
         config = load_config(self.config)
@@ -220,14 +231,7 @@ async def test_a_killed_worker_is_restarted_and_the_log_is_sealed_on_stop(
     assert served_by == set(WORKERS)
     broker.proc.popen.send_signal(signal.SIGTERM)
     assert broker.proc.popen.wait(30) == 0
-    config = load_config(broker.config)
-    dialect = dialect_for(config.audit)
-    conn = dialect.connect()
-    try:
-        report = verify_log(LogReader(dialect, conn), config.audit.origin,
-                            keys.load_public_key(broker.pki_dir / "broker" / "log.pub"))
-    finally:
-        conn.close()
+    report = broker.verify()
     assert report.ok, report.problems
     assert report.unsigned_tail == 0
 
@@ -238,7 +242,7 @@ async def test_requests_fail_closed_when_the_shared_store_is_lost(
     import psycopg
 
     name = f"g2g-test-{os.getpid()}-{id(tmp_path)}"
-    for schema_dsn in _pg_schema():
+    for schema_dsn in pg_schema():
         # Named, so that only this store's connections are cut.
         dsn = f"{schema_dsn}&application_name={name}"
         config = write_config(tmp_path, pki_dir=pki_dir,
@@ -325,12 +329,5 @@ async def test_sigkill_of_a_worker_under_load_loses_no_acknowledged_exchange(
         kinds.setdefault(str(record["message_id"]), set()).add(str(record["kind"]))
     missing = [m for m in acknowledged if kinds.get(m) != {"request", "outcome"}]
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged exchanges lack records"
-    config = load_config(broker.config)
-    dialect = dialect_for(config.audit)
-    conn = dialect.connect()
-    try:
-        report = verify_log(LogReader(dialect, conn), config.audit.origin,
-                            keys.load_public_key(broker.pki_dir / "broker" / "log.pub"))
-    finally:
-        conn.close()
+    report = broker.verify()
     assert report.ok, report.problems
