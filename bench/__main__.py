@@ -372,7 +372,7 @@ def main() -> int:
     parser.add_argument("--concurrency", default="",
                         help="comma-separated subset of the concurrency levels")
     args = parser.parse_args()
-    levels = ([(1, 10, 30), (8, 20, 60)] if args.quick
+    levels = ([(1, 5, 20), (8, 16, 40)] if args.quick
               else [(1, 100, 800), (16, 300, 2400), (64, 500, 4000)])
     if args.concurrency:
         levels = [lv for lv in levels if str(lv[0]) in args.concurrency.split(",")]
