@@ -61,6 +61,10 @@ bench-policy: $(GEN)
 bench-audit: $(GEN)
 	$(BIN)/python bench/bench_audit.py
 
+.PHONY: bench-profile
+bench-profile: $(GEN)
+	$(BIN)/python -m bench.profile_broker
+
 eval-screening: $(GEN)
 	$(BIN)/python -m agency_adapters.immigration.evaluation
 

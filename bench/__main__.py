@@ -41,6 +41,14 @@ SCREEN = {
     "legal_basis": "UU 6/2011 Pasal 91",
     "request": {"by_name": {"full_name": "Budi Santoso", "date_of_birth": "1975"}},
 }
+DOCS = {
+    "service": "g2g.interpol.v1.TravelDocuments/Check", "provider": "INT/IO/INTERPOL",
+    "consumer": "ID/GOV/POLRI", "purpose": "criminal_investigation",
+    "legal_basis": "Interpol RPD Art. 27",
+    "request": {"number": "B1234567", "issuing_country": "IDN"},
+}
+SERVICES = {"screen": SCREEN, "docs": DOCS}
+ADAPTERS = ("immigration", "interpol")  # the providers of SERVICES
 
 
 @dataclass(frozen=True)
@@ -53,23 +61,30 @@ class Row:
     p999_ms: float
     count: int
     errors: int
-    cpu_ms_per_req: float | None
-    ratio: float | None = None
+    cpu_ms_per_req: float | None          # the broker (all its processes) or baseline proxy
+    adapter_cpu_ms_per_req: float | None = None
+    client_cpu_ms_per_req: float | None = None
+    ratio: float | None = None            # req/s over the baseline's at this concurrency
+    vs_one_worker: float | None = None    # req/s over the 1-worker row's (workers rows)
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / TICKS
 
 
 def _drain(stream: IO[bytes], events: list[dict[str, Any]], lock: threading.Condition) -> None:
-    # Children log to stderr; keep the pipe empty so they never block on it.
+    # Children log JSON lines to stderr; keep the pipe empty so they never block on it,
+    # and keep the events so callers can wait on them.
     for raw in stream:
         try:
             event = json.loads(raw)
         except ValueError:
             continue
-        if isinstance(event, dict) and event.get("event", "").endswith(("_started", "_ready")):
+        if isinstance(event, dict):
             with lock:
                 events.append(event)
                 lock.notify_all()
@@ -83,14 +98,21 @@ class Proc:
     cond: threading.Condition
 
     def wait_event(self, name: str, timeout: float = 120) -> dict[str, Any]:
+        return self.wait_events(name, 1, timeout)[0]
+
+    def wait_events(self, name: str, count: int, timeout: float = 120,
+                    since: int = 0) -> list[dict[str, Any]]:
+        """The first `count` events called `name` (after the first `since` of them)."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                for event in self.events:
-                    if event.get("event") == name:
-                        return event
+                found = [e for e in self.events if e.get("event") == name][since:]
+                if len(found) >= count:
+                    return found[:count]
                 if self.popen.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited with {self.popen.returncode}")
+                    errors = [e for e in self.events if e.get("level") == "error"][-3:]
+                    raise RuntimeError(f"{self.name} exited with {self.popen.returncode}; "
+                                       f"last errors: {errors}")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"{self.name}: no {name} event")
@@ -115,28 +137,36 @@ def _spawn(name: str, argv: list[str], *, stdout: bool = False) -> Iterator[Proc
             popen.kill()
 
 
-def _load(spec: dict[str, Any], server_pid: int) -> tuple[dict[str, Any], float]:
-    """Run one load-generator process; returns its result and server CPU seconds used."""
+def _load(spec: dict[str, Any], server_pids: list[int], adapter_pid: int
+          ) -> tuple[dict[str, Any], float, float]:
+    """Run one load-generator process; its result and server and adapter CPU seconds used."""
     proc = subprocess.Popen([PY, "-m", "bench.loadgen", json.dumps(spec)], cwd=REPO,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "warm":
         raise RuntimeError("load generator failed during warm-up")
-    cpu_before = _cpu_seconds(server_pid)
+    cpu_before = _cpu_seconds(server_pids), _cpu_seconds([adapter_pid])
     proc.stdin.write("go\n")
     proc.stdin.flush()
     result: dict[str, Any] = json.loads(proc.stdout.readline())
-    cpu = _cpu_seconds(server_pid) - cpu_before
+    cpu = _cpu_seconds(server_pids) - cpu_before[0], _cpu_seconds([adapter_pid]) - cpu_before[1]
     proc.wait(30)
-    return result, cpu
+    return result, *cpu
 
 
-def _row(path: str, concurrency: int, result: dict[str, Any], cpu: float) -> Row:
-    per = round(cpu * 1000 / result["count"], 3) if result["count"] else None
+def _per_req(seconds: float, count: int) -> float | None:
+    return round(seconds * 1000 / count, 3) if count else None
+
+
+def _row(path: str, concurrency: int, result: dict[str, Any], cpu: float,
+         adapter_cpu: float) -> Row:
+    n = result["count"]
     return Row(path=path, concurrency=concurrency, rps=result["rps"], p50_ms=result["p50_ms"],
-               p99_ms=result["p99_ms"], p999_ms=result["p999_ms"], count=result["count"],
-               errors=result["errors"], cpu_ms_per_req=per)
+               p99_ms=result["p99_ms"], p999_ms=result["p999_ms"], count=n,
+               errors=result["errors"], cpu_ms_per_req=_per_req(cpu, n),
+               adapter_cpu_ms_per_req=_per_req(adapter_cpu, n),
+               client_cpu_ms_per_req=_per_req(result["cpu_s"], n))
 
 
 def sample_envelope_size() -> int:
@@ -168,9 +198,22 @@ def run_baseline(levels: list[tuple[int, int, int]], size: int) -> list[Row]:
                 spec = {"kind": "baseline", "address": f"127.0.0.1:{port}",
                         "payload_hex": (b"x" * size).hex(), "concurrency": concurrency,
                         "warmup": warmup, "count": count}
-                result, cpu = _load(spec, proxy.popen.pid)
-                rows.append(_row("baseline: raw 2-hop gRPC", concurrency, result, cpu))
+                result, cpu, echo_cpu = _load(spec, [proxy.popen.pid], echo.popen.pid)
+                rows.append(_row("baseline: raw 2-hop gRPC", concurrency, result, cpu,
+                                 echo_cpu))
     return rows
+
+
+def raised_policies(policies: Path) -> Path:
+    """The shipped policies, rate limits raised out of the way, written to `policies`.
+
+    A benchmark measures the path (limits are still counted), not the quota.
+    """
+    policies.mkdir(exist_ok=True)
+    for source in (REPO / "config" / "policies").glob("*.yaml"):
+        text = re.sub(r"(per_(minute|hour|day)): \d+", r"\1: 1000000000", source.read_text())
+        (policies / source.name).write_text(text)
+    return policies
 
 
 def _federation_files(work: Path, endpoints: dict[str, int], audit: str) -> Path:
@@ -179,13 +222,7 @@ def _federation_files(work: Path, endpoints: dict[str, int], audit: str) -> Path
         if agency["id"] in endpoints:
             agency["endpoint"] = f"127.0.0.1:{endpoints[agency['id']]}"
     (work / "agencies.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
-    # The shipped policies, with their rate limits raised out of the way: a
-    # benchmark measures the path (limits are still counted), not the quota.
-    policies = work / "policies"
-    policies.mkdir(exist_ok=True)
-    for source in (REPO / "config" / "policies").glob("*.yaml"):
-        text = re.sub(r"(per_(minute|hour|day)): \d+", r"\1: 1000000000", source.read_text())
-        (policies / source.name).write_text(text)
+    policies = raised_policies(work / "policies")
     config = work / "broker.yaml"
     config.write_text(
         "broker:\n  listen: 127.0.0.1:0\n  instance_id: bench-1\n"
@@ -194,66 +231,133 @@ def _federation_files(work: Path, endpoints: dict[str, int], audit: str) -> Path
     return config
 
 
-def run_broker(label: str, audit: str, levels: list[tuple[int, int, int]],
-               work: Path, adapters: dict[str, int]) -> list[Row]:
-    config = _federation_files(work, adapters, audit)
+def run_broker(label: str, audit: str, levels: list[tuple[int, int, int]], work: Path,
+               adapters: Proc, workers: int = 1,
+               services: tuple[str, ...] = tuple(SERVICES)) -> list[Row]:
+    """Every service at every level against one broker (of `workers` processes)."""
+    endpoints = {k: int(v) for k, v in adapters.wait_event("adapter_ready")["endpoints"].items()}
+    config = _federation_files(work, endpoints, audit)
     rows = []
     g2g = [PY, "-m", "broker.cli.main"]
+    many = ["--workers", str(workers)] if workers > 1 else []
     with _spawn("broker", [*g2g, "broker", "serve", "--config", str(config),
-                           "--log-level", "INFO"]) as broker:
-        port = broker.wait_event("broker_started")["port"]
-        for concurrency, warmup, count in levels:
-            spec = {"kind": "broker", "address": f"127.0.0.1:{port}",
-                    "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
-                    "concurrency": concurrency, "warmup": warmup, "count": count, **SCREEN}
-            result, cpu = _load(spec, broker.popen.pid)
-            rows.append(_row(f"broker: screen, audit {label}", concurrency, result, cpu))
+                           "--log-level", "INFO", *many]) as broker:
+        started = broker.wait_event("broker_started")
+        pids = [broker.popen.pid, *started.get("pids", [])]
+        for name in services:
+            service = SERVICES[name]
+            for concurrency, warmup, count in levels:
+                spec = {"kind": "broker", "address": f"127.0.0.1:{started['port']}",
+                        "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
+                        "concurrency": concurrency, "warmup": warmup, "count": count,
+                        **service}
+                result, cpu, adapter_cpu = _load(spec, pids, adapters.popen.pid)
+                path = f"broker: {name}, {label}" + (f", {workers} workers" if workers > 1
+                                                      else "")
+                rows.append(_row(path, concurrency, result, cpu, adapter_cpu))
     return rows
 
 
 @contextmanager
-def _adapters(work: Path) -> Iterator[dict[str, int]]:
-    # Only the immigration adapter serves the benchmarked services.
-    endpoints: dict[str, int] = {}
-    with _spawn("adapters", [PY, "-m", "broker.cli.main", "adapter", "serve", "immigration",
+def _adapters(work: Path) -> Iterator[Proc]:
+    with _spawn("adapters", [PY, "-m", "broker.cli.main", "adapter", "serve", *ADAPTERS,
                              "--registry", str(REGISTRY), "--pki-dir", str(work / "pki"),
                              "--listen", "127.0.0.1:0", "--log-level", "INFO"]) as proc:
-        ready = proc.wait_event("adapter_ready")
-        endpoints.update({k: int(v) for k, v in ready["endpoints"].items()})
-        yield endpoints
+        yield proc
 
 
-def _postgres_up() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_DSN, connect_timeout=2):
-            return True
-    except Exception:  # any failure means: no PostgreSQL row
-        return False
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def print_table(rows: list[Row]) -> None:
-    header = (f"{'path':34} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'p99.9 ms':>9} {'cpu ms/req':>10} {'vs base':>8}")
+    header = (f"{'path':38} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'p99.9 ms':>9} {'cpu ms/req':>10} {'adapter':>8} {'client':>7} "
+              f"{'vs base':>7} {'vs 1w':>6}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        cpu = f"{r.cpu_ms_per_req:.3f}" if r.cpu_ms_per_req is not None else "-"
-        ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
         err = f"  ({r.errors} errors)" if r.errors else ""
-        print(f"{r.path:34} {r.concurrency:>4} {r.rps:>9.1f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} "
-              f"{r.p999_ms:>9.3f} {cpu:>10} {ratio:>8}{err}")
+        print(f"{r.path:38} {r.concurrency:>4} {r.rps:>8.1f} {r.p50_ms:>8.3f} "
+              f"{r.p99_ms:>8.3f} {r.p999_ms:>9.3f} {_fmt(r.cpu_ms_per_req, '.3f'):>10} "
+              f"{_fmt(r.adapter_cpu_ms_per_req, '.3f'):>8} "
+              f"{_fmt(r.client_cpu_ms_per_req, '.3f'):>7} "
+              f"{_fmt(r.ratio, '.2f') if r.ratio is not None else '':>7} "
+              f"{_fmt(r.vs_one_worker, '.2f') if r.vs_one_worker is not None else '':>6}{err}")
 
 
 def with_ratios(rows: list[Row]) -> list[Row]:
+    """Each row's req/s over the baseline's, and workers rows' over their 1-worker row's."""
     base = {r.concurrency: r for r in rows if r.path.startswith("baseline")}
+    single = {(r.path, r.concurrency): r for r in rows}
     out = []
     for r in rows:
         b = base.get(r.concurrency)
         ratio = round(r.rps / b.rps, 3) if b and b.rps and r is not b else None
-        out.append(Row(**{**asdict(r), "ratio": ratio}))
+        one = single.get((r.path.rsplit(", ", 1)[0], r.concurrency)) if "workers" in r.path \
+            else None
+        vs_one = round(r.rps / one.rps, 3) if one and one.rps else None
+        out.append(Row(**{**asdict(r), "ratio": ratio, "vs_one_worker": vs_one}))
     return out
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str | None]:
+    """A DSN on a fresh schema (dropped afterwards), or None without PostgreSQL."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=2)
+    except Exception:  # any failure means: no PostgreSQL rows
+        yield None
+        return
+    schema = f"bench_{os.getpid()}_{int(time.time())}"
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_DSN}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
+
+
+def micro_figures(work: Path) -> dict[str, Any]:
+    """Policy decision latency (1,000 rules) and audit appends/s (SQLite), in this process.
+
+    Short versions of `make bench-policy` and `make bench-audit`, for the sizing table.
+    """
+    import asyncio
+
+    from bench.bench_audit import run
+    from bench.bench_policy import SCREEN as POLICY_SERVICE
+    from bench.bench_policy import percentiles, policy_text
+    from broker.audit import AuditConfig
+    from broker.policy import RequestContext, compile_sources
+    from broker.protocol.catalog import Catalog
+    from broker.protocol.registry import load_registry
+
+    registry = load_registry(REGISTRY, work / "pki")
+    consumers = sorted(a for a in registry.agencies if a != "ID/GOV/IMIGRASI")
+    rules = 1000
+    policy = compile_sources({"gen.yaml": policy_text(rules, consumers).encode()}, registry,
+                             Catalog.from_registry(registry))
+    now = datetime.now(UTC)
+    samples = []
+    for k in range(20_000):
+        i = (k * 7919) % rules
+        context = RequestContext(consumers[i % len(consumers)], "ID/GOV/IMIGRASI",
+                                 POLICY_SERVICE, f"purpose_{i}", "UU 6/2011 Pasal 91", None, now)
+        t = time.perf_counter_ns()
+        policy.evaluate(context)
+        samples.append(time.perf_counter_ns() - t)
+    p50, p99 = percentiles(samples)
+
+    def appends(concurrency: int, count: int) -> int:
+        config = AuditConfig(path=work / f"micro-{concurrency}.db")
+        return round(asyncio.run(run(config, concurrency, count)))
+
+    return {"policy_rules": rules, "policy_p50_us": p50, "policy_p99_us": p99,
+            "audit_sqlite_appends_per_s_c1": appends(1, 1000),
+            "audit_sqlite_appends_per_s_c64": appends(64, 5000)}
 
 
 def main() -> int:
@@ -262,9 +366,18 @@ def main() -> int:
                         help="smoke run: few requests, SQLite only (used by make test)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--services", default=",".join(SERVICES),
+                        help=f"comma-separated subset of {', '.join(SERVICES)}")
+    parser.add_argument("--workers", default="1,2", help="broker worker counts to run")
+    parser.add_argument("--concurrency", default="",
+                        help="comma-separated subset of the concurrency levels")
     args = parser.parse_args()
-    levels = ([(1, 10, 40), (8, 20, 80)] if args.quick
-              else [(1, 100, 1000), (16, 300, 3000), (64, 500, 5000)])
+    levels = ([(1, 5, 20), (8, 16, 40)] if args.quick
+              else [(1, 100, 800), (16, 300, 2400), (64, 500, 4000)])
+    if args.concurrency:
+        levels = [lv for lv in levels if str(lv[0]) in args.concurrency.split(",")]
+    services = tuple(args.services.split(","))
+    worker_counts = [int(n) for n in args.workers.split(",")]
     from broker.protocol import pki
 
     started = time.monotonic()
@@ -272,12 +385,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="g2g-bench-") as tmp:
         work = Path(tmp)
         pki.init_pki(REGISTRY, work / "pki")
-        with _adapters(work) as endpoints:
-            rows += run_broker("sqlite", f"  backend: sqlite\n  path: {work / 'audit.db'}\n",
-                               levels, work, endpoints)
-            if not args.quick and not args.no_postgres and _postgres_up():
-                rows += run_broker("postgres", f"  backend: postgres\n  dsn: {PG_DSN}\n",
-                                   levels, work, endpoints)
+        with _adapters(work) as adapters:
+            for workers in worker_counts:
+                sqlite = f"  backend: sqlite\n  path: {work / f'audit-{workers}.db'}\n"
+                rows += run_broker("sqlite", sqlite, levels, work, adapters, workers, services)
+            with postgres_schema() as dsn:
+                if dsn and not args.quick and not args.no_postgres:
+                    rows += run_broker("postgres", f"  backend: postgres\n  dsn: {dsn}\n",
+                                       levels, work, adapters, 1, services)
+        micro = {} if args.quick else micro_figures(work)
     rows = with_ratios(rows)
     print_table(rows)
     elapsed = round(time.monotonic() - started, 1)
@@ -289,11 +405,20 @@ def main() -> int:
     for path, delta in added.items():
         print(f"added latency at concurrency 1, {path}: p50 +{delta['p50_ms']} ms, "
               f"p99 +{delta['p99_ms']} ms")
+    top = max(c for _, c, _ in levels)
+    for r in rows:
+        if r.vs_one_worker is not None and r.concurrency == top:
+            print(f"{r.path} at concurrency {top}: {r.vs_one_worker:.2f}x one worker")
+    if micro:
+        print(f"policy decision, {micro['policy_rules']} rules: p50 {micro['policy_p50_us']} µs, "
+              f"p99 {micro['policy_p99_us']} µs; audit appends (SQLite, durable): "
+              f"{micro['audit_sqlite_appends_per_s_c1']}/s one at a time, "
+              f"{micro['audit_sqlite_appends_per_s_c64']}/s from 64 concurrent appenders")
     print(f"elapsed {elapsed} s on {os.cpu_count()} cores")
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     document = {"when": stamp, "quick": args.quick, "cores": os.cpu_count(),
-                "elapsed_s": elapsed, "rows": [asdict(r) for r in rows],
+                "elapsed_s": elapsed, "rows": [asdict(r) for r in rows], "micro": micro,
                 "added_latency_c1": added}
     for name in (f"bench-{stamp}.json", "latest.json" if not args.quick else "quick.json"):
         (args.out / name).write_text(json.dumps(document, indent=2) + "\n")

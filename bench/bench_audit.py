@@ -14,7 +14,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,9 +22,9 @@ sys.path.insert(0, str(REPO))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
+from bench.__main__ import postgres_schema  # noqa: E402
 from broker.audit import AuditConfig, AuditEvent, open_store  # noqa: E402
 
-PG = "postgresql://root@127.0.0.1:5432/test"
 COUNT = 5000
 
 
@@ -37,9 +36,10 @@ def event(i: int) -> AuditEvent:
                       request_digest="ab" * 32, subject_keys=("cd" * 32,))
 
 
-async def run(config: AuditConfig, concurrency: int) -> float:
+async def run(config: AuditConfig, concurrency: int, count: int = COUNT) -> float:
+    """Records/s appending `count` records from `concurrency` tasks, each awaiting its commit."""
     store = await open_store(config, log_key=Ed25519PrivateKey.generate(), instance_id="bench")
-    queue = iter(range(COUNT))
+    queue = iter(range(count))
 
     async def worker() -> None:
         for i in queue:
@@ -49,7 +49,7 @@ async def run(config: AuditConfig, concurrency: int) -> float:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     await store.close()
-    return COUNT / elapsed
+    return count / elapsed
 
 
 def baseline(path: Path, n: int = 500) -> float:
@@ -74,18 +74,11 @@ def main() -> int:
                      "records_per_s": round(base)})
         backends: list[tuple[str, AuditConfig]] = [
             ("sqlite", AuditConfig(path=Path(tmp) / "audit.db"))]
-        try:
-            import psycopg
-
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            admin = psycopg.connect(PG, autocommit=True, connect_timeout=3)
-            admin.execute(f'CREATE SCHEMA "{schema}"')
-            backends.append(("postgres", AuditConfig(
-                backend="postgres", dsn=f"{PG}?options=-csearch_path%3D{schema}")))
-        except Exception as exc:
-            print(f"postgres: skipped ({exc})")
-            admin = None
-        try:
+        with postgres_schema() as dsn:
+            if dsn is None:
+                print("postgres: skipped (not reachable)")
+            else:
+                backends.append(("postgres", AuditConfig(backend="postgres", dsn=dsn)))
             for name, config in backends:
                 for concurrency in (1, 16, 64):
                     rate = asyncio.run(run(config, concurrency))
@@ -93,9 +86,6 @@ def main() -> int:
                           f"({rate / base:.1f}x baseline)")
                     rows.append({"backend": name, "concurrency": concurrency,
                                  "records_per_s": round(rate)})
-        finally:
-            if admin is not None:
-                admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
     out = REPO / "bench" / "results" / "audit.json"
     out.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"written {out}")

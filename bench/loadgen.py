@@ -2,7 +2,9 @@
 
 Reads a JSON spec on argv[1], prints one JSON result line. Broker calls are
 signed per request (unique message ids) and their answers verified, as a
-real agency client would; that cost stays in this process.
+real agency client would; that cost stays in this process. Calls spread over
+several connections (as many clients would), so a `--workers` broker sees
+them on every worker; the baseline gets the same number of connections.
 """
 
 from __future__ import annotations
@@ -17,45 +19,69 @@ from typing import Any
 
 import grpc
 
-Caller = Callable[[], Awaitable[None]]
+Caller = Callable[[int], Awaitable[None]]
+MAX_CONNECTIONS = 8
+# Channels with identical arguments would share one connection (gRPC's global
+# subchannel pool); a local pool per channel gives each its own.
+_OWN_CONNECTION = ("grpc.use_local_subchannel_pool", 1)
+
+
+def connections(spec: dict[str, Any]) -> int:
+    return min(int(spec["concurrency"]), MAX_CONNECTIONS)
 
 
 def _identity(data: bytes) -> bytes:
     return data
 
 
+async def _close_all(channels: list[grpc.aio.Channel]) -> None:
+    for channel in channels:
+        await channel.close()
+
+
 async def _baseline(spec: dict[str, Any]) -> tuple[Caller, Callable[[], Awaitable[None]]]:
-    channel = grpc.aio.insecure_channel(spec["address"])
-    call = channel.unary_unary("/bench.Echo/Call", request_serializer=_identity,
-                               response_deserializer=_identity)
+    channels = [grpc.aio.insecure_channel(spec["address"], options=[_OWN_CONNECTION])
+                for _ in range(connections(spec))]
+    calls = [channel.unary_unary("/bench.Echo/Call", request_serializer=_identity,
+                                 response_deserializer=_identity) for channel in channels]
     payload = bytes.fromhex(spec["payload_hex"])
 
-    async def one() -> None:
-        await call(payload, timeout=30)
-    return one, channel.close
+    async def one(slot: int) -> None:
+        await calls[slot % len(calls)](payload, timeout=30)
+    return one, lambda: _close_all(channels)
 
 
 async def _broker(spec: dict[str, Any]) -> tuple[Caller, Callable[[], Awaitable[None]]]:
     from google.protobuf import json_format
 
     from agency_adapters.toolkit import ConsumerClient
-    from broker.protocol import pki
+    from broker.protocol import pki, tls
+    from broker.protocol._gen.g2g.v1 import broker_pb2_grpc
     from broker.protocol.catalog import find_method, message_class
     from broker.protocol.registry import load_registry
 
     pki_dir = Path(spec["pki_dir"])
     registry = load_registry(Path(spec["registry"]), pki_dir)
-    client = ConsumerClient(pki.load_identity(pki_dir, spec["consumer"]), registry,
-                            broker_endpoint=spec["address"])
+    identity = pki.load_identity(pki_dir, spec["consumer"])
+    # The toolkit client signs and verifies; the calls go over our own connections.
+    client = ConsumerClient(identity, registry, broker_endpoint=spec["address"])
+    channels = [grpc.aio.secure_channel(spec["address"], tls.channel_credentials(identity),
+                                        options=[_OWN_CONNECTION])
+                for _ in range(connections(spec))]
+    stubs = [broker_pb2_grpc.ExchangeStub(channel) for channel in channels]
     method = find_method(spec["service"])
     assert method is not None
     request = json_format.ParseDict(spec["request"], message_class(method.input_type)())
 
-    async def one() -> None:
-        await client.call(spec["service"], request, purpose=spec["purpose"],
-                          legal_basis=spec["legal_basis"], recipient=spec["provider"],
-                          timeout=30)
-    return one, client.close
+    async def one(slot: int) -> None:
+        env = client.build(spec["service"], request, purpose=spec["purpose"],
+                           legal_basis=spec["legal_basis"], recipient=spec["provider"])
+        client.verify(env, await stubs[slot % len(stubs)].Call(env, timeout=30))
+
+    async def close() -> None:
+        await _close_all(channels)
+        await client.close()
+    return one, close
 
 
 async def _drive(one: Caller, concurrency: int, count: int) -> tuple[list[int], int, float]:
@@ -63,20 +89,20 @@ async def _drive(one: Caller, concurrency: int, count: int) -> tuple[list[int], 
     errors = 0
     remaining = count
 
-    async def worker() -> None:
+    async def worker(slot: int) -> None:
         nonlocal remaining, errors
         while remaining > 0:
             remaining -= 1
             start = time.perf_counter_ns()
             try:
-                await one()
+                await one(slot)
             except Exception:  # counted and reported, never hidden
                 errors += 1
                 continue
             latencies.append(time.perf_counter_ns() - start)
 
     began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
     return latencies, errors, time.perf_counter() - began
 
 
@@ -93,11 +119,14 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
         await _drive(one, spec["concurrency"], spec["warmup"])
         print("warm", flush=True)  # the orchestrator samples broker CPU from here
         sys.stdin.readline()
+        cpu = time.process_time()
         latencies, errors, seconds = await _drive(one, spec["concurrency"], spec["count"])
+        cpu = time.process_time() - cpu
     finally:
         await close()
     latencies.sort()
     return {"count": len(latencies), "errors": errors, "seconds": round(seconds, 4),
+            "cpu_s": round(cpu, 4),
             "rps": round(len(latencies) / seconds, 1) if seconds else 0.0,
             "p50_ms": round(_pct(latencies, 0.50), 3),
             "p99_ms": round(_pct(latencies, 0.99), 3),

@@ -15,13 +15,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from broker.federation import start_federation
+from bench.__main__ import REGISTRY, raised_policies
+from broker.federation import start_federation, write_config
+from broker.protocol import pki
 from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2 as wl
 
 
 async def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        fed = await start_federation(Path(tmp))
+        work = Path(tmp)
+        pki.init_pki(REGISTRY, work / "pki")
+        config = write_config(work, pki_dir=work / "pki",
+                              policies=raised_policies(work / "policies"))
+        fed = await start_federation(work, pki_dir=work / "pki", config_path=config)
         client = fed.client("ID/GOV/POLRI")
         request = wl.ScreenRequest(by_name=wl.NameQuery(full_name="Budi Santoso",
                                                         date_of_birth="1975"))

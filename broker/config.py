@@ -7,6 +7,7 @@ error names file, line and field. The `audit:` section is parsed by
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +31,7 @@ class Limits:
     provider_timeout_seconds: float = 5.0
     max_concurrent_calls: int = 1024
 
-    @property
+    @functools.cached_property  # read on every request; computed once
     def time_rules(self) -> TimeRules:
         return TimeRules(clock_skew=timedelta(seconds=self.clock_skew_seconds),
                          max_lifetime=timedelta(seconds=self.max_lifetime_seconds))

@@ -5,6 +5,10 @@
     policy → rate limit → audit request (durable) → forward with attestation →
     verify response → audit outcome
 
+The replay check at step 8 is this process's memory; the shared replay claim
+and the rate-limit counters are taken with the request record, in the same
+audit transaction, so they hold across every worker on the store.
+
 Every step either returns what the next needs or raises a `G2GError`; the
 `Trace` collects whatever identity was established so that rejected
 requests are audited too. The server turns errors into statuses
@@ -13,6 +17,7 @@ requests are audited too. The server turns errors into statuses
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,10 +28,12 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf import message as pb_message
 
+from broker import replay
 from broker.audit import AuditEvent, AuditStore, subject_keys
+from broker.audit.store import Admission
 from broker.config import Limits
 from broker.policy import Decision, PolicySet, RequestContext
-from broker.policy.ratelimit import RateLimiter
+from broker.policy.ratelimit import windows
 from broker.protocol import envelope, fieldmask, schema
 from broker.protocol._gen.g2g.v1 import envelope_pb2, provider_pb2
 from broker.protocol.catalog import Catalog, ServiceSpec
@@ -43,7 +50,6 @@ from broker.protocol.errors import (
     UnknownServiceError,
 )
 from broker.protocol.registry import Registry
-from broker.replay import check_replay
 from broker.typing import Clock, ReplayGuard
 
 log = structlog.get_logger("g2g.broker")
@@ -61,7 +67,6 @@ class Broker:
     registry: Registry
     catalog: Catalog
     policies: Callable[[], PolicySet]
-    limiter: RateLimiter
     audit: AuditStore
     replay: ReplayGuard
     forward: Forward
@@ -231,9 +236,9 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         trace.request_digest = envelope.sha256(env.header).hex()
         check_sender(header, trace.consumer, broker.registry)
         opened = verify_request(env, header, broker)
-        await check_replay(broker.replay, header.sender, header.message_id,
-                           envelope.from_timestamp(header.expires_at)
-                           + broker.limits.time_rules.clock_skew)
+        keep_until = (envelope.from_timestamp(header.expires_at)
+                      + broker.limits.time_rules.clock_skew)
+        await replay.check_replay(broker.replay, header.sender, header.message_id, keep_until)
         spec = resolve_service(header, broker.catalog)
         request = schema.decode(spec.request_type, opened.payload, header.payload_type)
         offer = spec.offers[header.recipient]
@@ -241,11 +246,17 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         now = broker.clock()
         decision = trace.decision = decide(opened, request, spec, broker.policies(), now)
         require_allowed(decision)
-        broker.limiter.acquire(header.sender, decision, now)
         trace.decision_id = str(uuid.uuid4())
-        await broker.audit.append(trace.event("request", now))
-        trace.request_recorded = True
+        # Replay claim and rate limits are decided with the record, in one
+        # transaction shared by every worker (broker/audit/store.py Admission).
+        recorded = asyncio.ensure_future(broker.audit.append(
+            trace.event("request", now), Admission(
+                claim=replay.claim(header.sender, header.message_id, keep_until),
+                counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
+        # Sign while the record commits; nothing is forwarded until it is durable.
         attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
+        await recorded
+        trace.request_recorded = True
         response = await broker.forward(
             header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
             broker.limits.provider_timeout_seconds)

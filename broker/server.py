@@ -9,8 +9,10 @@ through broker.protocol.status, the only place that picks codes.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import grpc
@@ -18,12 +20,11 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from broker import pipeline
+from broker import pipeline, workers
 from broker.audit import AuditStore, open_store
 from broker.config import BrokerConfig
 from broker.forward import ProviderClients
 from broker.policy import PolicySet
-from broker.policy.ratelimit import RateLimiter
 from broker.policy.reload import PolicyWatcher
 from broker.protocol import keys, pki, status, tls
 from broker.protocol._gen.g2g.v1 import (
@@ -118,11 +119,13 @@ def _utc_now() -> datetime:
 
 async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                        listen: str | None = None,
-                       registry: Registry | None = None) -> RunningBroker:
+                       registry: Registry | None = None,
+                       worker: int | None = None) -> RunningBroker:
     """Build the broker from `config` and start serving; returns once bound.
 
     `registry` overrides the configured file (tests and the demo bind adapters
-    to port 0 and pass the resulting endpoints this way).
+    to port 0 and pass the resulting endpoints this way). A `worker` logs
+    `worker_started`; its supervisor logs `broker_started` once all serve.
     """
     registry = registry or load_registry(config.registry, config.pki_dir)
     catalog = Catalog.from_registry(registry)
@@ -146,7 +149,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
 
     broker = pipeline.Broker(
         broker_id=registry.broker_id, instance_id=config.instance_id, registry=registry,
-        catalog=catalog, policies=current_policies, limiter=RateLimiter(), audit=audit,
+        catalog=catalog, policies=current_policies, audit=audit,
         replay=MemoryReplayGuard(clock), forward=clients, signing_key=identity.signing_key,
         log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock)
     server = grpc.aio.server(options=[
@@ -169,8 +172,9 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     watcher.start()
     for name in ("", *_SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("broker_started", port=port, instance_id=config.instance_id,
-             policy_version=watcher.current.version, services=len(catalog.services))
+    log.info("broker_started" if worker is None else "worker_started", port=port,
+             instance_id=config.instance_id, policy_version=watcher.current.version,
+             services=len(catalog.services))
     return RunningBroker(server=server, port=port, broker=broker, audit=audit,
                          watcher=watcher, _closers=[clients])
 
@@ -182,14 +186,32 @@ def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: Reg
     add_audit_service(server, audit, registry, log_secret)
 
 
-async def serve(config: BrokerConfig) -> None:
-    """Run until SIGINT/SIGTERM; SIGHUP reloads the policies."""
+async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
+    """Run until SIGINT/SIGTERM; SIGHUP reloads the policies.
+
+    As worker `worker` of a `--workers N` broker (broker/workers.py) it also
+    stops when the parent's pipe on stdin closes, and reports readiness on stdout.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     # Handlers first: a stop request during start-up must still shut down cleanly.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    running = await start_broker(config)
+    watch_parent = None
+    if worker is not None:
+        # Every log line of this process, and of the tasks it starts, names the worker.
+        structlog.contextvars.bind_contextvars(worker=worker)
+        watch_parent = asyncio.ensure_future(workers.parent_gone(stop))
+        config = replace(config, instance_id=workers.worker_instance_id(
+            config.instance_id, worker))
+    running = await start_broker(config, worker=worker)
     loop.add_signal_handler(signal.SIGHUP, running.watcher.request_reload)
+    if worker is not None:
+        sys.stdout.buffer.write(workers.READY)
+        sys.stdout.flush()
+        # Nobody reads the pipe after this line; a stray write must never block on it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     await stop.wait()
     await running.stop()
+    if watch_parent is not None:
+        watch_parent.cancel()

@@ -7,9 +7,14 @@ never forks even with several broker processes on one store.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
 from broker.audit.config import AuditConfig
@@ -34,6 +39,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (size {int} PRIMARY KEY, root {blob} NOT 
 CREATE TABLE IF NOT EXISTS policy_sets (version TEXT PRIMARY KEY, sources TEXT NOT NULL,
   first_loaded TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS claims (claim TEXT PRIMARY KEY, expires {int} NOT NULL);
+CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires);
+CREATE TABLE IF NOT EXISTS rate_counts (counter TEXT NOT NULL, window_start {int} NOT NULL,
+  used {int} NOT NULL, expires {int} NOT NULL, PRIMARY KEY (counter, window_start));
 """
 
 
@@ -44,7 +52,40 @@ class Dialect(Protocol):
     def connect(self) -> Any: ...
     def sql(self, query: str) -> str: ...
     def begin_write(self, cur: Any) -> None: ...
+    def writer_lock(self) -> WriterLock: ...
     def describe(self) -> str: ...
+
+
+class WriterLock(AbstractContextManager[None], Protocol):
+    """Held by a store's writer around each write transaction."""
+
+    def close(self) -> None: ...
+
+
+class FileLock:
+    """An exclusive flock held around each write transaction, across processes.
+
+    With several broker workers on one SQLite file, a writer finding the
+    database locked would otherwise wait in SQLite's busy handler, which
+    sleeps 1, 2, 5 … up to 100 ms between tries; a blocked flock wakes as
+    soon as the holder lets go, so the workers' commits queue back to back.
+    The wait has no timeout: the kernel drops the lock of a writer that dies,
+    and a writer stuck in its storage would hold SQLite's own lock as well;
+    callers' deadlines end those requests, and nothing unrecorded is forwarded.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 @dataclass(frozen=True)
@@ -68,6 +109,9 @@ class SQLite:
 
     def begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
+
+    def writer_lock(self) -> FileLock:
+        return FileLock(self.path.with_name(self.path.name + ".writer-lock"))
 
     def describe(self) -> str:
         return f"sqlite:{self.path}"
@@ -100,8 +144,16 @@ class Postgres:
         cur.execute("BEGIN")
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.LOCK_ID,))
 
+    def writer_lock(self) -> WriterLock:
+        return _NoLock()  # the advisory lock queues waiters itself
+
     def describe(self) -> str:
         return "postgres"
+
+
+class _NoLock(contextlib.nullcontext[None]):
+    def close(self) -> None:
+        return None
 
 
 def dialect_for(config: AuditConfig) -> SQLite | Postgres:

@@ -6,6 +6,10 @@ one, so under load many requests share one fsync. Each transaction takes the
 backend's write lock, reads the current size, numbers its records densely and
 stores the tree nodes they complete; checkpoints are signed every N records,
 every T seconds of activity and on close.
+
+A request record may carry an `Admission`: its replay claim and rate-limit
+counters are checked and charged in the same transaction, under the same
+lock, so every broker worker on the store shares them at no extra commit.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,13 +33,54 @@ from broker.audit.config import AuditConfig
 from broker.audit.dialect import Dialect, dialect_for
 from broker.audit.log import LogReader
 from broker.audit.record import AuditEvent, AuditReceipt, encode, format_time
-from broker.protocol.errors import AuditUnavailable
+from broker.protocol.errors import AuditUnavailable, G2GError
 
 log = structlog.get_logger("g2g.audit")
 
 MAX_BATCH = 512
+EXPIRE_EVERY_SECONDS = 10.0  # how often expired claims and counters are deleted
 T = TypeVar("T")
 _STOP = object()
+
+
+class Claim(Protocol):
+    """A key that may be admitted once until it expires (broker.replay.Claim)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def expires(self) -> int: ...  # unix seconds
+    def refused(self) -> G2GError: ...
+
+
+class Counter(Protocol):
+    """One rate-limit window a request is charged against (broker.policy.ratelimit.Window)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def start(self) -> int: ...  # unix seconds
+    @property
+    def limit(self) -> int: ...
+    @property
+    def expires(self) -> int: ...
+    def refused(self) -> G2GError: ...
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What a request record must clear, atomically and across workers, to be written."""
+
+    claim: Claim
+    counters: Sequence[Counter]
+    now: int  # unix seconds, by the broker's clock
+
+
+@dataclass
+class _Count:
+    used: int     # committed before this batch
+    added: int    # charged by this batch
+    expires: int
 
 
 @dataclass
@@ -43,6 +88,7 @@ class _Pending:
     event: AuditEvent
     future: asyncio.Future[AuditReceipt]
     loop: asyncio.AbstractEventLoop
+    admission: Admission | None = None
 
 
 def _settle(fut: asyncio.Future[AuditReceipt], value: AuditReceipt | BaseException) -> None:
@@ -65,8 +111,10 @@ class AuditStore:
         self._key = log_key
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._conn = dialect.connect()
+        self._write_lock = dialect.writer_lock()
         self._reader = LogReader(dialect, self._conn)
         self._last_cp_time = time.monotonic()
+        self._last_expiry = 0.0
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._closed = False
         self._reconnect_at: float | None = None  # set while the connection is dead
@@ -81,13 +129,20 @@ class AuditStore:
 
     # --- async API -----------------------------------------------------------
 
-    async def append(self, event: AuditEvent) -> AuditReceipt:
-        """Write one record; returns once it is committed."""
+    async def append(self, event: AuditEvent, admission: Admission | None = None
+                     ) -> AuditReceipt:
+        """Write one record; returns once it is committed.
+
+        With an `admission`, the record is written only if its claim is new
+        and no counter is at its limit; otherwise the claim's or counter's
+        `refused()` error is raised and no record is written (a claim taken
+        before a full counter refused stays taken: the message id is spent).
+        """
         if self._closed:
             raise AuditUnavailable("the audit log is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[AuditReceipt] = loop.create_future()
-        self._queue.put(_Pending(event, fut, loop))
+        self._queue.put(_Pending(event, fut, loop, admission))
         return await fut
 
     async def close(self) -> None:
@@ -150,13 +205,15 @@ class AuditStore:
                 self._write(batch)
         self._guarded(lambda: self._checkpoint_txn(force=True))
         self._conn.close()
+        self._write_lock.close()
 
     def _guarded(self, fn: Any) -> None:
-        try:
-            fn()
-        except Exception as exc:
-            log.error("audit_checkpoint_failed", error=str(exc))
-            self._rollback()
+        with self._write_lock:
+            try:
+                fn()
+            except Exception as exc:
+                log.error("audit_checkpoint_failed", error=str(exc))
+                self._rollback()
 
     def _rollback(self) -> None:
         with contextlib.suppress(Exception):  # no transaction open is fine
@@ -195,30 +252,41 @@ class AuditStore:
     def _write(self, batch: list[_Pending]) -> None:
         self._reconnect_if_due()
         try:
-            receipts = self._insert(batch)
+            with self._write_lock:
+                try:
+                    outcomes = self._insert(batch)
+                except Exception:
+                    self._rollback()
+                    raise
         except Exception as exc:
-            self._rollback()
             log.error("audit_write_failed", error=str(exc), records=len(batch))
             for p in batch:
                 p.loop.call_soon_threadsafe(
                     _settle, p.future, AuditUnavailable("the audit record could not be written"))
             return
-        for p, receipt in zip(batch, receipts, strict=True):
-            p.loop.call_soon_threadsafe(_settle, p.future, receipt)
+        for p, outcome in zip(batch, outcomes, strict=True):
+            p.loop.call_soon_threadsafe(_settle, p.future, outcome)
 
-    def _insert(self, batch: list[_Pending]) -> list[AuditReceipt]:
+    def _insert(self, batch: list[_Pending]) -> list[AuditReceipt | G2GError]:
         sql = self.dialect.sql
         cur = self._conn.cursor()
         self.dialect.begin_write(cur)
+        self._expire(cur, max((p.admission.now for p in batch if p.admission), default=0))
         size = self._reader.size()
         new_nodes: dict[tuple[int, int], bytes] = {}
 
         def node(level: int, idx: int) -> bytes:
             return new_nodes.get((level, idx)) or self._reader.node(level, idx)
 
-        records, subjects, nodes, receipts = [], [], [], []
-        for i, p in enumerate(batch):
-            seq = size + i
+        records, subjects, nodes = [], [], []
+        outcomes: list[AuditReceipt | G2GError] = []
+        counts: dict[tuple[str, int], _Count] = {}
+        seq = size
+        for p in batch:
+            refusal = self._admit(cur, p.admission, counts) if p.admission else None
+            if refusal is not None:
+                outcomes.append(refusal)
+                continue
             data, leaf = encode(p.event, seq, self.instance_id)
             e = p.event
             records.append((seq, format_time(e.time), e.kind, e.message_id, e.correlation_id,
@@ -228,21 +296,71 @@ class AuditStore:
             for level, idx, h in merkle.completed_nodes(seq, leaf, node):
                 new_nodes[(level, idx)] = h
                 nodes.append((level, idx, h))
-            receipts.append(AuditReceipt(seq, leaf))
-        cur.executemany(sql(
-            "INSERT INTO records (seq, time, kind, message_id, correlation_id, consumer, "
-            "provider, service, purpose, decision, status_code, instance_id, record, leaf_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), records)
+            outcomes.append(AuditReceipt(seq, leaf))
+            seq += 1
+        if records:
+            cur.executemany(sql(
+                "INSERT INTO records (seq, time, kind, message_id, correlation_id, consumer, "
+                "provider, service, purpose, decision, status_code, instance_id, record, "
+                "leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), records)
         if subjects:
             cur.executemany(sql("INSERT INTO subjects (key, seq) VALUES (?, ?)"), subjects)
-        cur.executemany(sql("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes)
+        if nodes:
+            cur.executemany(sql("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes)
+        charged = [(key, start, c.added, c.expires) for (key, start), c in counts.items()
+                   if c.added]
+        if charged:
+            cur.executemany(sql(
+                "INSERT INTO rate_counts (counter, window_start, used, expires) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (counter, window_start) "
+                "DO UPDATE SET used = rate_counts.used + excluded.used"), charged)
         self._reader._cache.update(new_nodes)
-        new_size = size + len(batch)
+        new_size = seq
         latest = self._reader.latest_checkpoint()
         if new_size - (latest[0] if latest else 0) >= self.config.checkpoint_every:
             self._sign_checkpoint(cur, new_size)
         cur.execute("COMMIT")
-        return receipts
+        return outcomes
+
+    def _admit(self, cur: Any, admission: Admission,
+               counts: dict[tuple[str, int], _Count]) -> G2GError | None:
+        """Take the claim and charge the counters, or name the first that refuses.
+
+        Counters are read once per batch and written once at its end (`counts`
+        holds what this batch added), all under the transaction's write lock.
+        """
+        sql = self.dialect.sql
+        claim = admission.claim
+        # An expired claim may be taken again; its message is past its freshness window.
+        cur.execute(sql(
+            "INSERT INTO claims (claim, expires) VALUES (?, ?) ON CONFLICT (claim) "
+            "DO UPDATE SET expires = excluded.expires WHERE claims.expires < ?"),
+            (claim.key, claim.expires, admission.now))
+        if cur.rowcount != 1:
+            return claim.refused()
+        for counter in admission.counters:
+            count = counts.get((counter.key, counter.start))
+            if count is None:
+                row = cur.execute(sql(
+                    "SELECT used FROM rate_counts WHERE counter = ? AND window_start = ?"),
+                    (counter.key, counter.start)).fetchone()
+                count = counts[(counter.key, counter.start)] = _Count(
+                    int(row[0]) if row else 0, 0, counter.expires)
+            if count.used + count.added >= counter.limit:
+                return counter.refused()
+        for counter in admission.counters:
+            counts[(counter.key, counter.start)].added += 1
+        return None
+
+    def _expire(self, cur: Any, now: int) -> None:
+        """Every few seconds, drop claims and counters past their windows (bounded work)."""
+        if now == 0 or time.monotonic() - self._last_expiry < EXPIRE_EVERY_SECONDS:
+            return
+        self._last_expiry = time.monotonic()
+        sql = self.dialect.sql
+        cur.execute(sql("DELETE FROM claims WHERE claim IN "
+                        "(SELECT claim FROM claims WHERE expires < ? LIMIT 10000)"), (now,))
+        cur.execute(sql("DELETE FROM rate_counts WHERE expires < ?"), (now,))
 
     def _sign_checkpoint(self, cur: Any, size: int) -> None:
         root = self._reader.root(size)

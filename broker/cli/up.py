@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("up", help="run broker + all adapters in the foreground")
     parser.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
     parser.add_argument("--log-dir", type=Path, default=Path("var/log"))
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="broker processes (passed to `g2g broker serve --workers`)")
     parser.set_defaults(handler=_up)
 
 
@@ -73,13 +75,14 @@ class Status:
         return f"g2g up | {' | '.join(parts)} | exchanges: {counts} | Ctrl-C stops"
 
 
-def _children(config_path: Path) -> list[Child]:
+def _children(config_path: Path, workers: int | None = None) -> list[Child]:
     from agency_adapters.runner import ADAPTERS
     from broker.config import load_config
 
     config = load_config(config_path)
     g2g = [sys.executable, "-m", "broker.cli.main"]
-    children = [Child("broker", [*g2g, "broker", "serve", "--config", str(config_path)])]
+    broker = [*g2g, "broker", "serve", "--config", str(config_path)]
+    children = [Child("broker", broker + (["--workers", str(workers)] if workers else []))]
     # One process for every adapter: adapters serving the same agency (immigration
     # and consular both serve ID/GOV/IMIGRASI) must share that agency's server.
     children.append(Child("adapters", [*g2g, "adapter", "serve", *sorted(ADAPTERS),
@@ -114,8 +117,8 @@ async def _pump(child: Child, status: Status, log_dir: Path) -> None:
             print("\r\033[K" + status.line(), end="", flush=True)
 
 
-async def _run(config_path: Path, log_dir: Path) -> int:
-    children = _children(config_path)
+async def _run(config_path: Path, log_dir: Path, workers: int | None = None) -> int:
+    children = _children(config_path, workers)
     status = Status(children)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -150,4 +153,4 @@ async def _run(config_path: Path, log_dir: Path) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     args.log_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_run(args.config, args.log_dir))
+    return asyncio.run(_run(args.config, args.log_dir, args.workers))

@@ -13,6 +13,22 @@ from typing import TextIO, cast
 import structlog
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is at the time of the write.
+
+    Loggers are cached on first use; one bound to the stream object that was
+    current at `configure()` time would keep writing to it after a caller (the
+    in-process demo, a test's capture) swapped and closed it, and a log line
+    would then fail the request that logged it.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "INFO", *, json: bool = True) -> None:
     """Configure structlog for one process: JSON lines (or console for humans) on stderr."""
     renderer: structlog.typing.Processor = (
@@ -26,21 +42,7 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _LiveStderr())),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=True,
     )
 
-
-class _LiveStderr:
-    """sys.stderr looked up at each write, not at configure time.
-
-    Loggers are cached on first use; a cached logger must follow a later swap
-    of sys.stderr (pytest's capture, a supervisor redirecting output) instead
-    of writing to a stream that has since been closed.
-    """
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()

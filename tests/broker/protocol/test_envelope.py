@@ -141,3 +141,14 @@ def test_attestation_round_trip_and_forgery(key: Ed25519PrivateKey) -> None:
     with pytest.raises(SignatureError) as info:
         envelope.open_attestation(att, trusted)
     assert info.value.reason == "ATTESTATION_INVALID"
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(1970, 1, 1, tzinfo=UTC), datetime(2026, 11, 25, 15, 4, 5, 678901, tzinfo=UTC),
+    datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2026, 3, 1, 7, 0),
+    datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC) + timedelta(microseconds=1)])
+def test_to_timestamp_matches_protobuf(moment: datetime) -> None:
+    expected = envelope.Timestamp()
+    expected.FromDatetime(moment.astimezone(UTC))
+    assert envelope.to_timestamp(moment) == expected
+    assert envelope.from_timestamp(envelope.to_timestamp(moment)) == moment.astimezone(UTC)

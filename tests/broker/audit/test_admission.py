@@ -1,0 +1,81 @@
+"""Replay claims and rate-limit counters taken with the request record, shared by two stores.
+
+Two `AuditStore`s on one database stand for two broker workers: what one
+admits, the other must see, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from broker import replay
+from broker.audit import AuditConfig, AuditStore, open_store
+from broker.audit.store import Admission
+from broker.policy.model import Decision, RateLimit
+from broker.policy.ratelimit import windows
+from broker.protocol.errors import G2GError, RateLimited, ReplayError
+from tests.broker.audit.test_store import Db, event
+
+NOW = datetime(2026, 11, 24, 10, 0, 30, tzinfo=UTC)
+LATER = datetime(2026, 11, 24, 10, 20, 0, tzinfo=UTC)
+DECISION = Decision(allowed=True, rule_id="r1", policy_version="v1",
+                    limits=(RateLimit(3, 60, "per_minute"), RateLimit(100, 86400, "per_day")))
+
+
+@pytest.fixture
+async def pair(audit_config: AuditConfig, log_key: Ed25519PrivateKey
+               ) -> AsyncIterator[tuple[AuditStore, AuditStore]]:
+    a = await open_store(audit_config, log_key=log_key, instance_id="w0")
+    b = await open_store(audit_config, log_key=log_key, instance_id="w1")
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+def admission(message_id: str, now: datetime = NOW, decision: Decision = DECISION) -> Admission:
+    return Admission(claim=replay.claim("ID/GOV/POLRI", message_id, now.replace(minute=5)),
+                     counters=windows("ID/GOV/POLRI", decision, now),
+                     now=int(now.timestamp()))
+
+
+async def test_a_claim_taken_by_one_store_is_refused_by_the_other(
+        pair: tuple[AuditStore, AuditStore], audit_config: AuditConfig) -> None:
+    a, b = pair
+    first = await a.append(event(1), admission("m-1"))
+    with pytest.raises(ReplayError) as info:
+        await b.append(event(1), admission("m-1"))
+    assert (info.value.reason, info.value.metadata) == ("REPLAYED", {"message_id": "m-1"})
+    # Refused means not written: the log holds only the first record.
+    assert Db(audit_config).reader().size() == first.seq + 1 == 1
+    # Past its window the claim may be taken again (freshness rejects the old message).
+    await b.append(event(2), admission("m-1", now=LATER))
+
+
+async def test_rate_limit_counts_across_stores_and_admits_exactly_the_limit(
+        pair: tuple[AuditStore, AuditStore], audit_config: AuditConfig) -> None:
+    a, b = pair
+    results = await asyncio.gather(
+        *(store.append(event(i), admission(f"m-{i}"))
+          for i, store in enumerate([a, b] * 4)), return_exceptions=True)
+    refused = [r for r in results if isinstance(r, G2GError)]
+    assert len(results) - len(refused) == 3
+    assert all(isinstance(r, RateLimited) for r in refused)
+    assert {(r.reason, r.metadata["limit"], r.metadata["retry_after_seconds"])
+            for r in refused} == {("RATE_LIMITED", "per_minute", "30")}
+    assert Db(audit_config).reader().size() == 3
+    # The next window starts from zero.
+    await a.append(event(9), admission("m-9", now=NOW.replace(minute=1)))
+
+
+async def test_records_without_admission_are_never_refused(
+        pair: tuple[AuditStore, AuditStore]) -> None:
+    a, b = pair
+    await a.append(event(1), admission("m-1"))
+    await b.append(event(1))  # e.g. the rejected record of a replay attempt
