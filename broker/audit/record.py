@@ -9,7 +9,7 @@ the bytes proved. Records hold headers, digests and decisions, never payloads.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -56,9 +56,14 @@ def format_time(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
+
+
 def to_record(event: AuditEvent, seq: int, instance_id: str) -> dict[str, Any]:
     """The record as a JSON-ready dict (the shape auditors see)."""
-    record = asdict(event)
+    # Every field is a str, number, datetime or tuple of str, so a shallow read is
+    # enough; dataclasses.asdict's deep copy cost ~20 µs a record on the hot path.
+    record = {name: getattr(event, name) for name in _EVENT_FIELDS}
     record["time"] = format_time(event.time)
     record["subject_keys"] = list(event.subject_keys)
     record["seq"] = seq
