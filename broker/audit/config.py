@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from broker.protocol import yamlsrc
 
@@ -20,10 +20,11 @@ class AuditConfig:
     checkpoint_seconds: float = 10.0
     origin: str = "g2g-dev/audit"
     reconnect_seconds: float = 5.0  # after losing the database connection
+    synchronous: Literal["full", "normal"] = "full"  # SQLite only; see docs/AUDIT.md
 
 
 _FIELDS = {"backend", "path", "dsn", "checkpoint_every", "checkpoint_seconds", "origin",
-           "reconnect_seconds"}
+           "reconnect_seconds", "synchronous"}
 
 
 def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
@@ -33,7 +34,7 @@ def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
     f = node.mapping(allowed=_FIELDS, required={"backend"})
     backend = f["backend"].str()
     defaults = AuditConfig()
-    common = {
+    common: dict[str, Any] = {
         "checkpoint_every": f["checkpoint_every"].int(minimum=1)
         if "checkpoint_every" in f else defaults.checkpoint_every,
         "checkpoint_seconds": f["checkpoint_seconds"].float()
@@ -46,9 +47,18 @@ def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
         if "dsn" in f:
             raise f["dsn"].error("the sqlite backend takes a path, not a dsn")
         path = base / f["path"].str() if "path" in f else base / "audit.db"
-        return AuditConfig(backend="sqlite", path=path, **common)  # type: ignore[arg-type]
+        synchronous: Literal["full", "normal"] = defaults.synchronous
+        if "synchronous" in f:
+            value = f["synchronous"].str()
+            if value not in ("full", "normal"):
+                raise f["synchronous"].error("synchronous is 'full' or 'normal'")
+            synchronous = "full" if value == "full" else "normal"
+        return AuditConfig(backend="sqlite", path=path, synchronous=synchronous, **common)
     if backend == "postgres":
         if "dsn" not in f:
             raise node.error("the postgres backend needs a dsn", field=node.path + ".dsn")
-        return AuditConfig(backend="postgres", dsn=f["dsn"].str(), **common)  # type: ignore[arg-type]
+        if "synchronous" in f:
+            raise f["synchronous"].error(
+                "synchronous is an SQLite setting; PostgreSQL commits follow the server's")
+        return AuditConfig(backend="postgres", dsn=f["dsn"].str(), **common)
     raise f["backend"].error("backend is 'sqlite' or 'postgres'")

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from broker.audit.config import AuditConfig
 
@@ -91,6 +91,7 @@ class FileLock:
 @dataclass(frozen=True)
 class SQLite:
     path: Path
+    synchronous: Literal["full", "normal"] = "full"
     name: str = "sqlite"
 
     def connect(self) -> sqlite3.Connection:
@@ -98,8 +99,10 @@ class SQLite:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                timeout=30.0)
         conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit survives power loss, not just a process crash.
-        conn.execute("PRAGMA synchronous=FULL")
+        # full (default): a commit survives power loss, not just a process crash.
+        # normal: in WAL mode a commit survives the process being killed but not
+        # the machine losing power; for storage with its own power-loss protection.
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.executescript(TABLES.format(int="INTEGER", blob="BLOB"))
         return conn
@@ -159,4 +162,4 @@ class _NoLock(contextlib.nullcontext[None]):
 def dialect_for(config: AuditConfig) -> SQLite | Postgres:
     if config.backend == "postgres":
         return Postgres(config.dsn)
-    return SQLite(config.path)
+    return SQLite(config.path, config.synchronous)

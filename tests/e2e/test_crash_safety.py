@@ -64,11 +64,17 @@ async def _load_until_killed(popen: subprocess.Popen[bytes], client: ConsumerCli
     await asyncio.gather(*(worker(i) for i in range(WORKERS)))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", "sqlite-normal",
+                        pytest.param("postgres", marks=pytest.mark.postgres)])
 def audit_yaml(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The broker config's audit section: SQLite in tmp_path or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"  backend: sqlite\n  path: {tmp_path / 'audit.db'}\n  checkpoint_every: 7\n"
+    """The audit section: SQLite (synchronous full or normal) in tmp_path, or fresh PostgreSQL.
+
+    SIGKILL is a process crash, which `synchronous: normal` is documented to survive.
+    """
+    if request.param.startswith("sqlite"):
+        synchronous = request.param.removeprefix("sqlite").removeprefix("-") or "full"
+        yield (f"  backend: sqlite\n  path: {tmp_path / 'audit.db'}\n  checkpoint_every: 7\n"
+               f"  synchronous: {synchronous}\n")
     else:
         for dsn in pg_schema():
             yield f"  backend: postgres\n  dsn: {dsn}\n  checkpoint_every: 7\n"

@@ -1,0 +1,45 @@
+"""The broker config's `audit:` section: SQLite durability setting and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from broker.audit.config import parse_audit_config
+from broker.audit.dialect import dialect_for
+from broker.protocol import yamlsrc
+from broker.protocol.errors import ConfigError
+
+
+def _section(tmp_path: Path, text: str) -> yamlsrc.Node:
+    path = tmp_path / "broker.yaml"
+    path.write_text("audit:\n" + text)
+    root = yamlsrc.load(path)
+    assert root is not None
+    return root.mapping()["audit"]
+
+
+@pytest.mark.parametrize(("written", "pragma"), [("", 2), ("  synchronous: full\n", 2),
+                                                 ("  synchronous: normal\n", 1)])
+def test_sqlite_synchronous_defaults_to_full(tmp_path: Path, written: str, pragma: int) -> None:
+    config = parse_audit_config(_section(tmp_path, "  backend: sqlite\n" + written), tmp_path)
+    conn = dialect_for(config).connect()
+    try:
+        assert conn.execute("PRAGMA synchronous").fetchone() == (pragma,)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("  backend: sqlite\n  synchronous: extra\n", "synchronous is 'full' or 'normal'"),
+    ("  backend: postgres\n  dsn: postgresql://x\n  synchronous: normal\n",
+     "synchronous is an SQLite setting; PostgreSQL commits follow the server's"),
+])
+def test_bad_synchronous_names_file_line_and_field(tmp_path: Path, text: str,
+                                                   message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_audit_config(_section(tmp_path, text), tmp_path)
+    line = text.count("\n")  # the synchronous line is the last one, after "audit:"
+    assert info.value.diagnostics() == (
+        f"CONFIG_INVALID: {tmp_path / 'broker.yaml'}:{line + 1}:16: audit.synchronous: {message}")
