@@ -389,6 +389,14 @@ def main() -> int:
             for workers in worker_counts:
                 sqlite = f"  backend: sqlite\n  path: {work / f'audit-{workers}.db'}\n"
                 rows += run_broker("sqlite", sqlite, levels, work, adapters, workers, services)
+            if not args.quick and 1 in worker_counts and any(c == 1 for c, _, _ in levels):
+                # The operator option that trades power-loss durability for latency
+                # (docs/AUDIT.md), measured where it matters: one request at a time.
+                normal = (f"  backend: sqlite\n  path: {work / 'audit-normal.db'}\n"
+                          "  synchronous: normal\n")
+                rows += run_broker("sqlite synchronous=normal", normal,
+                                   [lv for lv in levels if lv[0] == 1], work, adapters, 1,
+                                   services)
             with postgres_schema() as dsn:
                 if dsn and not args.quick and not args.no_postgres:
                     rows += run_broker("postgres", f"  backend: postgres\n  dsn: {dsn}\n",
