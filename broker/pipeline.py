@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,6 +75,9 @@ class Broker:
     log_secret: bytes
     limits: Limits
     clock: Clock
+    # Exchanges answered, by status code name; `g2g broker serve` reports it
+    # periodically so the OK path needs no log line of its own.
+    tally: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -270,6 +274,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         "outcome", broker.clock(), status="OK",
         response_digest=envelope.sha256(response.header).hex()))
     # The audit log is the record of every exchange; the OK path stays quiet at INFO.
+    broker.tally["OK"] += 1
     log.debug("exchange", outcome="OK", message_id=header.message_id,
              correlation_id=header.correlation_id, consumer=header.sender,
              service=header.service, rule_id=decision.rule_id)
@@ -279,6 +284,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
 async def _record_failure(trace: Trace, exc: G2GError, broker: Broker) -> None:
     kind = "outcome" if trace.request_recorded else "rejected"
     h = trace.header
+    broker.tally[exc.code.name] += 1
     log.info("exchange", outcome=exc.code.name, reason=exc.reason,
              message_id=h.message_id if h else None,
              correlation_id=h.correlation_id if h else None,

@@ -9,9 +9,11 @@ through broker.protocol.status, the only place that picks codes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -211,7 +213,27 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
         sys.stdout.flush()
         # Nobody reads the pipe after this line; a stray write must never block on it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    stopped = asyncio.Event()
+    reporting = asyncio.ensure_future(report_tally(running.broker.tally, stopped))
     await stop.wait()
     await running.stop()
+    stopped.set()  # after the drain, so the last report counts every answered call
+    await reporting
     if watch_parent is not None:
         watch_parent.cancel()
+
+
+async def report_tally(tally: Counter[str], stopped: asyncio.Event,
+                       every_seconds: float = 1.0) -> None:
+    """Log `exchange_counts` (cumulative, by status) when they changed, and at the end."""
+    reported: dict[str, int] = {}
+    while True:
+        stopping = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopped.wait(), every_seconds)
+            stopping = True
+        if dict(tally) != reported:
+            reported = dict(tally)
+            log.info("exchange_counts", counts=reported)
+        if stopping:
+            return

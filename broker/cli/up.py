@@ -67,7 +67,15 @@ class Child:
 @dataclass
 class Status:
     children: list[Child]
-    outcomes: Counter[str] = field(default_factory=Counter)
+    # Cumulative counts by status, as each broker process (or worker) last reported.
+    reported: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def report(self, source: str, counts: dict[str, int]) -> None:
+        self.reported[source] = Counter(counts)
+
+    @property
+    def outcomes(self) -> Counter[str]:
+        return sum(self.reported.values(), Counter())
 
     def line(self) -> str:
         parts = [c.status() for c in self.children]
@@ -108,8 +116,8 @@ async def _pump(child: Child, status: Status, log_dir: Path) -> None:
                 child.ports[str(event.get("agency", child.name))] = int(event.get("port", 0))
             if name in READY_EVENTS:
                 child.ready.set()
-            elif name == "exchange":
-                status.outcomes[str(event.get("outcome"))] += 1
+            elif name == "exchange_counts":
+                status.report(str(event.get("worker", "")), event.get("counts") or {})
             elif name in DATA_EVENTS:
                 print("\r\033[K" + DATA_EVENTS[name].format_map(_Missing(event)), flush=True)
             elif name not in STARTED_EVENTS:

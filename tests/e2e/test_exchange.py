@@ -43,6 +43,7 @@ async def test_allowed_screen_returns_provider_signed_hit(fed: Fed) -> None:
         ("request", "allow", ""), ("outcome", "allow", "OK")]
     assert records[0]["rule_id"] == records[1]["rule_id"] != ""
     assert records[1]["response_digest"] == envelope.sha256(answer.envelope.header).hex()
+    assert fed.federation.broker.broker.tally == {"OK": 1}  # what `g2g up` reports
 
 
 async def test_agency_without_rule_is_denied_naming_no_rule(fed: Fed) -> None:
@@ -55,6 +56,7 @@ async def test_agency_without_rule_is_denied_naming_no_rule(fed: Fed) -> None:
     (record,) = await fed.records_for(envelope.parse_header(env).message_id)
     assert (record["kind"], record["decision"], record["status_code"], record["rule_id"]) == (
         "rejected", "deny", "PERMISSION_DENIED", "")
+    assert fed.federation.broker.broker.tally == {"PERMISSION_DENIED": 1}
 
 
 async def _bad(fed: Fed, env: envelope_pb2.Envelope, code: grpc.StatusCode, reason: str,

@@ -24,7 +24,9 @@ def test_the_status_line_names_each_agency_and_its_port() -> None:
     broker.ready.set()
     adapters.ports.update({"INT/IO/INTERPOL": 7502, "ID/GOV/IMIGRASI": 7501})
     adapters.ready.set()
-    status.outcomes["OK"] += 2
+    status.report("0", {"OK": 2})
+    status.report("1", {"OK": 1, "PERMISSION_DENIED": 1})
+    status.report("0", {"OK": 3})  # counts are cumulative: the latest report replaces
     assert status.line() == (
         "g2g up | broker :7443 | adapters ID/GOV/IMIGRASI :7501, INT/IO/INTERPOL :7502"
-        " | exchanges: 2 OK | Ctrl-C stops")
+        " | exchanges: 4 OK, 1 PERMISSION_DENIED | Ctrl-C stops")

@@ -1,0 +1,28 @@
+"""The broker process's periodic `exchange_counts` report (what `g2g up` shows)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from structlog.testing import capture_logs
+
+from broker.server import report_tally
+
+
+async def test_the_final_report_counts_every_answered_exchange() -> None:
+    tally: Counter[str] = Counter({"OK": 2, "PERMISSION_DENIED": 1})
+    stopped = asyncio.Event()
+    stopped.set()
+    with capture_logs() as logs:
+        await report_tally(tally, stopped)
+    assert logs == [{"event": "exchange_counts", "log_level": "info",
+                     "counts": {"OK": 2, "PERMISSION_DENIED": 1}}]
+
+
+async def test_nothing_is_reported_while_nothing_happened() -> None:
+    stopped = asyncio.Event()
+    stopped.set()
+    with capture_logs() as logs:
+        await report_tally(Counter(), stopped)
+    assert logs == []
