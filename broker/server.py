@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -224,8 +225,13 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
 
 
 async def report_tally(tally: Counter[str], stopped: asyncio.Event,
-                       every_seconds: float = 1.0) -> None:
-    """Log `exchange_counts` (cumulative, by status) when they changed, and at the end."""
+                       every_seconds: float = 1.0,
+                       emit: Callable[[dict[str, int]], None] | None = None) -> None:
+    """Report the cumulative counts by status when they changed, and at the end.
+
+    By default as an `exchange_counts` log line, which `g2g up` reads.
+    """
+    emit = emit or _log_counts
     reported: dict[str, int] = {}
     while True:
         stopping = False
@@ -234,6 +240,10 @@ async def report_tally(tally: Counter[str], stopped: asyncio.Event,
             stopping = True
         if dict(tally) != reported:
             reported = dict(tally)
-            log.info("exchange_counts", counts=reported)
+            emit(reported)
         if stopping:
             return
+
+
+def _log_counts(counts: dict[str, int]) -> None:
+    log.info("exchange_counts", counts=counts)
