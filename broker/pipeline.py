@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -44,6 +46,7 @@ from broker.protocol.errors import (
     EnvelopeError,
     FreshnessError,
     G2GError,
+    InternalError,
     PolicyDenied,
     ProviderResponseInvalid,
     SchemaError,
@@ -270,6 +273,18 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
             trace.header = envelope.peek_header(env)
         await _record_failure(trace, exc, broker)
         raise
+    except Exception as exc:
+        # A bug, not a bad request: the caller still gets a status with a reason and
+        # the exchange is still audited. The exception's text may quote request
+        # data, so only its type and where it was raised are logged.
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        log.error("pipeline_fault", error_type=type(exc).__name__,
+                  at=f"{Path(where.filename).name}:{where.lineno}")
+        if trace.header is None:
+            trace.header = envelope.peek_header(env)
+        fault = InternalError("the broker failed to process this request")
+        await _record_failure(trace, fault, broker)
+        raise fault from None
     await broker.audit.append(trace.event(
         "outcome", broker.clock(), status="OK",
         response_digest=envelope.sha256(response.header).hex()))

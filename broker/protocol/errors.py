@@ -162,6 +162,13 @@ class AuditUnavailable(G2GError):
     default_reason = "AUDIT_UNAVAILABLE"
 
 
+class InternalError(G2GError):
+    """A fault inside g2g itself, not in the request (INTERNAL); logged by type, never data."""
+
+    code = grpc.StatusCode.INTERNAL
+    default_reason = "INTERNAL_ERROR"
+
+
 class ConfigError(G2GError):
     """A configuration file is invalid; the message names file, line and field."""
 

@@ -39,6 +39,7 @@ _BY_REASON: dict[str, type[errors.G2GError]] = {
     "ATTESTATION_INVALID": errors.AttestationError,
     "AUDIT_UNAVAILABLE": errors.AuditUnavailable,
     "PROVIDER_RESPONSE_INVALID": errors.ProviderResponseInvalid,
+    "INTERNAL_ERROR": errors.InternalError,
 }
 
 
