@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-import traceback
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -37,7 +35,7 @@ from broker.audit.store import Admission
 from broker.config import Limits
 from broker.policy import Decision, PolicySet, RequestContext
 from broker.policy.ratelimit import windows
-from broker.protocol import envelope, fieldmask, schema
+from broker.protocol import envelope, fieldmask, logs, schema
 from broker.protocol._gen.g2g.v1 import envelope_pb2, provider_pb2
 from broker.protocol.catalog import Catalog, ServiceSpec
 from broker.protocol.envelope import OpenedEnvelope
@@ -277,9 +275,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         # A bug, not a bad request: the caller still gets a status with a reason and
         # the exchange is still audited. The exception's text may quote request
         # data, so only its type and where it was raised are logged.
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        log.error("pipeline_fault", error_type=type(exc).__name__,
-                  at=f"{Path(where.filename).name}:{where.lineno}")
+        log.error("pipeline_fault", **logs.fault_fields(exc))
         if trace.header is None:
             trace.header = envelope.peek_header(env)
         fault = InternalError("the broker failed to process this request")

@@ -28,7 +28,7 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from broker.protocol import envelope, fieldmask, schema, status, tls
+from broker.protocol import envelope, fieldmask, logs, schema, status, tls
 from broker.protocol._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from broker.protocol.catalog import find_method, message_class
 from broker.protocol.envelope import TimeRules
@@ -36,6 +36,7 @@ from broker.protocol.errors import (
     AttestationError,
     AuthenticationError,
     G2GError,
+    InternalError,
     SignatureError,
     UnknownServiceError,
 )
@@ -121,6 +122,12 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         except G2GError as exc:
             log.info("provider_rejected", reason=exc.reason)
             await status.abort_with(context, exc)
+        except Exception as exc:
+            # A bug in the adapter: its text may quote the request, so it never
+            # reaches the log or the broker; the broker audits the status.
+            log.error("provider_fault", **logs.fault_fields(exc))
+            await status.abort_with(context, InternalError(
+                "the provider failed to process this request"))
 
     async def handle(self, request: provider_pb2.ProviderRequest,
                      peer: str | None) -> envelope_pb2.Envelope:
@@ -155,8 +162,8 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
                     policy_version=body.policy_version, field_mask=tuple(body.field_mask))
         answer = await route.handler(payload, call)
         if not isinstance(answer, route.response_type):
-            raise G2GError(f"handler for {header.service} returned the wrong type",
-                           reason="HANDLER_BUG")
+            raise InternalError(f"handler for {header.service} returned the wrong type",
+                                reason="HANDLER_BUG")
         fieldmask.apply(answer, fieldmask.compiled(tuple(body.field_mask)))
         return envelope.build_response(opened, payload=answer, key=self._identity.signing_key,
                                        now=self._clock())

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from pathlib import Path
 from typing import TextIO, cast
 
 import structlog
@@ -46,3 +48,13 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
         cache_logger_on_first_use=True,
     )
 
+
+
+def fault_fields(exc: BaseException) -> dict[str, str]:
+    """Log fields for an unexpected exception: its type and where it was raised.
+
+    Never its text or a traceback's locals: either may quote request data.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return {"error_type": type(exc).__name__, "at": at}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from agency_adapters.immigration import screening
 from broker import pipeline
 from broker.protocol import envelope
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
@@ -28,3 +29,19 @@ async def test_an_unexpected_exception_is_internal_error_audited_and_the_broker_
         answer = await client.call(SCREEN, name_query("Budi Santoso"),
                                    purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
     assert answer.header.sender == "ID/GOV/IMIGRASI"
+
+
+async def test_a_fault_in_an_adapter_reaches_the_consumer_as_internal_error_without_its_text(
+        fed: Fed, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise ValueError("Budi Santoso 1980-02-03")  # as if a bug quoted request data
+
+    monkeypatch.setattr(screening.ScreeningIndex, "screen", broken)
+    async with fed.client(POLRI) as client:
+        env = client.build(SCREEN, name_query("Budi Santoso", "1980-02-03"),
+                           purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+        err = await expect_error(client.send(env), grpc.StatusCode.INTERNAL, "INTERNAL_ERROR")
+    assert err.message == "the provider failed to process this request"
+    records = await fed.records_for(envelope.parse_header(env).message_id)
+    assert [(r["kind"], r["status_code"], r["reason"]) for r in records] == [
+        ("request", "", ""), ("outcome", "INTERNAL", "INTERNAL_ERROR")]
