@@ -288,6 +288,11 @@ def tokens(name: str) -> tuple[str, ...]:
     but last (a last word is a name: Rajesh Das); a name made only of such words
     keeps them (so no name normalises to nothing unless it has no letters).
     """
+    return tuple(token for token, _ in _tokens(name))
+
+
+def _tokens(name: str) -> tuple[tuple[str, str], ...]:
+    """(comparison token, the same word as written: lower case, no accents) per token."""
     words = _words(name)
     folded = [(_spell(w), article) for w, article in words]
     start, end = 0, len(folded)
@@ -302,7 +307,7 @@ def tokens(name: str) -> tuple[str, ...]:
     while end > start + 1 and folded[end - 1][0] in _DEGREES:
         end -= 1
     kept = [
-        (i, fold(w)) for i, (w, article) in enumerate(folded[start:end], start)
+        (i, fold(w), words[i][0]) for i, (w, article) in enumerate(folded[start:end], start)
         # A lone "b" is the abbreviated "bin" only between two names; Balinese "I"/"Ni"
         # is a gender marker wherever it stands before a birth-order name.
         # A particle stands before a name; a last word is the name (Rajesh Das).
@@ -310,23 +315,23 @@ def tokens(name: str) -> tuple[str, ...]:
                 or (w in ("i", "ni") and i + 1 < end and folded[i + 1][0] in _BALI_ORDER))
     ]
     if not kept:
-        kept = [(i, fold(w)) for i, (w, _) in enumerate(folded)]
+        kept = [(i, fold(w), words[i][0]) for i, (w, _) in enumerate(folded)]
     return _join(kept)
 
 
-def _join(words: list[tuple[int, str]]) -> tuple[str, ...]:
+def _join(words: list[tuple[int, str, str]]) -> tuple[tuple[str, str], ...]:
     """Join a name start (Abdul, Nur) with the next word when they were written side by
     side and the next is a name, not an initial: Nur Hadi = Nurhadi, not Nur (bin) Hadi."""
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     i = 0
     while i < len(words):
-        at, word = words[i]
+        at, word, raw = words[i]
         if (word in _JOINERS and i + 1 < len(words) and words[i + 1][0] == at + 1
                 and len(words[i + 1][1]) > 1):
-            out.append(fold(word + words[i + 1][1]))
+            out.append((fold(word + words[i + 1][1]), raw + words[i + 1][2]))
             i += 2
         else:
-            out.append(word)
+            out.append((word, raw))
             i += 1
     return tuple(out)
 
@@ -368,13 +373,18 @@ def phonetic_key(token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NameKey:
-    """A name's comparison tokens and one phonetic key per token (same order)."""
+    """A name's comparison tokens, one phonetic key per token and each token as written
+    (lower case, no accents, no spelling folds; same order)."""
 
     tokens: tuple[str, ...]
     phonetic: tuple[str, ...]
+    written: tuple[str, ...] = ()
 
 
 def analyse(name: str) -> NameKey:
-    """Tokens and phonetic keys of a name."""
-    toks = tokens(name)
-    return NameKey(toks, tuple(phonetic_key(t) for t in toks))
+    """Tokens, phonetic keys and written forms of a name (a known transliteration, such
+    as Mohd for Muhammad, is its token: the table knows better than the letters)."""
+    pairs = _tokens(name)
+    toks = tuple(token for token, _ in pairs)
+    written = tuple(t if _spell(w) in EQUIVALENTS else w for t, w in pairs)
+    return NameKey(toks, tuple(phonetic_key(t) for t in toks), written)

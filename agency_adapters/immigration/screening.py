@@ -43,7 +43,9 @@ from agency_adapters.immigration.names import (
 from agency_adapters.immigration.records import WatchlistRecord
 
 DEFAULT_THRESHOLD: Final = 0.85
+# Hits shown when the caller does not ask for a number, and the most it may ask for.
 MAX_HITS: Final = 10
+MAX_HITS_LIMIT: Final = 100
 W_NAME, W_DOB, W_NAT = 0.80, 0.15, 0.05
 # A date of birth that contradicts the record's scores this (times W_DOB): strong
 # counter-evidence, so a namesake born on another day stays below the threshold.
@@ -101,6 +103,19 @@ class ScreeningHit:
     score: float
     matched_fields: tuple[str, ...]
     record: WatchlistRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """The best hits (at most the number asked for) and how many reached the threshold."""
+
+    hits: tuple[ScreeningHit, ...]
+    total: int
+
+    @property
+    def truncated(self) -> bool:
+        """More listed persons reached the threshold than are shown (add a date of birth)."""
+        return self.total > len(self.hits)
 
 
 def token_similarity(a: str, b: str) -> float:
@@ -272,9 +287,24 @@ class NameIndex:
         scored.sort(key=lambda ts: -ts[1])
         return scored[:MAX_NEIGHBOURS]
 
-    def _candidates(self, key: NameKey, years: Collection[int], name_floor: float) -> list[int]:
-        blockable = list(dict.fromkeys(t for t in key.tokens if not is_initial(t)))
-        neighbours = [[t for t, _ in self._neighbours(tok)] for tok in blockable]
+    def _readings(self, key: NameKey) -> list[tuple[str, ...]]:
+        """Each query token, and as written when the spelling folds changed it and the
+        folded token is not on the list: a typo can make a fold apply (Jnoes -> ynus,
+        Vnjay -> vnyay) where the written letters are still one edit from the name."""
+        out: list[tuple[str, ...]] = []
+        for token, written in zip(key.tokens, key.written or key.tokens, strict=True):
+            if (token != written and token not in self._vocab and len(written) >= SHORT
+                    and written.isalpha()):
+                out.append((token, written))
+            else:
+                out.append((token,))
+        return out
+
+    def _candidates(self, key: NameKey, readings: Sequence[tuple[str, ...]],
+                    years: Collection[int], name_floor: float) -> list[int]:
+        blockable = list(dict.fromkeys(r for r in readings if not is_initial(r[0])))
+        neighbours = [list(dict.fromkeys(t for tok in reading for t, _ in self._neighbours(tok)))
+                      for reading in blockable]
         if len(neighbours) == 1:
             groups = [[t << _TOKEN_BITS | t for t in neighbours[0]]]
         else:
@@ -307,26 +337,28 @@ class NameIndex:
             years: Collection[int] = (year, 0)
         else:
             years = self._years
-        query = key.tokens
+        readings = self._readings(key)
         # A query token that is itself a name on the list is a different name from a
         # similar listed one (Margono is not Maryono), unless they are very close.
         known_min = KNOWN_NAME_MIN if year else KNOWN_NAME_MIN_UNDATED
-        floors = [known_min if tok in self._vocab else TOKEN_MATCH_MIN for tok in query]
+        floors = [known_min if reading[0] in self._vocab else TOKEN_MATCH_MIN
+                  for reading in readings]
         # Credit of each query token for each vocabulary token met, computed once.
-        cache: list[dict[int, float]] = [{} for _ in query]
+        cache: list[dict[int, float]] = [{} for _ in readings]
         # A candidate whose name scores below this cannot reach the threshold.
         best_dob = 1.0 if len(date_of_birth) > 4 else DOB_YEAR if year else DOB_UNKNOWN
         name_floor = (threshold - W_DOB * best_dob - W_NAT) / W_NAME
         best: dict[int, tuple[float, tuple[str, ...]]] = {}
-        for ni in self._candidates(key, years, name_floor):
+        for ni in self._candidates(key, readings, years, name_floor):
             rows = []
-            for qi, tok in enumerate(query):
+            for qi, reading in enumerate(readings):
                 row = []
                 known = cache[qi]
                 for tid in self._name_tokens[ni]:
                     sim = known.get(tid)
                     if sim is None:
-                        sim = token_similarity(tok, self._tokens[tid])
+                        listed = self._tokens[tid]
+                        sim = max(token_similarity(tok, listed) for tok in reading)
                         sim = known[tid] = sim if sim >= floors[qi] else 0.0
                     row.append(sim)
                 rows.append(row)
@@ -375,9 +407,16 @@ class ScreeningIndex:
 
     def screen(self, query: NameQuery | DocumentQuery) -> list[ScreeningHit]:
         """Hits at or above the threshold, best first, at most MAX_HITS."""
-        if isinstance(query, DocumentQuery):
-            return self._by_document(query)
-        return self._by_name(query)
+        return list(self.search(query).hits)
+
+    def search(self, query: NameQuery | DocumentQuery, max_hits: int = MAX_HITS) -> Screening:
+        """The best `max_hits` (1..MAX_HITS_LIMIT) hits at or above the threshold, best
+        first (ties by entry id), and how many there are in all."""
+        if not 1 <= max_hits <= MAX_HITS_LIMIT:
+            raise ValueError(f"max_hits must be 1..{MAX_HITS_LIMIT}, not {max_hits}")
+        found = (self._by_document(query) if isinstance(query, DocumentQuery)
+                 else self._by_name(query))
+        return Screening(tuple(found[:max_hits]), len(found))
 
     def _by_document(self, q: DocumentQuery) -> list[ScreeningHit]:
         hits = []
@@ -393,7 +432,7 @@ class ScreeningIndex:
                         fields.append("documents.type")
                     hits.append(ScreeningHit(record.entry_id, 1.0, tuple(fields), record))
                     break
-        return hits[:MAX_HITS]
+        return hits
 
     def _by_name(self, q: NameQuery) -> list[ScreeningHit]:
         def facts(ri: int) -> tuple[str, float]:
@@ -403,4 +442,4 @@ class ScreeningIndex:
         found = self._names.search(q.full_name, q.date_of_birth, self.threshold, facts)
         hits = [ScreeningHit(self.records[ri].entry_id, score, fields, self.records[ri])
                 for ri, (score, fields) in found.items()]
-        return sorted(hits, key=lambda h: (-h.score, h.entry_id))[:MAX_HITS]
+        return sorted(hits, key=lambda h: (-h.score, h.entry_id))
