@@ -38,7 +38,6 @@ from agency_adapters.immigration.names import (
     given_names,
     is_initial,
     phonetic_key,
-    tokens,
 )
 from agency_adapters.immigration.records import WatchlistRecord
 
@@ -223,6 +222,8 @@ class NameIndex:
         self._name_tokens: list[tuple[int, ...]] = []
         self._blocks: dict[int, list[int]] = defaultdict(list)
         self._years: set[int] = set()
+        # Each token's other written forms, where the spelling folds changed it (Noah -> noa).
+        written: dict[int, set[str]] = defaultdict(set)
         # Names repeat (namesakes, aliases): each distinct one is analysed once.
         seen: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         fields: dict[str, str] = {}
@@ -233,7 +234,12 @@ class NameIndex:
             for name in (full,) if short is None else (full, short):
                 known = seen.get(name)
                 if known is None:
-                    tids = tuple(self._token_id(t) for t in tokens(name))
+                    analysed = analyse(name)
+                    tids = tuple(self._token_id(t) for t in analysed.tokens)
+                    for tid, token, form in zip(tids, analysed.tokens, analysed.written,
+                                                strict=True):
+                        if form != token and form.isalpha():
+                            written[tid].add(form)
                     known = seen[name] = (tids, tuple(self._pair_keys(tids)))
                 tids, keys = known
                 ni = len(self._record)
@@ -242,13 +248,16 @@ class NameIndex:
                 self._name_tokens.append(tids)
                 for key in keys:
                     self._blocks[key << 8 | year].append(ni)
+        self._written: dict[int, tuple[str, ...]] = {t: tuple(sorted(w))
+                                                      for t, w in written.items()}
         self._similar: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self._tokens):
             self._similar[self._phonetic[tid]].append(tid)
-            self._similar[token].append(tid)  # found from a query token with a letter added
-            if len(token) >= _MIN_DELETION_LEN:
-                for variant in _deletions(token):
-                    self._similar[variant].append(tid)
+            for form in {token, *self._written.get(tid, ())}:
+                self._similar[form].append(tid)  # found from a query token with a letter added
+                if len(form) >= _MIN_DELETION_LEN:
+                    for variant in _deletions(form):
+                        self._similar[variant].append(tid)
 
     def _token_id(self, token: str) -> int:
         tid = self._vocab.get(token)
@@ -267,44 +276,56 @@ class NameIndex:
         keys = {t << _TOKEN_BITS | t for t in distinct if len(distinct) == 1 or usable.count(t) > 1}
         return keys | {a << _TOKEN_BITS | b for a, b in combinations(distinct, 2)}
 
-    def _neighbours(self, token: str) -> list[tuple[int, float]]:
-        """Vocabulary tokens similar to `token`: (token id, similarity), best first."""
+    def _neighbours(self, reading: tuple[str, ...]) -> list[tuple[int, float]]:
+        """Vocabulary tokens similar to a query token (`_readings`): (token id,
+        similarity), best first."""
+        token = reading[0]
         found: set[int] = set()
         if (tid := self._vocab.get(token)) is not None:
             found.add(tid)
-        found.update(self._similar.get(phonetic_key(token), ()))
-        if len(token) >= _MIN_DELETION_LEN - 1:
-            for variant in (token, *_deletions(token)):
-                found.update(self._similar.get(variant, ()))
+        for tok in reading:
+            found.update(self._similar.get(phonetic_key(tok), ()))
+            if len(tok) >= _MIN_DELETION_LEN - 1:
+                for variant in (tok, *_deletions(tok)):
+                    found.update(self._similar.get(variant, ()))
         if not found and not is_initial(token):
             # Nothing one edit away: compare with the whole vocabulary at C speed (a
             # few thousand distinct tokens even for a million names).
             return [(t, float(score)) for _, score, t in process.extract(
                 token, self._tokens, scorer=JaroWinkler.similarity, limit=MAX_NEIGHBOURS,
                 score_cutoff=NEIGHBOUR_MIN)]
-        scored = [(t, token_similarity(token, self._tokens[t])) for t in found]
+        scored = [(t, self._similarity(reading, t)) for t in found]
         scored = [(t, s) for t, s in scored if s >= NEIGHBOUR_MIN]
         scored.sort(key=lambda ts: -ts[1])
         return scored[:MAX_NEIGHBOURS]
 
     def _readings(self, key: NameKey) -> list[tuple[str, ...]]:
-        """Each query token, and as written when the spelling folds changed it and the
-        folded token is not on the list: a typo can make a fold apply (Jnoes -> ynus,
-        Vnjay -> vnyay) where the written letters are still one edit from the name."""
+        """Each query token; when it is not on the list (a typo, or a name the list does
+        not hold) also as written, if the spelling folds changed it. A typo can make a
+        fold apply or stop applying (Jnoes -> ynus, Joo -> ju, Noh for Noah -> noa)
+        where the written letters are still one edit apart; see `_similarity`."""
         out: list[tuple[str, ...]] = []
         for token, written in zip(key.tokens, key.written or key.tokens, strict=True):
-            if (token != written and token not in self._vocab and len(written) >= SHORT
-                    and written.isalpha()):
+            if token != written and token not in self._vocab and written.isalpha():
                 out.append((token, written))
             else:
                 out.append((token,))
         return out
 
+    def _similarity(self, reading: tuple[str, ...], tid: int) -> float:
+        """Best similarity of a query token's readings to a listed token; a query token
+        that is not on the list is also compared with the listed token as written."""
+        listed = self._tokens[tid]
+        best = max(token_similarity(tok, listed) for tok in reading)
+        if best < 1.0 and reading[0] not in self._vocab:
+            for form in self._written.get(tid, ()):
+                best = max(best, *(token_similarity(tok, form) for tok in reading))
+        return best
+
     def _candidates(self, key: NameKey, readings: Sequence[tuple[str, ...]],
                     years: Collection[int], name_floor: float) -> list[int]:
         blockable = list(dict.fromkeys(r for r in readings if not is_initial(r[0])))
-        neighbours = [list(dict.fromkeys(t for tok in reading for t, _ in self._neighbours(tok)))
-                      for reading in blockable]
+        neighbours = [[t for t, _ in self._neighbours(reading)] for reading in blockable]
         if len(neighbours) == 1:
             groups = [[t << _TOKEN_BITS | t for t in neighbours[0]]]
         else:
@@ -357,8 +378,7 @@ class NameIndex:
                 for tid in self._name_tokens[ni]:
                     sim = known.get(tid)
                     if sim is None:
-                        listed = self._tokens[tid]
-                        sim = max(token_similarity(tok, listed) for tok in reading)
+                        sim = self._similarity(reading, tid)
                         sim = known[tid] = sim if sim >= floors[qi] else 0.0
                     row.append(sim)
                 rows.append(row)
