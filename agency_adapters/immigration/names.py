@@ -21,6 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import Final
 
 import jellyfish
@@ -36,6 +37,7 @@ __all__ = [
     "is_initial",
     "normalise",
     "phonetic_key",
+    "sex_marker",
     "strip_diacritics",
     "tokens",
 ]
@@ -351,6 +353,17 @@ def given_names(name: str) -> str | None:
         return None
     head = name[:match.start()]
     return head if len(tokens(head)) >= 2 else None
+
+
+def sex_marker(name: str) -> str:
+    """"M" or "F" when the name carries the Balinese gender marker I (male) or Ni
+    (female) before a birth-order name (I Wayan, Ni Made), else "". The marker is no
+    comparison token, but names with opposite markers are of two different persons."""
+    words = [_spell(w) for w, _ in _words(name)]
+    for word, following in pairwise(words):
+        if word in ("i", "ni") and following in _BALI_ORDER:
+            return "M" if word == "i" else "F"
+    return ""
 
 
 def normalise(name: str) -> str:

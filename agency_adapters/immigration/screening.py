@@ -38,6 +38,7 @@ from agency_adapters.immigration.names import (
     given_names,
     is_initial,
     phonetic_key,
+    sex_marker,
 )
 from agency_adapters.immigration.records import WatchlistRecord
 
@@ -80,6 +81,7 @@ MAX_CANDIDATES: Final = 4000
 _MIN_DELETION_LEN: Final = 4
 _TOKEN_BITS: Final = 22
 _YEAR_BASE: Final = 1800
+_SEXES: Final = {"": 0, "M": 1, "F": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,12 +222,13 @@ class NameIndex:
         self._record: list[int] = []
         self._field: list[str] = []
         self._name_tokens: list[tuple[int, ...]] = []
+        self._sex = bytearray()  # per indexed name: 0, or the _SEXES code of its I/Ni marker
         self._blocks: dict[int, list[int]] = defaultdict(list)
         self._years: set[int] = set()
         # Each token's other written forms, where the spelling folds changed it (Noah -> noa).
         written: dict[int, set[str]] = defaultdict(set)
         # Names repeat (namesakes, aliases): each distinct one is analysed once.
-        seen: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        seen: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
         fields: dict[str, str] = {}
         for ri, field, full, date_of_birth in names:
             year = _birth_year(date_of_birth)
@@ -240,10 +243,12 @@ class NameIndex:
                                                 strict=True):
                         if form != token and form.isalpha():
                             written[tid].add(form)
-                    known = seen[name] = (tids, tuple(self._pair_keys(tids)))
-                tids, keys = known
+                    known = seen[name] = (tids, tuple(self._pair_keys(tids)),
+                                          _SEXES[sex_marker(name)])
+                tids, keys, sex = known
                 ni = len(self._record)
                 self._record.append(ri)
+                self._sex.append(sex)
                 self._field.append(fields.setdefault(field, field))
                 self._name_tokens.append(tids)
                 for key in keys:
@@ -347,6 +352,23 @@ class NameIndex:
         counts = Counter(found)
         return [ni for ni, c in counts.most_common(MAX_CANDIDATES) if c >= least]
 
+    def _name_score(self, ni: int, readings: Sequence[tuple[str, ...]],
+                    floors: Sequence[float], cache: list[dict[int, float]]) -> float:
+        """`name_similarity` of the query with indexed name `ni`; `cache` holds each query
+        token's credit for each vocabulary token met so far (credit below its floor: 0)."""
+        rows = []
+        for qi, reading in enumerate(readings):
+            row = []
+            known = cache[qi]
+            for tid in self._name_tokens[ni]:
+                sim = known.get(tid)
+                if sim is None:
+                    sim = self._similarity(reading, tid)
+                    sim = known[tid] = sim if sim >= floors[qi] else 0.0
+                row.append(sim)
+            rows.append(row)
+        return _coverage(rows)
+
     def search(self, full_name: str, date_of_birth: str, threshold: float,
                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
         """Record index -> (score, matched fields) for every record at or above `threshold`."""
@@ -370,19 +392,13 @@ class NameIndex:
         best_dob = 1.0 if len(date_of_birth) > 4 else DOB_YEAR if year else DOB_UNKNOWN
         name_floor = (threshold - W_DOB * best_dob - W_NAT) / W_NAME
         best: dict[int, tuple[float, tuple[str, ...]]] = {}
+        # I Wayan (male) and Ni Wayan (female) are two persons whatever else agrees.
+        marker = _SEXES[sex_marker(full_name)]
+        other_sex = 3 - marker if marker else -1
         for ni in self._candidates(key, readings, years, name_floor):
-            rows = []
-            for qi, reading in enumerate(readings):
-                row = []
-                known = cache[qi]
-                for tid in self._name_tokens[ni]:
-                    sim = known.get(tid)
-                    if sim is None:
-                        sim = self._similarity(reading, tid)
-                        sim = known[tid] = sim if sim >= floors[qi] else 0.0
-                    row.append(sim)
-                rows.append(row)
-            name_score = _coverage(rows)
+            if self._sex[ni] == other_sex:
+                continue
+            name_score = self._name_score(ni, readings, floors, cache)
             if name_score < name_floor:
                 continue
             ri = self._record[ni]
