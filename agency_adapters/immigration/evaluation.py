@@ -13,9 +13,11 @@ A fixed-seed evaluation set over a synthetic list of N persons:
   that the list cannot tell apart from a listed person (same normalised name,
   compatible birth date) is a collision, not a decoy, and is not used.
 
-Recall = variant queries whose person is among the hits. Precision = correct
-hits / (correct + false) hits over all queries; a hit on another listed person
-whom the query cannot tell apart from its person is counted as neither.
+Recall = variant queries whose person is among the hits shown (at most the
+cap; a person cut by the cap is a miss). Precision = correct hits / (correct +
+false) hits over all queries; a hit on another listed person with whom the
+query as meant (its typo undone) is consistent is neutral, counted as neither:
+the same rule that drops a colliding decoy.
 Latency is one `screen` call (p50/p99) at each list size. Pure computation
 apart from printing figures (never names).
 """

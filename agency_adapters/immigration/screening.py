@@ -7,6 +7,8 @@ A query goes through three steps, none of which reads every record:
    list's token vocabulary: the same token, tokens with the same phonetic key,
    and tokens one edit away (insert, delete, substitute, swap two neighbours;
    a single-deletion index finds them without comparing against the vocabulary).
+   A query token not on the list is also compared as written, before the
+   spelling folds, which a typo can make misfire (Jnoes -> ynus).
 2. Block: every listed name is indexed under each pair of its tokens together
    with its birth year. The query looks up the pairs its tokens' neighbours
    form, in its own birth year and among undated records (a different birth
@@ -15,7 +17,11 @@ A query goes through three steps, none of which reads every record:
 3. Score each candidate: order-free token alignment with Jaro-Winkler (an
    initial matches its name; a shortened query still scores high), then date of
    birth (exact, year-only or swapped day/month agree; another date is strong
-   counter-evidence) and nationality (a boost, never a filter).
+   counter-evidence) and nationality (a boost, never a filter). Names with
+   opposite Balinese gender markers (I Wayan, Ni Wayan) never match.
+
+`ScreeningIndex.search` returns the best hits up to a cap and how many
+reached the threshold, so a cut answer can say so.
 
 Document queries are exact lookups. Pure computation: never logs a name.
 """
