@@ -323,13 +323,13 @@ def _tokens(name: str) -> tuple[tuple[str, str], ...]:
 
 def _join(words: list[tuple[int, str, str]]) -> tuple[tuple[str, str], ...]:
     """Join a name start (Abdul, Nur) with the next word when they were written side by
-    side and the next is a name, not an initial: Nur Hadi = Nurhadi, not Nur (bin) Hadi."""
+    side: Nur Hadi = Nurhadi, not Nur (bin) Hadi; Nur H. = "nurh", the compound's
+    initial (it matches Nurhadi as an initial matches its name)."""
     out: list[tuple[str, str]] = []
     i = 0
     while i < len(words):
         at, word, raw = words[i]
-        if (word in _JOINERS and i + 1 < len(words) and words[i + 1][0] == at + 1
-                and len(words[i + 1][1]) > 1):
+        if word in _JOINERS and i + 1 < len(words) and words[i + 1][0] == at + 1:
             out.append((fold(word + words[i + 1][1]), raw + words[i + 1][2]))
             i += 2
         else:

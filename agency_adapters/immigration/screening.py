@@ -136,9 +136,12 @@ def token_similarity(a: str, b: str) -> float:
     if is_initial(a) or is_initial(b):
         return 0.9 if a[0] == b[0] else 0.0
     for start in _COMPOUND_STARTS:
-        if a.startswith(start) and b.startswith(start) and len(a) > 5 and len(b) > 5:
-            a, b = a[len(start):], b[len(start):]
-            break
+        if a.startswith(start) and b.startswith(start) and min(len(a), len(b)) > len(start):
+            if len(start) + 1 in (len(a), len(b)):  # a compound's initial: Nur H. = "nurh"
+                return 0.9 if a[len(start)] == b[len(start)] else 0.0
+            if len(a) > 5 and len(b) > 5:
+                a, b = a[len(start):], b[len(start):]
+                break
     if len(a) < SHORT and len(b) < SHORT:
         return 0.0  # Li/Lin, Hui/Hua, Eko/Eka: one letter makes another short name
     score = float(JaroWinkler.similarity(a, b))
@@ -264,6 +267,9 @@ class NameIndex:
         self._similar: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self._tokens):
             self._similar[self._phonetic[tid]].append(tid)
+            for start in _COMPOUND_STARTS:  # found from the compound's initial (Nur H.)
+                if token.startswith(start) and len(token) > len(start) + 1:
+                    self._similar[token[:len(start) + 1]].append(tid)
             for form in {token, *self._written.get(tid, ())}:
                 self._similar[form].append(tid)  # found from a query token with a letter added
                 if len(form) >= _MIN_DELETION_LEN:
