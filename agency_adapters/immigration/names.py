@@ -239,6 +239,8 @@ def fold(word: str) -> str:
     token = _spell(word)
     if token in EQUIVALENTS:
         return EQUIVALENTS[token]
+    if token.startswith("abdul") and len(token) == 6:
+        return token  # Abdul and an initial: the compound's initial (see _join)
     if token.startswith("abd") and (match := _ABD.fullmatch(token)) is not None:
         core = match["core"]
         token = _spell("abdul" + EQUIVALENTS.get(core, core))
@@ -330,7 +332,12 @@ def _join(words: list[tuple[int, str, str]]) -> tuple[tuple[str, str], ...]:
     while i < len(words):
         at, word, raw = words[i]
         if word in _JOINERS and i + 1 < len(words) and words[i + 1][0] == at + 1:
-            out.append((fold(word + words[i + 1][1]), raw + words[i + 1][2]))
+            following = words[i + 1][1]
+            if len(following) == 1:  # Nur(ul) H. -> "nurh": the compound's initial
+                out.append((("nur" if word == "nurul" else word) + following,
+                            raw + words[i + 1][2]))
+            else:
+                out.append((fold(word + following), raw + words[i + 1][2]))
             i += 2
         else:
             out.append((word, raw))
