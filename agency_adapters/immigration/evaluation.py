@@ -13,9 +13,11 @@ A fixed-seed evaluation set over a synthetic list of N persons:
   that the list cannot tell apart from a listed person (same normalised name,
   compatible birth date) is a collision, not a decoy, and is not used.
 
-Recall = variant queries whose person is among the hits. Precision = correct
-hits / (correct + false) hits over all queries; a hit on another listed person
-whom the query cannot tell apart from its person is counted as neither.
+Recall = variant queries whose person is among the hits shown (at most the
+cap; a person cut by the cap is a miss). Precision = correct hits / (correct +
+false) hits over all queries; a hit on another listed person with whom the
+query as meant (its typo undone) is consistent is neutral, counted as neither:
+the same rule that drops a colliding decoy.
 Latency is one `screen` call (p50/p99) at each list size. Pure computation
 apart from printing figures (never names).
 """
@@ -92,12 +94,20 @@ DECOY_KINDS = ("namesake_other_dob", "one_name_replaced", "twin_same_dob", "trav
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """One evaluation query: its target (None for a decoy) and how it was made."""
+    """One evaluation query: its target (None for a decoy), how it was made, and the
+    name the clerk meant to write (the query without its typo, if it has one)."""
 
     query: screening.NameQuery
     target: WatchlistRecord | None
     kind: str
     dob_form: str
+    intended: str = ""
+
+    @property
+    def meant(self) -> screening.NameQuery:
+        """The query as meant: its typo (if any) undone."""
+        q = self.query
+        return screening.NameQuery(self.intended or q.full_name, q.date_of_birth, q.nationality)
 
 
 def _typo(rng: random.Random, word: str) -> str:
@@ -141,8 +151,10 @@ def _last_word(unit: str, change: Callable[[str], str]) -> str:
     return " ".join([*head, change(last)])
 
 
-def _change(rng: random.Random, kind: str, units: list[str]) -> list[str]:  # noqa: PLR0911
-    """`units` changed one way; unchanged when the change does not apply to this name."""
+def _change(rng: random.Random, kind: str, units: list[str],  # noqa: PLR0911
+            typo: Callable[[str], str] | None = None) -> list[str]:
+    """`units` changed one way; unchanged when the change does not apply to this name.
+    A typo is made by `typo` (default: a random one), so it can be replayed as identity."""
     if kind == "format":
         styled = [u.upper() for u in units] if rng.random() < 0.5 else list(units)
         if rng.random() < 0.5:
@@ -172,7 +184,8 @@ def _change(rng: random.Random, kind: str, units: list[str]) -> list[str]:  # no
         options = [i for i, u in enumerate(units) if len(u.split()[-1]) >= 4]
         if options:
             i = rng.choice(options)
-            return [*units[:i], _last_word(units[i], lambda w: _typo(rng, w)), *units[i + 1:]]
+            change = typo or (lambda w: _typo(rng, w))
+            return [*units[:i], _last_word(units[i], change), *units[i + 1:]]
     return units
 
 
@@ -198,17 +211,23 @@ def variant(rng: random.Random, record: WatchlistRecord) -> Case:
         name = record.aliases[0] if record.aliases else name
         kind = "alias" if record.aliases else "as_listed"
     words = _units(name)
+    changes = [kind]
     if kind == "two_changes":
         # Formatting (titles, degrees, a comma) is what a clerk adds last.
-        changes = rng.sample(("transliteration", "reordered", "dropped_middle", "typo",
-                              "format"), 2)
-        for change in sorted(changes, key=lambda c: c == "format"):
-            words = _change(rng, change, words)
-    else:
-        words = _change(rng, kind, words)
+        changes = sorted(rng.sample(("transliteration", "reordered", "dropped_middle", "typo",
+                                     "format"), 2), key=lambda c: c == "format")
+    # The same changes replayed on a copy of the generator, the typo drawn but not made,
+    # give the name the clerk meant (every other random choice is the same).
+    meant_rng = random.Random()
+    meant_rng.setstate(rng.getstate())
+    meant = list(words)
+    for change in changes:
+        words = _change(rng, change, words)
+        meant = _change(meant_rng, change, meant, typo=lambda w: (_typo(meant_rng, w), w)[1])
     dob, form = _dob(rng, record.date_of_birth)
     nationality = record.nationality if rng.random() < 0.5 else ""
-    return Case(screening.NameQuery(" ".join(words), dob, nationality), record, kind, form)
+    return Case(screening.NameQuery(" ".join(words), dob, nationality), record, kind, form,
+                " ".join(meant) if "typo" in changes else "")
 
 
 def _other_dob(rng: random.Random, dob: str) -> str:
@@ -348,24 +367,17 @@ def decoy(rng: random.Random, listed: tuple[WatchlistRecord, ...],
     raise RuntimeError("no decoy found")  # pragma: no cover - the traveller pool is endless
 
 
-def _same_as_target(hit: WatchlistRecord, case: Case) -> bool:
-    """`hit` has a name written as the target's and a birth date the query allows."""
-    assert case.target is not None
-    target = {tuple(sorted(written_words(n))) for n in _all_names(case.target)}
-    return (compatible(case.query.date_of_birth, hit.date_of_birth)
-            and any(tuple(sorted(written_words(n))) in target for n in _all_names(hit)))
-
-
 @dataclass
 class Tally:
     """Counts over a run of cases (see the module docstring for the definitions)."""
 
     variants: int = 0
     found: int = 0
+    hidden: int = 0          # variants whose person reached the threshold but was not shown
+    truncated: int = 0       # queries with more hits at the threshold than shown
     correct: int = 0
     false: int = 0
-    namesakes: int = 0       # another listed person written like the target (neutral)
-    consistent_hits: int = 0  # another listed person the query is consistent with (neutral)
+    neutral: int = 0         # another listed person the query (as meant) is consistent with
     decoys: int = 0
     decoys_flagged: int = 0
     misses: Counter[str] = field(default_factory=Counter)
@@ -373,27 +385,29 @@ class Tally:
     by_dob: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
 
-    def add(self, case: Case, hits: list[screening.ScreeningHit], seconds: float) -> None:
+    def add(self, case: Case, result: screening.Screening, seconds: float,
+            hidden: bool = False) -> None:
+        """Count one query's shown hits; `hidden`: its person was among the matches not shown."""
         self.latencies.append(seconds)
         target, label = case.target, f"{case.kind}/{case.dob_form}"
         dated = "dob" if case.query.date_of_birth else "no_dob"
+        self.truncated += result.truncated
         if target is not None:
             self.variants += 1
-            if target.entry_id in {h.entry_id for h in hits}:
+            if target.entry_id in {h.entry_id for h in result.hits}:
                 self.found += 1
             else:
-                self.misses[label] += 1
+                self.hidden += hidden
+                self.misses[label + (" (not shown)" if hidden else "")] += 1
         else:
             self.decoys += 1
         wrong = 0
-        for hit in hits:
+        for hit in result.hits:
             if target is not None and hit.entry_id == target.entry_id:
                 self.correct += 1
                 self.by_dob[f"{dated}_correct"] += 1
-            elif target is not None and _same_as_target(hit.record, case):
-                self.namesakes += 1
-            elif target is not None and consistent(case.query, hit.record):
-                self.consistent_hits += 1
+            elif target is not None and consistent(case.meant, hit.record):
+                self.neutral += 1
             else:
                 wrong += 1
                 self.false_hits[label] += 1
@@ -410,9 +424,14 @@ class Tally:
         return _ratio(self.correct, self.correct + self.false)
 
     @property
+    def recall_uncapped(self) -> float:
+        """Recall if every hit at the threshold were shown (no cap on the number of hits)."""
+        return (self.found + self.hidden) / self.variants if self.variants else 1.0
+
+    @property
     def strict_precision(self) -> float:
-        """Precision counting hits consistent with the query (not the target's name) as false."""
-        return _ratio(self.correct, self.correct + self.false + self.consistent_hits)
+        """Precision counting the neutral hits (other persons the query fits) as false."""
+        return _ratio(self.correct, self.correct + self.false + self.neutral)
 
     def precision_of(self, dated: str) -> float:
         correct = self.by_dob[f"{dated}_correct"]
@@ -442,24 +461,33 @@ def make_cases(listed: tuple[WatchlistRecord, ...], queries: int, seed: int = SE
     return cases + [decoy(rng, listed, travellers, truth) for _ in range(queries)]
 
 
-def run(index: screening.ScreeningIndex, cases: Iterable[Case]) -> Tally:
-    """Screen every case once and count the outcome."""
+def run(index: screening.ScreeningIndex, cases: Iterable[Case],
+        max_hits: int = screening.MAX_HITS) -> Tally:
+    """Screen every case once (timed) and count the outcome; a variant whose person is
+    not shown in a truncated answer is screened again uncapped (not timed) to tell
+    "not shown" from "not found"."""
     tally = Tally()
     for case in cases:
         started = time.perf_counter()
-        hits = index.screen(case.query)
-        tally.add(case, hits, time.perf_counter() - started)
+        result = index.search(case.query, max_hits)
+        seconds = time.perf_counter() - started
+        hidden = False
+        if case.target is not None and result.truncated:
+            everything = index.search(case.query, screening.MAX_HITS_LIMIT).hits
+            hidden = case.target.entry_id in {h.entry_id for h in everything}
+        tally.add(case, result, seconds, hidden)
     return tally
 
 
 def evaluate(size: int, queries: int, seed: int = SEED,
-             threshold: float = screening.DEFAULT_THRESHOLD) -> tuple[Tally, float]:
+             threshold: float = screening.DEFAULT_THRESHOLD,
+             max_hits: int = screening.MAX_HITS) -> tuple[Tally, float]:
     """(tally, index build seconds) over `size` synthetic persons."""
     listed = synthetic.generate(size)
     started = time.perf_counter()
     index = screening.ScreeningIndex.build(listed, threshold)
     build = time.perf_counter() - started
-    return run(index, make_cases(listed, queries, seed)), build
+    return run(index, make_cases(listed, queries, seed), max_hits), build
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -468,21 +496,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=1000, help="variant and decoy queries each")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--threshold", type=float, default=screening.DEFAULT_THRESHOLD)
+    parser.add_argument("--max-hits", type=int, default=screening.MAX_HITS,
+                        help="hits shown per query")
     parser.add_argument("--details", action="store_true", help="misses and false hits by kind")
     args = parser.parse_args(argv)
     print(f"threshold {args.threshold}; {args.queries} variant + {args.queries} decoy queries "
-          f"(seed {args.seed}); latency is one screen call, single-threaded")
+          f"(seed {args.seed}); at most {args.max_hits} hits shown; latency is one screen "
+          f"call, single-threaded")
     for size in (int(s) for s in args.sizes.split(",")):
-        r, build = evaluate(size, args.queries, args.seed, args.threshold)
+        r, build = evaluate(size, args.queries, args.seed, args.threshold, args.max_hits)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"listed {size:>9,}: recall {r.recall:.3f} precision {r.precision:.3f} "
               f"F1 {r.f1:.3f} | p50 {r.latency_ms(0.5):.2f} ms p99 {r.latency_ms(0.99):.2f} ms"
               f" | index build {build:.1f} s, peak RSS {rss:,.0f} MB", flush=True)
         print(f"  precision with a date of birth {r.precision_of('dob'):.3f}, without "
               f"{r.precision_of('no_dob'):.3f}; strict precision {r.strict_precision:.3f}; "
-              f"decoys flagged {r.decoys_flagged}/{r.decoys}; neutral hits: "
-              f"{r.namesakes} written like the target, {r.consistent_hits} consistent with "
-              f"the query", flush=True)
+              f"decoys flagged {r.decoys_flagged}/{r.decoys}; neutral hits {r.neutral}",
+              flush=True)
+        print(f"  truncated answers {r.truncated}; persons matched but not shown {r.hidden} "
+              f"(recall if all were shown {r.recall_uncapped:.3f})", flush=True)
         if args.details:
             print(f"  misses by kind/dob: {dict(r.misses.most_common())}")
             print(f"  false hits by kind/dob: {dict(r.false_hits.most_common())}")

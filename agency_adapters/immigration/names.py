@@ -21,6 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import Final
 
 import jellyfish
@@ -36,6 +37,7 @@ __all__ = [
     "is_initial",
     "normalise",
     "phonetic_key",
+    "sex_marker",
     "strip_diacritics",
     "tokens",
 ]
@@ -237,6 +239,8 @@ def fold(word: str) -> str:
     token = _spell(word)
     if token in EQUIVALENTS:
         return EQUIVALENTS[token]
+    if token.startswith("abdul") and len(token) == 6:
+        return token  # Abdul and an initial: the compound's initial (see _join)
     if token.startswith("abd") and (match := _ABD.fullmatch(token)) is not None:
         core = match["core"]
         token = _spell("abdul" + EQUIVALENTS.get(core, core))
@@ -288,6 +292,11 @@ def tokens(name: str) -> tuple[str, ...]:
     but last (a last word is a name: Rajesh Das); a name made only of such words
     keeps them (so no name normalises to nothing unless it has no letters).
     """
+    return tuple(token for token, _ in _tokens(name))
+
+
+def _tokens(name: str) -> tuple[tuple[str, str], ...]:
+    """(comparison token, the same word as written: lower case, no accents) per token."""
     words = _words(name)
     folded = [(_spell(w), article) for w, article in words]
     start, end = 0, len(folded)
@@ -302,7 +311,7 @@ def tokens(name: str) -> tuple[str, ...]:
     while end > start + 1 and folded[end - 1][0] in _DEGREES:
         end -= 1
     kept = [
-        (i, fold(w)) for i, (w, article) in enumerate(folded[start:end], start)
+        (i, fold(w), words[i][0]) for i, (w, article) in enumerate(folded[start:end], start)
         # A lone "b" is the abbreviated "bin" only between two names; Balinese "I"/"Ni"
         # is a gender marker wherever it stands before a birth-order name.
         # A particle stands before a name; a last word is the name (Rajesh Das).
@@ -310,23 +319,28 @@ def tokens(name: str) -> tuple[str, ...]:
                 or (w in ("i", "ni") and i + 1 < end and folded[i + 1][0] in _BALI_ORDER))
     ]
     if not kept:
-        kept = [(i, fold(w)) for i, (w, _) in enumerate(folded)]
+        kept = [(i, fold(w), words[i][0]) for i, (w, _) in enumerate(folded)]
     return _join(kept)
 
 
-def _join(words: list[tuple[int, str]]) -> tuple[str, ...]:
+def _join(words: list[tuple[int, str, str]]) -> tuple[tuple[str, str], ...]:
     """Join a name start (Abdul, Nur) with the next word when they were written side by
-    side and the next is a name, not an initial: Nur Hadi = Nurhadi, not Nur (bin) Hadi."""
-    out: list[str] = []
+    side: Nur Hadi = Nurhadi, not Nur (bin) Hadi; Nur H. = "nurh", the compound's
+    initial (it matches Nurhadi as an initial matches its name)."""
+    out: list[tuple[str, str]] = []
     i = 0
     while i < len(words):
-        at, word = words[i]
-        if (word in _JOINERS and i + 1 < len(words) and words[i + 1][0] == at + 1
-                and len(words[i + 1][1]) > 1):
-            out.append(fold(word + words[i + 1][1]))
+        at, word, raw = words[i]
+        if word in _JOINERS and i + 1 < len(words) and words[i + 1][0] == at + 1:
+            following = words[i + 1][1]
+            if len(following) == 1:  # Nur(ul) H. -> "nurh": the compound's initial
+                out.append((("nur" if word == "nurul" else word) + following,
+                            raw + words[i + 1][2]))
+            else:
+                out.append((fold(word + following), raw + words[i + 1][2]))
             i += 2
         else:
-            out.append(word)
+            out.append((word, raw))
             i += 1
     return tuple(out)
 
@@ -346,6 +360,17 @@ def given_names(name: str) -> str | None:
         return None
     head = name[:match.start()]
     return head if len(tokens(head)) >= 2 else None
+
+
+def sex_marker(name: str) -> str:
+    """"M" or "F" when the name carries the Balinese gender marker I (male) or Ni
+    (female) before a birth-order name (I Wayan, Ni Made), else "". The marker is no
+    comparison token, but names with opposite markers are of two different persons."""
+    words = [_spell(w) for w, _ in _words(name)]
+    for word, following in pairwise(words):
+        if word in ("i", "ni") and following in _BALI_ORDER:
+            return "M" if word == "i" else "F"
+    return ""
 
 
 def normalise(name: str) -> str:
@@ -368,13 +393,18 @@ def phonetic_key(token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NameKey:
-    """A name's comparison tokens and one phonetic key per token (same order)."""
+    """A name's comparison tokens, one phonetic key per token and each token as written
+    (lower case, no accents, no spelling folds; same order)."""
 
     tokens: tuple[str, ...]
     phonetic: tuple[str, ...]
+    written: tuple[str, ...] = ()
 
 
 def analyse(name: str) -> NameKey:
-    """Tokens and phonetic keys of a name."""
-    toks = tokens(name)
-    return NameKey(toks, tuple(phonetic_key(t) for t in toks))
+    """Tokens, phonetic keys and written forms of a name (a known transliteration, such
+    as Mohd for Muhammad, is its token: the table knows better than the letters)."""
+    pairs = _tokens(name)
+    toks = tuple(token for token, _ in pairs)
+    written = tuple(t if _spell(w) in EQUIVALENTS else w for t, w in pairs)
+    return NameKey(toks, tuple(phonetic_key(t) for t in toks), written)

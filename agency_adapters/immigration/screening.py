@@ -7,6 +7,8 @@ A query goes through three steps, none of which reads every record:
    list's token vocabulary: the same token, tokens with the same phonetic key,
    and tokens one edit away (insert, delete, substitute, swap two neighbours;
    a single-deletion index finds them without comparing against the vocabulary).
+   A query token not on the list is also compared as written, before the
+   spelling folds, which a typo can make misfire (Jnoes -> ynus).
 2. Block: every listed name is indexed under each pair of its tokens together
    with its birth year. The query looks up the pairs its tokens' neighbours
    form, in its own birth year and among undated records (a different birth
@@ -15,7 +17,11 @@ A query goes through three steps, none of which reads every record:
 3. Score each candidate: order-free token alignment with Jaro-Winkler (an
    initial matches its name; a shortened query still scores high), then date of
    birth (exact, year-only or swapped day/month agree; another date is strong
-   counter-evidence) and nationality (a boost, never a filter).
+   counter-evidence) and nationality (a boost, never a filter). Names with
+   opposite Balinese gender markers (I Wayan, Ni Wayan) never match.
+
+`ScreeningIndex.search` returns the best hits up to a cap and how many
+reached the threshold, so a cut answer can say so.
 
 Document queries are exact lookups. Pure computation: never logs a name.
 """
@@ -38,12 +44,14 @@ from agency_adapters.immigration.names import (
     given_names,
     is_initial,
     phonetic_key,
-    tokens,
+    sex_marker,
 )
 from agency_adapters.immigration.records import WatchlistRecord
 
 DEFAULT_THRESHOLD: Final = 0.85
+# Hits shown when the caller does not ask for a number, and the most it may ask for.
 MAX_HITS: Final = 10
+MAX_HITS_LIMIT: Final = 100
 W_NAME, W_DOB, W_NAT = 0.80, 0.15, 0.05
 # A date of birth that contradicts the record's scores this (times W_DOB): strong
 # counter-evidence, so a namesake born on another day stays below the threshold.
@@ -79,6 +87,7 @@ MAX_CANDIDATES: Final = 4000
 _MIN_DELETION_LEN: Final = 4
 _TOKEN_BITS: Final = 22
 _YEAR_BASE: Final = 1800
+_SEXES: Final = {"": 0, "M": 1, "F": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +112,19 @@ class ScreeningHit:
     record: WatchlistRecord
 
 
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """The best hits (at most the number asked for) and how many reached the threshold."""
+
+    hits: tuple[ScreeningHit, ...]
+    total: int
+
+    @property
+    def truncated(self) -> bool:
+        """More listed persons reached the threshold than are shown (add a date of birth)."""
+        return self.total > len(self.hits)
+
+
 def token_similarity(a: str, b: str) -> float:
     """Jaro-Winkler of two normalised tokens; an initial matches its full name.
 
@@ -114,9 +136,12 @@ def token_similarity(a: str, b: str) -> float:
     if is_initial(a) or is_initial(b):
         return 0.9 if a[0] == b[0] else 0.0
     for start in _COMPOUND_STARTS:
-        if a.startswith(start) and b.startswith(start) and len(a) > 5 and len(b) > 5:
-            a, b = a[len(start):], b[len(start):]
-            break
+        if a.startswith(start) and b.startswith(start) and min(len(a), len(b)) > len(start):
+            if len(start) + 1 in (len(a), len(b)):  # a compound's initial: Nur H. = "nurh"
+                return 0.9 if a[len(start)] == b[len(start)] else 0.0
+            if len(a) > 5 and len(b) > 5:
+                a, b = a[len(start):], b[len(start):]
+                break
     if len(a) < SHORT and len(b) < SHORT:
         return 0.0  # Li/Lin, Hui/Hua, Eko/Eka: one letter makes another short name
     score = float(JaroWinkler.similarity(a, b))
@@ -206,10 +231,13 @@ class NameIndex:
         self._record: list[int] = []
         self._field: list[str] = []
         self._name_tokens: list[tuple[int, ...]] = []
+        self._sex = bytearray()  # per indexed name: 0, or the _SEXES code of its I/Ni marker
         self._blocks: dict[int, list[int]] = defaultdict(list)
         self._years: set[int] = set()
+        # Each token's other written forms, where the spelling folds changed it (Noah -> noa).
+        written: dict[int, set[str]] = defaultdict(set)
         # Names repeat (namesakes, aliases): each distinct one is analysed once.
-        seen: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        seen: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
         fields: dict[str, str] = {}
         for ri, field, full, date_of_birth in names:
             year = _birth_year(date_of_birth)
@@ -218,22 +246,35 @@ class NameIndex:
             for name in (full,) if short is None else (full, short):
                 known = seen.get(name)
                 if known is None:
-                    tids = tuple(self._token_id(t) for t in tokens(name))
-                    known = seen[name] = (tids, tuple(self._pair_keys(tids)))
-                tids, keys = known
+                    analysed = analyse(name)
+                    tids = tuple(self._token_id(t) for t in analysed.tokens)
+                    for tid, token, form in zip(tids, analysed.tokens, analysed.written,
+                                                strict=True):
+                        if form != token and form.isalpha():
+                            written[tid].add(form)
+                    known = seen[name] = (tids, tuple(self._pair_keys(tids)),
+                                          _SEXES[sex_marker(name)])
+                tids, keys, sex = known
                 ni = len(self._record)
                 self._record.append(ri)
+                self._sex.append(sex)
                 self._field.append(fields.setdefault(field, field))
                 self._name_tokens.append(tids)
                 for key in keys:
                     self._blocks[key << 8 | year].append(ni)
+        self._written: dict[int, tuple[str, ...]] = {t: tuple(sorted(w))
+                                                      for t, w in written.items()}
         self._similar: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self._tokens):
             self._similar[self._phonetic[tid]].append(tid)
-            self._similar[token].append(tid)  # found from a query token with a letter added
-            if len(token) >= _MIN_DELETION_LEN:
-                for variant in _deletions(token):
-                    self._similar[variant].append(tid)
+            for start in _COMPOUND_STARTS:  # found from the compound's initial (Nur H.)
+                if token.startswith(start) and len(token) > len(start) + 1:
+                    self._similar[token[:len(start) + 1]].append(tid)
+            for form in {token, *self._written.get(tid, ())}:
+                self._similar[form].append(tid)  # found from a query token with a letter added
+                if len(form) >= _MIN_DELETION_LEN:
+                    for variant in _deletions(form):
+                        self._similar[variant].append(tid)
 
     def _token_id(self, token: str) -> int:
         tid = self._vocab.get(token)
@@ -252,29 +293,56 @@ class NameIndex:
         keys = {t << _TOKEN_BITS | t for t in distinct if len(distinct) == 1 or usable.count(t) > 1}
         return keys | {a << _TOKEN_BITS | b for a, b in combinations(distinct, 2)}
 
-    def _neighbours(self, token: str) -> list[tuple[int, float]]:
-        """Vocabulary tokens similar to `token`: (token id, similarity), best first."""
+    def _neighbours(self, reading: tuple[str, ...]) -> list[tuple[int, float]]:
+        """Vocabulary tokens similar to a query token (`_readings`): (token id,
+        similarity), best first."""
+        token = reading[0]
         found: set[int] = set()
         if (tid := self._vocab.get(token)) is not None:
             found.add(tid)
-        found.update(self._similar.get(phonetic_key(token), ()))
-        if len(token) >= _MIN_DELETION_LEN - 1:
-            for variant in (token, *_deletions(token)):
-                found.update(self._similar.get(variant, ()))
+        for tok in reading:
+            found.update(self._similar.get(phonetic_key(tok), ()))
+            if len(tok) >= _MIN_DELETION_LEN - 1:
+                for variant in (tok, *_deletions(tok)):
+                    found.update(self._similar.get(variant, ()))
         if not found and not is_initial(token):
             # Nothing one edit away: compare with the whole vocabulary at C speed (a
             # few thousand distinct tokens even for a million names).
             return [(t, float(score)) for _, score, t in process.extract(
                 token, self._tokens, scorer=JaroWinkler.similarity, limit=MAX_NEIGHBOURS,
                 score_cutoff=NEIGHBOUR_MIN)]
-        scored = [(t, token_similarity(token, self._tokens[t])) for t in found]
+        scored = [(t, self._similarity(reading, t)) for t in found]
         scored = [(t, s) for t, s in scored if s >= NEIGHBOUR_MIN]
         scored.sort(key=lambda ts: -ts[1])
         return scored[:MAX_NEIGHBOURS]
 
-    def _candidates(self, key: NameKey, years: Collection[int], name_floor: float) -> list[int]:
-        blockable = list(dict.fromkeys(t for t in key.tokens if not is_initial(t)))
-        neighbours = [[t for t, _ in self._neighbours(tok)] for tok in blockable]
+    def _readings(self, key: NameKey) -> list[tuple[str, ...]]:
+        """Each query token; when it is not on the list (a typo, or a name the list does
+        not hold) also as written, if the spelling folds changed it. A typo can make a
+        fold apply or stop applying (Jnoes -> ynus, Joo -> ju, Noh for Noah -> noa)
+        where the written letters are still one edit apart; see `_similarity`."""
+        out: list[tuple[str, ...]] = []
+        for token, written in zip(key.tokens, key.written or key.tokens, strict=True):
+            if token != written and token not in self._vocab and written.isalpha():
+                out.append((token, written))
+            else:
+                out.append((token,))
+        return out
+
+    def _similarity(self, reading: tuple[str, ...], tid: int) -> float:
+        """Best similarity of a query token's readings to a listed token; a query token
+        that is not on the list is also compared with the listed token as written."""
+        listed = self._tokens[tid]
+        best = max(token_similarity(tok, listed) for tok in reading)
+        if best < 1.0 and reading[0] not in self._vocab:
+            for form in self._written.get(tid, ()):
+                best = max(best, *(token_similarity(tok, form) for tok in reading))
+        return best
+
+    def _candidates(self, key: NameKey, readings: Sequence[tuple[str, ...]],
+                    years: Collection[int], name_floor: float) -> list[int]:
+        blockable = list(dict.fromkeys(r for r in readings if not is_initial(r[0])))
+        neighbours = [[t for t, _ in self._neighbours(reading)] for reading in blockable]
         if len(neighbours) == 1:
             groups = [[t << _TOKEN_BITS | t for t in neighbours[0]]]
         else:
@@ -296,6 +364,23 @@ class NameIndex:
         counts = Counter(found)
         return [ni for ni, c in counts.most_common(MAX_CANDIDATES) if c >= least]
 
+    def _name_score(self, ni: int, readings: Sequence[tuple[str, ...]],
+                    floors: Sequence[float], cache: list[dict[int, float]]) -> float:
+        """`name_similarity` of the query with indexed name `ni`; `cache` holds each query
+        token's credit for each vocabulary token met so far (credit below its floor: 0)."""
+        rows = []
+        for qi, reading in enumerate(readings):
+            row = []
+            known = cache[qi]
+            for tid in self._name_tokens[ni]:
+                sim = known.get(tid)
+                if sim is None:
+                    sim = self._similarity(reading, tid)
+                    sim = known[tid] = sim if sim >= floors[qi] else 0.0
+                row.append(sim)
+            rows.append(row)
+        return _coverage(rows)
+
     def search(self, full_name: str, date_of_birth: str, threshold: float,
                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
         """Record index -> (score, matched fields) for every record at or above `threshold`."""
@@ -307,30 +392,25 @@ class NameIndex:
             years: Collection[int] = (year, 0)
         else:
             years = self._years
-        query = key.tokens
+        readings = self._readings(key)
         # A query token that is itself a name on the list is a different name from a
         # similar listed one (Margono is not Maryono), unless they are very close.
         known_min = KNOWN_NAME_MIN if year else KNOWN_NAME_MIN_UNDATED
-        floors = [known_min if tok in self._vocab else TOKEN_MATCH_MIN for tok in query]
+        floors = [known_min if reading[0] in self._vocab else TOKEN_MATCH_MIN
+                  for reading in readings]
         # Credit of each query token for each vocabulary token met, computed once.
-        cache: list[dict[int, float]] = [{} for _ in query]
+        cache: list[dict[int, float]] = [{} for _ in readings]
         # A candidate whose name scores below this cannot reach the threshold.
         best_dob = 1.0 if len(date_of_birth) > 4 else DOB_YEAR if year else DOB_UNKNOWN
         name_floor = (threshold - W_DOB * best_dob - W_NAT) / W_NAME
         best: dict[int, tuple[float, tuple[str, ...]]] = {}
-        for ni in self._candidates(key, years, name_floor):
-            rows = []
-            for qi, tok in enumerate(query):
-                row = []
-                known = cache[qi]
-                for tid in self._name_tokens[ni]:
-                    sim = known.get(tid)
-                    if sim is None:
-                        sim = token_similarity(tok, self._tokens[tid])
-                        sim = known[tid] = sim if sim >= floors[qi] else 0.0
-                    row.append(sim)
-                rows.append(row)
-            name_score = _coverage(rows)
+        # I Wayan (male) and Ni Wayan (female) are two persons whatever else agrees.
+        marker = _SEXES[sex_marker(full_name)]
+        other_sex = 3 - marker if marker else -1
+        for ni in self._candidates(key, readings, years, name_floor):
+            if self._sex[ni] == other_sex:
+                continue
+            name_score = self._name_score(ni, readings, floors, cache)
             if name_score < name_floor:
                 continue
             ri = self._record[ni]
@@ -375,9 +455,16 @@ class ScreeningIndex:
 
     def screen(self, query: NameQuery | DocumentQuery) -> list[ScreeningHit]:
         """Hits at or above the threshold, best first, at most MAX_HITS."""
-        if isinstance(query, DocumentQuery):
-            return self._by_document(query)
-        return self._by_name(query)
+        return list(self.search(query).hits)
+
+    def search(self, query: NameQuery | DocumentQuery, max_hits: int = MAX_HITS) -> Screening:
+        """The best `max_hits` (1..MAX_HITS_LIMIT) hits at or above the threshold, best
+        first (ties by entry id), and how many there are in all."""
+        if not 1 <= max_hits <= MAX_HITS_LIMIT:
+            raise ValueError(f"max_hits must be 1..{MAX_HITS_LIMIT}, not {max_hits}")
+        found = (self._by_document(query) if isinstance(query, DocumentQuery)
+                 else self._by_name(query))
+        return Screening(tuple(found[:max_hits]), len(found))
 
     def _by_document(self, q: DocumentQuery) -> list[ScreeningHit]:
         hits = []
@@ -393,7 +480,7 @@ class ScreeningIndex:
                         fields.append("documents.type")
                     hits.append(ScreeningHit(record.entry_id, 1.0, tuple(fields), record))
                     break
-        return hits[:MAX_HITS]
+        return hits
 
     def _by_name(self, q: NameQuery) -> list[ScreeningHit]:
         def facts(ri: int) -> tuple[str, float]:
@@ -403,4 +490,4 @@ class ScreeningIndex:
         found = self._names.search(q.full_name, q.date_of_birth, self.threshold, facts)
         hits = [ScreeningHit(self.records[ri].entry_id, score, fields, self.records[ri])
                 for ri, (score, fields) in found.items()]
-        return sorted(hits, key=lambda h: (-h.score, h.entry_id))[:MAX_HITS]
+        return sorted(hits, key=lambda h: (-h.score, h.entry_id))

@@ -89,12 +89,14 @@ def screen_handler(data: Current[Watchlist]) -> Handler:
     async def screen(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.ScreenRequest)
         watchlist = data.current
-        hits = watchlist.index.screen(_query(request))
+        # max_hits is bounded on the wire (<= 100); 0 means the default.
+        found = watchlist.index.search(_query(request), request.max_hits or screening.MAX_HITS)
         return pb.ScreenResponse(
             hits=[pb.Hit(entry_id=h.entry_id, score=round(h.score, 4),
                          matched_fields=list(h.matched_fields), entry=to_entry(h.record))
-                  for h in hits],
-            threshold=watchlist.index.threshold, listed_entries=watchlist.listed)
+                  for h in found.hits],
+            threshold=watchlist.index.threshold, listed_entries=watchlist.listed,
+            total_matches=found.total, truncated=found.truncated)
 
     return screen
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agency_adapters.immigration import evaluation, screening, synthetic
+from tests.agency_adapters.immigration.test_screening import record
 
 LISTED = synthetic.generate(2000)
 
@@ -21,6 +22,39 @@ def test_small_evaluation_reports_its_figures_above_a_floor() -> None:
     assert 0.0 < tally.strict_precision <= tally.precision
     assert tally.latency_ms(0.5) <= tally.latency_ms(0.99)
     assert sum(tally.misses.values()) == tally.variants - tally.found
+    assert tally.recall <= tally.recall_uncapped
+    assert tally.hidden <= tally.truncated
+
+
+def test_a_person_cut_by_the_cap_is_a_miss_counted_as_not_shown() -> None:
+    namesakes = tuple(record(f"CKL-{i}", "Budi Santoso", f"197{i}-01-02") for i in range(3))
+    index = screening.ScreeningIndex.build(namesakes)
+    query = screening.NameQuery("Budi Santoso")  # no date of birth: all three tie
+    cases = [evaluation.Case(query, namesakes[2], "as_listed", "missing")]
+    capped = evaluation.run(index, cases, max_hits=2)
+    assert (capped.found, capped.hidden, capped.truncated) == (0, 1, 1)
+    assert dict(capped.misses) == {"as_listed/missing (not shown)": 1}
+    assert (capped.recall, capped.recall_uncapped) == (0.0, 1.0)
+    assert (capped.correct, capped.neutral, capped.false) == (0, 2, 0)  # namesakes: neutral
+    shown = evaluation.run(index, cases, max_hits=3)
+    assert (shown.found, shown.hidden, shown.truncated, shown.correct) == (1, 0, 0, 1)
+
+
+def test_a_typo_variant_remembers_the_name_without_its_typo() -> None:
+    variants = [c for c in evaluation.make_cases(LISTED, 300) if c.target is not None]
+    typos = [c for c in variants if c.intended]
+    assert typos
+    assert {c.kind for c in typos} <= {"typo", "two_changes"}
+    for case in typos:
+        assert case.meant.full_name != case.query.full_name
+        assert case.meant.date_of_birth == case.query.date_of_birth
+        # The typo undone, nothing else: the same words but one, which differs by a letter.
+        written, meant = case.query.full_name.split(), case.meant.full_name.split()
+        assert len(written) == len(meant)
+        assert sum(a != b for a, b in zip(written, meant, strict=True)) == 1
+    for case in variants:
+        if case.kind not in ("typo", "two_changes"):
+            assert (case.intended, case.meant) == ("", case.query)
 
 
 def test_decoys_are_never_consistent_with_a_listed_person() -> None:
@@ -57,5 +91,6 @@ def test_main_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> None:
     assert evaluation.main(["--sizes", "500", "--queries", "40", "--details"]) == 0
     out = capsys.readouterr().out
     for figure in ("recall", "precision", "F1", "p50", "p99", "index build", "peak RSS",
-                   "strict precision", "misses by kind"):
+                   "strict precision", "misses by kind", "truncated answers",
+                   "matched but not shown"):
         assert figure in out

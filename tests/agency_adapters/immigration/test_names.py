@@ -29,3 +29,23 @@ def test_given_names_drop_the_patronymic_only_when_two_names_remain() -> None:
     assert names.given_names("Siti Aisyah binti Hassan") == "Siti Aisyah"
     assert names.given_names("Ahmad bin Azman") is None
     assert names.given_names("Budi Santoso") is None
+
+
+@pytest.mark.parametrize(("name", "written"), [
+    ("David Jnoes", ("david", "jnoes")),               # the fold made it "ynus"
+    ("Mochamad Jusuf", ("muhamad", "yusuf")),          # table spellings: their key
+    ("Nur Hadi Soeharto", ("nurhadi", "soeharto")),    # compound joined as written
+])
+def test_analyse_keeps_each_token_as_written(name: str, written: tuple[str, ...]) -> None:
+    key = names.analyse(name)
+    assert key.written == written
+    assert len(key.written) == len(key.tokens) == len(key.phonetic)
+
+
+@pytest.mark.parametrize(("name", "marker"), [
+    ("I Wayan Sudarma", "M"), ("Ni Made Sukerta", "F"), ("Sudarma, Ni Luh", "F"),
+    ("Bapak I Nyoman Adnyana", "M"), ("Wayan Sudarma", ""), ("Nina Wijaya", ""),
+    ("I Gusti Ngurah", ""),  # I before a title, not a birth-order name
+])
+def test_sex_marker(name: str, marker: str) -> None:
+    assert names.sex_marker(name) == marker
