@@ -36,7 +36,7 @@ async def test_a_fault_in_an_adapter_reaches_the_consumer_as_internal_error_with
     def broken(*_: object) -> None:
         raise ValueError("Budi Santoso 1980-02-03")  # as if a bug quoted request data
 
-    monkeypatch.setattr(screening.ScreeningIndex, "screen", broken)
+    monkeypatch.setattr(screening.ScreeningIndex, "search", broken)
     async with fed.client(POLRI) as client:
         env = client.build(SCREEN, name_query("Budi Santoso", "1980-02-03"),
                            purpose="criminal_investigation", legal_basis=LEGAL_BASIS)

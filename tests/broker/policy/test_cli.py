@@ -162,7 +162,7 @@ def test_diff_lists_each_changed_decision(capsys: pytest.CaptureFixture[str], tm
         "  + allow by imigrasi-watchlist-customs if legal basis matches /^UU 6/2011/ (allow "
         "hits.entry_id, hits.score, hits.matched_fields, hits.entry.full_name, "
         "hits.entry.date_of_birth, hits.entry.nationality, hits.entry.ban_type, "
-        "hits.entry.valid_until, threshold, listed_entries)",
+        "hits.entry.valid_until, threshold, listed_entries, total_matches, truncated)",
         f"ID/GOV/BIN -> ID/GOV/IMIGRASI {SCREEN} [criminal_investigation]",
         "  - deny by imigrasi-watchlist-no-intelligence-investigation",
         "  - allow by imigrasi-watchlist-law-enforcement if legal basis matches /^UU 6/2011/ "
