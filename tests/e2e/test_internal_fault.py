@@ -1,4 +1,4 @@
-"""A fault inside the broker (a bug, not a bad request) is still a precise, audited status."""
+"""A fault inside g2g (a bug, not a bad request) is still a precise, audited status."""
 
 from __future__ import annotations
 
@@ -8,40 +8,40 @@ import pytest
 from agency_adapters.immigration import screening
 from broker import pipeline
 from broker.protocol import envelope
+from broker.protocol.errors import G2GError
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 
 
-async def test_an_unexpected_exception_is_internal_error_audited_and_the_broker_serves_on(
-        fed: Fed, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*_: object) -> None:
-        raise ValueError("Budi Santoso 1980-02-03")  # as if a bug quoted request data
+def _broken(*_: object) -> None:
+    raise ValueError("Budi Santoso 1980-02-03")  # as if a bug quoted request data
 
-    monkeypatch.setattr(pipeline, "verify_response", broken)
+
+async def _screen_hits_the_fault(fed: Fed) -> G2GError:
+    """Screen once; assert INTERNAL / INTERNAL_ERROR and its request + outcome records."""
     async with fed.client(POLRI) as client:
         env = client.build(SCREEN, name_query("Budi Santoso", "1980-02-03"),
                            purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
         err = await expect_error(client.send(env), grpc.StatusCode.INTERNAL, "INTERNAL_ERROR")
-        assert err.message == "the broker failed to process this request"
-        records = await fed.records_for(envelope.parse_header(env).message_id)
-        assert [(r["kind"], r["status_code"], r["reason"]) for r in records] == [
-            ("request", "", ""), ("outcome", "INTERNAL", "INTERNAL_ERROR")]
-        monkeypatch.undo()
+    records = await fed.records_for(envelope.parse_header(env).message_id)
+    assert [(r["kind"], r["status_code"], r["reason"]) for r in records] == [
+        ("request", "", ""), ("outcome", "INTERNAL", "INTERNAL_ERROR")]
+    return err
+
+
+async def test_a_broker_fault_is_internal_error_audited_and_the_broker_serves_on(
+        fed: Fed, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "verify_response", _broken)
+    err = await _screen_hits_the_fault(fed)
+    assert err.message == "the broker failed to process this request"
+    monkeypatch.undo()
+    async with fed.client(POLRI) as client:
         answer = await client.call(SCREEN, name_query("Budi Santoso"),
                                    purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
     assert answer.header.sender == "ID/GOV/IMIGRASI"
 
 
-async def test_a_fault_in_an_adapter_reaches_the_consumer_as_internal_error_without_its_text(
+async def test_an_adapter_fault_reaches_the_consumer_as_internal_error_without_its_text(
         fed: Fed, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*_: object) -> None:
-        raise ValueError("Budi Santoso 1980-02-03")  # as if a bug quoted request data
-
-    monkeypatch.setattr(screening.ScreeningIndex, "search", broken)
-    async with fed.client(POLRI) as client:
-        env = client.build(SCREEN, name_query("Budi Santoso", "1980-02-03"),
-                           purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
-        err = await expect_error(client.send(env), grpc.StatusCode.INTERNAL, "INTERNAL_ERROR")
+    monkeypatch.setattr(screening.ScreeningIndex, "search", _broken)
+    err = await _screen_hits_the_fault(fed)
     assert err.message == "the provider failed to process this request"
-    records = await fed.records_for(envelope.parse_header(env).message_id)
-    assert [(r["kind"], r["status_code"], r["reason"]) for r in records] == [
-        ("request", "", ""), ("outcome", "INTERNAL", "INTERNAL_ERROR")]

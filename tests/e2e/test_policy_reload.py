@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
 
 from broker.audit.dialect import dialect_for
 from broker.audit.log import LogReader
-from broker.federation import POLICIES, start_federation, write_config
+from broker.federation import POLICIES, LocalFederation, start_federation, write_config
 from broker.protocol import envelope
 from tests.audit_reader import read_records
 from tests.e2e.conftest import LEGAL_BASIS, SCREEN, expect_error, name_query
 
 
-async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
-        tmp_path: Path, pki_dir: Path) -> None:
+@asynccontextmanager
+async def _federation_with_own_policies(
+        tmp_path: Path, pki_dir: Path) -> AsyncIterator[tuple[LocalFederation, Path]]:
+    """A federation whose policy directory is a copy of the shipped one, free to edit."""
     policies = tmp_path / "policies"
     shutil.copytree(POLICIES, policies)
     config = write_config(tmp_path, pki_dir=pki_dir, policies=policies)
     fed = await start_federation(tmp_path, pki_dir=pki_dir, config_path=config)
     try:
+        yield fed, policies
+    finally:
+        await fed.stop()
+
+
+async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
+        tmp_path: Path, pki_dir: Path) -> None:
+    async with _federation_with_own_policies(tmp_path, pki_dir) as (fed, policies):
         watcher = fed.broker.watcher
         first = watcher.current.version
         async with fed.client("ID/GOV/BEA-CUKAI") as client:
@@ -61,8 +73,6 @@ async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
                            if r["message_id"] == answer.header.in_reply_to]
             assert (record["decision"], record["rule_id"], record["policy_version"]) == (
                 "allow", "imigrasi-watchlist-customs", second)
-    finally:
-        await fed.stop()
     dialect = dialect_for(fed.config.audit)
     conn = dialect.connect()
     reader = LogReader(dialect, conn)
@@ -75,11 +85,7 @@ async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
 
 async def test_removing_the_deny_lets_the_group_allow_decide_after_a_reload(
         tmp_path: Path, pki_dir: Path) -> None:
-    policies = tmp_path / "policies"
-    shutil.copytree(POLICIES, policies)
-    config = write_config(tmp_path, pki_dir=pki_dir, policies=policies)
-    fed = await start_federation(tmp_path, pki_dir=pki_dir, config_path=config)
-    try:
+    async with _federation_with_own_policies(tmp_path, pki_dir) as (fed, policies):
         watcher = fed.broker.watcher
         first = watcher.current.version
         rules = policies / "imigrasi-watchlist.yaml"
@@ -96,5 +102,3 @@ async def test_removing_the_deny_lets_the_group_allow_decide_after_a_reload(
                        if r["message_id"] == answer.header.in_reply_to]
         assert (record["rule_id"], record["policy_version"]) == (
             "imigrasi-watchlist-law-enforcement", watcher.current.version)
-    finally:
-        await fed.stop()
