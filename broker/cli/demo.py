@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -88,6 +89,8 @@ def _call(service: str, request: pb_message.Message, purpose: str, legal_basis: 
 
 
 def _hits(payload: wl.ScreenResponse | ipb.NoticeSearchResponse) -> str:
+    if isinstance(payload, wl.ScreenResponse) and payload.truncated:
+        return f"{len(payload.hits)} of {payload.total_matches} hit(s) shown (add a DOB)"
     return f"{len(payload.hits)} hit(s)"
 
 
@@ -169,6 +172,10 @@ def _watchlist_steps(listed_name: str, listed_dob: str) -> list[Step]:
         Step("police screen a listed person by name + DOB", polri, SCREEN, "OK",
              _call(SCREEN, _screen_by_name(listed_name, listed_dob), "criminal_investigation",
                    UU_6_2011)),
+        Step("police screen a common name, no DOB (3 shown)", polri, SCREEN, "OK",
+             _call(SCREEN, wl.ScreenRequest(by_name=wl.NameQuery(full_name=_commonest_name()),
+                                            max_hits=3),
+                   "criminal_investigation", UU_6_2011)),
         Step("intelligence screen a name for border control", bin_, SCREEN, "OK",
              _call(SCREEN, _screen_by_name("Siti Rahmawati"), "border_control", UU_6_2011)),
         Step("customs screen for tax audit (no rule)", "ID/GOV/BEA-CUKAI", SCREEN,
@@ -198,6 +205,13 @@ def _watchlist_steps(listed_name: str, listed_dob: str) -> list[Step]:
              _call("g2g.immigration.v1.Watchlist/Delete", _screen_by_name("Budi Santoso"),
                    "criminal_investigation", UU_6_2011, recipient="ID/GOV/IMIGRASI")),
     ]
+
+
+def _commonest_name() -> str:
+    """The seeded watchlist's most shared full name: a query no officer can settle by name."""
+    from agency_adapters.immigration.service import seeded_records
+
+    return Counter(r.full_name for r in seeded_records()).most_common(1)[0][0]
 
 
 def _interpol_steps() -> list[Step]:
