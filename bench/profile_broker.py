@@ -67,6 +67,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--gil", action="store_true",
                         help="only samples holding the GIL (Python CPU, not waits)")
+    parser.add_argument("--native", action="store_true",
+                        help="include C/C++/Rust frames (gRPC core, upb, OpenSSL); "
+                             "pauses the broker briefly per sample")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     raw = RESULTS / "profile-broker.txt"
@@ -92,7 +95,8 @@ def main() -> int:
                 sampler: list[subprocess.Popen[bytes]] = []
                 argv = [spy, "record", "--pid", str(target), "--duration", str(args.seconds),
                         "--rate", "200", "--format", "raw", "--output", str(raw),
-                        "--nonblocking", *(["--gil"] if args.gil else [])]
+                        *(["--native"] if args.native else ["--nonblocking"]),
+                        *(["--gil"] if args.gil else [])]
                 # Start sampling a second into the measured run, off the warm-up.
                 timer = threading.Timer(1.0, lambda: sampler.append(
                     subprocess.Popen(argv, stdout=subprocess.DEVNULL)))

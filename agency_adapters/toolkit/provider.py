@@ -140,9 +140,12 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         except G2GError as exc:
             raise AttestationError(exc.message) from None
         now = self._clock()
-        header = envelope.parse_header(request.request)
-        consumer = self._registry.agency(header.sender)
+        # The sender only picks the keys; open_envelope parses and checks the header
+        # in protocol order, so it is validated once, not twice.
+        peeked = envelope.peek_header(request.request)
+        consumer = self._registry.agency(peeked.sender) if peeked is not None else None
         if consumer is None:
+            header = envelope.parse_header(request.request)  # a bad header's own error first
             raise AuthenticationError(f"{header.sender} is not registered",
                                       reason="UNKNOWN_SENDER")
         try:
@@ -150,6 +153,7 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
                                             rules=self._rules, kind=envelope.REQUEST)
         except SignatureError as exc:
             raise SignatureError(f"consumer signature: {exc.message}", reason=exc.reason) from None
+        header = opened.header
         self._check_attestation(body, opened, now)
         route = self._routes.get(header.service)
         if route is None:

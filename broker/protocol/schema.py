@@ -7,10 +7,12 @@ Errors name the field path, never the field's value.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import protovalidate
 from google.protobuf import message as pb_message
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 
@@ -29,15 +31,38 @@ def reject_unknown_fields(msg: pb_message.Message, path: str = "") -> None:
         raise SchemaError(f"unknown field number(s) {numbers} in {where}",
                           reason="UNKNOWN_FIELDS",
                           metadata={"field": path or ".", "numbers": ",".join(map(str, numbers))})
-    for field, value in msg.ListFields():
-        if submessage_type(field) is None:
-            continue  # scalars carry no unknown fields; our schemas have no message maps
-        child = f"{path}.{field.name}" if path else field.name
-        if field.is_repeated:
-            for i, item in enumerate(value):
-                reject_unknown_fields(item, f"{child}[{i}]")
-        else:
-            reject_unknown_fields(value, child)
+    fields = _message_fields(msg.DESCRIPTOR)
+    if fields is None:  # extensions may be set: walk whatever is present
+        for field, value in msg.ListFields():
+            if submessage_type(field) is not None:
+                _reject_in(field, value, path)
+        return
+    for field in fields:
+        if field.is_repeated or msg.HasField(field.name):
+            _reject_in(field, getattr(msg, field.name), path)
+
+
+def _reject_in(field: FieldDescriptor, value: Any, path: str) -> None:
+    child = f"{path}.{field.name}" if path else field.name
+    if field.is_repeated:
+        for i, item in enumerate(value):
+            reject_unknown_fields(item, f"{child}[{i}]")
+    else:
+        reject_unknown_fields(value, child)
+
+
+@functools.cache
+def _message_fields(descriptor: Descriptor) -> tuple[FieldDescriptor, ...] | None:
+    """The message-typed fields to descend into, in field-number order (as ListFields).
+
+    Scalars carry no unknown fields and our schemas have no message maps, so a
+    message of scalars needs no ListFields() at all. None if the type has
+    extension ranges: a set extension is only visible through ListFields().
+    """
+    if descriptor.extension_ranges:
+        return None
+    return tuple(sorted((f for f in descriptor.fields if submessage_type(f) is not None),
+                        key=lambda f: f.number))
 
 
 def validate(msg: pb_message.Message) -> None:
