@@ -28,8 +28,8 @@ def test_demo_runs_and_every_exchange_is_as_expected(
     rows = len(demo._steps("Budi Santoso", "1980-01-01"))
     assert f"\n{rows}/{rows} as expected; audit log: {tmp_path / 'audit.db'}" in out
     assert "UNEXPECTED" not in out
-    assert "1 permit(s), 0 with sponsor" in out
-    assert " hit(s) shown (add a DOB), signed by ID/GOV/IMIGRASI" in out  # a cut answer says so  # the embassy rule masks the sponsor
+    assert "1 permit(s), 0 with sponsor" in out  # the embassy rule masks the sponsor
+    assert " hit(s) shown (add a DOB), signed by ID/GOV/IMIGRASI" in out  # a cut answer says so
     assert "documents: must contain no more than 1000 item(s)" in out
     assert "POLICY_DENIED: denied by rule imigrasi-watchlist-no-intelligence-investigation" in out
     assert "rule interpol-documents-customs-pilot does not apply: expi" in out
