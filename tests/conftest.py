@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
 
-from broker.protocol import pki
+from broker.protocol import logs, pki
 from broker.protocol.registry import Registry, load_registry
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,7 +30,17 @@ def registry(pki_dir: Path) -> Registry:
 
 
 @pytest.fixture(autouse=True)
-def _reset_structlog() -> Iterator[None]:
-    # Tests must not leak one test's logging configuration into the next.
+def _reset_structlog(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Tests must not leak one test's logging configuration into the next. A
+    # logger cached on first use stays cached for the life of the process, out of
+    # reach of reset_defaults() and of a later test's capture_logs(); so the
+    # commands that configure logging in-process (demo, serve) do it uncached here.
+    configure = logs.configure
+
+    def configure_uncached(*args: Any, **kwargs: Any) -> None:
+        configure(*args, **kwargs)
+        structlog.configure(cache_logger_on_first_use=False)
+
+    monkeypatch.setattr(logs, "configure", configure_uncached)
     yield
     structlog.reset_defaults()
