@@ -163,9 +163,6 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
     registry = load_registry(registry_path, pki_dir)
     live = open_data(names, data, data_root)
     started = await start_adapters(names, registry, pki_dir, listen=listen, live=live)
-    log.info("adapter_ready", adapter=",".join(names),
-             endpoints={agency: port for agency, (_, port) in started.items()},
-             data={name: str(d.directory or "seeded") for name, d in live.items()})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -179,6 +176,11 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
             task.add_done_callback(pending.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload_now)
+    # Ready only once the signals are handled: a SIGHUP or SIGTERM sent on seeing
+    # this line must reload or stop the adapter, not kill it by the default action.
+    log.info("adapter_ready", adapter=",".join(names),
+             endpoints={agency: port for agency, (_, port) in started.items()},
+             data={name: str(d.directory or "seeded") for name, d in live.items()})
     watchers = [asyncio.create_task(source.watch(stop, reload_interval))
                 for source in live.values()]
     await stop.wait()

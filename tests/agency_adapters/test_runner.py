@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
+from structlog.typing import EventDict
 
 from agency_adapters import runner
 from broker.protocol.errors import ConfigError
 from broker.protocol.registry import Registry
+from tests.conftest import REGISTRY
 
 
 def test_handlers_of_one_agency_from_several_adapters_are_merged() -> None:
@@ -68,3 +74,31 @@ def service_seeded_passports() -> tuple[object, ...]:
     from agency_adapters.consular.service import seeded_data
 
     return seeded_data().passports
+
+
+async def test_serve_handles_its_signals_before_it_logs_ready(
+        tmp_path: Path, pki_dir: Path) -> None:
+    # Whoever reads adapter_ready may signal at once (g2g up, the SIGHUP test):
+    # at that moment SIGHUP must reload, not kill the process by its default action.
+    at_ready: dict[str, object] = {}
+    ready = asyncio.Event()
+
+    def observe(_: object, __: str, event: EventDict) -> EventDict:
+        if event["event"] == "adapter_ready":
+            at_ready.update(hup=signal.getsignal(signal.SIGHUP),
+                            term=signal.getsignal(signal.SIGTERM))
+            ready.set()
+        return event
+
+    with capture_logs(processors=[observe]) as logs:
+        serving = asyncio.create_task(runner.serve(
+            "interpol", REGISTRY, pki_dir, listen="127.0.0.1:0", data_root=tmp_path))
+        await asyncio.wait({serving, asyncio.create_task(ready.wait())}, timeout=30,
+                           return_when=asyncio.FIRST_COMPLETED)
+        assert ready.is_set()
+        assert not serving.done()
+        os.kill(os.getpid(), signal.SIGTERM)  # handled by now: it only sets serve's stop event
+        await asyncio.wait_for(serving, 30)
+    assert at_ready["hup"] not in (signal.SIG_DFL, signal.SIG_IGN, None)
+    assert at_ready["term"] not in (signal.SIG_DFL, signal.SIG_IGN, None)
+    assert [e["event"] for e in logs if e["event"] == "adapter_ready"] == ["adapter_ready"]
