@@ -30,6 +30,7 @@ from agency_adapters.common.records import (
     replace_atomically,
     write,
 )
+from broker.protocol import logs
 
 I = TypeVar("I")  # noqa: E741 (the index type of an adapter)
 I_co = TypeVar("I_co", covariant=True)
@@ -140,15 +141,17 @@ class LiveData(Generic[I]):
 
     def _fingerprint(self) -> _Stamp:
         # inode, size and mtime: os.replace gives a new inode, so an import always shows.
+        # An unreadable directory or file (EACCES, EIO) reads as "no stamp": the load
+        # that follows reports it; the check itself never raises.
         try:
             files = self._data.files(self.directory)
-        except RecordError:
+        except (RecordError, OSError):
             files = {}
         stamp = []
         for name, path in sorted(files.items()):
             try:
                 st = os.stat(path) if path is not None else None
-            except FileNotFoundError:
+            except OSError:
                 st = None
             stamp.append((name, None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns)))
         return tuple(stamp)
@@ -168,6 +171,13 @@ class LiveData(Generic[I]):
                 log.error("data_reload_failed", adapter=self.adapter, file=err.path,
                           line=err.line, field=err.field, reason=err.reason,
                           action="kept the data already serving")
+                return False
+            except Exception as exc:
+                # Not a bad row but a read error or a bug in an index builder: the old
+                # data keeps serving and the watcher lives on. Its text may quote a
+                # record, so only its type and place are logged.
+                log.error("data_reload_failed", adapter=self.adapter,
+                          action="kept the data already serving", **logs.fault_fields(exc))
                 return False
             self._current = index  # the swap: one reference
             self.generation += 1

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import stat
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -13,6 +15,7 @@ from agency_adapters.common import records as r
 from agency_adapters.common.datasets import (
     Fixed,
     LiveData,
+    Records,
     choose_dataset,
     generate_files,
     import_file,
@@ -162,3 +165,32 @@ async def test_watch_notices_an_import_without_a_signal(tmp_path: Path) -> None:
 def test_fixed_data_never_changes() -> None:
     index = object()
     assert Fixed(index).current is index
+
+
+async def test_a_failing_reload_keeps_the_data_and_the_watcher_alive(tmp_path: Path) -> None:
+    # An index builder that fails on one data set stands for any error that is no
+    # bad row (a read error, a bug): before, it killed the watch task for good.
+    def index(records: Records) -> Any:
+        if any(s.number == "FAIL00000" for s in records["sltd"]):
+            raise RuntimeError("FAIL00000 broke the index")  # a message quoting a record
+        return DATA.index(records)
+
+    data = replace(DATA, index=index, _seeded_index=[])
+    directory = tmp_path / "interpol"
+    live = LiveData("interpol", data, directory)
+    serving = live.current
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(live.watch(stop, interval=0.01))
+    with capture_logs() as logs:
+        import_file(DATA, directory, _write_sltd(tmp_path / "sltd.csv", "FAIL00000"))
+        assert await live.refresh(force=True) is False
+        import_file(DATA, directory, _write_sltd(tmp_path / "sltd.csv", "A1234567"))
+        await asyncio.wait_for(live.wait_for_generation(1), timeout=10)
+    stop.set()
+    await watcher
+    assert serving is not live.current
+    assert [s.number for s in live.current.sltd] == ["A1234567"]
+    failed = [e for e in logs if e["event"] == "data_reload_failed"]
+    assert [(e["error_type"], e["action"]) for e in failed][:1] == [
+        ("RuntimeError", "kept the data already serving")]
+    assert "FAIL00000" not in str(failed)
