@@ -176,8 +176,11 @@ class LiveData(Generic[I]):
                 # Not a bad row but a read error or a bug in an index builder: the old
                 # data keeps serving and the watcher lives on. Its text may quote a
                 # record, so only its type and place are logged.
-                log.error("data_reload_failed", adapter=self.adapter,
-                          action="kept the data already serving", **logs.fault_fields(exc))
+                fault = logs.fault_fields(exc)
+                log.error("data_reload_failed", adapter=self.adapter, file=str(self.directory),
+                          line=0, field="data",
+                          reason=f"unexpected {fault['error_type']} at {fault['at']}",
+                          action="kept the data already serving", **fault)
                 return False
             self._current = index  # the swap: one reference
             self.generation += 1

@@ -191,6 +191,7 @@ async def test_a_failing_reload_keeps_the_data_and_the_watcher_alive(tmp_path: P
     assert serving is not live.current
     assert [s.number for s in live.current.sltd] == ["A1234567"]
     failed = [e for e in logs if e["event"] == "data_reload_failed"]
-    assert [(e["error_type"], e["action"]) for e in failed][:1] == [
-        ("RuntimeError", "kept the data already serving")]
+    assert [(e["file"], e["line"], e["error_type"], e["action"]) for e in failed][:1] == [
+        (str(directory), 0, "RuntimeError", "kept the data already serving")]
+    assert failed[0]["reason"].startswith("unexpected RuntimeError at test_datasets.py:")
     assert "FAIL00000" not in str(failed)
