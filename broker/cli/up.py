@@ -90,7 +90,7 @@ def _children(config_path: Path, workers: int | None = None) -> list[Child]:
     config = load_config(config_path)
     g2g = [sys.executable, "-m", "broker.cli.main"]
     broker = [*g2g, "broker", "serve", "--config", str(config_path)]
-    children = [Child("broker", broker + (["--workers", str(workers)] if workers else []))]
+    children = [Child("broker", broker + ([] if workers is None else ["--workers", str(workers)]))]
     # One process for every adapter: adapters serving the same agency (immigration
     # and consular both serve ID/GOV/IMIGRASI) must share that agency's server.
     children.append(Child("adapters", [*g2g, "adapter", "serve", *sorted(ADAPTERS),

@@ -30,3 +30,11 @@ def test_the_status_line_names_each_agency_and_its_port() -> None:
     assert status.line() == (
         "g2g up | broker :7443 | adapters ID/GOV/IMIGRASI :7501, INT/IO/INTERPOL :7502"
         " | exchanges: 4 OK, 1 PERMISSION_DENIED | Ctrl-C stops")
+
+
+def test_workers_are_passed_to_the_broker_as_given_so_zero_is_refused_there() -> None:
+    config = REPO / "config" / "broker.yaml"
+    assert "--workers" not in _children(config)[0].argv
+    assert _children(config, 2)[0].argv[-2:] == ["--workers", "2"]
+    # `g2g broker serve --workers 0` refuses it; up must not quietly start one process.
+    assert _children(config, 0)[0].argv[-2:] == ["--workers", "0"]
