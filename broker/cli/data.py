@@ -73,6 +73,10 @@ def _import(args: argparse.Namespace) -> int:
     except RecordError as err:
         print(f"g2g data import: refused, nothing changed: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # the data root cannot be written (a file, read-only, full)
+        print(f"g2g data import: failed: {err.filename or directory}: {err.strerror}",
+              file=sys.stderr)
+        return 1
     print(f"imported {done.count} {done.dataset} records into {done.path}; "
           "a running adapter swaps them in within a second (or at once on SIGHUP)")
     return 0

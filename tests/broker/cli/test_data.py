@@ -53,3 +53,16 @@ def test_size_is_bounded(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
         main(["data", "generate", "interpol", "--size", "1000001", "--out", str(tmp_path)])
     assert info.value.code == 2
     assert "must be between 1 and 1,000,000" in capsys.readouterr().err
+
+
+def test_an_unwritable_data_root_is_reported_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "generate", "interpol", "--size", "1", "--dataset", "sltd",
+                 "--out", str(tmp_path / "sltd.csv")]) == 0
+    not_a_directory = tmp_path / "root"
+    not_a_directory.write_text("a file, not a directory", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["data", "import", "interpol", str(tmp_path / "sltd.csv"),
+                 "--data-root", str(not_a_directory)]) == 1
+    assert capsys.readouterr().err == (
+        f"g2g data import: failed: {not_a_directory / 'interpol'}: Not a directory\n")
