@@ -96,9 +96,24 @@ def texts(field: str, value: object, *, personal: bool) -> tuple[str, ...]:
     return tuple(text(f"{field}[{i}]", v, personal=personal) for i, v in enumerate(value))
 
 
+_CODE_SHAPED = re.compile(r"[A-Z0-9_]{1,32}|[A-Za-z]{1,3}")
+
+
+def _shown(value: object) -> str:
+    """`value` quoted for an error message only when it looks like a code.
+
+    A code field holding anything else (a producer's shifted column, a name
+    where a sex or nationality belongs) may be personal data, which errors and
+    logs never carry.
+    """
+    if isinstance(value, str) and _CODE_SHAPED.fullmatch(value):
+        return repr(value)
+    return "the value"
+
+
 def enum(field: str, value: object, allowed: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
-        raise Invalid(field, f"{value!r} is not one of {', '.join(allowed)}")
+        raise Invalid(field, f"{_shown(value)} is not one of {', '.join(allowed)}")
     return value
 
 
@@ -112,9 +127,9 @@ def pattern(field: str, value: object, regex: re.Pattern[str], *, personal: bool
 
 def country(field: str, value: object) -> str:
     if not isinstance(value, str) or ALPHA3.fullmatch(value) is None:
-        raise Invalid(field, f"{value!r} is not an upper-case ISO 3166-1 alpha-3 code")
+        raise Invalid(field, f"{_shown(value)} is not an upper-case ISO 3166-1 alpha-3 code")
     if value not in ISO_3166_ALPHA3:
-        raise Invalid(field, f"{value!r} is not an assigned ISO 3166-1 alpha-3 code")
+        raise Invalid(field, f"{_shown(value)} is not an assigned ISO 3166-1 alpha-3 code")
     return value
 
 

@@ -28,10 +28,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                             "NAME=DIR when serving several adapters (repeatable)")
     serve.add_argument("--data-root", type=Path,
                        help="adapters without --data read DATA_ROOT/NAME/ (g2g up: var/data)")
-    serve.add_argument("--reload-interval", type=float, default=RELOAD_INTERVAL,
+    serve.add_argument("--reload-interval", type=_seconds, default=RELOAD_INTERVAL,
                        help="seconds between checks for changed data files (SIGHUP: now)")
     serve.add_argument("--log-level", default="INFO")
     serve.set_defaults(handler=_serve)
+
+
+def _seconds(text: str) -> float:
+    """A polling interval: 0 or less would spin the watcher (a busy loop), so refused."""
+    value = float(text)
+    if not 0.05 <= value <= 3600:
+        raise argparse.ArgumentTypeError("must be between 0.05 and 3600 seconds")
+    return value
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from broker.cli.main import main
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -23,3 +27,13 @@ def test_a_closed_pipe_ends_quietly_with_the_sigpipe_code() -> None:
         os.close(write_end)
     assert done.stderr == b""
     assert done.returncode == 141
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "nan", "1e9"])
+def test_adapter_serve_refuses_a_polling_interval_that_would_spin_or_never_poll(
+        interval: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["adapter", "serve", "interpol", "--reload-interval", interval])
+    assert info.value.code == 2
+    assert ("argument --reload-interval: must be between 0.05 and 3600 seconds"
+            in capsys.readouterr().err)
