@@ -164,7 +164,17 @@ class LiveData(Generic[I]):
                 return False
             # Remember the stamp before loading: a file changed during the load is
             # seen at the next check; a broken file is reported once, not every poll.
-            self._stamp = stamp
+            previous, self._stamp = dict(self._stamp), stamp
+            gone = sorted(name for name, st in stamp if st is None and previous.get(name))
+            if gone:
+                # A vanished file (a stray rm, an unmounted volume) must not turn an
+                # agency's real list into the synthetic seed data behind its back.
+                log.error("data_reload_failed", adapter=self.adapter,
+                          file=str(self.directory), line=0, field=",".join(gone),
+                          reason="data file removed; seeded data never replaces real data "
+                                 "(restore the file, or restart the adapter to serve seeded)",
+                          action="kept the data already serving")
+                return False
             try:
                 index, sources = await asyncio.to_thread(self._data.load, self.directory)
             except RecordError as err:

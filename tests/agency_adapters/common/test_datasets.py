@@ -121,6 +121,28 @@ async def test_live_data_swaps_changed_files_in_and_keeps_serving_on_a_broken_fi
     assert "lower" not in str(failed)  # a document number is never logged
 
 
+async def test_a_removed_file_keeps_the_real_data_instead_of_falling_back_to_seeded(
+        tmp_path: Path) -> None:
+    directory = tmp_path / "interpol"
+    _write_sltd(tmp_path / "v1.csv", "A1234567")
+    import_file(DATA, directory, tmp_path / "v1.csv", dataset="sltd")
+    live = LiveData("interpol", DATA, directory)
+    serving = live.current
+    (directory / "sltd.jsonl").unlink()
+    with capture_logs() as logs:
+        assert not await live.refresh()
+        assert not await live.refresh()  # reported once, not at every poll
+    assert live.current is serving
+    (failed,) = [e for e in logs if e["event"] == "data_reload_failed"]
+    assert (failed["field"], failed["reason"]) == (
+        "sltd", "data file removed; seeded data never replaces real data "
+                "(restore the file, or restart the adapter to serve seeded)")
+    _write_sltd(tmp_path / "v2.csv", "B7654321")
+    import_file(DATA, directory, tmp_path / "v2.csv", dataset="sltd")
+    assert await live.refresh()  # a restored file is swapped in as usual
+    assert [x.number for x in live.current.sltd] == ["B7654321"]
+
+
 async def test_a_batch_answered_during_a_swap_sees_one_data_set(tmp_path: Path) -> None:
     directory = tmp_path / "interpol"
     generate_files(DATA, directory, size=300, seed=3)  # large enough to take a moment
