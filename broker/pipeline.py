@@ -17,7 +17,6 @@ requests are audited too. The server turns errors into statuses
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import Counter
@@ -254,14 +253,12 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         trace.decision_id = str(uuid.uuid4())
         # Replay claim and rate limits are decided with the record, in one
         # transaction shared by every worker (broker/audit/store.py Admission).
-        recorded = asyncio.ensure_future(broker.audit.append(
-            trace.event("request", now), Admission(
-                claim=replay.claim(header.sender, header.message_id, keep_until),
-                counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
-        # Sign while the record commits; nothing is forwarded until it is durable.
-        attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
-        await recorded
+        # Nothing is forwarded until the record is durable.
+        await broker.audit.append(trace.event("request", now), Admission(
+            claim=replay.claim(header.sender, header.message_id, keep_until),
+            counters=windows(header.sender, decision, now), now=int(now.timestamp())))
         trace.request_recorded = True
+        attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
         response = await broker.forward(
             header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
             broker.limits.provider_timeout_seconds)
