@@ -207,3 +207,12 @@ async def test_auditors_ask_about_a_person_in_clear_and_the_log_keeps_only_the_k
     assert reads[0]["subject_keys"] == [key]  # the auditor's search is on the person's record
     assert reads[2]["subject_keys"] == []
     assert reads[3]["subject_keys"] == []  # an invalid key is not stored (it is digested)
+
+
+async def test_a_query_from_past_any_stored_seq_finds_nothing_and_is_audited(fed: Fed) -> None:
+    channel, audit = stub(fed, FED_AUDITOR)
+    async with channel:  # past a database integer (2**63 - 1) is past the log as well
+        found = await audit.Query(audit_pb2.AuditQuery(from_seq=2**64 - 1))
+    assert list(found.records) == []
+    reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
+    assert [(r["consumer"], r["status_code"]) for r in reads] == [(FED_AUDITOR, "OK")]
