@@ -15,16 +15,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+import structlog
 from google.protobuf import message as pb_message
 
 from broker.audit import subjects
 from broker.audit.log import Filters, LogReader
 from broker.audit.record import AuditEvent, decode
 from broker.audit.store import AuditStore
-from broker.protocol import schema, status, tls
+from broker.protocol import logs, schema, status, tls
 from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
-from broker.protocol.errors import AccessDenied, G2GError, SchemaError
+from broker.protocol.errors import AccessDenied, G2GError, InternalError, SchemaError
 from broker.protocol.registry import Registry
+
+log = structlog.get_logger("g2g.audit")
 
 FEDERATION = "federation-auditor"
 AGENCY = "auditor"
@@ -97,6 +100,14 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
         except G2GError as exc:
             await self._record(read, exc.code.name, exc.reason, started)
             await status.abort_with(context, exc)
+        except Exception as exc:
+            # A bug or a database fault, not a bad request: still audited and answered
+            # with a reason. Its text may quote what was read, so only its type and
+            # place are logged, and the caller sees neither.
+            log.error("audit_read_fault", **logs.fault_fields(exc))
+            fault = InternalError("the broker failed to answer this audit request")
+            await self._record(read, fault.code.name, fault.reason, started)
+            await status.abort_with(context, fault)
         await self._record(read, "OK", "", started)
         return result
 

@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from broker.audit import checkpoint, merkle
+from broker.audit.log import LogReader
 from broker.federation import start_federation, write_config
 from broker.protocol import keys, pki, status, tls
 from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
@@ -216,3 +217,20 @@ async def test_a_query_from_past_any_stored_seq_finds_nothing_and_is_audited(fed
     assert list(found.records) == []
     reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
     assert [(r["consumer"], r["status_code"]) for r in reads] == [(FED_AUDITOR, "OK")]
+
+
+async def test_a_fault_while_answering_is_internal_error_audited_and_without_its_text(
+        fed: Fed, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise ValueError("Budi Santoso 1980-02-03")  # as if a bug quoted what it read
+
+    monkeypatch.setattr(LogReader, "query_bytes", broken)
+    channel, audit = stub(fed, FED_AUDITOR)
+    async with channel:
+        err = await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery())),
+                                 grpc.StatusCode.INTERNAL, "INTERNAL_ERROR")
+    assert "Budi" not in err.message
+    monkeypatch.undo()
+    reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
+    assert [(r["consumer"], r["decision"], r["status_code"], r["reason"]) for r in reads] == [
+        (FED_AUDITOR, "deny", "INTERNAL", "INTERNAL_ERROR")]
