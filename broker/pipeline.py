@@ -17,6 +17,7 @@ requests are audited too. The server turns errors into statuses
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import Counter
@@ -40,6 +41,7 @@ from broker.protocol.catalog import Catalog, ServiceSpec
 from broker.protocol.envelope import OpenedEnvelope
 from broker.protocol.errors import (
     AuthenticationError,
+    CallCancelled,
     EnvelopeError,
     FreshnessError,
     G2GError,
@@ -267,6 +269,14 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         if trace.header is None:
             trace.header = envelope.peek_header(env)
         await _record_failure(trace, exc, broker)
+        raise
+    except asyncio.CancelledError:
+        # The caller hung up or its deadline passed. Once its request is recorded (and
+        # perhaps forwarded), the exchange still gets an outcome; shielded, so a second
+        # cancellation cannot cut that write short.
+        if trace.request_recorded:
+            await asyncio.shield(_record_failure(
+                trace, CallCancelled("the caller left before the answer"), broker))
         raise
     except Exception as exc:
         # A bug, not a bad request: the caller still gets a status with a reason and
