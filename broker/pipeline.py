@@ -41,6 +41,7 @@ from broker.protocol.catalog import Catalog, ServiceSpec
 from broker.protocol.envelope import OpenedEnvelope
 from broker.protocol.errors import (
     AuthenticationError,
+    CallCancelled,
     EnvelopeError,
     FreshnessError,
     G2GError,
@@ -254,14 +255,12 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         trace.decision_id = str(uuid.uuid4())
         # Replay claim and rate limits are decided with the record, in one
         # transaction shared by every worker (broker/audit/store.py Admission).
-        recorded = asyncio.ensure_future(broker.audit.append(
-            trace.event("request", now), Admission(
-                claim=replay.claim(header.sender, header.message_id, keep_until),
-                counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
-        # Sign while the record commits; nothing is forwarded until it is durable.
-        attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
-        await recorded
+        # Nothing is forwarded until the record is durable.
+        await broker.audit.append(trace.event("request", now), Admission(
+            claim=replay.claim(header.sender, header.message_id, keep_until),
+            counters=windows(header.sender, decision, now), now=int(now.timestamp())))
         trace.request_recorded = True
+        attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
         response = await broker.forward(
             header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
             broker.limits.provider_timeout_seconds)
@@ -270,6 +269,14 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         if trace.header is None:
             trace.header = envelope.peek_header(env)
         await _record_failure(trace, exc, broker)
+        raise
+    except asyncio.CancelledError:
+        # The caller hung up or its deadline passed. Once its request is recorded (and
+        # perhaps forwarded), the exchange still gets an outcome; shielded, so a second
+        # cancellation cannot cut that write short.
+        if trace.request_recorded:
+            await asyncio.shield(_record_failure(
+                trace, CallCancelled("the caller left before the answer"), broker))
         raise
     except Exception as exc:
         # A bug, not a bad request: the caller still gets a status with a reason and

@@ -213,7 +213,9 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
         sys.stdout.buffer.write(workers.READY)
         sys.stdout.flush()
         # Nobody reads the pipe after this line; a stray write must never block on it.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     stopped = asyncio.Event()
     reporting = asyncio.ensure_future(report_tally(running.broker.tally, stopped))
     await stop.wait()

@@ -14,6 +14,10 @@ from typing import Any
 from broker.audit import merkle
 from broker.audit.dialect import Dialect
 
+# The largest integer SQLite and PostgreSQL store; a requested seq past it (an
+# AuditQuery's uint64 from_seq) is past every record rather than a bind error.
+MAX_SEQ = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -106,7 +110,7 @@ class LogReader:
     def query_bytes(self, f: Filters) -> list[bytes]:
         """Matching records as their exact stored (hashed) bytes."""
         where: list[str] = ["seq >= ?"]
-        params: list[object] = [f.from_seq]
+        params: list[object] = [min(f.from_seq, MAX_SEQ)]
         for column in ("consumer", "provider", "service", "purpose", "decision",
                        "status_code", "kind", "message_id"):
             value = getattr(f, column)
@@ -115,7 +119,7 @@ class LogReader:
                 params.append(value)
         if f.to_seq is not None:
             where.append("seq < ?")
-            params.append(f.to_seq)
+            params.append(min(f.to_seq, MAX_SEQ))
         if f.agency:
             where.append("(consumer = ? OR provider = ?)")
             params += [f.agency, f.agency]

@@ -12,19 +12,22 @@ import hashlib
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
+import structlog
 from google.protobuf import message as pb_message
 
 from broker.audit import subjects
 from broker.audit.log import Filters, LogReader
 from broker.audit.record import AuditEvent, decode
 from broker.audit.store import AuditStore
-from broker.protocol import schema, status, tls
+from broker.protocol import logs, schema, status, tls
 from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
-from broker.protocol.errors import AccessDenied, G2GError, SchemaError
+from broker.protocol.errors import AccessDenied, G2GError, InternalError, SchemaError
 from broker.protocol.registry import Registry
+
+log = structlog.get_logger("g2g.audit")
 
 FEDERATION = "federation-auditor"
 AGENCY = "auditor"
@@ -95,10 +98,28 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                 read = replace(read, subject_keys=(self._subject_key(request),))
             result = await fn(limit_to)
         except G2GError as exc:
-            await self._record(read, exc.code.name, exc.reason, started)
+            await self._refuse(context, read, exc, started)
+        except Exception as exc:
+            # A bug or a database fault, not a bad request: still audited and answered
+            # with a reason. Its text may quote what was read, so only its type and
+            # place are logged, and the caller sees neither.
+            log.error("audit_read_fault", **logs.fault_fields(exc))
+            await self._refuse(context, read, InternalError(
+                "the broker failed to answer this audit request"), started)
+        try:
+            await self._record(read, "OK", "", started)
+        except G2GError as exc:  # a read that cannot be recorded is not answered
             await status.abort_with(context, exc)
-        await self._record(read, "OK", "", started)
         return result
+
+    async def _refuse(self, context: Any, read: AuditEvent, exc: G2GError,
+                      started: float) -> NoReturn:
+        try:
+            await self._record(read, exc.code.name, exc.reason, started)
+        except G2GError as audit_exc:
+            # The refusal is what the caller must see; the audit outage is logged.
+            log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)
+        await status.abort_with(context, exc)
 
     async def _record(self, read: AuditEvent, code: str, reason: str, started: float) -> None:
         await self._store.append(replace(

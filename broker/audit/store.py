@@ -39,6 +39,7 @@ log = structlog.get_logger("g2g.audit")
 
 MAX_BATCH = 512
 EXPIRE_EVERY_SECONDS = 10.0  # how often expired claims and counters are deleted
+EXPIRE_CLAIMS = 10_000  # at most this many claims deleted in one transaction
 T = TypeVar("T")
 _STOP = object()
 
@@ -373,13 +374,20 @@ class AuditStore:
         return None
 
     def _expire(self, cur: Any, now: int) -> None:
-        """Every few seconds, drop claims and counters past their windows (bounded work)."""
+        """Every few seconds, drop claims and counters past their windows.
+
+        At most EXPIRE_CLAIMS claims a transaction; while a clean-up hits that
+        bound the next transaction cleans up again, so a backlog is drained
+        whatever the request rate, never in one long transaction.
+        """
         if now == 0 or time.monotonic() - self._last_expiry < EXPIRE_EVERY_SECONDS:
             return
-        self._last_expiry = time.monotonic()
         sql = self.dialect.sql
         cur.execute(sql("DELETE FROM claims WHERE claim IN "
-                        "(SELECT claim FROM claims WHERE expires < ? LIMIT 10000)"), (now,))
+                        "(SELECT claim FROM claims WHERE expires < ? LIMIT ?)"),
+                    (now, EXPIRE_CLAIMS))
+        if cur.rowcount < EXPIRE_CLAIMS:
+            self._last_expiry = time.monotonic()
         cur.execute(sql("DELETE FROM rate_counts WHERE expires < ?"), (now,))
 
     def _sign_checkpoint(self, cur: Any, size: int) -> None:

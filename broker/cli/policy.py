@@ -97,18 +97,13 @@ def _check(args: argparse.Namespace) -> int:
 
 def _request_json(value: str) -> Any:
     """`--json` takes inline JSON or a file name; either way a JSON object."""
+    from broker.protocol import yamlsrc
+
     if value.lstrip().startswith("{"):
         text, where = value, "--json"
     else:
-        path = Path(value)
-        try:
-            if path.stat().st_size > MAX_REQUEST_BYTES:
-                raise ConfigError(f"over the {MAX_REQUEST_BYTES}-byte limit", file=value)
-            text, where = path.read_text(encoding="utf-8"), value
-        except OSError as exc:
-            raise ConfigError(f"cannot read: {exc.strerror}", file=value) from None
-        except UnicodeDecodeError:
-            raise ConfigError("not UTF-8 text", file=value) from None
+        data = yamlsrc.read_bytes(Path(value), max_bytes=MAX_REQUEST_BYTES)
+        text, where = yamlsrc.decode(data, value), value
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -169,6 +169,13 @@ class InternalError(G2GError):
     default_reason = "INTERNAL_ERROR"
 
 
+class CallCancelled(G2GError):
+    """The caller cancelled, or its deadline passed, mid-exchange (CANCELLED); audit only."""
+
+    code = grpc.StatusCode.CANCELLED
+    default_reason = "CALL_CANCELLED"
+
+
 class ConfigError(G2GError):
     """A configuration file is invalid; the message names file, line and field."""
 

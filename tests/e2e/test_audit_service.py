@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import grpc
 import pytest
 
 from broker.audit import checkpoint, merkle
+from broker.audit.log import LogReader
 from broker.federation import start_federation, write_config
 from broker.protocol import keys, pki, status, tls
 from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
 from broker.protocol.errors import G2GError
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
+from tests.pg import PG_BASE, pg_schema
 
 FED_AUDITOR = "ID/GOV/KEMENKUMHAM-AUDIT"
 
@@ -207,3 +210,53 @@ async def test_auditors_ask_about_a_person_in_clear_and_the_log_keeps_only_the_k
     assert reads[0]["subject_keys"] == [key]  # the auditor's search is on the person's record
     assert reads[2]["subject_keys"] == []
     assert reads[3]["subject_keys"] == []  # an invalid key is not stored (it is digested)
+
+
+async def test_a_query_from_past_any_stored_seq_finds_nothing_and_is_audited(fed: Fed) -> None:
+    channel, audit = stub(fed, FED_AUDITOR)
+    async with channel:  # past a database integer (2**63 - 1) is past the log as well
+        found = await audit.Query(audit_pb2.AuditQuery(from_seq=2**64 - 1))
+    assert list(found.records) == []
+    reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
+    assert [(r["consumer"], r["status_code"]) for r in reads] == [(FED_AUDITOR, "OK")]
+
+
+async def test_a_fault_while_answering_is_internal_error_audited_and_without_its_text(
+        fed: Fed, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise ValueError("Budi Santoso 1980-02-03")  # as if a bug quoted what it read
+
+    monkeypatch.setattr(LogReader, "query_bytes", broken)
+    channel, audit = stub(fed, FED_AUDITOR)
+    async with channel:
+        err = await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery())),
+                                 grpc.StatusCode.INTERNAL, "INTERNAL_ERROR")
+    assert "Budi" not in err.message
+    monkeypatch.undo()
+    reads = [r for r in await fed.all_records() if r["kind"] == "audit_read"]
+    assert [(r["consumer"], r["decision"], r["status_code"], r["reason"]) for r in reads] == [
+        (FED_AUDITOR, "deny", "INTERNAL", "INTERNAL_ERROR")]
+
+
+async def test_a_read_that_cannot_be_audited_is_refused_unavailable(
+        tmp_path: Path, pki_dir: Path) -> None:
+    import psycopg
+
+    name = f"g2g-audit-read-{os.getpid()}-{id(tmp_path)}"
+    for schema_dsn in pg_schema():
+        dsn = f"{schema_dsn}&application_name={name}"  # so that only this store's are cut
+        federation = await start_federation(tmp_path, pki_dir=pki_dir, config_path=write_config(
+            tmp_path, pki_dir=pki_dir, audit_yaml=f"  backend: postgres\n  dsn: {dsn}\n"))
+        try:
+            with psycopg.connect(PG_BASE, autocommit=True) as admin:
+                assert admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s", (name,)).fetchall()
+            channel, audit = stub(Fed(federation), FED_AUDITOR)
+            async with channel:  # the records are readable; the read's own record is not
+                await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery())),
+                                   grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE")
+                await expect_error(_rpc(audit.Query(audit_pb2.AuditQuery(limit=10_001))),
+                                   grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION")
+        finally:
+            await federation.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,9 +31,11 @@ class RogueProvider(provider_pb2_grpc.ProviderServicer):
         self.identity = pki.load_identity(pki_dir, IMIGRASI)
         self.behaviour = behaviour
         self.never = asyncio.Event()
+        self.entered = asyncio.Event()  # a request reached the provider
 
     async def Handle(self, request: provider_pb2.ProviderRequest,
                      context: grpc.aio.ServicerContext[object, object]) -> envelope_pb2.Envelope:
+        self.entered.set()
         if self.behaviour is None:
             await self.never.wait()  # the broker's deadline, not this test, ends the call
         header = envelope.parse_header(request.request)
@@ -88,6 +91,27 @@ async def test_provider_down(tmp_path: Path, pki_dir: Path) -> None:
         await _screen_fails(fed, grpc.StatusCode.UNAVAILABLE, "PROVIDER_UNAVAILABLE")
     finally:
         await fed.federation.stop()
+
+
+async def test_a_caller_leaving_mid_exchange_still_leaves_an_outcome_record(
+        tmp_path: Path, pki_dir: Path) -> None:
+    async for fed, rogue in _rogue_fed(tmp_path, pki_dir, None):
+        async with fed.client(POLRI) as client:
+            env = client.build(SCREEN, name_query("Budi Santoso"),
+                               purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+            sending = asyncio.ensure_future(client.send(env))
+            await rogue.entered.wait()  # recorded and forwarded: now the caller hangs up
+            sending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sending
+        message_id = envelope.parse_header(env).message_id
+        deadline = time.monotonic() + 5.0
+        while len(records := await fed.records_for(message_id)) < 2:
+            assert time.monotonic() < deadline, records
+            await asyncio.sleep(0.02)  # polling the log with a deadline
+        assert [(r["kind"], r["status_code"], r["reason"]) for r in records] == [
+            ("request", "", ""), ("outcome", "CANCELLED", "CALL_CANCELLED")]
+        rogue.never.set()
 
 
 async def test_provider_timeout(tmp_path: Path, pki_dir: Path) -> None:

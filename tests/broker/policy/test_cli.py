@@ -131,6 +131,17 @@ def test_explain_refuses_bad_input_with_one_line(capsys: pytest.CaptureFixture[s
     assert (code, out, err) == (1, [], message + "\n")
 
 
+def test_explain_names_where_a_request_file_is_not_utf8(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    request = tmp_path / "request.json"
+    request.write_bytes(b'{"byName":\n {"fullName": "Jos\xe9"}}')
+    code, out, err = run(capsys, "explain", "--policies", str(SHIPPED), "--consumer",
+                         "ID/GOV/POLRI", "--service", SCREEN, "--purpose", "border_control",
+                         "--json", str(request))
+    assert (code, out, err) == (1, [], f"g2g: CONFIG_INVALID: {request}:2:19: not UTF-8 text "
+                                "(byte 0xe9: invalid continuation byte)\n")
+
+
 def test_explain_refuses_an_unknown_consumer(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "explain", "--policies", str(SHIPPED), "--consumer", "ID/GOV/X",
                        "--service", SCREEN, "--purpose", "border_control")
