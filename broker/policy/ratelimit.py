@@ -3,13 +3,12 @@
 `windows` turns a decision into the counters one request is charged against;
 the broker charges them in the audit store, in the request record's
 transaction, so every worker on the store counts against the same totals
-(broker/audit/store.py `Admission`). `RateLimiter` counts the same windows
-in memory, for a single process. Both refuse with the same `RateLimited`.
+(broker/audit/store.py `Admission`), which refuses a full window with
+`Window.refused()`.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,30 +49,3 @@ def windows(consumer: str, decision: Decision, now: datetime) -> tuple[Window, .
                limit=limit.amount, expires=t - t % limit.seconds + limit.seconds,
                rule_id=rule, name=limit.name, now=t)
         for limit in decision.limits)
-
-
-class RateLimiter:
-    """In-memory counters for one process; `acquire` raises RateLimited with a retry hint."""
-
-    def __init__(self, max_keys: int = 100_000) -> None:
-        self._counts: dict[tuple[str, int], int] = {}
-        self._expires: dict[tuple[str, int], int] = {}
-        self._lock = threading.Lock()
-        self._max_keys = max_keys
-
-    def acquire(self, consumer: str, decision: Decision, now: datetime) -> None:
-        """Count one request against every limit of the deciding rule, or refuse it."""
-        charged = windows(consumer, decision, now)
-        if not charged:
-            return
-        with self._lock:
-            for w in charged:
-                if self._counts.get((w.key, w.start), 0) >= w.limit:
-                    raise w.refused()
-            if len(self._counts) > self._max_keys:
-                t = charged[0].now
-                self._counts = {k: v for k, v in self._counts.items() if self._expires[k] > t}
-                self._expires = {k: self._expires[k] for k in self._counts}
-            for w in charged:
-                self._counts[(w.key, w.start)] = self._counts.get((w.key, w.start), 0) + 1
-                self._expires[(w.key, w.start)] = w.expires

@@ -10,7 +10,7 @@ import pytest
 
 from broker.cli.main import main as g2g
 from broker.policy import PolicySet, RequestContext, compile_sources
-from broker.policy.ratelimit import RateLimiter
+from broker.policy.ratelimit import Window, windows
 from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2 as wl
 from broker.protocol.catalog import Catalog
 from broker.protocol.errors import ConfigError, RateLimited
@@ -209,17 +209,22 @@ def test_version_is_a_content_hash(registry: Registry, catalog: Catalog) -> None
                         ).version != a
 
 
-def test_rate_limit_refuses_with_retry_hint(registry: Registry, catalog: Catalog) -> None:
+def test_rate_limit_windows_and_the_retry_hint(registry: Registry, catalog: Catalog) -> None:
+    # Counting happens in the audit store, shared by every worker
+    # (tests/broker/audit/test_admission.py); here: which window a request is charged to.
     d = compile_text(registry, catalog, BASE).evaluate(ctx())
-    limiter = RateLimiter()
     now = datetime(2026, 11, 23, 5, 0, 10, tzinfo=UTC)
-    limiter.acquire("ID/GOV/POLRI", d, now)
-    limiter.acquire("ID/GOV/POLRI", d, now)
-    limiter.acquire("ID/GOV/BIN", d, now)  # counted per consumer
-    with pytest.raises(RateLimited) as info:
-        limiter.acquire("ID/GOV/POLRI", d, now)
-    assert info.value.metadata["retry_after_seconds"] == "50"
-    limiter.acquire("ID/GOV/POLRI", d, datetime(2026, 11, 23, 5, 1, 0, tzinfo=UTC))
+    start = int(datetime(2026, 11, 23, 5, 0, 0, tzinfo=UTC).timestamp())
+    (window,) = windows("ID/GOV/POLRI", d, now)
+    assert window == Window(key="le-screen ID/GOV/POLRI 60", start=start, limit=2,
+                            expires=start + 60, rule_id="le-screen", name="per_minute",
+                            now=start + 10)
+    assert windows("ID/GOV/BIN", d, now)[0].key == "le-screen ID/GOV/BIN 60"  # per consumer
+    refused = window.refused()
+    assert isinstance(refused, RateLimited)
+    assert refused.metadata == {"rule_id": "le-screen", "limit": "per_minute",
+                                "retry_after_seconds": "50"}
+    assert refused.message == "rule le-screen allows 2 requests per minute; retry in 50 s"
 
 
 def test_shipped_policies_pass_their_test_files(capsys: pytest.CaptureFixture[str]) -> None:
