@@ -36,7 +36,7 @@ from broker.protocol._gen.g2g.v1 import (
     envelope_pb2,
 )
 from broker.protocol.catalog import Catalog, ServiceSpec, file_descriptor_set
-from broker.protocol.errors import G2GError, UnknownServiceError
+from broker.protocol.errors import G2GError, StartupError, UnknownServiceError
 from broker.protocol.registry import Registry, load_registry
 from broker.replay import MemoryReplayGuard
 from broker.typing import Clock
@@ -170,7 +170,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     reflection.enable_server_reflection(names, server)
     port = server.add_secure_port(listen or config.listen, tls.server_credentials(identity))
     if port == 0:
-        raise G2GError(f"could not bind {listen or config.listen}", reason="BIND_FAILED")
+        raise StartupError(f"could not bind {listen or config.listen}", reason="BIND_FAILED")
     await server.start()
     watcher.start()
     for name in ("", *_SERVICE_NAMES):
@@ -229,7 +229,7 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
 async def report_tally(tally: Counter[str], stopped: asyncio.Event,
                        every_seconds: float = 1.0,
                        emit: Callable[[dict[str, int]], None] | None = None) -> None:
-    """Report the cumulative counts by status when they changed, and at the end.
+    """Report the cumulative counts by status whenever they changed: each tick and at the end.
 
     By default as an `exchange_counts` log line, which `g2g up` reads.
     """

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import structlog
 
-from broker.protocol.errors import ConfigError, G2GError
+from broker.protocol.errors import ConfigError, G2GError, StartupError
 
 log = structlog.get_logger("g2g.broker")
 
@@ -83,7 +83,8 @@ def _bind(sock: socket.socket, host: str, port: int, listen: str) -> None:
     try:
         sock.bind((host, port))
     except OSError as exc:
-        raise G2GError(f"could not bind {listen}: {exc.strerror}", reason="BIND_FAILED") from None
+        raise StartupError(f"could not bind {listen}: {exc.strerror}",
+                           reason="BIND_FAILED") from None
 
 
 @dataclass
@@ -138,7 +139,7 @@ class Supervisor:
         line = await worker.process.stdout.readline()
         if line != READY:
             code = await worker.process.wait()
-            raise G2GError(f"broker worker {worker.index} exited with {code} during start-up",
+            raise StartupError(f"broker worker {worker.index} exited with {code} during start-up",
                            reason="WORKER_FAILED")
 
     def pids(self) -> list[int]:

@@ -33,6 +33,7 @@ from broker.audit.config import AuditConfig
 from broker.audit.dialect import Dialect, dialect_for
 from broker.audit.log import LogReader
 from broker.audit.record import AuditEvent, AuditReceipt, encode, format_time
+from broker.protocol import logs
 from broker.protocol.errors import AuditUnavailable, G2GError
 
 log = structlog.get_logger("g2g.audit")
@@ -235,7 +236,7 @@ class AuditStore:
             try:
                 fn()
             except Exception as exc:
-                log.error("audit_checkpoint_failed", error=str(exc))
+                log.error("audit_checkpoint_failed", **_db_error(exc))
                 self._rollback()
 
     def _rollback(self) -> None:
@@ -282,7 +283,7 @@ class AuditStore:
                     self._rollback()
                     raise
         except Exception as exc:
-            log.error("audit_write_failed", error=str(exc), records=len(batch))
+            log.error("audit_write_failed", records=len(batch), **_db_error(exc))
             _hand_back(batch, [AuditUnavailable("the audit record could not be written")
                                for _ in batch])
             return
@@ -424,3 +425,13 @@ async def open_store(config: AuditConfig, *, log_key: Ed25519PrivateKey,
     except Exception as exc:
         raise AuditUnavailable(f"cannot open the audit log ({dialect.describe()}): "
                                f"{type(exc).__name__}: {exc}") from None
+
+
+def _db_error(exc: Exception) -> dict[str, str]:
+    """Log fields for a failed database call: its type and error code, never its text.
+
+    A database's message can quote the row it refused (PostgreSQL's DETAIL),
+    and a row here is an audit record.
+    """
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "sqlite_errorname", None) or ""
+    return {**logs.fault_fields(exc), "code": str(code)}

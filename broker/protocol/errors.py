@@ -176,6 +176,13 @@ class CallCancelled(G2GError):
     default_reason = "CALL_CANCELLED"
 
 
+class StartupError(G2GError):
+    """The broker could not start: a port not bound, a worker that failed (UNAVAILABLE)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "STARTUP_FAILED"
+
+
 class ConfigError(G2GError):
     """A configuration file is invalid; the message names file, line and field."""
 

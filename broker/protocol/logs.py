@@ -49,7 +49,6 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
     )
 
 
-
 def fault_fields(exc: BaseException) -> dict[str, str]:
     """Log fields for an unexpected exception: its type and where it was raised.
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from broker.protocol.errors import ConfigError, G2GError
+from broker.protocol.errors import ConfigError, StartupError
 from broker.workers import RestartBudget, reserve_port, split_listen, worker_instance_id
 
 
@@ -38,7 +38,7 @@ def test_a_port_another_process_listens_on_is_refused_even_with_reuseport() -> N
         stale.bind(("127.0.0.1", 0))
         stale.listen()
         port = stale.getsockname()[1]
-        with pytest.raises(G2GError) as info:
+        with pytest.raises(StartupError) as info:
             reserve_port(f"127.0.0.1:{port}")
         assert info.value.reason == "BIND_FAILED"
 

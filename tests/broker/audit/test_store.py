@@ -227,3 +227,35 @@ async def test_the_writer_reconnects_after_its_database_connection_is_killed(
         report = verify_log(Db(config).reader(), config.origin, log_key.public_key())
         assert report.ok, report.problems
         assert report.size == 13
+
+
+def test_a_failed_database_call_is_logged_by_type_and_code_never_its_text() -> None:
+    import sqlite3
+
+    from broker.audit.store import _db_error
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+    conn.execute("INSERT INTO t VALUES ('Budi Santoso 1980-02-03')")
+    with pytest.raises(sqlite3.IntegrityError) as info:
+        conn.execute("INSERT INTO t VALUES ('Budi Santoso 1980-02-03')")
+    fields = _db_error(info.value)
+    assert (fields["error_type"], fields["code"]) == ("IntegrityError",
+                                                      "SQLITE_CONSTRAINT_PRIMARYKEY")
+    assert "Budi" not in str(fields)
+
+
+@pytest.mark.postgres
+def test_a_failed_postgres_call_is_logged_by_sqlstate() -> None:
+    import psycopg
+
+    from broker.audit.store import _db_error
+    from tests.pg import pg_schema
+
+    for dsn in pg_schema():
+        with psycopg.connect(dsn, autocommit=True) as conn, \
+                pytest.raises(psycopg.Error) as info:
+            conn.execute("SELECT * FROM no_such_table_budi")
+        fields = _db_error(info.value)
+        assert (fields["error_type"], fields["code"]) == ("UndefinedTable", "42P01")
+        assert "budi" not in str(fields)
