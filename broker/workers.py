@@ -37,6 +37,7 @@ log = structlog.get_logger("g2g.broker")
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
 STOP_TIMEOUT = 30.0
+START_TIMEOUT = 60.0  # above the store's own bounds: PostgreSQL connect 10 s, SQLite busy 30 s
 READY = b"ready\n"
 
 
@@ -122,6 +123,7 @@ class Supervisor:
     listen: str
     workers: int
     log_level: str = "INFO"
+    start_timeout: float = START_TIMEOUT
     _workers: list[_Worker] = field(default_factory=list)
     _budget: RestartBudget = field(default_factory=RestartBudget)
 
@@ -136,11 +138,19 @@ class Supervisor:
         worker.process = await asyncio.create_subprocess_exec(
             *worker.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         assert worker.process.stdout is not None
-        line = await worker.process.stdout.readline()
+        try:
+            line = await asyncio.wait_for(worker.process.stdout.readline(), self.start_timeout)
+        except TimeoutError:
+            # A worker stuck in start-up (a database that never answers) must not hold
+            # the supervisor, and with it SIGTERM, hostage.
+            worker.process.kill()
+            await worker.process.wait()
+            raise StartupError(f"broker worker {worker.index} did not report ready within "
+                               f"{self.start_timeout:g} s", reason="WORKER_FAILED") from None
         if line != READY:
             code = await worker.process.wait()
             raise StartupError(f"broker worker {worker.index} exited with {code} during start-up",
-                           reason="WORKER_FAILED")
+                               reason="WORKER_FAILED")
 
     def pids(self) -> list[int]:
         return [w.process.pid for w in self._workers if w.process]

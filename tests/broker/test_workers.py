@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import socket
+import sys
+from pathlib import Path
 
 import pytest
 
 from broker.protocol.errors import ConfigError, StartupError
-from broker.workers import RestartBudget, reserve_port, split_listen, worker_instance_id
+from broker.workers import (
+    RestartBudget,
+    Supervisor,
+    _Worker,
+    reserve_port,
+    split_listen,
+    worker_instance_id,
+)
 
 
 def test_split_listen() -> None:
@@ -57,3 +66,16 @@ def test_restart_budget_stops_a_crash_loop_and_recovers_after_the_window() -> No
     assert budget.allow(10.0)
     assert budget.allow(61.0)  # the first death has left the window
     assert budget.recent == 2
+
+
+async def test_a_worker_that_never_reports_ready_is_killed_and_fails_start_up(
+        tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path / "broker.yaml", "127.0.0.1:0", 1, start_timeout=0.5)
+    # Reads its stdin (the parent's pipe) forever and never says "ready".
+    stuck = _Worker(0, [sys.executable, "-c", "import sys; sys.stdin.read()"])
+    with pytest.raises(StartupError) as info:
+        await supervisor._start(stuck)
+    assert (info.value.reason, info.value.message) == (
+        "WORKER_FAILED", "broker worker 0 did not report ready within 0.5 s")
+    assert stuck.process is not None
+    assert stuck.process.returncode is not None  # killed, not left behind
