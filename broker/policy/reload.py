@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 
 from broker.policy.compile import PolicySet, compile_sources, read_sources, version_of
+from broker.protocol import logs
 from broker.protocol.catalog import Catalog
 from broker.protocol.errors import ConfigError
 from broker.protocol.registry import Registry
@@ -66,6 +67,14 @@ class PolicyWatcher:
                 log.error("policy_reload_rejected", error=exc.diagnostics(),
                           keeping_version=self.current.version)
             self.last_error = exc.message
+            return False
+        except Exception as exc:
+            # Not a bad file: the directory could not be read, or the new set's
+            # sources could not be stored beside the log (a set that decides must be
+            # retrievable by auditors). Keep the old set and keep watching.
+            fault = logs.fault_fields(exc)
+            log.error("policy_reload_failed", keeping_version=self.current.version, **fault)
+            self.last_error = f"unexpected {fault['error_type']} at {fault['at']}"
             return False
         old, self.current, self.last_error = self.current.version, policy, None
         log.info("policy_reloaded", old_version=old, version=policy.version,
