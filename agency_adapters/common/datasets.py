@@ -28,7 +28,6 @@ from agency_adapters.common.records import (
     find_optional,
     load,
     replace_atomically,
-    write,
 )
 from broker.protocol import logs
 
@@ -266,7 +265,6 @@ def generate_files(data: AdapterData[Any], out: Path, *, size: int, seed: int,
     With `dataset`, only that data set is written, to `out` itself when `out`
     ends in ``.jsonl`` or ``.csv``.
     """
-    records = data.generate(size, seed)
     chosen = data.datasets if dataset is None else (choose_dataset(data, out, dataset),)
     if dataset is not None and out.suffix.lower() in (".jsonl", ".csv"):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -274,5 +272,8 @@ def generate_files(data: AdapterData[Any], out: Path, *, size: int, seed: int,
     else:
         out.mkdir(parents=True, exist_ok=True)
         targets = {d.name: out / f"{d.name}.{fmt}" for d in chosen}
-    return [Written(d.name, targets[d.name], write(d.schema, records[d.name], targets[d.name]))
+    records = data.generate(size, seed)
+    # Atomically, like an import: `out` may be a running adapter's data directory.
+    return [Written(d.name, targets[d.name],
+                    replace_atomically(d.schema, records[d.name], targets[d.name]))
             for d in chosen]

@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gen.add_argument("--size", type=_size, help=f"records (1..{MAX_SIZE:,}); "
                                                 "default: the adapter's seeded size")
     gen.add_argument("--seed", type=int, help="default: the adapter's fixed seed")
-    gen.add_argument("--format", choices=FORMATS, default="jsonl")
+    gen.add_argument("--format", choices=FORMATS,
+                     help="default: jsonl, or the extension of a --dataset file")
     gen.add_argument("--dataset", help="only this data set (OUT may then be a file)")
     gen.add_argument("--out", type=Path, required=True, help="a directory (or a file "
                                                              "with --dataset)")
@@ -103,10 +104,16 @@ def _generate(args: argparse.Namespace) -> int:
     from agency_adapters.runner import load
 
     data = load(args.adapter).DATA
+    extension = args.out.suffix.lower()[1:]
+    to_file = args.dataset is not None and extension in FORMATS
+    if to_file and args.format not in (None, extension):
+        print(f"g2g data generate: --format {args.format} contradicts {args.out}",
+              file=sys.stderr)
+        return 2
     try:
         written = generate_files(data, args.out, size=args.size or data.default_size,
                                  seed=data.default_seed if args.seed is None else args.seed,
-                                 fmt=args.format, dataset=args.dataset)
+                                 fmt=args.format or "jsonl", dataset=args.dataset)
     except RecordError as err:
         print(f"g2g data generate: {err}", file=sys.stderr)
         return 1

@@ -66,3 +66,17 @@ def test_an_unwritable_data_root_is_reported_not_a_traceback(
                  "--data-root", str(not_a_directory)]) == 1
     assert capsys.readouterr().err == (
         f"g2g data import: failed: {not_a_directory / 'interpol'}: Not a directory\n")
+
+
+def test_generate_to_a_file_takes_its_format_from_the_extension_and_refuses_a_contradiction(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sltd.csv"
+    assert main(["data", "generate", "interpol", "--dataset", "sltd", "--size", "5",
+                 "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("number,")  # CSV, as named
+    assert out.stat().st_mode & 0o777 == 0o600  # written like an import
+    assert list(tmp_path.iterdir()) == [out]  # no temp file left behind
+    assert main(["data", "generate", "interpol", "--dataset", "sltd", "--format", "jsonl",
+                 "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"g2g data generate: --format jsonl contradicts {out}\n")
