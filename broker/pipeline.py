@@ -256,10 +256,9 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         # Replay claim and rate limits are decided with the record, in one
         # transaction shared by every worker (broker/audit/store.py Admission).
         # Nothing is forwarded until the record is durable.
-        await broker.audit.append(trace.event("request", now), Admission(
+        await _record_request(trace, broker.audit.append(trace.event("request", now), Admission(
             claim=replay.claim(header.sender, header.message_id, keep_until),
-            counters=windows(header.sender, decision, now), now=int(now.timestamp())))
-        trace.request_recorded = True
+            counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
         attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
         response = await broker.forward(
             header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
@@ -297,6 +296,27 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
              correlation_id=header.correlation_id, consumer=header.sender,
              service=header.service, rule_id=decision.rule_id)
     return response
+
+
+async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
+    """Await the request record; a caller leaving meanwhile does not orphan it.
+
+    The record is already queued and commits whether or not anyone waits, so on
+    cancellation this still learns whether it did: if so the exchange is marked
+    recorded and `handle_call` closes it with a CANCELLED outcome.
+    """
+    recording = asyncio.ensure_future(append)
+    try:
+        await asyncio.shield(recording)
+    except asyncio.CancelledError:
+        try:
+            await recording
+        except G2GError:
+            pass  # refused (replay, rate limit, store down): there is no record to close
+        else:
+            trace.request_recorded = True
+        raise
+    trace.request_recorded = True
 
 
 async def _record_failure(trace: Trace, exc: G2GError, broker: Broker) -> None:
