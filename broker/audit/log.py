@@ -48,6 +48,10 @@ class LogReader:
         self.conn = conn
         self._cache: dict[tuple[int, int], bytes] = {}
 
+    def forget_cached_nodes(self) -> None:
+        """Drop cached tree nodes (after a write that did not commit: they may be wrong)."""
+        self._cache.clear()
+
     def _one(self, query: str, params: Sequence[object] = ()) -> Any:
         cur = self.conn.execute(self.dialect.sql(query), tuple(params))
         return cur.fetchone()

@@ -135,7 +135,11 @@ class AuditStore:
         self._key = log_key
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._conn = dialect.connect()
-        self._write_lock = dialect.writer_lock()
+        try:
+            self._write_lock = dialect.writer_lock()
+        except BaseException:
+            self._conn.close()  # a store that failed to open leaves nothing open
+            raise
         self._reader = LogReader(dialect, self._conn)
         self._last_cp_time = time.monotonic()
         self._last_expiry = 0.0
@@ -252,7 +256,7 @@ class AuditStore:
         restart, a killed backend) is replaced `reconnect_seconds` later; until
         then writes fail fast, closed, instead of each waiting on a connect.
         """
-        self._reader._cache.clear()
+        self._reader.forget_cached_nodes()
         try:
             self._conn.execute("SELECT 1")
         except Exception:

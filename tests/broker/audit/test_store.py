@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -259,3 +261,20 @@ def test_a_failed_postgres_call_is_logged_by_sqlstate() -> None:
         fields = _db_error(info.value)
         assert (fields["error_type"], fields["code"]) == ("UndefinedTable", "42P01")
         assert "budi" not in str(fields)
+
+
+async def test_a_store_that_fails_to_open_leaves_no_connection_open(
+        tmp_path: Path, log_key: Ed25519PrivateKey) -> None:
+    from broker.protocol.errors import AuditUnavailable
+
+    path = tmp_path / "audit.db"
+    (tmp_path / "audit.db.writer-lock").mkdir()  # the writers' lock file cannot be opened
+
+    def open_on_log() -> list[str]:
+        fds = Path("/proc/self/fd")
+        return [t for t in (os.path.realpath(fds / n) for n in os.listdir(fds))
+                if t.startswith(str(path))]
+
+    with pytest.raises(AuditUnavailable, match="IsADirectoryError"):
+        await open_store(AuditConfig(path=path), log_key=log_key, instance_id="t")
+    assert open_on_log() == []
