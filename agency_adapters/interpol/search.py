@@ -87,6 +87,10 @@ class InterpolIndex:
 
     def search(self, query: NoticeQuery) -> list[NoticeMatch]:
         """Matches at or above the threshold, best first, at most MAX_HITS."""
+        return self.find(query)[0]
+
+    def find(self, query: NoticeQuery) -> tuple[list[NoticeMatch], int]:
+        """(the best MAX_HITS matches, how many reached the threshold in all)."""
         def facts(ri: int) -> tuple[str, float] | None:
             record = self.notices[ri]
             if query.categories and record.category not in query.categories:
@@ -97,4 +101,4 @@ class InterpolIndex:
         found = self._names.search(query.full_name, query.date_of_birth, self.threshold, facts)
         matches = [NoticeMatch(self.notices[ri].notice_id, score, fields, self.notices[ri])
                    for ri, (score, fields) in found.items()]
-        return sorted(matches, key=lambda m: (-m.score, m.notice_id))[:MAX_HITS]
+        return sorted(matches, key=lambda m: (-m.score, m.notice_id))[:MAX_HITS], len(matches)

@@ -110,12 +110,13 @@ def handlers(data: Current[InterpolIndex]) -> dict[str, Handler]:
             full_name=request.full_name, date_of_birth=request.date_of_birth,
             nationality=request.nationality,
             categories=frozenset(_CATEGORY_NAMES[c] for c in request.categories))
+        shown, total = index.find(query)
         return pb.NoticeSearchResponse(
             hits=[pb.NoticeHit(notice_id=m.notice_id, score=m.score,
                                matched_fields=list(m.matched_fields),
                                notice=to_notice(m.record))
-                  for m in index.search(query)],
-            threshold=index.threshold)
+                  for m in shown],
+            threshold=index.threshold, total_matches=total, truncated=total > len(shown))
 
     async def get(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.GetNoticeRequest)

@@ -89,7 +89,7 @@ def _call(service: str, request: pb_message.Message, purpose: str, legal_basis: 
 
 
 def _hits(payload: wl.ScreenResponse | ipb.NoticeSearchResponse) -> str:
-    if isinstance(payload, wl.ScreenResponse) and payload.truncated:
+    if payload.truncated:
         return f"{len(payload.hits)} of {payload.total_matches} hit(s) shown (add a DOB)"
     return f"{len(payload.hits)} hit(s)"
 

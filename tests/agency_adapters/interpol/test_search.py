@@ -118,3 +118,18 @@ def test_recall_on_the_seeded_data_set() -> None:
     for notice in linked[:50]:
         doc = notice.documents[0]
         assert index.check(doc.number, doc.issuing_country).linked_notice_id != ""
+
+
+async def test_a_search_cut_to_the_hit_limit_says_how_many_matched() -> None:
+    namesakes = tuple(_notice(f"2023/{500 + i}", "Budi Santoso", dob=f"19{50 + i}-01-01")
+                      for i in range(12))
+    search = service.handlers(Fixed(InterpolIndex(NOTICES + namesakes, SLTD)))[
+        service.SEARCH]
+    cut = await search(pb.NoticeSearchRequest(full_name="Budi Santoso"), None)  # type: ignore[arg-type]
+    assert isinstance(cut, pb.NoticeSearchResponse)
+    assert (len(cut.hits), cut.total_matches, cut.truncated) == (10, 12, True)
+    one = await search(pb.NoticeSearchRequest(full_name="Budi Santoso",  # type: ignore[arg-type]
+                                              date_of_birth="1953-01-01"), None)
+    assert isinstance(one, pb.NoticeSearchResponse)
+    assert ([h.notice_id for h in one.hits], one.total_matches, one.truncated) == (
+        ["2023/503"], 1, False)
