@@ -265,9 +265,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
             broker.limits.provider_timeout_seconds)
         verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker)
     except G2GError as exc:
-        if trace.header is None:
-            trace.header = envelope.peek_header(env)
-        await _record_failure(trace, exc, broker)
+        await _record_failure(trace, exc, broker, env)
         raise
     except asyncio.CancelledError:
         # The caller hung up or its deadline passed. Once its request is recorded (and
@@ -275,17 +273,15 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         # cancellation cannot cut that write short.
         if trace.request_recorded:
             await asyncio.shield(_record_failure(
-                trace, CallCancelled("the caller left before the answer"), broker))
+                trace, CallCancelled("the caller left before the answer"), broker, env))
         raise
     except Exception as exc:
         # A bug, not a bad request: the caller still gets a status with a reason and
         # the exchange is still audited. The exception's text may quote request
         # data, so only its type and where it was raised are logged.
         log.error("pipeline_fault", **logs.fault_fields(exc))
-        if trace.header is None:
-            trace.header = envelope.peek_header(env)
         fault = InternalError("the broker failed to process this request")
-        await _record_failure(trace, fault, broker)
+        await _record_failure(trace, fault, broker, env)
         raise fault from None
     await broker.audit.append(trace.event(
         "outcome", broker.clock(), status="OK",
@@ -319,7 +315,11 @@ async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
     trace.request_recorded = True
 
 
-async def _record_failure(trace: Trace, exc: G2GError, broker: Broker) -> None:
+async def _record_failure(trace: Trace, exc: G2GError, broker: Broker,
+                          env: envelope_pb2.Envelope) -> None:
+    """Count, log and audit a failed exchange with whatever identity was established."""
+    if trace.header is None:  # failed before the header parsed: record what can be read
+        trace.header = envelope.peek_header(env)
     kind = "outcome" if trace.request_recorded else "rejected"
     h = trace.header
     broker.tally[exc.code.name] += 1
