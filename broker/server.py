@@ -29,7 +29,7 @@ from broker.config import BrokerConfig
 from broker.forward import ProviderClients
 from broker.policy import PolicySet
 from broker.policy.reload import PolicyWatcher
-from broker.protocol import keys, pki, status, tls
+from broker.protocol import keys, logs, pki, status, tls
 from broker.protocol._gen.g2g.v1 import (
     broker_pb2,
     broker_pb2_grpc,
@@ -212,10 +212,7 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
     if worker is not None:
         sys.stdout.buffer.write(workers.READY)
         sys.stdout.flush()
-        # Nobody reads the pipe after this line; a stray write must never block on it.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        logs.discard_stdout()  # nobody reads the pipe after this line
     stopped = asyncio.Event()
     reporting = asyncio.ensure_future(report_tally(running.broker.tally, stopped))
     await stop.wait()
@@ -248,4 +245,5 @@ async def report_tally(tally: Counter[str], stopped: asyncio.Event,
 
 
 def _log_counts(counts: dict[str, int]) -> None:
-    log.info("exchange_counts", counts=counts)
+    # The pid tells a restarted worker (counting from zero) from the one it replaced.
+    log.info("exchange_counts", counts=counts, pid=os.getpid())

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
+from broker.protocol import logs
 from broker.protocol.errors import G2GError
 
 # Command groups, in the order `g2g --help` lists them.
@@ -41,16 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # `g2g audit query ... | head`: the reader left; say nothing more.
-        _silence_stdout()
+        logs.discard_stdout()  # so the final flush cannot raise again
         return 141
     return code
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
 
 
 if __name__ == "__main__":

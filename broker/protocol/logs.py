@@ -7,6 +7,7 @@ document numbers. Call `configure()` once at process start.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -57,3 +58,14 @@ def fault_fields(exc: BaseException) -> dict[str, str]:
     frames = traceback.extract_tb(exc.__traceback__)
     at = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
     return {"error_type": type(exc).__name__, "at": at}
+
+
+def discard_stdout() -> None:
+    """Point this process's stdout at /dev/null (its reader is gone or never reads again).
+
+    A later write, or the interpreter's final flush, then neither blocks on a full
+    pipe nor raises on a closed one.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
