@@ -48,6 +48,13 @@ class LogReader:
         self.conn = conn
         self._cache: dict[tuple[int, int], bytes] = {}
 
+    def remember_nodes(self, nodes: dict[tuple[int, int], bytes]) -> None:
+        """Cache tree nodes the caller is writing, so later proofs need no lookup.
+
+        Only for nodes of a transaction that commits; see `forget_cached_nodes`.
+        """
+        self._cache.update(nodes)
+
     def forget_cached_nodes(self) -> None:
         """Drop cached tree nodes (after a write that did not commit: they may be wrong)."""
         self._cache.clear()

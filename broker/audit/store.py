@@ -272,7 +272,7 @@ class AuditStore:
         try:
             conn = self.dialect.connect()
         except Exception as exc:
-            log.error("audit_reconnect_failed", error=str(exc))
+            log.error("audit_reconnect_failed", **_db_error(exc))
             self._reconnect_at = time.monotonic() + self.config.reconnect_seconds
             return
         self._conn, self._reader, self._reconnect_at = conn, LogReader(self.dialect, conn), None
@@ -340,7 +340,7 @@ class AuditStore:
                 "INSERT INTO rate_counts (counter, window_start, used, expires) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (counter, window_start) "
                 "DO UPDATE SET used = rate_counts.used + excluded.used"), charged)
-        self._reader._cache.update(new_nodes)
+        self._reader.remember_nodes(new_nodes)
         new_size = seq
         latest = self._reader.latest_checkpoint()
         if new_size - (latest[0] if latest else 0) >= self.config.checkpoint_every:

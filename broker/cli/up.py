@@ -67,7 +67,8 @@ class Child:
 @dataclass
 class Status:
     children: list[Child]
-    # Cumulative counts by status, as each broker process (or worker) last reported.
+    # Cumulative counts by status, as each broker process last reported (by pid: a
+    # restarted worker counts from zero, and what its predecessor counted stays).
     reported: dict[str, Counter[str]] = field(default_factory=dict)
 
     def report(self, source: str, counts: dict[str, int]) -> None:
@@ -117,7 +118,7 @@ async def _pump(child: Child, status: Status, log_dir: Path) -> None:
             if name in READY_EVENTS:
                 child.ready.set()
             elif name == "exchange_counts":
-                status.report(str(event.get("worker", "")), event.get("counts") or {})
+                status.report(str(event.get("pid", "")), event.get("counts") or {})
             elif name in DATA_EVENTS:
                 print("\r\033[K" + DATA_EVENTS[name].format_map(_Missing(event)), flush=True)
             elif name not in STARTED_EVENTS:
