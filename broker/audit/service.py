@@ -58,15 +58,12 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
 
     def _subject_key(self, request: audit_pb2.AuditQuery) -> str:
         """The keyed hash of the person asked about, computed as the log stores it."""
-        which = request.WhichOneof("subject")
-        if which == "name_dob":
-            return subjects.name_dob_key(self._secret, request.name_dob.full_name,
-                                         request.name_dob.date_of_birth)
-        if which == "document":
-            return subjects.document_key(self._secret, request.document)
-        if which == "national_id":
-            return subjects.national_id_key(self._secret, request.national_id)
-        return request.subject_key
+        if not request.WhichOneof("subject"):
+            return request.subject_key
+        return subjects.query_key(
+            self._secret, full_name=request.name_dob.full_name,
+            date_of_birth=request.name_dob.date_of_birth, document=request.document,
+            national_id=request.national_id)
 
     def _digest(self, request: pb_message.Message) -> str:
         """SHA-256 of the request, with a person's identifier replaced by its keyed hash:

@@ -56,3 +56,19 @@ def document_key(secret: bytes, number: str) -> str:
 
 def national_id_key(secret: bytes, number: str) -> str:
     return subject_key(secret, "national_id", (number,))
+
+
+def query_key(secret: bytes, *, full_name: str = "", date_of_birth: str = "",
+              document: str = "", national_id: str = "") -> str:
+    """The key an auditor's "who looked up this person" asks for, or "" for no person.
+
+    One identifier at a time: a document number, else a national id, else a
+    name with its date of birth (the CLI and the Audit service both ask this way).
+    """
+    if document:
+        return document_key(secret, document)
+    if national_id:
+        return national_id_key(secret, national_id)
+    if full_name:
+        return name_dob_key(secret, full_name, date_of_birth)
+    return ""

@@ -95,10 +95,9 @@ def _filters(args: argparse.Namespace, config: Any) -> Any:
     if bool(args.name) != bool(args.dob):
         raise ConfigError("--name and --dob go together (a person is a name and a birth date)")
     if args.name or args.document or args.national_id:
-        secret = pki.load_log_secret(config.pki_dir)
-        subject = (subjects.document_key(secret, args.document) if args.document
-                   else subjects.national_id_key(secret, args.national_id) if args.national_id
-                   else subjects.name_dob_key(secret, args.name, args.dob))
+        subject = subjects.query_key(pki.load_log_secret(config.pki_dir), full_name=args.name,
+                                     date_of_birth=args.dob, document=args.document,
+                                     national_id=args.national_id)
     return Filters(
         agency=args.agency, consumer=args.consumer, provider=args.provider,
         service=args.service, purpose=args.purpose, decision=args.decision,
