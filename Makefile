@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-GEN    := broker/protocol/_gen/__init__.py
+GEN    := sdk/g2g_sdk/_gen/__init__.py
 PROTOS := $(shell find proto -name '*.proto')
 PKI    := var/pki
 
@@ -18,10 +18,10 @@ help:
 	@echo "make bench  - benchmarks (prints a table, writes bench/results/)"
 	@echo "make eval-screening - watchlist screening recall/precision/latency"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./sdk -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)
@@ -47,7 +47,7 @@ test: $(GEN)
 lint: $(GEN)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/buf lint broker/protocol/_gen/image.binpb --config proto/buf.yaml --path g2g
+	$(BIN)/buf lint sdk/g2g_sdk/_gen/image.binpb --config proto/buf.yaml --path g2g
 
 bench: $(GEN)
 	$(BIN)/python -m bench
@@ -69,4 +69,4 @@ eval-screening: $(GEN)
 	$(BIN)/python -m agency_adapters.immigration.evaluation
 
 clean:
-	rm -rf $(VENV) broker/protocol/_gen var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) sdk/g2g_sdk/_gen var .mypy_cache .ruff_cache .pytest_cache

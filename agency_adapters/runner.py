@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
+from g2g_sdk import pki
+from g2g_sdk.errors import ConfigError
+from g2g_sdk.provider import Handler, ProviderServer
+from g2g_sdk.registry import Registry, load_registry
 
 from agency_adapters.common.datasets import RELOAD_INTERVAL, AdapterData, Current, LiveData
 from agency_adapters.common.records import RecordError
-from agency_adapters.toolkit.provider import Handler, ProviderServer
-from broker.protocol import pki
-from broker.protocol.errors import ConfigError
-from broker.protocol.registry import Registry, load_registry
 
 log = structlog.get_logger("g2g.adapter")
 

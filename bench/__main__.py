@@ -172,10 +172,9 @@ def _row(path: str, concurrency: int, result: dict[str, Any], cpu: float,
 def sample_envelope_size() -> int:
     """Bytes of a typical signed screening request, so the baseline carries the same size."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from g2g_sdk import envelope
+    from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
     from google.protobuf import json_format
-
-    from broker.protocol import envelope
-    from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2
 
     request = json_format.ParseDict(SCREEN["request"], watchlist_pb2.ScreenRequest())
     env = envelope.build_request(
@@ -238,7 +237,7 @@ def run_broker(label: str, audit: str, levels: list[tuple[int, int, int]], work:
     endpoints = {k: int(v) for k, v in adapters.wait_event("adapter_ready")["endpoints"].items()}
     config = _federation_files(work, endpoints, audit)
     rows = []
-    g2g = [PY, "-m", "broker.cli.main"]
+    g2g = [PY, "-m", "g2g_cli.main"]
     many = ["--workers", str(workers)] if workers > 1 else []
     with _spawn("broker", [*g2g, "broker", "serve", "--config", str(config),
                            "--log-level", "INFO", *many]) as broker:
@@ -260,7 +259,7 @@ def run_broker(label: str, audit: str, levels: list[tuple[int, int, int]], work:
 
 @contextmanager
 def _adapters(work: Path) -> Iterator[Proc]:
-    with _spawn("adapters", [PY, "-m", "broker.cli.main", "adapter", "serve", *ADAPTERS,
+    with _spawn("adapters", [PY, "-m", "g2g_cli.main", "adapter", "serve", *ADAPTERS,
                              "--registry", str(REGISTRY), "--pki-dir", str(work / "pki"),
                              "--listen", "127.0.0.1:0", "--log-level", "INFO"]) as proc:
         yield proc
@@ -327,13 +326,14 @@ def micro_figures(work: Path) -> dict[str, Any]:
     """
     import asyncio
 
+    from g2g_sdk.catalog import Catalog
+    from g2g_sdk.registry import load_registry
+
     from bench.bench_audit import run
     from bench.bench_policy import SCREEN as POLICY_SERVICE
     from bench.bench_policy import percentiles, policy_text
     from broker.audit import AuditConfig
     from broker.policy import RequestContext, compile_sources
-    from broker.protocol.catalog import Catalog
-    from broker.protocol.registry import load_registry
 
     registry = load_registry(REGISTRY, work / "pki")
     consumers = sorted(a for a in registry.agencies if a != "ID/GOV/IMIGRASI")
@@ -378,7 +378,7 @@ def main() -> int:
         levels = [lv for lv in levels if str(lv[0]) in args.concurrency.split(",")]
     services = tuple(args.services.split(","))
     worker_counts = [int(n) for n in args.workers.split(",")]
-    from broker.protocol import pki
+    from g2g_sdk import pki
 
     started = time.monotonic()
     rows = run_baseline(levels, sample_envelope_size())

@@ -18,10 +18,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from g2g_sdk import pki  # noqa: E402
+from g2g_sdk.catalog import Catalog  # noqa: E402
+from g2g_sdk.registry import load_registry  # noqa: E402
+
 from broker.policy import RequestContext, compile_sources  # noqa: E402
-from broker.protocol import pki  # noqa: E402
-from broker.protocol.catalog import Catalog  # noqa: E402
-from broker.protocol.registry import load_registry  # noqa: E402
 
 SCREEN = "g2g.immigration.v1.Watchlist/Screen"
 CALLS = 100_000

@@ -52,13 +52,11 @@ async def _baseline(spec: dict[str, Any]) -> tuple[Caller, Callable[[], Awaitabl
 
 
 async def _broker(spec: dict[str, Any]) -> tuple[Caller, Callable[[], Awaitable[None]]]:
+    from g2g_sdk import ConsumerClient, pki, tls
+    from g2g_sdk._gen.g2g.v1 import broker_pb2_grpc
+    from g2g_sdk.catalog import find_method, message_class
+    from g2g_sdk.registry import load_registry
     from google.protobuf import json_format
-
-    from agency_adapters.toolkit import ConsumerClient
-    from broker.protocol import pki, tls
-    from broker.protocol._gen.g2g.v1 import broker_pb2_grpc
-    from broker.protocol.catalog import find_method, message_class
-    from broker.protocol.registry import load_registry
 
     pki_dir = Path(spec["pki_dir"])
     registry = load_registry(Path(spec["registry"]), pki_dir)

@@ -74,7 +74,7 @@ def main() -> int:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     raw = RESULTS / "profile-broker.txt"
     with tempfile.TemporaryDirectory(prefix="g2g-profile-") as tmp:
-        from broker.protocol import pki
+        from g2g_sdk import pki
 
         work = Path(tmp)
         pki.init_pki(REGISTRY, work / "pki")
@@ -83,7 +83,7 @@ def main() -> int:
                          adapters.wait_event("adapter_ready")["endpoints"].items()}
             audit = f"  backend: sqlite\n  path: {work / 'audit.db'}\n"
             config = _federation_files(work, endpoints, audit)
-            with _spawn("broker", [PY, "-m", "broker.cli.main", "broker", "serve", "--config",
+            with _spawn("broker", [PY, "-m", "g2g_cli.main", "broker", "serve", "--config",
                                    str(config), "--workers", str(args.workers)]) as broker:
                 started = broker.wait_event("broker_started")
                 pids = [broker.popen.pid, *started.get("pids", [])]

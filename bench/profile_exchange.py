@@ -15,10 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from g2g_sdk import pki
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2 as wl
+
 from bench.__main__ import REGISTRY, raised_policies
-from broker.federation import start_federation, write_config
-from broker.protocol import pki
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2 as wl
+from g2g_harness.federation import start_federation, write_config
 
 
 async def main(n: int) -> None:

@@ -13,9 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from broker.protocol import yamlsrc
-from broker.protocol.envelope import TimeRules
-from broker.protocol.errors import ConfigError
+from g2g_sdk import yamlsrc
+from g2g_sdk.envelope import TimeRules
+from g2g_sdk.errors import ConfigError
 
 if TYPE_CHECKING:
     from broker.audit import AuditConfig

@@ -7,11 +7,10 @@ the provider chose is passed through as the same `G2GError` it encodes.
 from __future__ import annotations
 
 import grpc
-
-from broker.protocol import status
-from broker.protocol._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
-from broker.protocol.errors import G2GError, ProviderTimeout, ProviderUnavailable
-from broker.protocol.registry import Registry
+from g2g_sdk import status
+from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
+from g2g_sdk.errors import G2GError, ProviderTimeout, ProviderUnavailable
+from g2g_sdk.registry import Registry
 
 
 class ProviderClients:

@@ -12,7 +12,7 @@ audit transaction, so they hold across every worker on the store.
 Every step either returns what the next needs or raises a `G2GError`; the
 `Trace` collects whatever identity was established so that rejected
 requests are audited too. The server turns errors into statuses
-(broker.protocol.status); nothing here picks a gRPC code. Never logs payloads.
+(g2g_sdk.status); nothing here picks a gRPC code. Never logs payloads.
 """
 
 from __future__ import annotations
@@ -27,19 +27,11 @@ from datetime import datetime
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from google.protobuf import message as pb_message
-
-from broker import replay
-from broker.audit import AuditEvent, AuditStore, subject_keys
-from broker.audit.store import Admission
-from broker.config import Limits
-from broker.policy import Decision, PolicySet, RequestContext
-from broker.policy.ratelimit import windows
-from broker.protocol import envelope, fieldmask, logs, schema
-from broker.protocol._gen.g2g.v1 import envelope_pb2, provider_pb2
-from broker.protocol.catalog import Catalog, ServiceSpec
-from broker.protocol.envelope import OpenedEnvelope
-from broker.protocol.errors import (
+from g2g_sdk import envelope, fieldmask, logs, schema
+from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
+from g2g_sdk.catalog import Catalog, ServiceSpec
+from g2g_sdk.envelope import OpenedEnvelope
+from g2g_sdk.errors import (
     AuthenticationError,
     CallCancelled,
     EnvelopeError,
@@ -52,7 +44,15 @@ from broker.protocol.errors import (
     SignatureError,
     UnknownServiceError,
 )
-from broker.protocol.registry import Registry
+from g2g_sdk.registry import Registry
+from google.protobuf import message as pb_message
+
+from broker import replay
+from broker.audit import AuditEvent, AuditStore, subject_keys
+from broker.audit.store import Admission
+from broker.config import Limits
+from broker.policy import Decision, PolicySet, RequestContext
+from broker.policy.ratelimit import windows
 from broker.typing import Clock, ReplayGuard
 
 log = structlog.get_logger("g2g.broker")

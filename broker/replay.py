@@ -15,7 +15,8 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime
 
-from broker.protocol.errors import ReplayError
+from g2g_sdk.errors import ReplayError
+
 from broker.typing import Clock, ReplayGuard
 
 

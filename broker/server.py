@@ -3,7 +3,7 @@
 `start_broker(config)` builds every dependency once, binds the configured
 address (port 0 for tests) and returns a `RunningBroker`. The servicers are
 thin: they hand requests to broker.pipeline and map `G2GError` to a status
-through broker.protocol.status, the only place that picks codes.
+through g2g_sdk.status, the only place that picks codes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,15 @@ from datetime import UTC, datetime
 
 import grpc
 import structlog
+from g2g_sdk import keys, logs, pki, status, tls
+from g2g_sdk._gen.g2g.v1 import (
+    broker_pb2,
+    broker_pb2_grpc,
+    envelope_pb2,
+)
+from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
+from g2g_sdk.errors import G2GError, StartupError, UnknownServiceError
+from g2g_sdk.registry import Registry, load_registry
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -29,15 +38,6 @@ from broker.config import BrokerConfig
 from broker.forward import ProviderClients
 from broker.policy import PolicySet
 from broker.policy.reload import PolicyWatcher
-from broker.protocol import keys, logs, pki, status, tls
-from broker.protocol._gen.g2g.v1 import (
-    broker_pb2,
-    broker_pb2_grpc,
-    envelope_pb2,
-)
-from broker.protocol.catalog import Catalog, ServiceSpec, file_descriptor_set
-from broker.protocol.errors import G2GError, StartupError, UnknownServiceError
-from broker.protocol.registry import Registry, load_registry
 from broker.replay import MemoryReplayGuard
 from broker.typing import Clock
 

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
-
-from broker.protocol.errors import ConfigError, G2GError, StartupError
+from g2g_sdk.errors import ConfigError, G2GError, StartupError
 
 log = structlog.get_logger("g2g.broker")
 
@@ -128,7 +127,7 @@ class Supervisor:
     _budget: RestartBudget = field(default_factory=RestartBudget)
 
     def _argv(self, index: int) -> list[str]:
-        return [sys.executable, "-m", "broker.cli.main", "broker", "serve",
+        return [sys.executable, "-m", "g2g_cli.main", "broker", "serve",
                 "--config", str(self.config_path), "--listen", self.listen,
                 "--log-level", self.log_level, "--workers", str(self.workers),
                 "--worker", str(index)]

@@ -1,10 +1,10 @@
-"""Generate Python code from proto/ into broker/protocol/_gen (never edit the output).
+"""Generate Python code from proto/ into sdk/g2g_sdk/_gen (never edit the output).
 
 protovalidate's `buf/validate/validate.proto` is not shipped as source on PyPI,
 but its serialized descriptor is embedded in the protovalidate wheel; we hand
 it to protoc with --descriptor_set_in so that the constraints in our .proto
 files compile offline. Imports in the output are rewritten to live under
-`broker.protocol._gen` so the generated packages never shadow anything.
+`g2g_sdk._gen` so the generated packages never shadow anything.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
-OUT = ROOT / "broker" / "protocol" / "_gen"
-PREFIX = "broker.protocol._gen"
+OUT = ROOT / "sdk" / "g2g_sdk" / "_gen"
+PREFIX = "g2g_sdk._gen"
 VALIDATE = "buf/validate/validate.proto"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from broker.audit.dialect import dialect_for
 from broker.audit.log import Filters, LogReader
-from broker.federation import LocalFederation
+from g2g_harness.federation import LocalFederation
 
 
 def _read(federation: LocalFederation) -> list[dict[str, Any]]:

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 import structlog
-
-from broker.protocol import logs, pki
-from broker.protocol.registry import Registry, load_registry
+from g2g_sdk import logs, pki
+from g2g_sdk.registry import Registry, load_registry
 
 REPO = Path(__file__).resolve().parent.parent
 REGISTRY = REPO / "config" / "agencies.yaml"

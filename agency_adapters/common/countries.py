@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from broker.protocol.errors import SchemaError
+from g2g_sdk.errors import SchemaError
 
 _CODES: Final = """
 ABW AFG AGO AIA ALA ALB AND ARE ARG ARM ASM ATA ATF ATG AUS AUT AZE BDI BEL BEN

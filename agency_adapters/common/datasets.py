@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import structlog
+from g2g_sdk import logs
 
 from agency_adapters.common.records import (
     RecordError,
@@ -29,7 +30,6 @@ from agency_adapters.common.records import (
     load,
     replace_atomically,
 )
-from broker.protocol import logs
 
 I = TypeVar("I")  # noqa: E741 (the index type of an adapter)
 I_co = TypeVar("I_co", covariant=True)

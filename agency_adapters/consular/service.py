@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Final
 
+from g2g_sdk._gen.g2g.consular.v1 import consular_pb2 as pb
+from g2g_sdk.provider import Call, Handler
 from google.protobuf import message as pb_message
 
 from agency_adapters.common.countries import require_assigned
 from agency_adapters.common.datasets import AdapterData, Current, Dataset, Records
+from agency_adapters.common.names import tokens
 from agency_adapters.consular import records as rec
 from agency_adapters.consular import synthetic
-from agency_adapters.immigration.names import tokens
-from agency_adapters.toolkit.provider import Call, Handler
-from broker.protocol._gen.g2g.consular.v1 import consular_pb2 as pb
 
 IMIGRASI = "ID/GOV/IMIGRASI"
 EMBASSIES: Final[Mapping[str, str]] = {

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from agency_adapters.common import records as r
+from agency_adapters.common.people import FOREIGN
 from agency_adapters.consular.records import (
     EMBASSY_COUNTRIES,
     NOTIFICATION_TYPES,
@@ -33,7 +34,6 @@ from agency_adapters.consular.records import (
     PermitType,
     Sponsor,
 )
-from agency_adapters.immigration.synthetic import FOREIGN
 
 SEED = 62021
 DEFAULT_SIZE = 2000

@@ -34,7 +34,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from agency_adapters.immigration import names, screening, synthetic
+from agency_adapters.common import names, people
+from agency_adapters.common.matching import dob_similarity
+from agency_adapters.immigration import screening, synthetic
 from agency_adapters.immigration.records import WatchlistRecord
 
 SEED = 4242
@@ -332,14 +334,14 @@ class _Truth:
 def compatible(query_dob: str, listed_dob: str) -> bool:
     """The dates cannot tell two persons apart: one unknown, equal, same year with only
     a year on one side, or day and month swapped."""
-    _, match = screening.dob_similarity(query_dob, listed_dob)
+    _, match = dob_similarity(query_dob, listed_dob)
     return match or not query_dob or not listed_dob
 
 
 def decoy(rng: random.Random, listed: tuple[WatchlistRecord, ...],
           travellers: Iterable[WatchlistRecord], truth: _Truth) -> Case:
     """A non-listed person with a name like a listed one's (never a collision)."""
-    pool = list(synthetic.GIVEN_M + synthetic.JAVA_M + synthetic.JAVA_F + synthetic.BATAK
+    pool = list(people.GIVEN_M + synthetic.JAVA_M + synthetic.JAVA_F + synthetic.BATAK
                 + synthetic.ARABIC_M + synthetic.IDN_FAMILY)
     for traveller in travellers:
         kind = rng.choice(DECOY_KINDS)

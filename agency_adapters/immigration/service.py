@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2 as pb
+from g2g_sdk.provider import Call, Handler
 from google.protobuf import message as pb_message
 
 from agency_adapters.common.countries import require_assigned
 from agency_adapters.common.datasets import AdapterData, Current, Dataset
 from agency_adapters.immigration import records as rec
 from agency_adapters.immigration import screening, synthetic
-from agency_adapters.toolkit.provider import Call, Handler
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2 as pb
 
 AGENCY_ID = "ID/GOV/IMIGRASI"
 SCREEN = "g2g.immigration.v1.Watchlist/Screen"

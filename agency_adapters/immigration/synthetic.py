@@ -32,36 +32,11 @@ from agency_adapters.immigration.records import (
 )
 
 SEED = 20111
-# The small pools below feed the Interpol and consular generators; they are kept
-# unchanged so those seeded data sets (and tests written against them) stay the same.
-GIVEN_M = ("Muhammad", "Ahmad", "Budi", "Agus", "Joko", "Rizki", "Hendra", "Yusuf", "Abdul Rahman",
-           "Dedi", "Slamet", "Bambang", "Eko", "Teguh", "Hasan", "Iwan", "Fajar", "Andi", "Surya",
-           "Wahyu", "Taufik", "Syarif", "Kurniawan", "Ridwan", "Arief", "Imam", "Zainal")
-GIVEN_F = ("Siti", "Dewi", "Sri", "Aisyah", "Fatimah", "Nur", "Ratna", "Putri", "Wulan", "Indah",
-           "Rina", "Yuni", "Lestari", "Ayu", "Khadijah", "Maya", "Intan", "Fitri", "Nurul Huda")
-FAMILY_ID = ("Santoso", "Wijaya", "Saputra", "Hidayat", "Kusuma", "Pratama", "Nugroho", "Setiawan",
-             "Siregar", "Nasution", "Harahap", "Simanjuntak", "Sihombing", "Lubis", "Gunawan",
-             "Halim", "Tanoto", "Suharto", "Sukarno", "Rahman", "Hakim", "Ismail", "Sulaiman")
-FOREIGN = {
-    "MYS": (("Ahmad", "Mohd", "Nor", "Siti", "Farah", "Azlan"), ("bin Ismail", "bin Abdullah",
-            "binti Hassan", "bin Osman", "binti Yusof")),
-    "NLD": (("Jan", "Pieter", "Sanne", "Femke", "Daan", "Lotte"), ("van der Berg", "de Vries",
-            "Jansen", "Bakker", "Visser", "van Dijk")),
-    "AUS": (("Jack", "Olivia", "William", "Charlotte", "Liam", "Mia"), ("Smith", "Jones",
-            "Williams", "Brown", "Wilson", "Taylor")),
-    "SAU": (("Abdullah", "Faisal", "Khalid", "Nourah", "Saad"), ("al-Qahtani", "al-Harbi",
-            "al-Ghamdi", "al-Zahrani")),
-    "CHN": (("Wei", "Li", "Jing", "Hui", "Ming"), ("Zhang", "Wang", "Chen", "Liu", "Huang")),
-}
 AUTHORITIES = ("Direktur Jenderal Imigrasi", "Jaksa Agung", "Kepala Kepolisian RI",
                "Komisi Pemberantasan Korupsi", "Menteri Keuangan", "Kepala BNN")
 EXIT_BASIS = ("UU 6/2011 Pasal 91 ayat (1)", "UU 6/2011 Pasal 91 ayat (2)",
               "UU 6/2011 Pasal 94")
 ENTRY_BASIS = ("UU 6/2011 Pasal 102 ayat (1)", "UU 6/2011 Pasal 105")
-# Old-spelling and transliteration variants the (Interpol) aliases are drawn from.
-VARIANTS = {"Joko": "Djoko", "Yusuf": "Yusof", "Muhammad": "Mohammed", "Aisyah": "Aishah",
-            "Suharto": "Soeharto", "Sukarno": "Soekarno", "Syarif": "Sjarif",
-            "Taufik": "Taufiq", "Khadijah": "Kadijah", "Rizki": "Rizqi"}
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -333,17 +308,6 @@ _CUSTOMS: Final[dict[str, Callable[[random.Random, bool, int], str]]] = {
 def _name(rng: random.Random, custom: str, male: bool) -> str:
     """A full name written the way people of `custom` write theirs."""
     return _CUSTOMS[custom](rng, male, rng.choices((1, 2, 3), (15, 55, 30))[0])
-
-
-def alias_of(rng: random.Random, name: str) -> str:
-    """A plausible alias: a spelling variant, else the name rotated, else a family name added."""
-    words = name.split()
-    swapped = [VARIANTS.get(w, w) for w in words]
-    if swapped != words:
-        return " ".join(swapped)
-    if len(words) > 1:
-        return " ".join(words[1:] + words[:1])
-    return words[0] + " " + rng.choice(FAMILY_ID)
 
 
 def _alias(rng: random.Random, name: str, male: bool) -> str:

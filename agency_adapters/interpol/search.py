@@ -1,6 +1,6 @@
 """Notice name search and document checks over loaded Interpol-style data.
 
-Name search is the immigration watchlist's `screening.NameIndex` (same
+Name search is the shared `agency_adapters.common.matching.NameIndex` (same
 normalisation, token-pair and birth-year blocking, scoring, weights and
 threshold); only the record shape differs (several nationalities, an optional
 date of birth, a category filter), which `search` passes in as per-record facts.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from agency_adapters.immigration.screening import (
+from agency_adapters.common.matching import (
     DEFAULT_THRESHOLD,
     MAX_HITS,
     NameIndex,

@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from functools import cache
 
 import grpc
+from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as pb
+from g2g_sdk.errors import ProviderRejected
+from g2g_sdk.provider import Call, Handler
 from google.protobuf import message as pb_message
 
 from agency_adapters.common.countries import require_assigned
@@ -19,9 +22,6 @@ from agency_adapters.common.datasets import AdapterData, Current, Dataset, Recor
 from agency_adapters.interpol import records as rec
 from agency_adapters.interpol import synthetic
 from agency_adapters.interpol.search import InterpolIndex, NoticeQuery
-from agency_adapters.toolkit.provider import Call, Handler
-from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2 as pb
-from broker.protocol.errors import ProviderRejected
 
 AGENCY_ID = "INT/IO/INTERPOL"
 CHECK = "g2g.interpol.v1.TravelDocuments/Check"

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from agency_adapters.common import records as r
-from agency_adapters.immigration.synthetic import (
+from agency_adapters.common.people import (
     FAMILY_ID,
     FOREIGN,
     GIVEN_F,

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-from broker.protocol.keys import raw_public
+from g2g_sdk.keys import raw_public
 
 DASH = "\u2014"
 ED25519_ALG = b"\x01"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from broker.protocol import yamlsrc
+from g2g_sdk import yamlsrc
 
 
 @dataclass(frozen=True)

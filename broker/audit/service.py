@@ -16,16 +16,16 @@ from typing import Any, NoReturn
 
 import grpc
 import structlog
+from g2g_sdk import logs, schema, status, tls
+from g2g_sdk._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
+from g2g_sdk.errors import AccessDenied, G2GError, InternalError, SchemaError
+from g2g_sdk.registry import Registry
 from google.protobuf import message as pb_message
 
 from broker.audit import subjects
 from broker.audit.log import Filters, LogReader
 from broker.audit.record import AuditEvent, decode
 from broker.audit.store import AuditStore
-from broker.protocol import logs, schema, status, tls
-from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
-from broker.protocol.errors import AccessDenied, G2GError, InternalError, SchemaError
-from broker.protocol.registry import Registry
 
 log = structlog.get_logger("g2g.audit")
 

@@ -27,14 +27,14 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from g2g_sdk import logs
+from g2g_sdk.errors import AuditUnavailable, G2GError
 
 from broker.audit import checkpoint, merkle
 from broker.audit.config import AuditConfig
 from broker.audit.dialect import Dialect, dialect_for
 from broker.audit.log import LogReader
 from broker.audit.record import AuditEvent, AuditReceipt, encode, format_time
-from broker.protocol import logs
-from broker.protocol.errors import AuditUnavailable, G2GError
 
 log = structlog.get_logger("g2g.audit")
 

@@ -14,10 +14,9 @@ import hashlib
 import hmac
 import unicodedata
 
+from g2g_sdk.fieldmask import field_value
+from g2g_sdk.registry import SubjectField
 from google.protobuf import message as pb_message
-
-from broker.protocol.fieldmask import field_value
-from broker.protocol.registry import SubjectField
 
 SEP = "\x1f"
 

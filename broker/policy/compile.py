@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from g2g_sdk import fieldmask, yamlsrc
+from g2g_sdk.catalog import Catalog
+from g2g_sdk.errors import ConfigError
+from g2g_sdk.registry import Registry
 from google.protobuf.descriptor import Descriptor
 
 from broker.policy.evaluate import describe_refinements, mismatch, refinement_fails
 from broker.policy.model import Decision, RequestContext, Rule
 from broker.policy.parse import ParsedFile, iter_rules, parse_file
-from broker.protocol import fieldmask, yamlsrc
-from broker.protocol.catalog import Catalog
-from broker.protocol.errors import ConfigError
-from broker.protocol.registry import Registry
 
 Key = tuple[str, str, str, str]  # consumer, provider, service, purpose
 NO_RULE = "no rule matched"

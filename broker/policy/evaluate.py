@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from g2g_sdk.fieldmask import field_value
 from google.protobuf import message as pb_message
 
 from broker.policy.model import WEEKDAYS, Condition, RequestContext, Rule, Schedule
-from broker.protocol.fieldmask import field_value
 
 
 def condition_fails(cond: Condition, request: pb_message.Message | None) -> str | None:

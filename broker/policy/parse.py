@@ -13,6 +13,11 @@ from datetime import date, time
 from typing import Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from g2g_sdk import fieldmask, yamlsrc
+from g2g_sdk.catalog import Catalog
+from g2g_sdk.errors import ConfigError
+from g2g_sdk.registry import Registry
+
 from broker.policy.model import (
     WEEKDAYS,
     Condition,
@@ -22,10 +27,6 @@ from broker.policy.model import (
     Rule,
     Schedule,
 )
-from broker.protocol import fieldmask, yamlsrc
-from broker.protocol.catalog import Catalog
-from broker.protocol.errors import ConfigError
-from broker.protocol.registry import Registry
 
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 PURPOSE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from g2g_sdk.errors import RateLimited
+
 from broker.policy.model import Decision
-from broker.protocol.errors import RateLimited
 
 
 @dataclass(frozen=True)

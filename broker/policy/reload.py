@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
+from g2g_sdk import logs
+from g2g_sdk.catalog import Catalog
+from g2g_sdk.errors import ConfigError
+from g2g_sdk.registry import Registry
 
 from broker.policy.compile import PolicySet, compile_sources, read_sources, version_of
-from broker.protocol import logs
-from broker.protocol.catalog import Catalog
-from broker.protocol.errors import ConfigError
-from broker.protocol.registry import Registry
 
 log = structlog.get_logger("g2g.policy")
 

@@ -8,12 +8,12 @@ import signal
 from pathlib import Path
 
 import pytest
+from g2g_sdk.errors import ConfigError
+from g2g_sdk.registry import Registry
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
 from agency_adapters import runner
-from broker.protocol.errors import ConfigError
-from broker.protocol.registry import Registry
 from tests.conftest import REGISTRY
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from g2g_sdk.errors import ReplayError
 
-from broker.protocol.errors import ReplayError
 from broker.replay import MemoryReplayGuard, check_replay
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from g2g_sdk.errors import ConfigError, StartupError
 
-from broker.protocol.errors import ConfigError, StartupError
 from broker.workers import (
     RestartBudget,
     Supervisor,

@@ -9,13 +9,13 @@ from typing import Any
 
 import grpc
 import pytest
+from g2g_sdk import ConsumerClient
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
+from g2g_sdk.errors import G2GError
 
 from agency_adapters.immigration.records import WatchlistRecord
 from agency_adapters.immigration.service import seeded_records
-from agency_adapters.toolkit import ConsumerClient
-from broker.federation import LocalFederation, start_federation
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2
-from broker.protocol.errors import G2GError
+from g2g_harness.federation import LocalFederation, start_federation
 from tests.audit_reader import read_records
 
 POLRI = "ID/GOV/POLRI"

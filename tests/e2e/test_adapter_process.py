@@ -13,7 +13,7 @@ import pytest
 
 from agency_adapters.common import records as r
 from agency_adapters.interpol.records import SLTD, SltdRecord
-from broker.cli.main import main
+from g2g_cli.main import main
 from tests.conftest import REGISTRY
 
 pytestmark = pytest.mark.asyncio
@@ -37,7 +37,7 @@ async def test_sighup_swaps_an_import_in_and_keeps_serving_on_a_broken_file(
         tmp_path: Path, pki_dir: Path) -> None:
     root = tmp_path / "data"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "broker.cli.main", "adapter", "serve", "interpol",
+        sys.executable, "-m", "g2g_cli.main", "adapter", "serve", "interpol",
         "--registry", str(REGISTRY), "--pki-dir", str(pki_dir), "--listen", "127.0.0.1:0",
         "--data-root", str(root), "--reload-interval", "3600",  # only SIGHUP reloads here
         stderr=asyncio.subprocess.PIPE)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from broker.cli.main import main
-from broker.federation import start_federation, write_config
+from g2g_cli.main import main
+from g2g_harness.federation import start_federation, write_config
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, name_query
 
 PEOPLE = [("Budi Santoso", "1980-02-03"), ("Siti Rahma", "1975-09-30"),

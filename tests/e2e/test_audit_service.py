@@ -9,13 +9,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+from g2g_sdk import keys, pki, status, tls
+from g2g_sdk._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
+from g2g_sdk.errors import G2GError
 
 from broker.audit import checkpoint, merkle
 from broker.audit.log import LogReader
-from broker.federation import start_federation, write_config
-from broker.protocol import keys, pki, status, tls
-from broker.protocol._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
-from broker.protocol.errors import G2GError
+from g2g_harness.federation import start_federation, write_config
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 from tests.pg import PG_BASE, pg_schema
 
@@ -104,8 +104,9 @@ INTERPOL = "INT/IO/INTERPOL"
 
 async def _three_exchanges(fed: Fed) -> None:
     """Imigrasi as provider, as consumer, and an exchange it has no part in."""
+    from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2
+
     from agency_adapters.interpol.service import seeded_data
-    from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2
 
     async with fed.client(POLRI) as police:
         await police.call(SCREEN, name_query("Budi Santoso"), purpose="criminal_investigation",

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from g2g_sdk._gen.g2g.consular.v1 import consular_pb2
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
+from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2
 
 from agency_adapters.consular.service import seeded_data
-from broker.cli.main import main
-from broker.protocol._gen.g2g.consular.v1 import consular_pb2
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2
-from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2
+from g2g_cli.main import main
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed
 
 IMIGRASI = "ID/GOV/IMIGRASI"

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from g2g_sdk import envelope
+from g2g_sdk._gen.g2g.consular.v1 import consular_pb2 as cpb
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2 as wl
+from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as ipb
 from google.protobuf import message as pb_message
 
-from broker.protocol import envelope
-from broker.protocol._gen.g2g.consular.v1 import consular_pb2 as cpb
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2 as wl
-from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2 as ipb
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 
 pytestmark = pytest.mark.asyncio

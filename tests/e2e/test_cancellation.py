@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from g2g_sdk import envelope
 
 from broker import pipeline
-from broker.protocol import envelope
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, name_query
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from g2g_sdk._gen.g2g.consular.v1 import consular_pb2 as pb
+from g2g_sdk.errors import UnknownServiceError
 
 from agency_adapters.consular.service import seeded_data
-from broker.protocol._gen.g2g.consular.v1 import consular_pb2 as pb
-from broker.protocol.errors import UnknownServiceError
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 
 pytestmark = pytest.mark.asyncio

@@ -17,17 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from g2g_sdk import ConsumerClient, envelope, keys, pki
+from g2g_sdk.errors import G2GError
+from g2g_sdk.registry import load_registry
 
 from agency_adapters.runner import start_adapter
-from agency_adapters.toolkit import ConsumerClient
 from bench.__main__ import PY, REGISTRY, _federation_files, _spawn
 from broker.audit.dialect import dialect_for
 from broker.audit.log import Filters, LogReader
 from broker.audit.verify import verify_log
 from broker.config import load_config
-from broker.protocol import envelope, keys, pki
-from broker.protocol.errors import G2GError
-from broker.protocol.registry import load_registry
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, name_query
 from tests.pg import pg_schema
 
@@ -93,7 +92,7 @@ async def test_sigkill_under_load_loses_no_acknowledged_exchange(
     client_registry = load_registry(tmp_path / "agencies.yaml", pki_dir)
     rng = random.Random(6962)
     acknowledged: list[str] = []
-    argv = [PY, "-m", "broker.cli.main", "broker", "serve", "--config", str(config_path)]
+    argv = [PY, "-m", "g2g_cli.main", "broker", "serve", "--config", str(config_path)]
     try:
         for _ in range(ROUNDS):
             kill_after = len(acknowledged) + rng.randrange(15, 60)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as pb
+from g2g_sdk.registry import Registry
 
 from agency_adapters.common import records as r
 from agency_adapters.interpol.records import SLTD, SltdRecord
 from agency_adapters.runner import open_data, start_adapters
-from broker.cli.main import main
-from broker.federation import start_federation
-from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2 as pb
-from broker.protocol.registry import Registry
+from g2g_cli.main import main
+from g2g_harness.federation import start_federation
 
 pytestmark = pytest.mark.asyncio
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from g2g_sdk import dsse, envelope, pki
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
+from g2g_sdk._gen.g2g.v1 import envelope_pb2
+from g2g_sdk.errors import G2GError
 
-from broker.protocol import dsse, envelope, pki
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2
-from broker.protocol._gen.g2g.v1 import envelope_pb2
-from broker.protocol.errors import G2GError
 from tests.e2e.conftest import (
     LEGAL_BASIS,
     POLRI,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from g2g_sdk import envelope
+from g2g_sdk.errors import G2GError
 
 from agency_adapters.immigration import screening
 from broker import pipeline
-from broker.protocol import envelope
-from broker.protocol.errors import G2GError
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from g2g_sdk import pki
+from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as pb
 
 from agency_adapters.interpol.service import seeded_data
 from broker.audit.subjects import document_key, name_dob_key
-from broker.protocol import pki
-from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2 as pb
 from tests.e2e.conftest import POLRI, Fed, expect_error
 
 pytestmark = pytest.mark.asyncio

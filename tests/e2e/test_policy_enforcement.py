@@ -18,16 +18,16 @@ from typing import Any
 
 import grpc
 import pytest
+from g2g_sdk import envelope, pki
+from g2g_sdk._gen.g2g.consular.v1 import consular_pb2
+from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2
+from g2g_sdk._gen.g2g.v1 import envelope_pb2
+from g2g_sdk.errors import G2GError
 from google.protobuf import message as pb_message
 
 from agency_adapters.consular.service import seeded_data as consular_data
 from agency_adapters.interpol.service import seeded_data as interpol_data
-from broker.federation import start_federation, write_config
-from broker.protocol import envelope, pki
-from broker.protocol._gen.g2g.consular.v1 import consular_pb2
-from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2
-from broker.protocol._gen.g2g.v1 import envelope_pb2
-from broker.protocol.errors import G2GError
+from g2g_harness.federation import start_federation, write_config
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 
 pytestmark = pytest.mark.asyncio

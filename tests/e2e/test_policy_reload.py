@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
+from g2g_sdk import envelope
 
 from broker.audit.dialect import dialect_for
 from broker.audit.log import LogReader
-from broker.federation import POLICIES, LocalFederation, start_federation, write_config
-from broker.protocol import envelope
+from g2g_harness.federation import POLICIES, LocalFederation, start_federation, write_config
 from tests.audit_reader import read_records
 from tests.e2e.conftest import LEGAL_BASIS, SCREEN, expect_error, name_query
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+from g2g_sdk import envelope, pki, tls
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2 as wl
+from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 
-from broker.federation import start_federation, write_config
-from broker.protocol import envelope, pki, tls
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2 as wl
-from broker.protocol._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
+from g2g_harness.federation import start_federation, write_config
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 
 pytestmark = pytest.mark.asyncio

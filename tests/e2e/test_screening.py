@@ -11,11 +11,11 @@ from collections import Counter
 
 import grpc
 import pytest
+from g2g_sdk import envelope
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
 
 from agency_adapters.immigration import screening
 from agency_adapters.immigration.service import seeded_records
-from broker.protocol import envelope
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error
 
 pytestmark = pytest.mark.asyncio

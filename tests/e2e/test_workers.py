@@ -21,19 +21,18 @@ from pathlib import Path
 
 import grpc
 import pytest
+from g2g_sdk import ConsumerClient, envelope, keys, pki, tls
+from g2g_sdk._gen.g2g.v1 import broker_pb2_grpc, envelope_pb2
+from g2g_sdk.errors import G2GError
+from g2g_sdk.registry import load_registry
 
 from agency_adapters.runner import start_adapter
-from agency_adapters.toolkit import ConsumerClient
 from bench.__main__ import PY, REGISTRY, Proc, _federation_files, _spawn
 from broker.audit.dialect import dialect_for
 from broker.audit.log import Filters, LogReader
 from broker.audit.verify import Report, verify_log
 from broker.config import load_config
-from broker.federation import start_federation, write_config
-from broker.protocol import envelope, keys, pki, tls
-from broker.protocol._gen.g2g.v1 import broker_pb2_grpc, envelope_pb2
-from broker.protocol.errors import G2GError
-from broker.protocol.registry import load_registry
+from g2g_harness.federation import start_federation, write_config
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, expect_error, name_query
 from tests.pg import PG_BASE, pg_schema
 
@@ -115,7 +114,7 @@ async def start_brokers(tmp_path: Path, pki_dir: Path) -> AsyncIterator[Start]:
                 policy.write_text(re.sub(r"per_minute: \d+", f"per_minute: {per_minute}",
                                          policy.read_text(), count=1))
             proc = stack.enter_context(_spawn("broker", [
-                PY, "-m", "broker.cli.main", "broker", "serve", "--config", str(config),
+                PY, "-m", "g2g_cli.main", "broker", "serve", "--config", str(config),
                 "--workers", "2"]))
             started = proc.wait_event("broker_started")
             return MultiBroker(proc, started["port"], started["pids"], config, tmp_path,
@@ -276,7 +275,7 @@ async def test_a_worker_failing_at_start_up_fails_the_whole_broker(
     (tmp_path / "pki").symlink_to(pki_dir)
     config = _federation_files(tmp_path, {}, f"  backend: sqlite\n  path: {tmp_path / 'a.db'}\n")
     (tmp_path / "policies" / POLICY).write_text("rules: [")  # unparseable: workers refuse it
-    with _spawn("broker", [PY, "-m", "broker.cli.main", "broker", "serve", "--config",
+    with _spawn("broker", [PY, "-m", "g2g_cli.main", "broker", "serve", "--config",
                            str(config), "--workers", "2"]) as proc:
         assert proc.popen.wait(60) == 1
     assert not any(e.get("event") == "broker_started" for e in proc.events)

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from broker.protocol import dsse, envelope, keys
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2
-from broker.protocol._gen.g2g.v1 import envelope_pb2
+from g2g_sdk import dsse, envelope, keys
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
+from g2g_sdk._gen.g2g.v1 import envelope_pb2
 
 OUT = Path(__file__).with_name("protocol_v1.json")
 CONSUMER_SEED = bytes(range(32))

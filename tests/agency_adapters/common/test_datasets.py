@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as pb
 from structlog.testing import capture_logs
 
 from agency_adapters.common import records as r
@@ -22,7 +23,6 @@ from agency_adapters.common.datasets import (
 )
 from agency_adapters.interpol import service, synthetic
 from agency_adapters.interpol.records import NOTICES, SLTD, SltdRecord
-from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2 as pb
 
 DATA = service.DATA
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from g2g_sdk._gen.g2g.consular.v1 import consular_pb2 as pb
+from g2g_sdk.errors import SchemaError
 
 from agency_adapters.common.datasets import Fixed
 from agency_adapters.consular import service
-from broker.protocol._gen.g2g.consular.v1 import consular_pb2 as pb
-from broker.protocol.errors import SchemaError
 
 DATA = service.seeded_data()
 INDEX = service.ConsularIndex.build(DATA)

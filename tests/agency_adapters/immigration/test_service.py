@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2 as pb
 
 from agency_adapters.common.datasets import Fixed
 from agency_adapters.immigration import screening, service
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2 as pb
 from tests.agency_adapters.immigration.test_screening import record
 
 # Fifteen namesakes (a common name) born on different days, and one other person.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as pb
+
 from agency_adapters.common.datasets import Fixed
 from agency_adapters.interpol import service, synthetic
 from agency_adapters.interpol.records import IdentityDocument, NoticeRecord, SltdRecord
 from agency_adapters.interpol.search import InterpolIndex, NoticeQuery
-from broker.protocol._gen.g2g.interpol.v1 import interpol_pb2 as pb
 
 
 def _notice(notice_id: str, name: str, *, category: str = "RED", dob: str = "1975-04-12",

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from g2g_sdk.errors import G2GError, RateLimited, ReplayError
 
 from broker import replay
 from broker.audit import AuditConfig, AuditStore, open_store
 from broker.audit.store import Admission
 from broker.policy.model import Decision, RateLimit
 from broker.policy.ratelimit import windows
-from broker.protocol.errors import G2GError, RateLimited, ReplayError
 from tests.broker.audit.test_store import Db, event
 
 NOW = datetime(2026, 11, 24, 10, 0, 30, tzinfo=UTC)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from g2g_sdk import yamlsrc
+from g2g_sdk.errors import ConfigError
 
 from broker.audit.config import parse_audit_config
 from broker.audit.dialect import dialect_for
-from broker.protocol import yamlsrc
-from broker.protocol.errors import ConfigError
 
 
 def _section(tmp_path: Path, text: str) -> yamlsrc.Node:

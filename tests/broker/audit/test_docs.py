@@ -7,9 +7,9 @@ import hashlib
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from g2g_sdk.keys import raw_public
 
 from broker.audit import AuditConfig, open_store
-from broker.protocol.keys import raw_public
 from tests.broker.audit.test_store import Db, fill
 from tests.conftest import REPO
 

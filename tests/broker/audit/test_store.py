@@ -199,8 +199,8 @@ async def test_pinned_checkpoint_proves_append_only(audit_config: AuditConfig,
 async def test_the_writer_reconnects_after_its_database_connection_is_killed(
         log_key: Ed25519PrivateKey) -> None:
     import psycopg
+    from g2g_sdk.errors import AuditUnavailable
 
-    from broker.protocol.errors import AuditUnavailable
     from tests.pg import PG_BASE, pg_schema
 
     for dsn in pg_schema():
@@ -265,7 +265,7 @@ def test_a_failed_postgres_call_is_logged_by_sqlstate() -> None:
 
 async def test_a_store_that_fails_to_open_leaves_no_connection_open(
         tmp_path: Path, log_key: Ed25519PrivateKey) -> None:
-    from broker.protocol.errors import AuditUnavailable
+    from g2g_sdk.errors import AuditUnavailable
 
     path = tmp_path / "audit.db"
     (tmp_path / "audit.db.writer-lock").mkdir()  # the writers' lock file cannot be opened

@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from g2g_sdk.catalog import Catalog
+from g2g_sdk.errors import ConfigError
+from g2g_sdk.registry import Registry
 
-from broker.cli.main import main as g2g
 from broker.policy import load_policy_set
-from broker.protocol.catalog import Catalog
-from broker.protocol.errors import ConfigError
-from broker.protocol.registry import Registry
+from g2g_cli.main import main as g2g
 
 REPO = Path(__file__).parents[3]
 VECTORS = REPO / "tests" / "vectors" / "policy_broken"

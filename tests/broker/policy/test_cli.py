@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from g2g_sdk.catalog import Catalog
+from g2g_sdk.registry import Registry
 
-from broker.cli.main import main as g2g
 from broker.policy import load_policy_set
-from broker.protocol.catalog import Catalog
-from broker.protocol.registry import Registry
+from g2g_cli.main import main as g2g
 
 REPO = Path(__file__).parents[3]
 SHIPPED = REPO / "config" / "policies"

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2 as wl
+from g2g_sdk.catalog import Catalog
+from g2g_sdk.errors import ConfigError, RateLimited
+from g2g_sdk.registry import Registry
 
-from broker.cli.main import main as g2g
 from broker.policy import PolicySet, RequestContext, compile_sources
 from broker.policy.ratelimit import Window, windows
-from broker.protocol._gen.g2g.immigration.v1 import watchlist_pb2 as wl
-from broker.protocol.catalog import Catalog
-from broker.protocol.errors import ConfigError, RateLimited
-from broker.protocol.registry import Registry
+from g2g_cli.main import main as g2g
 
 SCREEN = "g2g.immigration.v1.Watchlist/Screen"
 IMI = "ID/GOV/IMIGRASI"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from g2g_sdk.catalog import Catalog
+from g2g_sdk.registry import Registry
 from structlog.testing import capture_logs
 
 from broker.policy import PolicySet
 from broker.policy.reload import PolicyWatcher
-from broker.protocol.catalog import Catalog
-from broker.protocol.registry import Registry
 
 REPO = Path(__file__).parents[3]
 

@@ -1,0 +1,393 @@
+"""Name matching shared by every screening adapter: find listed names despite spelling variants.
+
+A query goes through three steps, none of which reads every record:
+
+1. Normalise (`names.tokens`: case, diacritics, honorifics, particles, old
+   spelling, transliteration, compounds) and look each query token up in the
+   list's token vocabulary: the same token, tokens with the same phonetic key,
+   and tokens one edit away (insert, delete, substitute, swap two neighbours;
+   a single-deletion index finds them without comparing against the vocabulary).
+   A query token not on the list is also compared as written, before the
+   spelling folds, which a typo can make misfire (Jnoes -> ynus).
+2. Block: every listed name is indexed under each pair of its tokens together
+   with its birth year. The query looks up the pairs its tokens' neighbours
+   form, in its own birth year and among undated records (a different birth
+   year is a conflict that keeps any candidate below the threshold, see
+   `dob_similarity`), or in every year when the query has no date of birth.
+3. Score each candidate: order-free token alignment with Jaro-Winkler (an
+   initial matches its name; a shortened query still scores high), then date of
+   birth (exact, year-only or swapped day/month agree; another date is strong
+   counter-evidence) and nationality (a boost, never a filter). Names with
+   opposite Balinese gender markers (I Wayan, Ni Wayan) never match.
+
+`NameIndex` is generic over what is listed (watchlist entries, notices); the
+watchlist's own index is `agency_adapters.immigration.screening`. Pure
+computation: never logs a name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable, Sequence
+from itertools import combinations
+from typing import Final
+
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+
+from agency_adapters.common.names import (
+    NameKey,
+    analyse,
+    given_names,
+    is_initial,
+    phonetic_key,
+    sex_marker,
+)
+
+DEFAULT_THRESHOLD: Final = 0.85
+# Hits shown when the caller does not ask for a number, and the most it may ask for.
+MAX_HITS: Final = 10
+MAX_HITS_LIMIT: Final = 100
+W_NAME, W_DOB, W_NAT = 0.80, 0.15, 0.05
+# A date of birth that contradicts the record's scores this (times W_DOB): strong
+# counter-evidence, so a namesake born on another day stays below the threshold.
+DOB_CONFLICT: Final = -0.7
+# An unknown date of birth (either side) is neutral evidence, weaker than a match.
+DOB_UNKNOWN: Final = 0.5
+# Only the year agrees (one side has no more): weak, thousands share a birth year.
+DOB_YEAR: Final = 0.7
+# Day and month swapped: a common way of writing a date wrongly.
+DOB_SWAPPED: Final = 0.8
+# The lowest score a candidate with a conflicting birth date can reach; at any threshold
+# above it, records born in another year need not be looked at (year blocking is exact).
+CONFLICT_CEILING: Final = W_NAME + W_DOB * DOB_CONFLICT + W_NAT
+# Token pairs less similar than this are different names and earn no credit at all
+# (Jaro-Winkler gives unrelated names 0.4-0.7, which would otherwise add up).
+TOKEN_MATCH_MIN: Final = 0.80
+# The same for a query token that is itself a token of the list (a known name).
+KNOWN_NAME_MIN: Final = 0.93
+# Without a date of birth to weigh against, a query token that is a name on the list
+# matches only that name (Purono is not Puryono when nothing else tells them apart).
+KNOWN_NAME_MIN_UNDATED: Final = 1.0
+# Name starts whose compounds are compared by what follows (Abdul-rahman, Nur-hadi).
+_COMPOUND_STARTS: Final = ("abdul", "nur", "abu")
+# Tokens shorter than this match only when equal after normalisation.
+SHORT: Final = 4
+# Phonetically equal tokens (same metaphone) score at least this much.
+PHONETIC_FLOOR: Final = 0.88
+# Vocabulary tokens below this similarity to a query token are not used for blocking.
+NEIGHBOUR_MIN: Final = 0.80
+MAX_NEIGHBOURS: Final = 16
+# Candidate cap for one query (the names sharing most token pairs with it are kept).
+MAX_CANDIDATES: Final = 4000
+_MIN_DELETION_LEN: Final = 4
+_TOKEN_BITS: Final = 22
+_YEAR_BASE: Final = 1800
+_SEXES: Final = {"": 0, "M": 1, "F": 2}
+
+
+def token_similarity(a: str, b: str) -> float:
+    """Jaro-Winkler of two normalised tokens; an initial matches its full name.
+
+    Compounds sharing their start (Abdulrahman/Abdulkarim, Nurhadi/Nurhuda)
+    compare their cores, not their common prefix.
+    """
+    if a == b:
+        return 1.0
+    if is_initial(a) or is_initial(b):
+        return 0.9 if a[0] == b[0] else 0.0
+    for start in _COMPOUND_STARTS:
+        if a.startswith(start) and b.startswith(start) and min(len(a), len(b)) > len(start):
+            if len(start) + 1 in (len(a), len(b)):  # a compound's initial: Nur H. = "nurh"
+                return 0.9 if a[len(start)] == b[len(start)] else 0.0
+            if len(a) > 5 and len(b) > 5:
+                a, b = a[len(start):], b[len(start):]
+                break
+    if len(a) < SHORT and len(b) < SHORT:
+        return 0.0  # Li/Lin, Hui/Hua, Eko/Eka: one letter makes another short name
+    score = float(JaroWinkler.similarity(a, b))
+    if score < PHONETIC_FLOOR and len(a) > 2 and phonetic_key(a) == phonetic_key(b):
+        return PHONETIC_FLOOR
+    return score
+
+
+def _credit(a: str, b: str) -> float:
+    """What one query token earns for one listed token: its similarity if they match, else 0."""
+    score = token_similarity(a, b)
+    return score if score >= TOKEN_MATCH_MIN else 0.0
+
+
+def _coverage(rows: Sequence[Sequence[float]]) -> float:
+    """Name score from a query-token x listed-token similarity matrix (see name_similarity)."""
+    forward: float = sum(max(row) for row in rows)
+    back: float = sum(max(column) for column in zip(*rows, strict=True))
+    return 0.75 * forward / len(rows) + 0.25 * back / len(rows[0])
+
+
+def name_similarity(query: NameKey, listed: NameKey) -> float:
+    """Order-free token alignment; query tokens weigh more than unmatched listed ones.
+
+    Each query token scores its best listed token and vice versa (0 below
+    TOKEN_MATCH_MIN: another name is not a little bit the same name); 3/4 of the
+    score is how well the query's tokens are covered, 1/4 how well the listed
+    name's are, so "Joko Wijaya" still scores high for "Joko Santoso Wijaya".
+    """
+    if not query.tokens or not listed.tokens:
+        return 0.0
+    return _coverage([[_credit(q, t) for t in listed.tokens] for q in query.tokens])
+
+
+def dob_similarity(query: str, listed: str) -> tuple[float, bool]:
+    """(agreement, counts as a match): 1 equal; DOB_SWAPPED day and month swapped;
+    DOB_YEAR same year where one side has only the year (weak: on a large list
+    thousands share a birth year); DOB_UNKNOWN unknown on either side; DOB_CONFLICT
+    otherwise."""
+    if not query or not listed:
+        return DOB_UNKNOWN, False
+    if query == listed:
+        return 1.0, True
+    if query[:4] != listed[:4]:
+        return DOB_CONFLICT, False
+    if len(query) == 4 or len(listed) == 4:
+        return DOB_YEAR, True
+    if query[5:7] == listed[8:10] and query[8:10] == listed[5:7]:
+        return DOB_SWAPPED, True  # day and month swapped (US vs ISO ordering mistakes)
+    return DOB_CONFLICT, False
+
+
+def nationality_score(query: str, listed: Collection[str]) -> float:
+    """1 if the query's nationality is one of the record's, 0 if not, 0.5 if either is unknown."""
+    if not query or not listed:
+        return 0.5
+    return 1.0 if query in listed else 0.0
+
+
+def _birth_year(date_of_birth: str) -> int:
+    """Index slot of a birth year: 0 when unknown."""
+    if len(date_of_birth) >= 4 and date_of_birth[:4].isdigit():
+        return max(1, min(255, int(date_of_birth[:4]) - _YEAR_BASE))
+    return 0
+
+
+def _deletions(token: str) -> set[str]:
+    return {token[:i] + token[i + 1:] for i in range(len(token))}
+
+
+PersonFacts = Callable[[int], "tuple[str, float] | None"]
+"""Record index -> (its date of birth, nationality score for this query); None skips it."""
+
+
+class NameIndex:
+    """Token-pair and birth-year blocking over every name (full name and aliases) of a list.
+
+    Shared by every adapter that searches people by name; what a record is, and
+    how its date of birth and nationality compare, the caller says through `facts`.
+    """
+
+    def __init__(self, names: Iterable[tuple[int, str, str, str]]) -> None:
+        """`names`: (record index, field it came from, the name, the record's date of birth)."""
+        self._vocab: dict[str, int] = {}
+        self._tokens: list[str] = []
+        self._phonetic: list[str] = []
+        self._record: list[int] = []
+        self._field: list[str] = []
+        self._name_tokens: list[tuple[int, ...]] = []
+        self._sex = bytearray()  # per indexed name: 0, or the _SEXES code of its I/Ni marker
+        self._blocks: dict[int, list[int]] = defaultdict(list)
+        self._years: set[int] = set()
+        # Each token's other written forms, where the spelling folds changed it (Noah -> noa).
+        written: dict[int, set[str]] = defaultdict(set)
+        # Names repeat (namesakes, aliases): each distinct one is analysed once.
+        seen: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
+        fields: dict[str, str] = {}
+        for ri, field, full, date_of_birth in names:
+            year = _birth_year(date_of_birth)
+            self._years.add(year)
+            short = given_names(full)
+            for name in (full,) if short is None else (full, short):
+                known = seen.get(name)
+                if known is None:
+                    analysed = analyse(name)
+                    tids = tuple(self._token_id(t) for t in analysed.tokens)
+                    for tid, token, form in zip(tids, analysed.tokens, analysed.written,
+                                                strict=True):
+                        if form != token and form.isalpha():
+                            written[tid].add(form)
+                    known = seen[name] = (tids, tuple(self._pair_keys(tids)),
+                                          _SEXES[sex_marker(name)])
+                tids, keys, sex = known
+                ni = len(self._record)
+                self._record.append(ri)
+                self._sex.append(sex)
+                self._field.append(fields.setdefault(field, field))
+                self._name_tokens.append(tids)
+                for key in keys:
+                    self._blocks[key << 8 | year].append(ni)
+        self._written: dict[int, tuple[str, ...]] = {t: tuple(sorted(w))
+                                                      for t, w in written.items()}
+        self._similar: dict[str, list[int]] = defaultdict(list)
+        for tid, token in enumerate(self._tokens):
+            self._similar[self._phonetic[tid]].append(tid)
+            for start in _COMPOUND_STARTS:  # found from the compound's initial (Nur H.)
+                if token.startswith(start) and len(token) > len(start) + 1:
+                    self._similar[token[:len(start) + 1]].append(tid)
+            for form in {token, *self._written.get(tid, ())}:
+                self._similar[form].append(tid)  # found from a query token with a letter added
+                if len(form) >= _MIN_DELETION_LEN:
+                    for variant in _deletions(form):
+                        self._similar[variant].append(tid)
+
+    def _token_id(self, token: str) -> int:
+        tid = self._vocab.get(token)
+        if tid is None:
+            tid = self._vocab[token] = len(self._tokens)
+            self._tokens.append(token)
+            # The key of a phonetic entry is upper-case, a deletion's lower-case: no clash.
+            self._phonetic.append(phonetic_key(token))
+        return tid
+
+    def _pair_keys(self, tids: Sequence[int]) -> set[int]:
+        """Block keys of a name: each pair of distinct non-initial tokens (a lone token: itself)."""
+        usable = [t for t in tids if not is_initial(self._tokens[t])]
+        distinct = sorted(set(usable))
+        # A lone or repeated token (Budi; Khairul bin Khairul) is also paired with itself.
+        keys = {t << _TOKEN_BITS | t for t in distinct if len(distinct) == 1 or usable.count(t) > 1}
+        return keys | {a << _TOKEN_BITS | b for a, b in combinations(distinct, 2)}
+
+    def _neighbours(self, reading: tuple[str, ...]) -> list[tuple[int, float]]:
+        """Vocabulary tokens similar to a query token (`_readings`): (token id,
+        similarity), best first."""
+        token = reading[0]
+        found: set[int] = set()
+        if (tid := self._vocab.get(token)) is not None:
+            found.add(tid)
+        for tok in reading:
+            found.update(self._similar.get(phonetic_key(tok), ()))
+            if len(tok) >= _MIN_DELETION_LEN - 1:
+                for variant in (tok, *_deletions(tok)):
+                    found.update(self._similar.get(variant, ()))
+        if not found and not is_initial(token):
+            # Nothing one edit away: compare with the whole vocabulary at C speed (a
+            # few thousand distinct tokens even for a million names).
+            return [(t, float(score)) for _, score, t in process.extract(
+                token, self._tokens, scorer=JaroWinkler.similarity, limit=MAX_NEIGHBOURS,
+                score_cutoff=NEIGHBOUR_MIN)]
+        scored = [(t, self._similarity(reading, t)) for t in found]
+        scored = [(t, s) for t, s in scored if s >= NEIGHBOUR_MIN]
+        scored.sort(key=lambda ts: -ts[1])
+        return scored[:MAX_NEIGHBOURS]
+
+    def _readings(self, key: NameKey) -> list[tuple[str, ...]]:
+        """Each query token; when it is not on the list (a typo, or a name the list does
+        not hold) also as written, if the spelling folds changed it. A typo can make a
+        fold apply or stop applying (Jnoes -> ynus, Joo -> ju, Noh for Noah -> noa)
+        where the written letters are still one edit apart; see `_similarity`."""
+        out: list[tuple[str, ...]] = []
+        for token, written in zip(key.tokens, key.written or key.tokens, strict=True):
+            if token != written and token not in self._vocab and written.isalpha():
+                out.append((token, written))
+            else:
+                out.append((token,))
+        return out
+
+    def _similarity(self, reading: tuple[str, ...], tid: int) -> float:
+        """Best similarity of a query token's readings to a listed token; a query token
+        that is not on the list is also compared with the listed token as written."""
+        listed = self._tokens[tid]
+        best = max(token_similarity(tok, listed) for tok in reading)
+        if best < 1.0 and reading[0] not in self._vocab:
+            for form in self._written.get(tid, ()):
+                best = max(best, *(token_similarity(tok, form) for tok in reading))
+        return best
+
+    def _candidates(self, key: NameKey, readings: Sequence[tuple[str, ...]],
+                    years: Collection[int], name_floor: float) -> list[int]:
+        blockable = list(dict.fromkeys(r for r in readings if not is_initial(r[0])))
+        neighbours = [[t for t, _ in self._neighbours(reading)] for reading in blockable]
+        if len(neighbours) == 1:
+            groups = [[t << _TOKEN_BITS | t for t in neighbours[0]]]
+        else:
+            groups = [[min(a, b) << _TOKEN_BITS | max(a, b) for a in left for b in right if a != b]
+                      for left, right in combinations(neighbours, 2)]
+        found: list[int] = []
+        for group in groups:
+            for pair in group:
+                for year in years:
+                    found.extend(self._blocks.get(pair << 8 | year, ()))
+        # A name reaching `name_floor` matches at least k of the query's tokens (3/4 of
+        # the score is query coverage; initials and repeats counted as matched), so it
+        # is in at least k*(k-1)/2 of the query's token-pair groups: count, then filter.
+        n = len(key.tokens)
+        k = math.ceil((name_floor - 0.25) / 0.75 * n - 1e-9) - (n - len(blockable))
+        least = max(1, k * (k - 1) // 2)
+        if least == 1 and len(found) <= MAX_CANDIDATES:
+            return list(set(found))
+        counts = Counter(found)
+        return [ni for ni, c in counts.most_common(MAX_CANDIDATES) if c >= least]
+
+    def _name_score(self, ni: int, readings: Sequence[tuple[str, ...]],
+                    floors: Sequence[float], cache: list[dict[int, float]]) -> float:
+        """`name_similarity` of the query with indexed name `ni`; `cache` holds each query
+        token's credit for each vocabulary token met so far (credit below its floor: 0)."""
+        rows = []
+        for qi, reading in enumerate(readings):
+            row = []
+            known = cache[qi]
+            for tid in self._name_tokens[ni]:
+                sim = known.get(tid)
+                if sim is None:
+                    sim = self._similarity(reading, tid)
+                    sim = known[tid] = sim if sim >= floors[qi] else 0.0
+                row.append(sim)
+            rows.append(row)
+        return _coverage(rows)
+
+    def search(self, full_name: str, date_of_birth: str, threshold: float,
+               facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
+        """Record index -> (score, matched fields) for every record at or above `threshold`."""
+        key = analyse(full_name)
+        if not key.tokens:
+            return {}
+        year = _birth_year(date_of_birth)
+        if year and threshold > CONFLICT_CEILING:
+            years: Collection[int] = (year, 0)
+        else:
+            years = self._years
+        readings = self._readings(key)
+        # A query token that is itself a name on the list is a different name from a
+        # similar listed one (Margono is not Maryono), unless they are very close.
+        known_min = KNOWN_NAME_MIN if year else KNOWN_NAME_MIN_UNDATED
+        floors = [known_min if reading[0] in self._vocab else TOKEN_MATCH_MIN
+                  for reading in readings]
+        # Credit of each query token for each vocabulary token met, computed once.
+        cache: list[dict[int, float]] = [{} for _ in readings]
+        # A candidate whose name scores below this cannot reach the threshold.
+        best_dob = 1.0 if len(date_of_birth) > 4 else DOB_YEAR if year else DOB_UNKNOWN
+        name_floor = (threshold - W_DOB * best_dob - W_NAT) / W_NAME
+        best: dict[int, tuple[float, tuple[str, ...]]] = {}
+        # I Wayan (male) and Ni Wayan (female) are two persons whatever else agrees.
+        marker = _SEXES[sex_marker(full_name)]
+        other_sex = 3 - marker if marker else -1
+        for ni in self._candidates(key, readings, years, name_floor):
+            if self._sex[ni] == other_sex:
+                continue
+            name_score = self._name_score(ni, readings, floors, cache)
+            if name_score < name_floor:
+                continue
+            ri = self._record[ni]
+            found = facts(ri)
+            if found is None:
+                continue
+            listed_dob, nat = found
+            dob_score, dob_match = dob_similarity(date_of_birth, listed_dob)
+            score = W_NAME * name_score + W_DOB * dob_score + W_NAT * nat
+            if score < threshold or (ri in best and best[ri][0] >= score):
+                continue
+            fields = [self._field[ni]]
+            if dob_match:
+                fields.append("date_of_birth")
+            if nat == 1.0:
+                fields.append("nationality")
+            best[ri] = (round(score, 4), tuple(fields))
+        return best

@@ -1,0 +1,313 @@
+"""`g2g audit ...`: read, verify and prove the exchange log (auditors' tools)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from g2g_sdk.errors import ConfigError
+
+COLUMNS = ("seq", "time", "kind", "consumer", "provider", "service", "purpose", "decision",
+           "rule_id", "status_code", "reason", "message_id")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("audit", help="query, verify and prove the audit log")
+    parser.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
+    sub = parser.add_subparsers(dest="audit_command", required=True)
+    tail = sub.add_parser("tail", help="print the latest records (and follow with -f)")
+    tail.add_argument("-n", type=int, default=20)
+    tail.add_argument("-f", "--follow", action="store_true")
+    tail.set_defaults(handler=_tail)
+    verify = sub.add_parser("verify", help="recompute the tree, check every checkpoint; "
+                            "or check an exported bundle offline (--bundle)")
+    verify.add_argument("--from-checkpoint", type=Path, action="append", default=[],
+                        help="a checkpoint note saved earlier that the log (or the bundle's "
+                        "checkpoint) must extend")
+    verify.add_argument("--bundle", type=Path,
+                        help="an exported bundle to check offline (no database needed)")
+    verify.add_argument("--key", help="the log public key you trust: a PEM file "
+                        "(var/pki/broker/log.pub) or a vkey string")
+    verify.add_argument("--records", action="store_true",
+                        help="with --bundle: print its records as JSON lines once verified")
+    verify.set_defaults(handler=_verify)
+    query = sub.add_parser("query", help="records matching filters")
+    _add_filters(query)
+    query.add_argument("--limit", type=int, default=1000)
+    query.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+    query.set_defaults(handler=_query)
+    export = sub.add_parser("export", help="a range of records with inclusion proofs, as a "
+                            "bundle verifiable offline by `verify --bundle`")
+    export.add_argument("--out", type=Path, required=True, help="the bundle file to write")
+    export.add_argument("--from-seq", type=int, default=0, help="first record (inclusive)")
+    export.add_argument("--to-seq", type=int, help="end of the range (exclusive)")
+    export.add_argument("--at-size", type=int,
+                        help="prove against the checkpoint of this tree size (default: latest)")
+    export.add_argument("--consistent-with", type=int, metavar="SIZE",
+                        help="add a consistency proof from this earlier tree size (the "
+                        "recipient's checkpoint)")
+    export.add_argument("--limit", type=int, default=100_000,
+                        help="refuse to export more records than this")
+    _add_filters(export)
+    export.set_defaults(handler=_export)
+    proof = sub.add_parser("proof", help="inclusion proof of one record against a checkpoint")
+    proof.add_argument("--seq", type=int, required=True)
+    proof.set_defaults(handler=_proof)
+    cons = sub.add_parser("consistency", help="consistency proof between two tree sizes")
+    cons.add_argument("old", type=int)
+    cons.add_argument("new", type=int)
+    cons.set_defaults(handler=_consistency)
+    cp = sub.add_parser("checkpoint", help="print the latest signed checkpoint note")
+    cp.set_defaults(handler=_checkpoint)
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    for name in ("agency", "consumer", "provider", "service", "purpose", "decision", "kind",
+                 "message-id"):
+        parser.add_argument(f"--{name}", default="")
+    parser.add_argument("--status", default="", help="gRPC status name, e.g. PERMISSION_DENIED")
+    parser.add_argument("--since", default="", help="ISO time, inclusive")
+    parser.add_argument("--until", default="", help="ISO time, exclusive")
+    subject = parser.add_mutually_exclusive_group()
+    subject.add_argument("--name", default="", help="subject full name (with --dob)")
+    subject.add_argument("--document", default="",
+                         help="subject document number (passport, travel document)")
+    subject.add_argument("--national-id", default="", help="subject national id number")
+    parser.add_argument("--dob", default="", help="subject date of birth (with --name)")
+
+
+def _filters(args: argparse.Namespace, config: Any) -> Any:
+    """The Filters the command-line asks for; subjects hashed as the broker does."""
+    from g2g_sdk import pki
+    from g2g_sdk.errors import ConfigError
+
+    from broker.audit import subjects
+    from broker.audit.log import Filters
+
+    subject = ""
+    if bool(args.name) != bool(args.dob):
+        raise ConfigError("--name and --dob go together (a person is a name and a birth date)")
+    if args.name or args.document or args.national_id:
+        subject = subjects.query_key(pki.load_log_secret(config.pki_dir), full_name=args.name,
+                                     date_of_birth=args.dob, document=args.document,
+                                     national_id=args.national_id)
+    return Filters(
+        agency=args.agency, consumer=args.consumer, provider=args.provider,
+        service=args.service, purpose=args.purpose, decision=args.decision,
+        status_code=args.status, kind=args.kind, message_id=args.message_id,
+        since=args.since, until=args.until, subject=subject, limit=args.limit)
+
+
+@contextmanager
+def _reader(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
+    """(LogReader, BrokerConfig) for the configured store."""
+    from broker.audit.dialect import dialect_for
+    from broker.audit.log import LogReader
+    from broker.config import load_config
+
+    config = load_config(args.config)
+    if config.audit.backend == "sqlite" and not config.audit.path.is_file():
+        # Opening would create an empty log, which then "verifies": say so instead.
+        raise ConfigError(f"no audit log at {config.audit.path}",
+                          file=str(args.config), field="audit.path")
+    dialect = dialect_for(config.audit)
+    conn = dialect.connect()
+    try:
+        yield LogReader(dialect, conn), config
+    finally:
+        conn.close()
+
+
+def _row(record: dict[str, Any]) -> list[str]:
+    return [str(record.get(c, "")) for c in COLUMNS]
+
+
+def _print_table(records: list[dict[str, Any]]) -> None:
+    rows = [list(COLUMNS), *(_row(r) for r in records)]
+    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(COLUMNS))]
+    for r in rows:
+        print("  ".join(v[:w].ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from broker.audit.log import Filters
+
+    with _reader(args) as (reader, _config):
+        start = max(reader.size() - args.n, 0)
+        records = reader.query(Filters(from_seq=start, limit=args.n))
+        _print_table(records)
+        while args.follow:
+            start = (records[-1]["seq"] + 1) if records else start
+            time.sleep(1.0)
+            records = reader.query(Filters(from_seq=start, limit=1000))
+            for r in records:
+                print("  ".join(_row(r)))
+    return 0
+
+
+def _log_key(config: Any) -> Any:
+    from g2g_sdk import keys
+
+    return keys.load_public_key(config.pki_dir / "broker" / "log.pub")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    if args.bundle:
+        pinned = [p.read_text(encoding="utf-8") for p in args.from_checkpoint]
+        return _verify_bundle(args.bundle, args.key, pinned, args.records)
+    from broker.audit.verify import verify_log
+
+    with _reader(args) as (reader, config):
+        pinned = [p.read_text(encoding="utf-8") for p in args.from_checkpoint]
+        report = verify_log(reader, config.audit.origin, _log_key(config), pinned)
+    for problem in report.problems:
+        print(f"FAIL: {problem}")
+    status = "OK" if report.ok else f"TAMPERED (first bad record: {report.first_bad_seq})"
+    print(f"{status}: {report.size} records, {report.checkpoints} checkpoint(s) verified, "
+          f"{report.unsigned_tail} record(s) after the latest checkpoint")
+    return 0 if report.ok else 2
+
+
+def _trusted_key(text: str) -> Any:
+    from g2g_sdk import keys
+
+    from broker.audit import checkpoint
+
+    return keys.load_public_key(Path(text)) if Path(text).is_file() \
+        else checkpoint.parse_vkey(text)[1]
+
+
+def _verify_bundle(path: Path, key: str | None, pinned: list[str],
+                   print_records: bool = False) -> int:
+    """Offline: only the bundle file and (optionally) the key the auditor trusts."""
+    from broker.audit.bundle import Bundle, BundleError, verify_bundle
+    from broker.audit.checkpoint import CheckpointError
+
+    try:
+        trusted = _trusted_key(key) if key else None
+    except (CheckpointError, ValueError) as exc:
+        print(f"g2g: --key: {exc}", file=sys.stderr)
+        return 1
+    try:
+        bundle = Bundle.from_json(path.read_bytes())
+    except (OSError, BundleError) as exc:
+        print(f"FAIL: {path}: {exc}")
+        return 2
+    report = verify_bundle(bundle, trusted, pinned)
+    for problem in report.problems:
+        print(f"FAIL: {problem}")
+    for note in report.notes:
+        print(f"note: {note}")
+    selection = " ".join(f"{k}={v}" for k, v in sorted(bundle.selection.items())) or "none"
+    print(f"{'OK' if report.ok else 'INVALID'}: {report.verified} of {len(bundle.records)} "
+          f"record(s) proven, range [{bundle.first_seq}, {bundle.end_seq}), selection: "
+          f"{selection}, checkpoint {bundle.origin} size {report.tree_size}")
+    if print_records and report.ok:
+        for rec in bundle.records:
+            print(rec.record.decode("utf-8"))
+    return 0 if report.ok else 2
+
+
+def _export(args: argparse.Namespace) -> int:
+    from broker.audit.bundle import BundleError, export, verify_bundle
+
+    with _reader(args) as (reader, config):
+        key = _log_key(config)
+        try:
+            done = export(reader, _filters(args, config), log_key=key,
+                          origin=config.audit.origin, first_seq=args.from_seq,
+                          end_seq=args.to_seq, at_size=args.at_size, max_records=args.limit,
+                          consistent_with=args.consistent_with)
+        except BundleError as exc:
+            print(f"g2g: {exc}", file=sys.stderr)
+            return 1
+    report = verify_bundle(done.bundle, key)  # never hand over a bundle that does not verify
+    if not report.ok:
+        for problem in report.problems:
+            print(f"FAIL: {problem}", file=sys.stderr)
+        return 2
+    args.out.write_bytes(done.bundle.to_json())
+    b = done.bundle
+    print(f"wrote {args.out}: {len(b.records)} record(s) from [{b.first_seq}, {b.end_seq}) "
+          f"with proofs against checkpoint size {report.tree_size}", file=sys.stderr)
+    if done.uncovered:
+        print(f"g2g: {done.uncovered} matching record(s) after that checkpoint are not in the "
+              "bundle (not signed yet: export again after the next checkpoint)", file=sys.stderr)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    with _reader(args) as (reader, config):
+        records = reader.query(_filters(args, config))
+    if args.format == "jsonl":
+        for r in records:
+            print(json.dumps(r, sort_keys=True, ensure_ascii=False))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(COLUMNS)
+        writer.writerows(_row(r) for r in records)
+    else:
+        _print_table(records)
+    return 0
+
+
+def _b64(items: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in items]
+
+
+def _proof(args: argparse.Namespace) -> int:
+    from broker.audit.merkle import verify_inclusion
+
+    with _reader(args) as (reader, _config):
+        latest = reader.latest_checkpoint()
+        if latest is None or args.seq >= latest[0]:
+            print(f"g2g: record {args.seq} is not covered by a signed checkpoint yet",
+                  file=sys.stderr)
+            return 1
+        size, root, note = latest
+        found = reader.record(args.seq)
+        if found is None:
+            print(f"g2g: no record {args.seq}", file=sys.stderr)
+            return 1
+        data, leaf = found
+        path = reader.inclusion_proof(args.seq, size)
+    ok = verify_inclusion(args.seq, size, leaf, path, root)
+    print(json.dumps({"seq": args.seq, "tree_size": size, "leaf_hash": _b64([leaf])[0],
+                      "record": json.loads(data), "record_bytes": _b64([data])[0],
+                      "inclusion_proof": _b64(path),
+                      "checkpoint": note, "verified": ok}, indent=2, ensure_ascii=False))
+    return 0 if ok else 2
+
+
+def _consistency(args: argparse.Namespace) -> int:
+    from broker.audit.merkle import verify_consistency
+
+    with _reader(args) as (reader, _config):
+        if not 0 < args.old <= args.new <= reader.size():
+            print(f"g2g: sizes must satisfy 0 < old <= new <= {reader.size()}", file=sys.stderr)
+            return 1
+        old_root, new_root = reader.root(args.old), reader.root(args.new)
+        path = reader.consistency_proof(args.old, args.new)
+    ok = verify_consistency(args.old, args.new, old_root, new_root, path)
+    print(json.dumps({"old_size": args.old, "new_size": args.new,
+                      "old_root": _b64([old_root])[0], "new_root": _b64([new_root])[0],
+                      "consistency_proof": _b64(path), "verified": ok}, indent=2))
+    return 0 if ok else 2
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    with _reader(args) as (reader, _config):
+        latest = reader.latest_checkpoint()
+    if latest is None:
+        print("g2g: no checkpoint yet", file=sys.stderr)
+        return 1
+    sys.stdout.write(latest[2])
+    return 0

@@ -1,0 +1,46 @@
+"""`g2g broker serve`: run the broker in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("broker", help="run the broker")
+    sub = parser.add_subparsers(dest="broker_command", required=True)
+    serve = sub.add_parser("serve", help="serve Exchange, Catalog, Audit, health, reflection")
+    serve.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
+    serve.add_argument("--listen", help="override the configured listen address")
+    serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="N processes sharing the port (overrides broker.workers)")
+    # Internal: set by the supervisor on the processes it starts (broker/workers.py).
+    serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    serve.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from g2g_sdk.errors import ConfigError
+    from g2g_sdk.logs import configure
+
+    from broker.config import load_config
+    from broker.server import serve
+    from broker.workers import supervise
+
+    configure(args.log_level)
+    config = load_config(args.config)
+    if args.listen:
+        config = replace(config, listen=args.listen)
+    if args.workers is not None:
+        if args.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+        config = replace(config, workers=args.workers)
+    if config.workers > 1 and args.worker is None:
+        return asyncio.run(supervise(args.config, config.listen, config.workers,
+                                     args.log_level))
+    asyncio.run(serve(config, worker=args.worker))
+    return 0

@@ -1,0 +1,68 @@
+"""`g2g send`: one signed exchange through the broker, printing the verified answer as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from g2g_sdk.errors import ConfigError, G2GError
+from google.protobuf import json_format
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("send", help="send one request through the broker")
+    parser.add_argument("--as", dest="sender", required=True, help="your agency id")
+    parser.add_argument("--to", dest="recipient", help="provider agency id (default: from the "
+                        "registry)")
+    parser.add_argument("--service", required=True, help="e.g. g2g.immigration.v1.Watchlist/Screen")
+    parser.add_argument("--purpose", required=True)
+    parser.add_argument("--legal-basis", default="")
+    parser.add_argument("--json", dest="payload", required=True,
+                        help="the request message as protobuf JSON, or @FILE")
+    parser.add_argument("--registry", type=Path, default=Path("config/agencies.yaml"))
+    parser.add_argument("--pki-dir", type=Path, default=Path("var/pki"))
+    parser.add_argument("--broker", help="broker address (default: from the registry)")
+    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.set_defaults(handler=_send)
+
+
+def _send(args: argparse.Namespace) -> int:
+    from g2g_sdk import ConsumerClient, pki
+    from g2g_sdk.catalog import find_method, message_class
+    from g2g_sdk.registry import load_registry
+
+    method = find_method(args.service)
+    if method is None:
+        raise ConfigError(f"no compiled schema for service {args.service}")
+    text = Path(args.payload[1:]).read_text() if args.payload.startswith("@") else args.payload
+    request = message_class(method.input_type)()
+    try:
+        json_format.Parse(text, request)
+    except json_format.ParseError as exc:
+        print(f"g2g: invalid --json for {method.input_type.full_name}: {exc}", file=sys.stderr)
+        return 2
+    registry = load_registry(args.registry, args.pki_dir)
+    identity = pki.load_identity(args.pki_dir, args.sender)
+
+    async def run() -> str:
+        async with ConsumerClient(identity, registry, broker_endpoint=args.broker) as client:
+            answer = await client.call(args.service, request, purpose=args.purpose,
+                                       legal_basis=args.legal_basis,
+                                       recipient=args.recipient, timeout=args.timeout)
+        return json.dumps({
+            "message_id": answer.header.message_id,
+            "in_reply_to": answer.header.in_reply_to,
+            "provider": answer.header.sender,
+            "payload": json_format.MessageToDict(answer.payload,
+                                                 preserving_proto_field_name=True),
+        }, indent=2, ensure_ascii=False)
+
+    try:
+        print(asyncio.run(run()))
+    except G2GError as exc:
+        print(f"g2g: {exc.code.name} {exc.diagnostics()}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Local harness: a whole federation on free ports (tests, demo, benchmarks); not for production."""

@@ -1,0 +1,347 @@
+"""`g2g demo`: a self-contained scripted scenario on free localhost ports.
+
+Starts a whole federation in a temporary directory (fresh PKI, all three
+adapters, broker with the shipped policies), runs allowed, denied and invalid
+exchanges against every service (watchlist screening, document check and
+batch, notice search and get, stay permits, consular notifications,
+nationality verification), prints one table and shuts everything down. Exit
+code 0 only if every row had the expected outcome (and reason, where scripted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from g2g_sdk import ConsumerClient, envelope, pki
+from g2g_sdk._gen.g2g.consular.v1 import consular_pb2 as cpb
+from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2 as wl
+from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as ipb
+from g2g_sdk.errors import G2GError
+from google.protobuf import message as pb_message
+
+from g2g_harness.federation import LocalFederation, start_federation
+
+SCREEN = "g2g.immigration.v1.Watchlist/Screen"
+CHECK = "g2g.interpol.v1.TravelDocuments/Check"
+CHECK_BATCH = "g2g.interpol.v1.TravelDocuments/CheckBatch"
+NOTICE_SEARCH = "g2g.interpol.v1.Notices/Search"
+NOTICE_GET = "g2g.interpol.v1.Notices/Get"
+PERMITS = "g2g.consular.v1.StayPermits/GetStatus"
+NOTIFICATIONS = "g2g.consular.v1.ConsularNotifications/List"
+VERIFY = "g2g.consular.v1.NationalityVerification/Verify"
+UU_6_2011 = "UU 6/2011 Pasal 91"
+VCCR = "VCCR Art. 5"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("demo", help="run a scripted scenario on free ports")
+    parser.add_argument("--keep", type=Path, help="keep the working directory here")
+    parser.add_argument("--log-level", default="WARNING", help="logs go to stderr")
+    parser.set_defaults(handler=_demo)
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    consumer: str
+    service: str
+    expect: str  # "OK" or a gRPC code name
+    run: Callable[[ConsumerClient, LocalFederation], Awaitable[str]]
+    reason: str = ""  # the expected ErrorInfo reason, when not OK
+
+
+@dataclass(frozen=True)
+class Row:
+    """One exchange of the demo and whether it went as scripted."""
+
+    step: Step
+    outcome: str
+    reason: str
+    detail: str
+
+    @property
+    def as_expected(self) -> bool:
+        return self.outcome == self.step.expect and (
+            not self.step.reason or self.reason == self.step.reason)
+
+
+def _screen_by_name(full_name: str, dob: str = "") -> wl.ScreenRequest:
+    return wl.ScreenRequest(by_name=wl.NameQuery(full_name=full_name, date_of_birth=dob))
+
+
+def _call(service: str, request: pb_message.Message, purpose: str, legal_basis: str = "",
+          recipient: str | None = None) -> Callable[[ConsumerClient, LocalFederation],
+                                                    Awaitable[str]]:
+    async def run(client: ConsumerClient, fed: LocalFederation) -> str:
+        answer = await client.call(service, request, purpose=purpose, legal_basis=legal_basis,
+                                   recipient=recipient)
+        return f"{_summary(answer.payload)}, signed by {answer.header.sender}"
+    return run
+
+
+def _hits(payload: wl.ScreenResponse | ipb.NoticeSearchResponse) -> str:
+    if payload.truncated:
+        return f"{len(payload.hits)} of {payload.total_matches} hit(s) shown (add a DOB)"
+    return f"{len(payload.hits)} hit(s)"
+
+
+def _document(payload: ipb.DocumentCheckResponse) -> str:
+    listed = (f"listed {ipb.DocumentStatus.Name(payload.status).removeprefix('DOCUMENT_STATUS_')}"
+              if payload.listed else "not listed")
+    return listed + (", notice linked" if payload.linked_notice_id else "")
+
+
+def _permits(payload: cpb.StayPermitStatus) -> str:
+    sponsors = sum(p.HasField("sponsor") for p in payload.permits)
+    return f"{len(payload.permits)} permit(s), {sponsors} with sponsor"
+
+
+# What each answer says, without personal data.
+_SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
+    wl.ScreenResponse: _hits,
+    ipb.NoticeSearchResponse: _hits,
+    ipb.DocumentCheckResponse: _document,
+    ipb.DocumentBatchResponse:
+        lambda p: f"{sum(r.listed for r in p.results)}/{len(p.results)} listed",
+    ipb.Notice: lambda p: ipb.NoticeCategory.Name(p.category).removeprefix(
+        "NOTICE_CATEGORY_") + " notice",
+    cpb.StayPermitStatus: _permits,
+    cpb.NotificationList: lambda p: f"{len(p.notifications)} notification(s)",
+    cpb.PassportVerificationResponse:
+        lambda p: cpb.VerificationResult.Name(p.result).removeprefix("VERIFICATION_RESULT_"),
+}
+
+
+def _summary(payload: pb_message.Message) -> str:
+    summarise = _SUMMARIES.get(type(payload))
+    return summarise(payload) if summarise else type(payload).__name__
+
+
+def _tampered(run_tamper: Callable[[envelope.Envelope], None]
+              ) -> Callable[[ConsumerClient, LocalFederation], Awaitable[str]]:
+    async def run(client: ConsumerClient, fed: LocalFederation) -> str:
+        env = client.build(SCREEN, _screen_by_name("Budi Santoso"),
+                           purpose="criminal_investigation", legal_basis=UU_6_2011)
+        run_tamper(env)
+        await client.send(env)
+        return "accepted?!"
+    return run
+
+
+def _replay() -> Callable[[ConsumerClient, LocalFederation], Awaitable[str]]:
+    async def run(client: ConsumerClient, fed: LocalFederation) -> str:
+        env = client.build(SCREEN, _screen_by_name("Budi Santoso"),
+                           purpose="criminal_investigation", legal_basis=UU_6_2011)
+        await client.send(env)
+        await client.send(env)
+        return "accepted twice?!"
+    return run
+
+
+def _expired() -> Callable[[ConsumerClient, LocalFederation], Awaitable[str]]:
+    async def run(client: ConsumerClient, fed: LocalFederation) -> str:
+        identity = pki.load_identity(fed.pki_dir, "ID/GOV/POLRI")
+        env = envelope.build_request(
+            sender="ID/GOV/POLRI", recipient="ID/GOV/IMIGRASI", service=SCREEN,
+            payload=_screen_by_name("Budi Santoso"), purpose="criminal_investigation",
+            legal_basis=UU_6_2011, key=identity.signing_key,
+            now=datetime.now(UTC) - timedelta(hours=2))
+        await client.send(env)
+        return "accepted?!"
+    return run
+
+
+def _steps(listed_name: str, listed_dob: str) -> list[Step]:
+    return [*_watchlist_steps(listed_name, listed_dob), *_interpol_steps(), *_consular_steps()]
+
+
+def _watchlist_steps(listed_name: str, listed_dob: str) -> list[Step]:
+    polri, bin_ = "ID/GOV/POLRI", "ID/GOV/BIN"
+    bad_doc = wl.ScreenRequest(by_document=wl.DocumentQuery(
+        type=wl.DOCUMENT_TYPE_PASSPORT, number="x-1", issuing_country="IDN"))
+    return [
+        Step("police screen a listed person by name + DOB", polri, SCREEN, "OK",
+             _call(SCREEN, _screen_by_name(listed_name, listed_dob), "criminal_investigation",
+                   UU_6_2011)),
+        Step("police screen a common name, no DOB (3 shown)", polri, SCREEN, "OK",
+             _call(SCREEN, wl.ScreenRequest(by_name=wl.NameQuery(full_name=_commonest_name()),
+                                            max_hits=3),
+                   "criminal_investigation", UU_6_2011)),
+        Step("intelligence screen a name for border control", bin_, SCREEN, "OK",
+             _call(SCREEN, _screen_by_name("Siti Rahmawati"), "border_control", UU_6_2011)),
+        Step("customs screen for tax audit (no rule)", "ID/GOV/BEA-CUKAI", SCREEN,
+             "PERMISSION_DENIED", _call(SCREEN, _screen_by_name("Budi Santoso"), "tax_audit"),
+             "POLICY_DENIED"),
+        Step("intelligence screen for an investigation (deny)", bin_, SCREEN,
+             "PERMISSION_DENIED",
+             _call(SCREEN, _screen_by_name("Budi Santoso"), "criminal_investigation",
+                   UU_6_2011), "POLICY_DENIED"),
+        Step("police without the required legal basis", polri, SCREEN, "PERMISSION_DENIED",
+             _call(SCREEN, _screen_by_name("Budi Santoso"), "criminal_investigation"),
+             "POLICY_DENIED"),
+        Step("malformed passport number", polri, SCREEN, "INVALID_ARGUMENT",
+             _call(SCREEN, bad_doc, "criminal_investigation", UU_6_2011),
+             "CONSTRAINT_VIOLATION"),
+        Step("screen with an empty name", polri, SCREEN, "INVALID_ARGUMENT",
+             _call(SCREEN, _screen_by_name(""), "criminal_investigation", UU_6_2011),
+             "CONSTRAINT_VIOLATION"),
+        Step("payload changed after signing", polri, SCREEN, "INVALID_ARGUMENT",
+             _tampered(lambda e: setattr(e, "payload", e.payload + b"\x00"))),
+        Step("header changed after signing", polri, SCREEN, "UNAUTHENTICATED",
+             _tampered(lambda e: setattr(e, "header", e.header.replace(b"91", b"92")))),
+        Step("same message sent twice", polri, SCREEN, "ALREADY_EXISTS", _replay(), "REPLAYED"),
+        Step("message created two hours ago", polri, SCREEN, "FAILED_PRECONDITION", _expired()),
+        Step("service that does not exist", polri, "g2g.immigration.v1.Watchlist/Delete",
+             "NOT_FOUND",
+             _call("g2g.immigration.v1.Watchlist/Delete", _screen_by_name("Budi Santoso"),
+                   "criminal_investigation", UU_6_2011, recipient="ID/GOV/IMIGRASI")),
+    ]
+
+
+def _commonest_name() -> str:
+    """The seeded watchlist's most shared full name: a query no officer can settle by name."""
+    from agency_adapters.immigration.service import seeded_records
+
+    return Counter(r.full_name for r in seeded_records()).most_common(1)[0][0]
+
+
+def _interpol_steps() -> list[Step]:
+    from agency_adapters.interpol.service import seeded_data
+
+    data = seeded_data()
+    red = next(n for n in data.notices if n.category == "RED" and n.documents
+               and n.date_of_birth)
+    stolen = next(s for s in data.sltd if s.status == "STOLEN")
+    polri, imigrasi = "ID/GOV/POLRI", "ID/GOV/IMIGRASI"
+
+    def doc(number: str, country: str) -> ipb.DocumentCheckRequest:
+        return ipb.DocumentCheckRequest(number=number, issuing_country=country)
+
+    manifest = [doc(stolen.number, stolen.issuing_country), doc("A1234567", "IDN"),
+                doc(red.documents[0].number, red.documents[0].issuing_country)]
+    return [
+        Step("border checks a stolen passport (SLTD)", imigrasi, CHECK, "OK",
+             _call(CHECK, doc(stolen.number, stolen.issuing_country), "border_control")),
+        Step("border checks a flight manifest of 3", imigrasi, CHECK_BATCH, "OK",
+             _call(CHECK_BATCH, ipb.DocumentBatchRequest(documents=manifest),
+                   "border_control")),
+        Step("a manifest of 10,000 documents (limit 1000)", imigrasi, CHECK_BATCH,
+             "INVALID_ARGUMENT",
+             _call(CHECK_BATCH, ipb.DocumentBatchRequest(documents=[
+                 doc(f"P{i:07d}", "IDN") for i in range(10_000)]), "border_control"),
+             "CONSTRAINT_VIOLATION"),
+        Step("customs check a passport (pilot expired 2024)", "ID/GOV/BEA-CUKAI", CHECK,
+             "PERMISSION_DENIED",
+             _call(CHECK, doc(stolen.number, stolen.issuing_country), "border_control"),
+             "POLICY_DENIED"),
+        Step("document from unknown country XXX", imigrasi, CHECK, "INVALID_ARGUMENT",
+             _call(CHECK, doc("A1234567", "XXX"), "border_control"), "UNKNOWN_COUNTRY"),
+        Step("police search red notices by name + DOB", polri, NOTICE_SEARCH, "OK",
+             _call(NOTICE_SEARCH, ipb.NoticeSearchRequest(
+                 full_name=red.full_name.upper(), date_of_birth=red.date_of_birth,
+                 categories=[ipb.NOTICE_CATEGORY_RED]), "criminal_investigation")),
+        Step("police read that notice", polri, NOTICE_GET, "OK",
+             _call(NOTICE_GET, ipb.GetNoticeRequest(notice_id=red.notice_id),
+                   "criminal_investigation")),
+        Step("police read a notice that does not exist", polri, NOTICE_GET, "NOT_FOUND",
+             _call(NOTICE_GET, ipb.GetNoticeRequest(notice_id="1999/1"),
+                   "criminal_investigation"), "NOTICE_NOT_FOUND"),
+        Step("immigration search notices to investigate", imigrasi, NOTICE_SEARCH,
+             "PERMISSION_DENIED",
+             _call(NOTICE_SEARCH, ipb.NoticeSearchRequest(full_name="Budi Santoso"),
+                   "criminal_investigation"), "POLICY_DENIED"),
+    ]
+
+
+def _consular_steps() -> list[Step]:
+    from agency_adapters.consular.service import seeded_data
+
+    data = seeded_data()
+    permit = next(p for p in data.permits if p.nationality == "NLD" and p.sponsor is not None)
+    aussie = next(p for p in data.permits if p.nationality == "AUS")
+    passport = next(p for p in data.passports
+                    if p.issuing_country == "NLD" and p.status == "VALID")
+    nl, au, imigrasi = "NL/GOV/EMBASSY-JAKARTA", "AU/GOV/EMBASSY-JAKARTA", "ID/GOV/IMIGRASI"
+    verify = cpb.PassportVerificationRequest(passport_number=passport.passport_number,
+                                             full_name=passport.full_name,
+                                             date_of_birth=passport.date_of_birth)
+    return [
+        Step("NL embassy: stay permits of a Dutch national", nl, PERMITS, "OK",
+             _call(PERMITS, cpb.StayPermitQuery(passport_number=permit.passport_number,
+                                                nationality="NLD"),
+                   "consular_assistance", VCCR)),
+        Step("NL embassy asks about an Australian", nl, PERMITS, "PERMISSION_DENIED",
+             _call(PERMITS, cpb.StayPermitQuery(passport_number=aussie.passport_number,
+                                                nationality="AUS"),
+                   "consular_assistance", VCCR), "POLICY_DENIED"),
+        Step("AU embassy: notifications 2021-2023", au, NOTIFICATIONS, "OK",
+             _call(NOTIFICATIONS, cpb.NotificationQuery(nationality="AUS",
+                                                        from_date="2021-01-01",
+                                                        to_date="2023-12-31"),
+                   "consular_assistance", VCCR)),
+        Step("AU embassy: date range backwards", au, NOTIFICATIONS, "INVALID_ARGUMENT",
+             _call(NOTIFICATIONS, cpb.NotificationQuery(nationality="AUS",
+                                                        from_date="2023-01-01",
+                                                        to_date="2021-01-01"),
+                   "consular_assistance", VCCR), "CONSTRAINT_VIOLATION"),
+        Step("immigration verify a Dutch passport", imigrasi, VERIFY, "OK",
+             _call(VERIFY, verify, "border_control", recipient=nl)),
+        Step("police ask the NL embassy (no rule)", "ID/GOV/POLRI", VERIFY,
+             "PERMISSION_DENIED",
+             _call(VERIFY, verify, "criminal_investigation", recipient=nl), "POLICY_DENIED"),
+    ]
+
+
+async def play(work_dir: Path) -> list[Row]:
+    """Start a federation in `work_dir`, run every scripted exchange, stop; the rows."""
+    from agency_adapters.immigration.service import seeded_records
+
+    fed = await start_federation(work_dir)
+    listed = seeded_records()[0]
+    rows: list[Row] = []
+    try:
+        for step in _steps(listed.full_name, listed.date_of_birth):
+            async with fed.client(step.consumer) as client:
+                try:
+                    detail = await step.run(client, fed)
+                    outcome, reason = "OK", ""
+                except G2GError as exc:
+                    outcome, reason = exc.code.name, exc.reason
+                    detail = f"{exc.reason}: {exc.message}"
+            rows.append(Row(step, outcome, reason, detail))
+    finally:
+        await fed.stop()
+    return rows
+
+
+async def run_demo(work_dir: Path, *, kept: bool = True) -> int:
+    rows = await play(work_dir)
+    width = max(len(r.step.title) for r in rows)
+    print(f"{'scenario':{width}}  {'consumer':22}  {'outcome':19}  detail")
+    for row in rows:
+        mark = "" if row.as_expected else "   <-- UNEXPECTED"
+        print(f"{row.step.title:{width}}  {row.step.consumer:22}  {row.outcome:19}  "
+              f"{row.detail[:90]}{mark}")
+    failures = sum(not r.as_expected for r in rows)
+    where = (f"audit log: {work_dir / 'audit.db'}" if kept
+             else "audit log discarded (use --keep DIR to inspect it)")
+    print(f"\n{len(rows) - failures}/{len(rows)} as expected; {where}")
+    return 1 if failures else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from g2g_sdk.logs import configure
+
+    configure(args.log_level, json=False)  # the table is the output; logs only on request
+    if args.keep:
+        return asyncio.run(run_demo(args.keep))
+    with tempfile.TemporaryDirectory(prefix="g2g-demo-") as tmp:
+        return asyncio.run(run_demo(Path(tmp), kept=False))

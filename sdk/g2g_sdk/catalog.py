@@ -1,0 +1,128 @@
+"""The service catalog: each registered service with its request and response types.
+
+Schemas come from the generated protobuf descriptors (proto/ is the source
+of truth); the registry says which agency provides which service. A service
+named in the registry that has no compiled schema is a configuration error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
+from google.protobuf.descriptor import Descriptor, FileDescriptor, MethodDescriptor
+
+from g2g_sdk import _gen
+from g2g_sdk.errors import ConfigError
+from g2g_sdk.registry import Registry, ServiceOffer
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service: its schema, and the agencies that provide it (usually one)."""
+
+    name: str
+    method: MethodDescriptor
+    request_type: type[message.Message]
+    response_type: type[message.Message]
+    offers: Mapping[str, ServiceOffer]
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        return tuple(self.offers)
+
+    @property
+    def request_descriptor(self) -> Descriptor:
+        return self.method.input_type
+
+    @property
+    def response_descriptor(self) -> Descriptor:
+        return self.method.output_type
+
+
+@cache
+def load_generated_schemas() -> None:
+    """Import every generated *_pb2 module so the default pool knows all schemas."""
+    for info in pkgutil.walk_packages(_gen.__path__, prefix=_gen.__name__ + "."):
+        if info.name.endswith("_pb2"):
+            importlib.import_module(info.name)
+
+
+def find_method(name: str) -> MethodDescriptor | None:
+    """The method descriptor for `pkg.Service/Method`, if compiled."""
+    load_generated_schemas()
+    service_name, _, method_name = name.partition("/")
+    try:
+        service = descriptor_pool.Default().FindServiceByName(service_name)
+    except KeyError:
+        return None
+    method: MethodDescriptor | None = service.methods_by_name.get(method_name)
+    return method
+
+
+def message_class(descriptor: Descriptor) -> type[message.Message]:
+    cls: type[message.Message] = message_factory.GetMessageClass(descriptor)
+    return cls
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All services of a registry, resolved to their schemas."""
+
+    services: Mapping[str, ServiceSpec]
+
+    @classmethod
+    def from_registry(cls, registry: Registry) -> Catalog:
+        offers: dict[str, dict[str, ServiceOffer]] = {}
+        for agency in registry.agencies.values():
+            for offer in agency.services:
+                offers.setdefault(offer.name, {})[agency.id] = offer
+        specs: dict[str, ServiceSpec] = {}
+        for name, by_provider in sorted(offers.items()):
+            method = find_method(name)
+            if method is None:
+                raise ConfigError(
+                    f"service {name} of {', '.join(by_provider)} has no compiled schema in "
+                    "proto/", file=registry.source, field="services")
+            specs[name] = ServiceSpec(
+                name=name, method=method, request_type=message_class(method.input_type),
+                response_type=message_class(method.output_type),
+                offers=MappingProxyType(by_provider))
+        return cls(services=MappingProxyType(specs))
+
+    def get(self, name: str) -> ServiceSpec | None:
+        return self.services.get(name)
+
+    def offer(self, provider: str, name: str) -> ServiceOffer | None:
+        """What `provider` declared for service `name`, if it offers it."""
+        spec = self.services.get(name)
+        return spec.offers.get(provider) if spec else None
+
+
+def file_descriptor_set(
+    descriptor: Descriptor | MethodDescriptor,
+) -> descriptor_pb2.FileDescriptorSet:
+    """The defining file of `descriptor` with all its dependencies, dependencies first."""
+    ordered: list[FileDescriptor] = []
+    seen: set[str] = set()
+
+    def visit(fd: FileDescriptor) -> None:
+        if fd.name in seen:
+            return
+        seen.add(fd.name)
+        for dep in fd.dependencies:
+            visit(dep)
+        ordered.append(fd)
+
+    visit(descriptor.containing_service.file if isinstance(descriptor, MethodDescriptor)
+          else descriptor.file)
+    out = descriptor_pb2.FileDescriptorSet()
+    for fd in ordered:
+        proto = out.file.add()
+        fd.CopyToProto(proto)
+    return out

@@ -1,0 +1,151 @@
+"""Consumer side of the toolkit: sign a request, call the broker, verify the answer.
+
+Example (the keys and certificates come from `g2g pki init`)::
+
+    identity = pki.load_identity(Path("var/pki"), "ID/GOV/POLRI")
+    registry = load_registry(Path("config/agencies.yaml"), Path("var/pki"))
+    async with ConsumerClient(identity, registry) as client:
+        answer = await client.call(
+            "g2g.immigration.v1.Watchlist/Screen",
+            watchlist_pb2.ScreenRequest(by_name=watchlist_pb2.NameQuery(full_name="Budi Santoso")),
+            purpose="criminal_investigation", legal_basis="UU 6/2011 Pasal 91")
+        print(answer.payload)
+
+Every response is checked before it is returned: the provider's signature,
+that it answers this request, and that its payload is exactly the declared
+response type. Failures raise the `G2GError` the broker sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+import grpc
+from google.protobuf import message as pb_message
+
+from g2g_sdk import envelope, schema, status, tls
+from g2g_sdk._gen.g2g.v1 import broker_pb2, broker_pb2_grpc, envelope_pb2
+from g2g_sdk.catalog import find_method, message_class
+from g2g_sdk.envelope import OpenedEnvelope, TimeRules
+from g2g_sdk.errors import (
+    EnvelopeError,
+    FreshnessError,
+    ProviderResponseInvalid,
+    SchemaError,
+    SignatureError,
+    UnknownServiceError,
+)
+from g2g_sdk.pki import Identity
+from g2g_sdk.registry import Registry
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A verified response: its header, decoded payload and the raw envelope."""
+
+    header: envelope_pb2.Header
+    payload: pb_message.Message
+    envelope: envelope_pb2.Envelope
+
+
+class ConsumerClient:
+    """An agency's client for the broker's Exchange and Catalog services."""
+
+    def __init__(self, identity: Identity, registry: Registry, *,
+                 broker_endpoint: str | None = None, time_rules: TimeRules | None = None,
+                 max_message_bytes: int = 4 << 20) -> None:
+        self._identity = identity
+        self._registry = registry
+        self._rules = time_rules or TimeRules()
+        self._channel = grpc.aio.secure_channel(
+            broker_endpoint or registry.broker_endpoint, tls.channel_credentials(identity),
+            options=[("grpc.max_receive_message_length", max_message_bytes),
+                     ("grpc.max_send_message_length", max_message_bytes)])
+        self._exchange = broker_pb2_grpc.ExchangeStub(self._channel)
+        self._catalog = broker_pb2_grpc.CatalogStub(self._channel)
+
+    async def __aenter__(self) -> ConsumerClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    def build(self, service: str, request: pb_message.Message, *, purpose: str,
+              legal_basis: str = "", recipient: str | None = None,
+              correlation_id: str | None = None,
+              lifetime: timedelta = timedelta(seconds=120)) -> envelope_pb2.Envelope:
+        """A signed request envelope (exposed for callers that send it themselves)."""
+        if recipient is None:
+            provider = self._registry.provider_of(service)
+            if provider is None:
+                raise UnknownServiceError(f"no provider offers {service} in the registry")
+            recipient = provider.id
+        return envelope.build_request(
+            sender=self._identity.agency_id, recipient=recipient, service=service,
+            payload=request, purpose=purpose, legal_basis=legal_basis,
+            key=self._identity.signing_key, now=datetime.now(UTC), lifetime=lifetime,
+            correlation_id=correlation_id)
+
+    async def send(self, request_envelope: envelope_pb2.Envelope,
+                   timeout: float = 10.0) -> envelope_pb2.Envelope:
+        """Send a prepared envelope; a failure raises the broker's `G2GError`."""
+        try:
+            answer: envelope_pb2.Envelope = await self._exchange.Call(
+                request_envelope, timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise status.error_from_rpc(exc) from None
+        return answer
+
+    async def call(self, service: str, request: pb_message.Message, *, purpose: str,
+                   legal_basis: str = "", recipient: str | None = None,
+                   correlation_id: str | None = None, timeout: float = 10.0) -> Answer:
+        """Sign, send and verify one exchange."""
+        request_envelope = self.build(service, request, purpose=purpose,
+                                      legal_basis=legal_basis, recipient=recipient,
+                                      correlation_id=correlation_id)
+        response = await self.send(request_envelope, timeout)
+        return self.verify(request_envelope, response)
+
+    def verify(self, request_envelope: envelope_pb2.Envelope,
+               response: envelope_pb2.Envelope) -> Answer:
+        """Check the provider's signature, the binding to our request, and the payload type."""
+        request_header = envelope.parse_header(request_envelope)
+        mine = OpenedEnvelope(envelope=request_envelope, header=request_header,
+                              signer_keyid="")
+        provider = self._registry.agency(request_header.recipient)
+        method = find_method(request_header.service)
+        if provider is None or method is None:
+            raise UnknownServiceError(f"cannot verify answers from {request_header.recipient}")
+        try:
+            answer = envelope.open_envelope(response, provider.signing_keys,
+                                            now=datetime.now(UTC), rules=self._rules,
+                                            kind=envelope.RESPONSE)
+            envelope.check_binding(answer.header, mine)
+            payload = schema.decode(message_class(method.output_type), answer.payload,
+                                    answer.header.payload_type)
+        except (EnvelopeError, SignatureError, FreshnessError, SchemaError) as exc:
+            raise ProviderResponseInvalid(f"response failed verification: {exc.message}",
+                                          metadata={"check": exc.reason}) from None
+        return Answer(header=answer.header, payload=payload, envelope=response)
+
+    async def list_services(self, provider: str = "") -> list[broker_pb2.ServiceInfo]:
+        try:
+            reply = await self._catalog.ListServices(
+                broker_pb2.ListServicesRequest(provider=provider), timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            raise status.error_from_rpc(exc) from None
+        return list(reply.services)
+
+    async def describe_service(self, name: str) -> broker_pb2.DescribeServiceResponse:
+        try:
+            reply: broker_pb2.DescribeServiceResponse = await self._catalog.DescribeService(
+                broker_pb2.DescribeServiceRequest(name=name), timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            raise status.error_from_rpc(exc) from None
+        return reply

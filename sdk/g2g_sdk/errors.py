@@ -1,0 +1,210 @@
+"""The one exception hierarchy of g2g.
+
+Every failure the protocol, broker or adapters can report is a `G2GError`
+subclass that names its gRPC status code and a machine-readable reason.
+`g2g_sdk.status` is the only place that turns them into gRPC
+statuses; nothing else calls `context.abort` with a hand-picked code.
+Messages never contain payload contents or personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import grpc
+
+DOMAIN = "g2g.broker"
+
+
+class G2GError(Exception):
+    """Root of all g2g errors; carries a gRPC code and an ErrorInfo reason."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    default_reason: str = "INTERNAL"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or self.default_reason
+        self.metadata: dict[str, str] = dict(metadata or {})
+
+    def diagnostics(self) -> str:
+        """One line for operators: reason, message and metadata."""
+        extra = " ".join(f"{k}={v}" for k, v in sorted(self.metadata.items()))
+        return f"{self.reason}: {self.message}" + (f" ({extra})" if extra else "")
+
+
+class AuthenticationError(G2GError):
+    """The caller's TLS identity is missing or does not match the sender (UNAUTHENTICATED)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "SENDER_MISMATCH"
+
+
+class SignatureError(G2GError):
+    """No valid signature by a key registered for the signer (UNAUTHENTICATED)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "SIGNATURE_INVALID"
+
+
+class EnvelopeError(G2GError):
+    """The envelope is oversized, unparseable or inconsistent (INVALID_ARGUMENT)."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "ENVELOPE_MALFORMED"
+
+
+class FreshnessError(G2GError):
+    """The message is expired, from the future, or lives too long (FAILED_PRECONDITION)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    default_reason = "EXPIRED"
+
+
+class ReplayError(G2GError):
+    """The message_id was already seen within the freshness window (ALREADY_EXISTS)."""
+
+    code = grpc.StatusCode.ALREADY_EXISTS
+    default_reason = "REPLAYED"
+
+
+class UnknownServiceError(G2GError):
+    """The service does not exist or is not offered by the recipient (NOT_FOUND)."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    default_reason = "UNKNOWN_SERVICE"
+
+
+class SchemaError(G2GError):
+    """The payload is not exactly the declared type or breaks a constraint (INVALID_ARGUMENT)."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "CONSTRAINT_VIOLATION"
+
+
+class PolicyDenied(G2GError):
+    """The sharing policy does not allow this exchange (PERMISSION_DENIED)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "POLICY_DENIED"
+
+
+class AccessDenied(G2GError):
+    """The caller's registry role does not allow this read (PERMISSION_DENIED)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "AUDIT_ACCESS_DENIED"
+
+
+class RateLimited(G2GError):
+    """A policy rate limit or quota is exhausted (RESOURCE_EXHAUSTED, with a retry hint)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_reason = "RATE_LIMITED"
+
+
+class ProviderUnavailable(G2GError):
+    """The provider adapter could not be reached (UNAVAILABLE)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "PROVIDER_UNAVAILABLE"
+
+
+class ProviderTimeout(G2GError):
+    """The provider adapter did not answer within the deadline (DEADLINE_EXCEEDED)."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    default_reason = "PROVIDER_TIMEOUT"
+
+
+class ProviderResponseInvalid(G2GError):
+    """The provider's answer failed verification; it is never passed on (INTERNAL)."""
+
+    code = grpc.StatusCode.INTERNAL
+    default_reason = "PROVIDER_RESPONSE_INVALID"
+
+
+class ProviderRejected(G2GError):
+    """The provider refused the request; its status code is passed through."""
+
+    default_reason = "PROVIDER_REJECTED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: grpc.StatusCode,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.code = code
+
+
+class AttestationError(G2GError):
+    """A provider got a missing, forged or mismatched broker attestation (PERMISSION_DENIED)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "ATTESTATION_INVALID"
+
+
+class AuditUnavailable(G2GError):
+    """The audit record could not be made durable, so the exchange stops (UNAVAILABLE)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "AUDIT_UNAVAILABLE"
+
+
+class InternalError(G2GError):
+    """A fault inside g2g itself, not in the request (INTERNAL); logged by type, never data."""
+
+    code = grpc.StatusCode.INTERNAL
+    default_reason = "INTERNAL_ERROR"
+
+
+class CallCancelled(G2GError):
+    """The caller cancelled, or its deadline passed, mid-exchange (CANCELLED); audit only."""
+
+    code = grpc.StatusCode.CANCELLED
+    default_reason = "CALL_CANCELLED"
+
+
+class StartupError(G2GError):
+    """The broker could not start: a port not bound, a worker that failed (UNAVAILABLE)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "STARTUP_FAILED"
+
+
+class ConfigError(G2GError):
+    """A configuration file is invalid; the message names file, line and field."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    default_reason = "CONFIG_INVALID"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str = "",
+        line: int | None = None,
+        column: int | None = None,
+        field: str = "",
+    ) -> None:
+        where = file + (f":{line}" if line is not None else "") + (
+            f":{column}" if column is not None and line is not None else ""
+        )
+        text = f"{where}: " if where else ""
+        text += f"{field}: " if field else ""
+        super().__init__(text + message)
+        self.file = file
+        self.line = line
+        self.column = column
+        self.field = field

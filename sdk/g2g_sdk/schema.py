@@ -1,0 +1,104 @@
+"""Strict payload decoding and declared-constraint validation.
+
+A payload must decode as exactly the declared message type, with no unknown
+fields anywhere, and pass the protovalidate constraints declared in proto/.
+Errors name the field path, never the field's value.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import protovalidate
+from google.protobuf import message as pb_message
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import DecodeError
+from google.protobuf.unknown_fields import UnknownFieldSet
+
+from g2g_sdk.errors import SchemaError
+from g2g_sdk.fieldmask import submessage_type
+
+_validator = protovalidate.Validator()
+
+
+def reject_unknown_fields(msg: pb_message.Message, path: str = "") -> None:
+    """Raise SchemaError if `msg` or any nested message carries unknown fields."""
+    unknown = UnknownFieldSet(msg)
+    if len(unknown):
+        numbers = sorted({unknown[i].field_number for i in range(len(unknown))})
+        where = path or msg.DESCRIPTOR.full_name
+        raise SchemaError(f"unknown field number(s) {numbers} in {where}",
+                          reason="UNKNOWN_FIELDS",
+                          metadata={"field": path or ".", "numbers": ",".join(map(str, numbers))})
+    fields = _message_fields(msg.DESCRIPTOR)
+    if fields is None:  # extensions may be set: walk whatever is present
+        for field, value in msg.ListFields():
+            if submessage_type(field) is not None:
+                _reject_in(field, value, path)
+        return
+    for field in fields:
+        if field.is_repeated or msg.HasField(field.name):
+            _reject_in(field, getattr(msg, field.name), path)
+
+
+def _reject_in(field: FieldDescriptor, value: Any, path: str) -> None:
+    child = f"{path}.{field.name}" if path else field.name
+    if field.is_repeated:
+        for i, item in enumerate(value):
+            reject_unknown_fields(item, f"{child}[{i}]")
+    else:
+        reject_unknown_fields(value, child)
+
+
+@functools.cache
+def _message_fields(descriptor: Descriptor) -> tuple[FieldDescriptor, ...] | None:
+    """The message-typed fields to descend into, in field-number order (as ListFields).
+
+    Scalars carry no unknown fields and our schemas have no message maps, so a
+    message of scalars needs no ListFields() at all. None if the type has
+    extension ranges: a set extension is only visible through ListFields().
+    """
+    if descriptor.extension_ranges:
+        return None
+    return tuple(sorted((f for f in descriptor.fields if submessage_type(f) is not None),
+                        key=lambda f: f.number))
+
+
+def validate(msg: pb_message.Message) -> None:
+    """Check protovalidate constraints; the first violation names its field path and rule."""
+    try:
+        _validator.validate(msg)
+    except protovalidate.ValidationError as exc:
+        violation = exc.violations[0].proto
+        elements: list[Any] = list(violation.field.elements) if violation.field else []
+        field = ".".join(_path_element(e) for e in elements) or "."
+        raise SchemaError(f"{field}: {violation.message}", reason="CONSTRAINT_VIOLATION",
+                          metadata={"field": field, "rule": violation.rule_id}) from None
+
+
+def _path_element(element: Any) -> str:
+    """``name``, ``name[3]`` (repeated index) or ``name['key']`` (map key)."""
+    subscript = element.subscript  # a protovalidate Oneof(field, value), or None
+    if subscript is None:
+        return str(element.field_name)
+    key = subscript.value if subscript.field == "index" else repr(subscript.value)
+    return f"{element.field_name}[{key}]"
+
+
+def decode(cls: type[pb_message.Message], data: bytes, declared_type: str) -> pb_message.Message:
+    """Decode `data` as exactly `cls`, reject unknown fields, validate constraints."""
+    if declared_type != cls.DESCRIPTOR.full_name:
+        raise SchemaError(
+            f"payload_type {declared_type!r} is not the service's {cls.DESCRIPTOR.full_name}",
+            reason="PAYLOAD_TYPE_MISMATCH",
+            metadata={"expected": cls.DESCRIPTOR.full_name})
+    msg = cls()
+    try:
+        msg.ParseFromString(data)
+    except DecodeError:
+        raise SchemaError(f"payload does not decode as {cls.DESCRIPTOR.full_name}",
+                          reason="PAYLOAD_UNDECODABLE") from None
+    reject_unknown_fields(msg)
+    validate(msg)
+    return msg

@@ -1,0 +1,40 @@
+"""`g2g up`: one adapters process serving every adapter, and a status line naming each port."""
+
+from __future__ import annotations
+
+from agency_adapters.common.datasets import DATA_ROOT
+from g2g_cli.up import Child, Status, _children
+from tests.conftest import REPO
+
+
+def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
+    broker, adapters = _children(REPO / "config" / "broker.yaml")
+    assert broker.argv[-4:] == ["broker", "serve", "--config",
+                                str(REPO / "config" / "broker.yaml")]
+    serve = adapters.argv[adapters.argv.index("serve") + 1:]
+    assert serve[:3] == ["consular", "immigration", "interpol"]
+    assert serve[serve.index("--data-root") + 1] == str(DATA_ROOT) == "var/data"
+
+
+def test_the_status_line_names_each_agency_and_its_port() -> None:
+    broker, adapters = Child("broker", []), Child("adapters", [])
+    status = Status([broker, adapters])
+    assert status.line().startswith("g2g up | broker … | adapters … | exchanges: none yet")
+    broker.ports["broker"] = 7443
+    broker.ready.set()
+    adapters.ports.update({"INT/IO/INTERPOL": 7502, "ID/GOV/IMIGRASI": 7501})
+    adapters.ready.set()
+    status.report("0", {"OK": 2})
+    status.report("1", {"OK": 1, "PERMISSION_DENIED": 1})
+    status.report("0", {"OK": 3})  # counts are cumulative: the latest report replaces
+    assert status.line() == (
+        "g2g up | broker :7443 | adapters ID/GOV/IMIGRASI :7501, INT/IO/INTERPOL :7502"
+        " | exchanges: 4 OK, 1 PERMISSION_DENIED | Ctrl-C stops")
+
+
+def test_workers_are_passed_to_the_broker_as_given_so_zero_is_refused_there() -> None:
+    config = REPO / "config" / "broker.yaml"
+    assert "--workers" not in _children(config)[0].argv
+    assert _children(config, 2)[0].argv[-2:] == ["--workers", "2"]
+    # `g2g broker serve --workers 0` refuses it; up must not quietly start one process.
+    assert _children(config, 0)[0].argv[-2:] == ["--workers", "0"]

@@ -1,0 +1,36 @@
+"""`g2g demo` runs every scripted exchange on free ports and each gets its expected outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from g2g_sdk.registry import Registry
+
+from g2g_cli.main import main
+from g2g_harness import demo
+
+
+def test_the_script_covers_every_service_allowed_and_refused(registry: Registry) -> None:
+    steps = demo._steps("Budi Santoso", "1980-01-01")
+    offered = {offer.name for agency in registry.agencies.values() for offer in agency.services}
+    assert len(offered) == 8
+    for service in offered:
+        outcomes = {s.expect for s in steps if s.service == service}
+        assert "OK" in outcomes, service
+        assert outcomes - {"OK"}, f"{service} has no denied or invalid case"
+
+
+def test_demo_runs_and_every_exchange_is_as_expected(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--keep", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = len(demo._steps("Budi Santoso", "1980-01-01"))
+    assert f"\n{rows}/{rows} as expected; audit log: {tmp_path / 'audit.db'}" in out
+    assert "UNEXPECTED" not in out
+    assert "1 permit(s), 0 with sponsor" in out  # the embassy rule masks the sponsor
+    assert " hit(s) shown (add a DOB), signed by ID/GOV/IMIGRASI" in out  # a cut answer says so
+    assert "documents: must contain no more than 1000 item(s)" in out
+    assert "POLICY_DENIED: denied by rule imigrasi-watchlist-no-intelligence-investigation" in out
+    assert "rule interpol-documents-customs-pilot does not apply: expi" in out
+    assert (tmp_path / "audit.db").is_file()

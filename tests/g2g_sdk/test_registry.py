@@ -1,0 +1,94 @@
+"""The agencies registry: parsing, keys, multi-provider services, errors with lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from g2g_sdk import keys
+from g2g_sdk.catalog import Catalog
+from g2g_sdk.errors import ConfigError
+from g2g_sdk.registry import load_registry, slug
+
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32))).public_key()
+B64 = keys.public_to_b64(KEY)
+
+
+def write(tmp_path: Path, agencies: str) -> Path:
+    path = tmp_path / "agencies.yaml"
+    path.write_text(
+        "federation: test\nbroker:\n  id: G2G/BROKER\n  endpoint: 127.0.0.1:1\n"
+        f"  signing_keys: [{{public_key: {B64}}}]\nagencies:\n{agencies}")
+    return path
+
+
+AGENCY = """  - id: NL/GOV/EMBASSY-JAKARTA
+    name: NL embassy
+    endpoint: 127.0.0.1:2
+    services: [g2g.immigration.v1.Watchlist/Screen]
+    signing_keys: [{{public_key: {key}}}]
+  - id: AU/GOV/EMBASSY-JAKARTA
+    name: AU embassy
+    endpoint: 127.0.0.1:3
+    services: [g2g.immigration.v1.Watchlist/Screen]
+    signing_keys: [{{public_key: {key}}}]
+"""
+
+
+def test_slug() -> None:
+    assert slug("ID/GOV/IMIGRASI") == "id-gov-imigrasi"
+
+
+def test_inline_keys_and_several_providers(tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, AGENCY.format(key=B64)))
+    assert dict(registry.broker_keys) == {keys.keyid(KEY): KEY}
+    providers = [a.id for a in registry.providers_of("g2g.immigration.v1.Watchlist/Screen")]
+    assert providers == ["NL/GOV/EMBASSY-JAKARTA", "AU/GOV/EMBASSY-JAKARTA"]
+    assert registry.provider_of("g2g.immigration.v1.Watchlist/Screen") is None
+    spec = Catalog.from_registry(registry).get("g2g.immigration.v1.Watchlist/Screen")
+    assert spec is not None
+    assert spec.providers == ("NL/GOV/EMBASSY-JAKARTA", "AU/GOV/EMBASSY-JAKARTA")
+    endpoints = registry.with_endpoints({"AU/GOV/EMBASSY-JAKARTA": "127.0.0.1:9"})
+    assert endpoints.agencies["AU/GOV/EMBASSY-JAKARTA"].endpoint == "127.0.0.1:9"
+
+
+@pytest.mark.parametrize(("agencies", "line", "message"), [
+    ("  - id: bad id\n    name: x\n    signing_keys: []\n", 7, "is not an agency id"),
+    ("  - id: ID/GOV/X\n    name: x\n    services: [Nope]\n    endpoint: a:1\n"
+     "    signing_keys: []\n", 9, "is not a full method name"),
+    ("  - id: ID/GOV/X\n    name: x\n    signing_keys: [{public_key: AAAA}]\n", 9,
+     "not a base64 Ed25519 public key"),
+    ("  - id: ID/GOV/X\n    name: x\n    colour: red\n    signing_keys: []\n", 9,
+     "unknown field 'colour'"),
+    ("  - id: ID/GOV/X\n    name: x\n    roles: [king]\n    signing_keys: []\n", 9,
+     "unknown role"),
+    ("  - id: ID/GOV/X\n    name: x\n", 7, "no PKI directory"),
+    ("  - id: ID/GOV/X\n    name: x\n    audits: ID/GOV/X\n    signing_keys: []\n", 9,
+     "only an agency with the auditor role audits one"),
+    ("  - id: ID/GOV/X\n    name: x\n    roles: [auditor]\n    audits: ID/GOV/Y\n"
+     "    signing_keys: []\n", 10, "audits 'ID/GOV/Y', which is not an agency"),
+    *((f"  - id: ID/GOV/X\n    name: x\n    endpoint: a:1\n    services:\n"
+       f"      - name: g2g.immigration.v1.Watchlist/Screen\n        subject_fields: {fields}\n"
+       "    signing_keys: []\n", 12, message) for fields, message in [
+        ("[by_document.number]", "expected a mapping, got a list"),
+        ("{passport: number}", "unknown field 'passport'"),
+        ("{name_dob: full_name}", "a name_dob subject is 2 field path(s)"),
+        ("{document: a+b}", "a document subject is 1 field path(s)")]),
+])
+def test_errors_name_line(tmp_path: Path, agencies: str, line: int, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_registry(write(tmp_path, agencies))
+    assert info.value.line == line, str(info.value)
+    assert message in str(info.value)
+    assert str(info.value).startswith(str(tmp_path / "agencies.yaml"))
+
+
+def test_service_without_schema_is_a_config_error(tmp_path: Path) -> None:
+    agencies = ("  - id: ID/GOV/X\n    name: x\n    endpoint: a:1\n"
+                "    services: [g2g.none.v1.Nothing/Here]\n"
+                f"    signing_keys: [{{public_key: {B64}}}]\n")
+    registry = load_registry(write(tmp_path, agencies))
+    with pytest.raises(ConfigError) as info:
+        Catalog.from_registry(registry)
+    assert "g2g.none.v1.Nothing/Here of ID/GOV/X has no compiled schema" in str(info.value)
