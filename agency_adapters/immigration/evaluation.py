@@ -37,7 +37,6 @@ from datetime import date, timedelta
 from typing import Final
 
 from agency_adapters.common import names, people
-from agency_adapters.common.matching import dob_similarity
 from agency_adapters.immigration import screening, synthetic, variants
 from agency_adapters.immigration.records import WatchlistRecord
 
@@ -191,12 +190,25 @@ def _all_names(record: WatchlistRecord) -> list[str]:
     return [*full, *(short for n in full if (short := names.given_names(n)) is not None)]
 
 
+def _known(dob: str) -> str:
+    """What a date of birth says: a placeholder day and month (01-01, 00-00: the year
+    only known) says the year; a 00 day, the year and month."""
+    if dob[4:] in ("-01-01", "-00-00"):
+        return dob[:4]
+    return dob[:7] if dob.endswith("-00") else dob
+
+
 def compatible(query_dob: str, listed_dob: str) -> bool:
-    """The dates cannot tell two persons apart: one unknown, equal, same year with only
-    a year on one side, or day and month swapped."""
-    _, match = dob_similarity(query_dob, listed_dob)
-    return match or not query_dob or not listed_dob or (query_dob[:4] == listed_dob[:4] and (
-        len(query_dob) == 4 or len(listed_dob) == 4))
+    """The dates cannot tell two persons apart: one unknown, equal, the same as far as
+    the less precise one goes (a year, a placeholder), or day and month swapped.
+    Independent of the matcher's date rule."""
+    q, listed = _known(query_dob), _known(listed_dob)
+    if not q or not listed or q == listed:
+        return True
+    shorter = min(len(q), len(listed))
+    if shorter < 10:
+        return q[:shorter] == listed[:shorter]
+    return q[:4] == listed[:4] and q[5:7] == listed[8:10] and q[8:10] == listed[5:7]
 
 
 def consistent(query: screening.NameQuery, record: WatchlistRecord) -> bool:
