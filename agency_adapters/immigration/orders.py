@@ -174,6 +174,80 @@ def _check_term(ban_type: str, legal_basis: str, i: int, d: Decision) -> None:
                       f"{months} months {law} allows (it must end by {latest.isoformat()})")
 
 
+def _check_extension(ban_type: str, legal_basis: str, i: int, d: Decision, until: str) -> None:
+    field = f"decisions[{i}]"
+    if until == "":
+        raise Invalid(f"{field}.kind", "an indefinite order cannot be extended")
+    end = date.fromisoformat(until)
+    if date.fromisoformat(d.decided_on) > end:
+        raise Invalid(f"{field}.decided_on",
+                      f"is after the order ended on {until}: an order that has "
+                      "ended cannot be extended (issue a new order)")
+    start = date.fromisoformat(d.valid_from)
+    if start > end + timedelta(days=1):
+        raise Invalid(f"{field}.valid_from",
+                      f"starts after the order ended on {until}: an extension "
+                      "continues the order from the next day")
+    if start <= end:
+        raise Invalid(f"{field}.valid_from",
+                      f"overlaps the term it extends (ending {until}): an "
+                      "extension starts the day after")
+    _check_term(ban_type, legal_basis, i, d)
+
+
+def _check_extension_count(ban_type: str, i: int, decisions: Sequence[Decision]) -> None:
+    """Pasal 97 ayat (1) after MK 64: one extension; Pasal 102 ayat (1) after UU 63/2024:
+    one extension decided under it (before it, "setiap kali": any number)."""
+    decided = [date.fromisoformat(d.decided_on) for d in decisions[1:i + 1]
+               if d.kind == "EXTENDED"]
+    if ban_type == "EXIT_PREVENTION" and sum(day >= MK_64 for day in decided) > 1:
+        raise Invalid(f"decisions[{i}].kind",
+                      "a second extension: an exit prevention may be extended once "
+                      "(UU 6/2011 Pasal 97 ayat (1) as read by MK 64/PUU-IX/2011)")
+    if ban_type == "ENTRY_REFUSAL" and sum(day >= LAW_2024 for day in decided) > 1:
+        raise Invalid(f"decisions[{i}].kind",
+                      "a second extension under UU 63/2024: an entry refusal may be "
+                      "extended once by at most 10 years (Pasal 102 ayat (1) as amended)")
+
+
+def _check_lifting(i: int, d: Decision, first_day: str, until: str) -> None:
+    field = f"decisions[{i}]"
+    if d.valid_until != "":
+        raise Invalid(f"{field}.valid_until", "must be empty: a lifting has no end")
+    start = date.fromisoformat(d.valid_from)
+    if start < date.fromisoformat(d.decided_on):
+        raise Invalid(f"{field}.valid_from", "is before decided_on: a decision does "
+                                             "not take effect before it is made")
+    if start < date.fromisoformat(first_day):
+        raise Invalid(f"{field}.valid_from", "is before the order's first day")
+    if until and start > date.fromisoformat(until):
+        raise Invalid(f"{field}.valid_from",
+                      f"is after the order ended on {until}: nothing to lift")
+
+
+def _check_sequence(i: int, d: Decision, decisions: Sequence[Decision]) -> None:
+    """References, dates and order of decision `i` against those before it."""
+    field = f"decisions[{i}]"
+    earlier = [e.reference for e in decisions[:i]]
+    if d.reference in earlier:
+        raise Invalid(f"{field}.reference", f"same as decisions[{earlier.index(d.reference)}]: "
+                                            "each decision has its own reference")
+    decided = date.fromisoformat(d.decided_on)
+    if decided < LAW_2011:
+        raise Invalid(f"{field}.decided_on", "is before UU 6/2011 (2011-05-05): orders "
+                                             "made under UU 9/1992 are not accepted")
+    if i and decided < date.fromisoformat(decisions[i - 1].decided_on):
+        raise Invalid(f"{field}.decided_on", f"is before decisions[{i - 1}].decided_on: "
+                                             "decisions are listed in the order made")
+    if i and decisions[i - 1].kind == "LIFTED":
+        raise Invalid(f"{field}.kind", "follows the lifting: a lifted order is over "
+                                       "(issue a new order)")
+    if i == 0 and d.kind != "ISSUED":
+        raise Invalid(f"{field}.kind", "the first decision must be ISSUED")
+    if i and d.kind == "ISSUED":
+        raise Invalid(f"{field}.kind", "an order is issued once; a new order is a new entry")
+
+
 def check(ban_type: str, nationality: str, authority: str, legal_basis: str,
           decisions: Sequence[Decision]) -> Term:
     """Check an order's decisions against the law; return the term they add up to.
@@ -181,82 +255,18 @@ def check(ban_type: str, nationality: str, authority: str, legal_basis: str,
     Raises `Invalid` naming the field (``decisions[2].valid_from``) and the rule.
     """
     _check_authority(ban_type, nationality, authority)
-    seen: dict[str, int] = {}
-    previous: Decision | None = None
     until = ""
-    lifted_on = ""
-    extensions_since_mk = 0
-    extensions_since_2024 = 0
     for i, d in enumerate(decisions):
-        field = f"decisions[{i}]"
-        decided = date.fromisoformat(d.decided_on)
-        if d.reference in seen:
-            raise Invalid(f"{field}.reference", f"same as decisions[{seen[d.reference]}]: "
-                                                "each decision has its own reference")
-        seen[d.reference] = i
-        if decided < LAW_2011:
-            raise Invalid(f"{field}.decided_on", "is before UU 6/2011 (2011-05-05): orders "
-                                                 "made under UU 9/1992 are not accepted")
-        if previous is not None and decided < date.fromisoformat(previous.decided_on):
-            raise Invalid(f"{field}.decided_on", f"is before decisions[{i - 1}].decided_on: "
-                                                 "decisions are listed in the order made")
-        if lifted_on:
-            raise Invalid(f"{field}.kind", "follows the lifting: a lifted order is over "
-                                           "(issue a new order)")
-        if i == 0:
-            if d.kind != "ISSUED":
-                raise Invalid(f"{field}.kind", "the first decision must be ISSUED")
+        _check_sequence(i, d, decisions)
+        if d.kind == "ISSUED":
             _check_term(ban_type, legal_basis, i, d)
             until = d.valid_until
-        elif d.kind == "ISSUED":
-            raise Invalid(f"{field}.kind", "an order is issued once; a new order is a new entry")
         elif d.kind == "EXTENDED":
-            if until == "":
-                raise Invalid(f"{field}.kind", "an indefinite order cannot be extended")
-            end = date.fromisoformat(until)
-            if decided > end:
-                raise Invalid(f"{field}.decided_on",
-                              f"is after the order ended on {until}: an order that has "
-                              "ended cannot be extended (issue a new order)")
-            start = date.fromisoformat(d.valid_from)
-            if start > end + timedelta(days=1):
-                raise Invalid(f"{field}.valid_from",
-                              f"starts after the order ended on {until}: an extension "
-                              "continues the order from the next day")
-            if start <= end:
-                raise Invalid(f"{field}.valid_from",
-                              f"overlaps the term it extends (ending {until}): an "
-                              "extension starts the day after")
-            _check_term(ban_type, legal_basis, i, d)
-            if ban_type == "EXIT_PREVENTION" and decided >= MK_64:
-                extensions_since_mk += 1
-                if extensions_since_mk > 1:
-                    raise Invalid(f"{field}.kind",
-                                  "a second extension: an exit prevention may be extended "
-                                  "once (UU 6/2011 Pasal 97 ayat (1) as read by MK "
-                                  "64/PUU-IX/2011)")
-            if ban_type == "ENTRY_REFUSAL" and decided >= LAW_2024:
-                extensions_since_2024 += 1
-                if extensions_since_2024 > 1:
-                    raise Invalid(f"{field}.kind",
-                                  "a second extension under UU 63/2024: an entry refusal "
-                                  "may be extended once by at most 10 years (Pasal 102 "
-                                  "ayat (1) as amended)")
+            _check_extension(ban_type, legal_basis, i, d, until)
+            _check_extension_count(ban_type, i, decisions)
             until = d.valid_until
-        else:  # LIFTED
-            if d.valid_until != "":
-                raise Invalid(f"{field}.valid_until", "must be empty: a lifting has no end")
-            start = date.fromisoformat(d.valid_from)
-            if start < decided:
-                raise Invalid(f"{field}.valid_from", "is before decided_on: a decision does "
-                                                     "not take effect before it is made")
-            if start < date.fromisoformat(decisions[0].valid_from):
-                raise Invalid(f"{field}.valid_from", "is before the order's first day")
-            if until and start > date.fromisoformat(until):
-                raise Invalid(f"{field}.valid_from",
-                              f"is after the order ended on {until}: nothing to lift")
-            lifted_on = d.valid_from
-        previous = d
+        else:
+            _check_lifting(i, d, decisions[0].valid_from, until)
     return summary(decisions)
 
 

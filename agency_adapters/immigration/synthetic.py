@@ -364,36 +364,31 @@ def _decisions(u: Sequence[float], today: date, ban: str, indefinite: bool,
                         (end + timedelta(days=1)).isoformat(), new_end.isoformat())
 
     preferred = 12  # an entry refusal under UU 63/2024: a year is common, 10 the ceiling
-    if indefinite:
-        return (issued(day(30 + u[1] * 2000), None),)
-    kind = u[0]
-    if kind < 0.50:  # in force, first term
+    kind = -1.0 if indefinite else u[0]
+    if kind < 0:  # Pasal 102 ayat (2): indefinite
+        out: tuple[Decision, ...] = (issued(day(30 + u[1] * 2000), None),)
+    elif kind < 0.50:  # in force, first term
         start = day(3 + u[1] * 170)
-        return (issued(start, _term(ban, start, preferred)),)
-    if kind < 0.65:  # in force, extended once
-        start = day(190 + u[1] * 160)
+        out = (issued(start, _term(ban, start, preferred)),)
+    elif kind < 0.65:  # in force, extended once
+        start = day((375 + u[1] * 300) if ban == "ENTRY_REFUSAL" and day(375) >= LAW_2024
+                    else (190 + u[1] * 160))
         first = issued(start, _term(ban, start, preferred))
-        if ban == "ENTRY_REFUSAL" and start >= LAW_2024:
-            start = day(375 + u[1] * 300)
-            first = issued(start, _term(ban, start, preferred))
-        return (first, extended(date.fromisoformat(first.valid_until), preferred))
-    if kind < 0.88:  # expired, half of them after an extension
-        if u[3] < 0.5:
-            start = day(380 + u[1] * 1500)
-            return (issued(start, _term(ban, start, preferred)),)
-        start = day(745 + u[1] * 1500)
+        out = (first, extended(date.fromisoformat(first.valid_until), preferred))
+    elif kind < 0.88:  # expired, half of them after an extension
+        start = day((380 if u[3] < 0.5 else 745) + u[1] * 1500)
         first = issued(start, _term(ban, start, preferred))
-        return (first, extended(date.fromisoformat(first.valid_until), preferred))
-    if kind < 0.96:  # lifted (dicabut) before its end
+        out = ((first,) if u[3] < 0.5
+               else (first, extended(date.fromisoformat(first.valid_until), preferred)))
+    elif kind < 0.96:  # lifted (dicabut) before its end
         start = day(30 + u[1] * 600)
-        first = issued(start, _term(ban, start, preferred))
         lifted = start + timedelta(days=10 + int(u[2] * min(150, (today - start).days - 13)))
-        return (first, Decision("LIFTED", ref("-C", lifted), lifted.isoformat(),
-                                lifted.isoformat(), ""))
-    # decided, not yet in force
-    start = today + timedelta(days=5 + int(u[2] * 25))
-    decided = day(u[1] * 5)
-    return (issued(start, _term(ban, start, preferred, decided), decided=decided),)
+        out = (issued(start, _term(ban, start, preferred)),
+               Decision("LIFTED", ref("-C", lifted), lifted.isoformat(), lifted.isoformat(), ""))
+    else:  # decided, not yet in force
+        start, decided = today + timedelta(days=5 + int(u[2] * 25)), day(u[1] * 5)
+        out = (issued(start, _term(ban, start, preferred, decided), decided=decided),)
+    return out
 
 
 def _record(rng: random.Random, dates: random.Random, i: int, today: date) -> WatchlistRecord:
