@@ -28,6 +28,7 @@ computation: never logs a name.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import date
@@ -259,23 +260,29 @@ class NameIndex:
     how its date of birth and nationality compare, the caller says through `facts`.
     """
 
-    def __init__(  # noqa: PLR0912 - one pass builds every lookup table
+    def __init__(
             self, names: Iterable[tuple[int, str, str, str]]) -> None:
         """`names`: (record index, field it came from, the name, the record's date of birth)."""
         self._vocab: dict[str, int] = {}
         self._tokens: list[str] = []
         self._phonetic: list[str] = []
-        self._record: list[int] = []
-        self._field: list[str] = []
-        self._name_tokens: list[tuple[int, ...]] = []
-        self._sex = bytearray()  # per indexed name: 0, or the _SEXES code of its I/Ni marker
-        self._blocks: dict[int, list[int]] = defaultdict(list)
+        # Per indexed name, packed (a million names are ~1.3 million entries): its record,
+        # the field it came from (a code into _fields) and its I/Ni marker (_SEXES code).
+        self._record = array("I")
+        self._field = bytearray()
+        self._fields: list[str] = []
+        self._name_tokens: list[tuple[int, ...]] = []  # shared by namesakes
+        self._sex = bytearray()
+        # (token pair, birth year) -> the one indexed name under it, or all of them; most
+        # keys hold one name, and an int costs a third of a one-element list.
+        self._blocks: dict[int, int | array[int]] = {}
         self._years: set[int] = set()
         # Each token's other written forms, where the spelling folds changed it (Noah -> noa).
         written: dict[int, set[str]] = defaultdict(set)
         # Names repeat (namesakes, aliases): each distinct one is analysed once.
         seen: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
-        fields: dict[str, str] = {}
+        fields: dict[str, int] = {}
+        blocks = self._blocks
         for ri, field, full, date_of_birth in names:
             year = _birth_year(date_of_birth)
             self._years.add(year)
@@ -295,25 +302,42 @@ class NameIndex:
                 ni = len(self._record)
                 self._record.append(ri)
                 self._sex.append(sex)
-                self._field.append(fields.setdefault(field, field))
+                code = fields.get(field)
+                if code is None:
+                    code = fields[field] = len(self._fields)
+                    self._fields.append(field)
+                self._field.append(code)
                 self._name_tokens.append(tids)
                 for key in keys:
-                    self._blocks[key << 8 | year].append(ni)
+                    slot = key << 8 | year
+                    held = blocks.get(slot)
+                    if held is None:
+                        blocks[slot] = ni
+                    elif isinstance(held, int):
+                        blocks[slot] = array("I", (held, ni))
+                    else:
+                        held.append(ni)
         self._written: dict[int, tuple[str, ...]] = {t: tuple(sorted(w))
                                                       for t, w in written.items()}
-        self._similar: dict[str, list[int]] = defaultdict(list)
+        self._similar = self._similar_tokens()
+
+    def _similar_tokens(self) -> dict[str, list[int]]:
+        """Lookup key -> vocabulary tokens: phonetic keys, surname classes, compound
+        initials, each token and its written forms, and their one-letter deletions."""
+        similar: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self._tokens):
-            self._similar[self._phonetic[tid]].append(tid)
+            similar[self._phonetic[tid]].append(tid)
             for ci in surname_classes(token):  # "#n": no token or phonetic key has a "#"
-                self._similar[f"#{ci}"].append(tid)
+                similar[f"#{ci}"].append(tid)
             for start in _COMPOUND_STARTS:  # found from the compound's initial (Nur H.)
                 if token.startswith(start) and len(token) > len(start) + 1:
-                    self._similar[token[:len(start) + 1]].append(tid)
+                    similar[token[:len(start) + 1]].append(tid)
             for form in {token, *self._written.get(tid, ())}:
-                self._similar[form].append(tid)  # found from a query token with a letter added
+                similar[form].append(tid)  # found from a query token with a letter added
                 if len(form) >= _MIN_DELETION_LEN - 1:  # Eo, Sr, Ags: a letter lost
                     for variant in _deletions(form):
-                        self._similar[variant].append(tid)
+                        similar[variant].append(tid)
+        return similar
 
     def _token_id(self, token: str) -> int:
         tid = self._vocab.get(token)
@@ -393,10 +417,17 @@ class NameIndex:
             groups = [[min(a, b) << _TOKEN_BITS | max(a, b) for a in left for b in right if a != b]
                       for left, right in combinations(neighbours, 2)]
         found: list[int] = []
+        blocks = self._blocks
         for group in groups:
             for pair in group:
                 for year in years:
-                    found.extend(self._blocks.get(pair << 8 | year, ()))
+                    held = blocks.get(pair << 8 | year)
+                    if held is None:
+                        continue
+                    if isinstance(held, int):
+                        found.append(held)
+                    else:
+                        found.extend(held)
         # A name reaching `name_floor` matches at least k of the query's tokens (3/4 of
         # the score is query coverage; initials and repeats counted as matched), so it
         # is in at least k*(k-1)/2 of the query's token-pair groups: count, then filter.
@@ -512,7 +543,7 @@ class NameIndex:
             score = W_NAME * name_score + W_DOB * dob_score + W_NAT * nat
             if score < threshold or (ri in best and best[ri][0] >= score):
                 continue
-            fields = [self._field[ni]]
+            fields = [self._fields[self._field[ni]]]
             if dob_match:
                 fields.append("date_of_birth")
             if nat == 1.0:
