@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 import structlog
@@ -27,7 +28,7 @@ from g2g_sdk._gen.g2g.v1 import (
     envelope_pb2,
 )
 from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
-from g2g_sdk.errors import G2GError, StartupError, UnknownServiceError
+from g2g_sdk.errors import AuthenticationError, G2GError, StartupError, UnknownServiceError
 from g2g_sdk.registry import Registry, load_registry
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -59,9 +60,17 @@ class ExchangeServicer:
     ) -> envelope_pb2.Envelope:
         async with self._gate:
             try:
-                return await pipeline.handle_call(request, tls.peer_agency(context), self._broker)
+                return await pipeline.handle_call(request, _peer_agency(context), self._broker)
             except G2GError as exc:
                 await status.abort_with(context, exc)
+
+
+def _peer_agency(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+    """The caller's agency id, or None so the pipeline refuses and audits the call."""
+    try:
+        return tls.peer_agency(context)
+    except AuthenticationError:
+        return None
 
 
 def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
@@ -161,7 +170,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     except G2GError:
         await audit.close()
         raise
-    clients = ProviderClients(registry, tls.channel_credentials(identity),
+    clients = ProviderClients(registry, identity,
                               config.limits.transport_max_bytes)
 
     def current_policies() -> PolicySet:

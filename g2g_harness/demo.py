@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from g2g_sdk import ConsumerClient, envelope, pki
 from g2g_sdk._gen.g2g.consular.v1 import consular_pb2 as cpb
@@ -176,11 +177,19 @@ def _steps() -> list[Step]:
     return [*_watchlist_steps(), *_interpol_steps(), *_consular_steps()]
 
 
-def _watchlist_steps() -> list[Step]:
-    from agency_adapters.immigration.service import seeded_example
+def _example(status: str) -> Any:
+    """The first seeded watchlist entry whose order has `status` today (Jakarta calendar)
+    and whose name and date of birth no other entry shares."""
+    listed = _seeded("immigration", "watchlist")
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Jakarta")).date()
+    counts = Counter((r.full_name, r.date_of_birth) for r in listed)
+    return next(r for r in listed if counts[(r.full_name, r.date_of_birth)] == 1
+                and r.standing(today).status == status)
 
+
+def _watchlist_steps() -> list[Step]:
     polri, bin_, customs = "ID/GOV/POLRI", "ID/GOV/BIN", "ID/GOV/BEA-CUKAI"
-    in_force, expired = seeded_example("IN_FORCE"), seeded_example("EXPIRED")
+    in_force, expired = _example("IN_FORCE"), _example("EXPIRED")
     bad_doc = wl.ScreenRequest(by_document=wl.DocumentQuery(
         type=wl.DOCUMENT_TYPE_PASSPORT, number="x-1", issuing_country="IDN"))
     history = wl.ScreenRequest(by_name=wl.NameQuery(full_name=expired.full_name,
@@ -239,20 +248,25 @@ def _watchlist_steps() -> list[Step]:
     ]
 
 
+def _seeded(adapter: str, dataset: str) -> tuple[Any, ...]:
+    """An installed adapter's seeded records of one data set (through its plugin entry point)."""
+    from agency_adapters.runner import load
+
+    found = load(adapter).DATA.dataset(dataset)
+    assert found is not None, (adapter, dataset)
+    return found.seeded()
+
+
 def _commonest_name() -> str:
     """The seeded watchlist's most shared full name: a query no officer can settle by name."""
-    from agency_adapters.immigration.service import seeded_records
-
-    return Counter(r.full_name for r in seeded_records()).most_common(1)[0][0]
+    names = Counter(str(r.full_name) for r in _seeded("immigration", "watchlist"))
+    return names.most_common(1)[0][0]
 
 
 def _interpol_steps() -> list[Step]:
-    from agency_adapters.interpol.service import seeded_data
-
-    data = seeded_data()
-    red = next(n for n in data.notices if n.category == "RED" and n.documents
+    red = next(n for n in _seeded("interpol", "notices") if n.category == "RED" and n.documents
                and n.date_of_birth)
-    stolen = next(s for s in data.sltd if s.status == "STOLEN")
+    stolen = next(s for s in _seeded("interpol", "sltd") if s.status == "STOLEN")
     polri, imigrasi = "ID/GOV/POLRI", "ID/GOV/IMIGRASI"
 
     def doc(number: str, country: str) -> ipb.DocumentCheckRequest:
@@ -295,12 +309,10 @@ def _interpol_steps() -> list[Step]:
 
 
 def _consular_steps() -> list[Step]:
-    from agency_adapters.consular.service import seeded_data
-
-    data = seeded_data()
-    permit = next(p for p in data.permits if p.nationality == "NLD" and p.sponsor is not None)
-    aussie = next(p for p in data.permits if p.nationality == "AUS")
-    passport = next(p for p in data.passports
+    permits = _seeded("consular", "permits")
+    permit = next(p for p in permits if p.nationality == "NLD" and p.sponsor is not None)
+    aussie = next(p for p in permits if p.nationality == "AUS")
+    passport = next(p for p in _seeded("consular", "passports")
                     if p.issuing_country == "NLD" and p.status == "VALID")
     nl, au, imigrasi = "NL/GOV/EMBASSY-JAKARTA", "AU/GOV/EMBASSY-JAKARTA", "ID/GOV/IMIGRASI"
     verify = cpb.PassportVerificationRequest(passport_number=passport.passport_number,

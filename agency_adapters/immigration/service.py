@@ -62,7 +62,7 @@ def seeded_example(status: str, on: date | None = None) -> rec.WatchlistRecord:
     listed = seeded_records()
     counts = Counter((r.full_name, r.date_of_birth) for r in listed)
     return next(r for r in listed if counts[(r.full_name, r.date_of_birth)] == 1
-                and standing(r, day).status == status)
+                and r.standing(day).status == status)
 
 
 @dataclass(frozen=True)
@@ -96,11 +96,6 @@ def to_entry(record: rec.WatchlistRecord) -> pb.WatchlistEntry:
         decisions=[pb.Decision(kind=_KINDS[d.kind], reference=d.reference,
                                decided_on=d.decided_on, valid_from=d.valid_from,
                                valid_until=d.valid_until) for d in record.decisions])
-
-
-def standing(record: rec.WatchlistRecord, on: date) -> orders.Standing:
-    """Whether `record`'s order binds on day `on`."""
-    return orders.standing(record.valid_from, record.valid_until, record.lifted_on, on)
 
 
 def _checked_on(request: pb.ScreenRequest, clock: Callable[[], datetime]) -> date:
@@ -150,14 +145,14 @@ def screen_handler(data: Current[Watchlist], clock: Callable[[], datetime] = _no
         query = _query(request)
 
         def in_force(record: rec.WatchlistRecord) -> bool:
-            return standing(record, on).in_force
+            return record.standing(on).in_force
 
         # max_hits is bounded on the wire (<= 100); 0 means the default.
         found = watchlist.index.search(query, request.max_hits or screening.MAX_HITS,
                                        keep=None if request.include_history else in_force)
         hits = []
         for h in found.hits:
-            status = standing(h.record, on)
+            status = h.record.standing(on)
             hits.append(pb.Hit(entry_id=h.entry_id, score=round(h.score, 4),
                                matched_fields=list(h.matched_fields), entry=to_entry(h.record),
                                status=_STATUSES[status.status], in_force=status.in_force,

@@ -42,6 +42,8 @@ _BY_REASON: dict[str, type[errors.G2GError]] = {
     "PROVIDER_RESPONSE_INVALID": errors.ProviderResponseInvalid,
     "INTERNAL_ERROR": errors.InternalError,
     "CALL_CANCELLED": errors.CallCancelled,
+    "PROVIDER_IDENTITY_MISMATCH": errors.IdentityMismatch,
+    "BROKER_IDENTITY_MISMATCH": errors.IdentityMismatch,
 }
 
 

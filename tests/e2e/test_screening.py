@@ -16,7 +16,7 @@ from g2g_sdk import envelope
 from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
 
 from agency_adapters.immigration import orders, screening
-from agency_adapters.immigration.service import seeded_records, standing
+from agency_adapters.immigration.service import seeded_records
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error
 
 pytestmark = pytest.mark.asyncio
@@ -29,7 +29,7 @@ def _common_name() -> tuple[str, int]:
     today = orders.local_day(datetime.now(UTC))
     total = screening.ScreeningIndex.build(seeded_records()).search(
         screening.NameQuery(name), screening.MAX_HITS_LIMIT,
-        keep=lambda r: standing(r, today).in_force).total
+        keep=lambda r: r.standing(today).in_force).total
     assert total >= 2
     return name, total
 
