@@ -110,10 +110,12 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         return int(port)
 
     async def stop(self, grace: float = 1.0) -> None:
+        """Stop serving; calls in flight get `grace` seconds to finish."""
         if self._server is not None:
             await self._server.stop(grace)
 
     async def wait(self) -> None:
+        """Return when the server has stopped."""
         if self._server is not None:
             await self._server.wait_for_termination()
 
