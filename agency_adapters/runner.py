@@ -1,6 +1,10 @@
 """Run named adapters: one provider server per agency identity, data swapped in live.
 
-Each adapter package exposes `DATA` (its data sets, see `common.datasets`) and
+Adapters are plugins: each is an entry point in the ``g2g.adapters`` group,
+naming the module to load (``immigration = "agency_adapters.immigration.service"``
+in pyproject.toml; a third-party distribution declares its own). Nothing here
+imports an adapter by module name. Each adapter module exposes `DATA` (its data
+sets, see `common.datasets`) and
 `build(data) -> {agency_id: {service: handler}}`, where handlers read
 `data.current` once per request (most adapters serve one agency; the consular
 adapter serves several embassies, each with its own key, certificate and
@@ -15,9 +19,10 @@ in. Only the protocol core and the toolkit are used here: no broker internals.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,17 +31,15 @@ from g2g_sdk import pki
 from g2g_sdk.errors import ConfigError
 from g2g_sdk.provider import Handler, ProviderServer
 from g2g_sdk.registry import Registry, load_registry
+from g2g_sdk.reload import Reloader
 
 from agency_adapters.common.datasets import RELOAD_INTERVAL, AdapterData, Current, LiveData
 from agency_adapters.common.records import RecordError
 
 log = structlog.get_logger("g2g.adapter")
 
-ADAPTERS: Mapping[str, str] = {
-    "immigration": "agency_adapters.immigration.service",
-    "interpol": "agency_adapters.interpol.service",
-    "consular": "agency_adapters.consular.service",
-}
+GROUP = "g2g.adapters"
+"""The entry-point group adapters register under (docs/ADAPTERS.md)."""
 
 
 class AdapterModule(Protocol):
@@ -45,12 +48,55 @@ class AdapterModule(Protocol):
     def build(self, data: Current[Any]) -> Mapping[str, Mapping[str, Handler]]: ...
 
 
+@dataclass(frozen=True)
+class Installed:
+    """One installed adapter: its name, the module its entry point names, its distribution."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+    entry_point: EntryPoint
+
+
+def installed() -> dict[str, Installed]:
+    """Every adapter installed in this environment, by name (entry points, not imports).
+
+    Two distributions registering the same name is a ConfigError naming both:
+    which one would serve must never depend on the order of sys.path.
+    """
+    found: dict[str, Installed] = {}
+    for ep in entry_points(group=GROUP):
+        dist = ep.dist
+        entry = Installed(ep.name, ep.value, dist.name if dist else "?",
+                          dist.version if dist else "?", ep)
+        other = found.get(ep.name)
+        if other is not None and other.module != entry.module:
+            raise ConfigError(f"adapter {ep.name!r} is registered twice: by "
+                              f"{other.distribution} ({other.module}) and by "
+                              f"{entry.distribution} ({entry.module}); uninstall one")
+        found[ep.name] = entry
+    return dict(sorted(found.items()))
+
+
+def names() -> tuple[str, ...]:
+    """The names of every installed adapter, sorted."""
+    return tuple(installed())
+
+
 def load(name: str) -> AdapterModule:
-    """The adapter module registered under `name`."""
-    if name not in ADAPTERS:
-        raise ConfigError(f"unknown adapter {name!r}; known: {', '.join(sorted(ADAPTERS))}")
-    module: AdapterModule = importlib.import_module(ADAPTERS[name])
-    return module
+    """The adapter module registered under `name` in the ``g2g.adapters`` group."""
+    entry = installed().get(name)
+    if entry is None:
+        known = ", ".join(installed()) or "none"
+        raise ConfigError(f"no adapter named {name!r} is installed (installed: {known}; "
+                          "see `g2g adapter list`)")
+    module = entry.entry_point.load()
+    if not hasattr(module, "DATA") or not callable(getattr(module, "build", None)):
+        raise ConfigError(f"adapter {name!r} ({entry.module}, from {entry.distribution}) "
+                          "does not define DATA and build(data); see docs/ADAPTERS.md")
+    loaded: AdapterModule = module
+    return loaded
 
 
 def data_dirs(names: Iterable[str], data: Mapping[str, Path | None] | None = None,
@@ -96,7 +142,8 @@ def merged_handlers(names: Iterable[str], data: Mapping[str, Path | None] | None
     return merged
 
 
-async def start_adapters(names: Iterable[str], registry: Registry, pki_dir: Path, *,
+async def start_adapters(names: Iterable[str], registry: Registry | Callable[[], Registry],
+                         pki_dir: Path, *,
                          listen: str | None = None,
                          data: Mapping[str, Path | None] | None = None,
                          live: Mapping[str, Current[Any]] | None = None,
@@ -106,19 +153,22 @@ async def start_adapters(names: Iterable[str], registry: Registry, pki_dir: Path
     Returns {agency_id: (server, port)}. `listen` overrides the registry endpoints
     (tests pass 127.0.0.1:0); `data` maps adapter names to data directories, or
     `live` to already opened data (`open_data`) that the caller keeps refreshing.
+    `registry` may be a function returning the live registry (hot reload): the
+    servers then verify every call against the registry of that moment.
     """
     names = tuple(names)
     merged = merged_handlers(names, data, live=live)
+    now = registry() if callable(registry) else registry
     for agency_id in merged:
-        agency = registry.agency(agency_id)
+        agency = now.agency(agency_id)
         if agency is None:
-            raise ConfigError(f"{agency_id} is not in the registry", file=registry.source)
+            raise ConfigError(f"{agency_id} is not in the registry", file=now.source)
         if (listen or agency.endpoint) is None:
-            raise ConfigError(f"{agency_id} has no endpoint", file=registry.source)
+            raise ConfigError(f"{agency_id} has no endpoint", file=now.source)
     started: dict[str, tuple[ProviderServer, int]] = {}
     try:
         for agency_id, handlers in merged.items():
-            agency = registry.agency(agency_id)
+            agency = now.agency(agency_id)
             assert agency is not None
             address = listen or agency.endpoint
             assert address is not None
@@ -153,16 +203,23 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
 
     `data` is one adapter's data directory (with one name) or a {name: dir} map;
     other adapters read ``data_root/<name>`` when `data_root` is set. Changed
-    data files are swapped in (checked every `reload_interval` s, and on SIGHUP).
+    data files are swapped in (checked every `reload_interval` s, and on SIGHUP);
+    so is a changed registry (keys of the broker and of consumers; an adapter's
+    own endpoint stays what it bound at start).
     """
     names = (names,) if isinstance(names, str) else tuple(names)
     if isinstance(data, Path):
         if len(names) != 1:
             raise ConfigError("a bare data path needs exactly one adapter; use NAME=PATH")
         data = {names[0]: data}
-    registry = load_registry(registry_path, pki_dir)
+    registry = Reloader("registry", lambda: load_registry(registry_path, pki_dir),
+                        interval=max(reload_interval, 1.0))
     live = open_data(names, data, data_root)
-    started = await start_adapters(names, registry, pki_dir, listen=listen, live=live)
+
+    def current_registry() -> Registry:
+        return registry.current
+
+    started = await start_adapters(names, current_registry, pki_dir, listen=listen, live=live)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -170,6 +227,7 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
     pending: set[asyncio.Task[bool]] = set()
 
     def reload_now() -> None:
+        registry.request_reload()
         for source in live.values():
             task = asyncio.create_task(source.refresh(force=True))
             pending.add(task)
@@ -183,7 +241,9 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
              data={name: str(d.directory or "seeded") for name, d in live.items()})
     watchers = [asyncio.create_task(source.watch(stop, reload_interval))
                 for source in live.values()]
+    registry.start()
     await stop.wait()
+    await registry.stop()
     await asyncio.gather(*watchers, *pending)
     for server, _ in started.values():
         await server.stop()
