@@ -74,8 +74,9 @@ class Case:
 
     @property
     def full_dob(self) -> bool:
-        """The query carries a whole date of birth (YYYY-MM-DD)."""
-        return len(self.query.date_of_birth) == 10
+        """The query carries a whole date of birth: YYYY-MM-DD that is no placeholder
+        (01-01 and 00-00 say the year only, see `_known`)."""
+        return len(_known(self.query.date_of_birth)) == 10
 
     @property
     def meant(self) -> screening.NameQuery | None:
@@ -344,6 +345,7 @@ class Tally:
     truncated: int = 0
     latencies: list[float] = field(default_factory=list)
     misses: list[Case] = field(default_factory=list)
+    false_hits: list[tuple[Case, WatchlistRecord]] = field(default_factory=list)
 
     def add(self, case: Case, result: screening.Screening, seconds: float,  # noqa: PLR0912
             hidden: bool = False) -> None:  # one pass over the groups a query belongs to
@@ -358,7 +360,7 @@ class Tally:
                 keys.append("headline")
             if not case.identical:
                 keys.append(f"kind_full_dob:{case.kind}" if case.full_dob else "no_full_dob")
-        elif case.full_dob:
+        elif case.full_dob and case.kind != "ambiguous":
             keys.append("headline")
         if target is None:
             keys.append("decoys")
@@ -383,6 +385,7 @@ class Tally:
             else:
                 verdict = "false"
                 wrong += 1
+                self.false_hits.append((case, hit.record))
             for g in groups:
                 setattr(g, verdict, getattr(g, verdict) + 1)
         if case.kind == "ambiguous":
@@ -466,6 +469,10 @@ def report(r: Tally, size: int, build: float, *, details: bool) -> None:
             assert case.target is not None
             print(f"    MISS {case.kind}: {q.full_name!r} {q.date_of_birth!r} {q.nationality!r}"
                   f" for {case.target.full_name!r} {case.target.date_of_birth!r}")
+        for case, hit in r.false_hits:
+            q = case.query
+            print(f"    FALSE {case.kind}: {q.full_name!r} {q.date_of_birth!r} {q.nationality!r}"
+                  f" hit {hit.full_name!r} {hit.date_of_birth!r} {hit.nationality!r}")
     print(flush=True)
 
 
