@@ -59,6 +59,9 @@ DECOY_KINDS: Final = ("namesake_other_dob", "one_name_replaced", "twin_same_dob"
 _ARABIC: Final = frozenset(
     w for pool in (synthetic.ARABIC_M, synthetic.ARABIC_F, synthetic.MALAY_M, synthetic.MALAY_F,
                    synthetic.ARAB_M, synthetic.ARAB_F) for n in pool for w in n.split("_"))
+_CHINESE: Final = frozenset(
+    w for pool in (synthetic.CHINA_SURNAME, synthetic.CHINA_GIVEN, synthetic.HOKKIEN_SURNAME,
+                   synthetic.HOKKIEN_GIVEN) for w in pool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,7 @@ def variant(rng: random.Random, kind: str, record: WatchlistRecord) -> Case | No
         nationality, dob = changed, _pick_dob(rng, dob)
     else:
         changed = variants.change_name(rng, kind, name, nationality=record.nationality,
-                                       sex=record.sex, arabic=_ARABIC)
+                                       sex=record.sex, arabic=_ARABIC, chinese=_CHINESE)
         if changed is None:
             return None
         name, dob = changed, _pick_dob(rng, dob)
@@ -273,7 +276,7 @@ def decoys(rng: random.Random, listed: tuple[WatchlistRecord, ...],
                 spelling = rng.choice(("old_spelling", "arabic_romanisation",
                                        "chinese_romanisation"))
                 name = variants.change_name(rng, spelling, name, nationality=person.nationality,
-                                            arabic=_ARABIC) or name
+                                            arabic=_ARABIC, chinese=_CHINESE) or name
             dob = _other_dob(rng, dob)
         elif kind in ("one_name_replaced", "twin_same_dob"):
             words = name.split()
