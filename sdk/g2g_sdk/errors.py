@@ -124,6 +124,17 @@ class IdentityMismatch(G2GError):
     default_reason = "PROVIDER_IDENTITY_MISMATCH"
 
 
+class BrokerUnavailable(G2GError):
+    """Client side only: the broker could not be reached at all (UNAVAILABLE).
+
+    Connection refused, TLS handshake refused, broker down: a status with no
+    ErrorInfo, made by the caller's own gRPC library. Never sent by the broker.
+    """
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "BROKER_UNAVAILABLE"
+
+
 class ProviderTimeout(G2GError):
     """The provider adapter did not answer within the deadline (DEADLINE_EXCEEDED)."""
 

@@ -139,6 +139,20 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.G2GError:
     return error
 
 
+def has_error_info(exc: grpc.RpcError) -> bool:
+    """Whether a received status carries an ErrorInfo: a peer's decision, not the transport's.
+
+    A status without one (UNAVAILABLE on a refused connection, DEADLINE_EXCEEDED
+    from the caller's own clock) was made by the caller's gRPC library.
+    """
+    try:
+        st = rpc_status.from_call(exc)
+    except ValueError:  # details that contradict the status: still the peer's
+        return True
+    return st is not None and any(
+        d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) for d in st.details)
+
+
 def reason_of(exc: grpc.RpcError) -> str:
     """The ErrorInfo reason of a received status, or the code name if none."""
     return error_from_rpc(exc).reason
