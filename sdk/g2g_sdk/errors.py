@@ -206,6 +206,13 @@ class CallCancelled(G2GError):
     default_reason = "CALL_CANCELLED"
 
 
+class CallDeadlineExceeded(G2GError):
+    """The caller's deadline passed, or left too little time to answer (DEADLINE_EXCEEDED)."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    default_reason = "CALL_DEADLINE_EXCEEDED"
+
+
 class StartupError(G2GError):
     """The broker could not start: a port not bound, a worker that failed (UNAVAILABLE)."""
 
