@@ -91,10 +91,12 @@ class ConsumerClient:
               lifetime: timedelta = timedelta(seconds=120)) -> envelope_pb2.Envelope:
         """A signed request envelope (exposed for callers that send it themselves)."""
         if recipient is None:
-            provider = self._registry.provider_of(service)
-            if provider is None:
-                raise UnknownServiceError(f"no provider offers {service} in the registry")
-            recipient = provider.id
+            providers = [a.id for a in self._registry.providers_of(service)]
+            if len(providers) != 1:
+                raise UnknownServiceError(
+                    f"{service} is offered by {', '.join(providers)}: pass recipient= one of "
+                    "them" if providers else f"no provider offers {service} in the registry")
+            recipient = providers[0]
         return envelope.build_request(
             sender=self._identity.agency_id, recipient=recipient, service=service,
             payload=request, purpose=purpose, legal_basis=legal_basis,
@@ -161,11 +163,17 @@ class ConsumerClient:
                                             "answered")
         return status.error_from_rpc(exc)
 
-    async def list_services(self, provider: str = "") -> list[broker_pb2.ServiceInfo]:
-        """The broker's catalog (only `provider`'s services when given)."""
+    async def list_services(self, provider: str = "", *,
+                            callable_only: bool = False) -> list[broker_pb2.ServiceInfo]:
+        """The broker's catalog (only `provider`'s services when given).
+
+        `callable_only`: only what this agency may call under the policy in force,
+        each service with its `permissions` (purposes, legal basis patterns).
+        """
         try:
             reply = await self._catalog.ListServices(
-                broker_pb2.ListServicesRequest(provider=provider), timeout=10)
+                broker_pb2.ListServicesRequest(provider=provider, callable_only=callable_only),
+                timeout=10)
         except grpc.aio.AioRpcError as exc:
             raise await self._error(exc) from None
         return list(reply.services)
