@@ -53,7 +53,7 @@ from broker.audit.store import Admission
 from broker.config import Limits
 from broker.policy import Decision, PolicySet, RequestContext
 from broker.policy.ratelimit import windows
-from broker.typing import Clock, ReplayGuard
+from broker.typing import NO_OBSERVER, Clock, ExchangeObserver, ReplayGuard
 
 log = structlog.get_logger("g2g.broker")
 
@@ -80,6 +80,8 @@ class Broker:
     # Exchanges answered, by status code name; `g2g broker serve` reports it
     # periodically so the OK path needs no log line of its own.
     tally: Counter[str] = field(default_factory=Counter)
+    # Stage timings and outcomes for the metrics (broker/metrics.py); none by default.
+    observe: ExchangeObserver = NO_OBSERVER
 
 
 @dataclass
@@ -87,6 +89,8 @@ class Trace:
     """What is known about a request so far; becomes its audit records."""
 
     started: float = field(default_factory=time.perf_counter)
+    observe: ExchangeObserver = NO_OBSERVER
+    _mark: float = field(default_factory=time.perf_counter)
     consumer: str = ""
     header: envelope_pb2.Header | None = None
     request_digest: str = ""
@@ -94,6 +98,18 @@ class Trace:
     decision_id: str = ""
     subjects: tuple[str, ...] = ()
     request_recorded: bool = False
+
+    def lap(self, stage: str) -> None:
+        """The stage named `stage` ended now (it began when the previous one ended)."""
+        now = time.perf_counter()
+        self.observe.stage(stage, now - self._mark)
+        self._mark = now
+
+    def finished(self, code: str, reason: str) -> None:
+        h = self.header
+        self.observe.exchange(consumer=self.consumer, provider=h.recipient if h else "",
+                              service=h.service if h else "", code=code, reason=reason,
+                              seconds=time.perf_counter() - self.started)
 
     def event(self, kind: str, now: datetime, *, status: str = "", reason: str = "",
               response_digest: str = "") -> AuditEvent:
@@ -234,7 +250,7 @@ def _invalid(check: str, message: str, **extra: str) -> ProviderResponseInvalid:
 async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
                       broker: Broker) -> envelope_pb2.Envelope:
     """Run one Exchange.Call through every step; audit whatever happens."""
-    trace = Trace()
+    trace = Trace(observe=broker.observe)
     try:
         trace.consumer = authenticate(peer)
         envelope.check_size(env, broker.limits.max_envelope_bytes)
@@ -242,6 +258,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         trace.request_digest = envelope.sha256(env.header).hex()
         check_sender(header, trace.consumer, broker.registry)
         opened = verify_request(env, header, broker)
+        trace.lap("verify")
         keep_until = (envelope.from_timestamp(header.expires_at)
                       + broker.limits.time_rules.clock_skew)
         await replay.check_replay(broker.replay, header.sender, header.message_id, keep_until)
@@ -249,9 +266,11 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         request = schema.decode(spec.request_type, opened.payload, header.payload_type)
         offer = spec.offers[header.recipient]
         trace.subjects = subject_keys(broker.log_secret, offer.subject_fields, request)
+        trace.lap("validate")
         now = broker.clock()
         decision = trace.decision = decide(opened, request, spec, broker.policies(), now)
         require_allowed(decision)
+        trace.lap("policy")
         trace.decision_id = str(uuid.uuid4())
         # Replay claim and rate limits are decided with the record, in one
         # transaction shared by every worker (broker/audit/store.py Admission).
@@ -259,11 +278,14 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         await _record_request(trace, broker.audit.append(trace.event("request", now), Admission(
             claim=replay.claim(header.sender, header.message_id, keep_until),
             counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
+        trace.lap("audit_commit")
         attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
         response = await broker.forward(
             header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
             broker.limits.provider_timeout_seconds)
+        trace.lap("provider_call")
         verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker)
+        trace.lap("response_verify")
     except G2GError as exc:
         await _record_failure(trace, exc, broker, env)
         raise
@@ -286,12 +308,20 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
     await broker.audit.append(trace.event(
         "outcome", broker.clock(), status="OK",
         response_digest=envelope.sha256(response.header).hex()))
+    trace.lap("audit_outcome")
     # The audit log is the record of every exchange; the OK path stays quiet at INFO.
     broker.tally["OK"] += 1
+    trace.finished("OK", "")
     log.debug("exchange", outcome="OK", message_id=header.message_id,
              correlation_id=header.correlation_id, consumer=header.sender,
              service=header.service, rule_id=decision.rule_id)
     return response
+
+
+async def refuse(env: envelope_pb2.Envelope, peer: str | None, broker: Broker,
+                 exc: G2GError) -> None:
+    """Count, log and audit a call refused before the pipeline ran (overload, draining)."""
+    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, env)
 
 
 async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
@@ -323,6 +353,7 @@ async def _record_failure(trace: Trace, exc: G2GError, broker: Broker,
     kind = "outcome" if trace.request_recorded else "rejected"
     h = trace.header
     broker.tally[exc.code.name] += 1
+    trace.finished(exc.code.name, exc.reason)
     log.info("exchange", outcome=exc.code.name, reason=exc.reason,
              message_id=h.message_id if h else None,
              correlation_id=h.correlation_id if h else None,

@@ -13,6 +13,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = sub.add_parser("serve", help="serve Exchange, Catalog, Audit, health, reflection")
     serve.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
     serve.add_argument("--listen", help="override the configured listen address")
+    serve.add_argument("--ops-listen", metavar="HOST:PORT",
+                       help="override ops.listen (the /metrics, /healthz, /readyz port; "
+                            "'' turns it off)")
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument("--workers", type=int, metavar="N",
                        help="N processes sharing the port (overrides broker.workers)")
@@ -35,12 +38,14 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.listen:
         config = replace(config, listen=args.listen)
+    if args.ops_listen is not None:
+        config = replace(config, ops=replace(config.ops, listen=args.ops_listen))
     if args.workers is not None:
         if args.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {args.workers}")
         config = replace(config, workers=args.workers)
     if config.workers > 1 and args.worker is None:
         return asyncio.run(supervise(args.config, config.listen, config.workers,
-                                     args.log_level))
+                                     args.log_level, config.ops.listen))
     asyncio.run(serve(config, worker=args.worker))
     return 0

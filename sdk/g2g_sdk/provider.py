@@ -28,7 +28,7 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from g2g_sdk import envelope, fieldmask, logs, schema, status, tls
+from g2g_sdk import boundary, envelope, fieldmask, schema, tls
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -96,7 +96,8 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
 
     async def start(self, listen: str, *, max_message_bytes: int = 4 << 20) -> int:
         """Bind `listen` (port 0 picks a free port) with mTLS and start; returns the port."""
-        server = grpc.aio.server(options=[
+        server = grpc.aio.server(interceptors=[boundary.Boundary(
+            party="provider", fault_event="provider_fault", log_refusals=True)], options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes)])
         provider_pb2_grpc.add_ProviderServicer_to_server(self, server)
@@ -117,17 +118,10 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         self, request: provider_pb2.ProviderRequest,
         context: grpc.aio.ServicerContext[provider_pb2.ProviderRequest, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
-        try:
-            return await self.handle(request, tls.peer_agency(context))
-        except G2GError as exc:
-            log.info("provider_rejected", reason=exc.reason)
-            await status.abort_with(context, exc)
-        except Exception as exc:
-            # A bug in the adapter: its text may quote the request, so it never
-            # reaches the log or the broker; the broker audits the status.
-            log.error("provider_fault", **logs.fault_fields(exc))
-            await status.abort_with(context, InternalError(
-                "the provider failed to process this request"))
+        # Refusals become statuses, and an adapter's bug INTERNAL_ERROR (its text may
+        # quote the request, so it never reaches the log or the broker), in the
+        # boundary interceptor installed by `start`; the broker audits the status.
+        return await self.handle(request, boundary.caller())
 
     async def handle(self, request: provider_pb2.ProviderRequest,
                      peer: str | None) -> envelope_pb2.Envelope:
