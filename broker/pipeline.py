@@ -1,6 +1,6 @@
 """The broker's request path, one small function per step, in this order:
 
-    authenticate (mTLS) → size → parse header → sender = certificate →
+    authenticate (mTLS) → size → parse envelope → parse header → sender = certificate →
     signature → payload digest → freshness → replay → service → schema →
     policy → rate limit → audit request (durable) → forward with attestation →
     verify response → audit outcome
@@ -247,13 +247,12 @@ def _invalid(check: str, message: str, **extra: str) -> ProviderResponseInvalid:
 
 # --- the pipeline ------------------------------------------------------------
 
-async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
-                      broker: Broker) -> envelope_pb2.Envelope:
-    """Run one Exchange.Call through every step; audit whatever happens."""
+async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_pb2.Envelope:
+    """Run one Exchange.Call (its request bytes as received) through every step; audit it."""
     trace = Trace(observe=broker.observe)
     try:
         trace.consumer = authenticate(peer)
-        envelope.check_size(env, broker.limits.max_envelope_bytes)
+        env = envelope.parse_envelope(raw, broker.limits.max_envelope_bytes)
         header = trace.header = envelope.parse_header(env)
         trace.request_digest = envelope.sha256(env.header).hex()
         check_sender(header, trace.consumer, broker.registry)
@@ -287,7 +286,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker)
         trace.lap("response_verify")
     except G2GError as exc:
-        await _record_failure(trace, exc, broker, env)
+        await _record_failure(trace, exc, broker, raw)
         raise
     except asyncio.CancelledError:
         # The caller hung up or its deadline passed. Once its request is recorded (and
@@ -295,7 +294,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         # cancellation cannot cut that write short.
         if trace.request_recorded:
             await asyncio.shield(_record_failure(
-                trace, CallCancelled("the caller left before the answer"), broker, env))
+                trace, CallCancelled("the caller left before the answer"), broker, raw))
         raise
     except Exception as exc:
         # A bug, not a bad request: the caller still gets a status with a reason and
@@ -303,7 +302,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         # data, so only its type and where it was raised are logged.
         log.error("pipeline_fault", **logs.fault_fields(exc))
         fault = InternalError("the broker failed to process this request")
-        await _record_failure(trace, fault, broker, env)
+        await _record_failure(trace, fault, broker, raw)
         raise fault from None
     await broker.audit.append(trace.event(
         "outcome", broker.clock(), status="OK",
@@ -318,10 +317,9 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
     return response
 
 
-async def refuse(env: envelope_pb2.Envelope, peer: str | None, broker: Broker,
-                 exc: G2GError) -> None:
+async def refuse(raw: bytes, peer: str | None, broker: Broker, exc: G2GError) -> None:
     """Count, log and audit a call refused before the pipeline ran (overload, draining)."""
-    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, env)
+    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, raw)
 
 
 async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
@@ -345,11 +343,10 @@ async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
     trace.request_recorded = True
 
 
-async def _record_failure(trace: Trace, exc: G2GError, broker: Broker,
-                          env: envelope_pb2.Envelope) -> None:
+async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: bytes) -> None:
     """Count, log and audit a failed exchange with whatever identity was established."""
     if trace.header is None:  # failed before the header parsed: record what can be read
-        trace.header = envelope.peek_header(env)
+        trace.header = envelope.peek_header(envelope.peek_envelope(raw))
     kind = "outcome" if trace.request_recorded else "rejected"
     h = trace.header
     broker.tally[exc.code.name] += 1

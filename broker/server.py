@@ -52,14 +52,16 @@ log = structlog.get_logger("g2g.broker")
 _SERVICE_NAMES = ("g2g.v1.Exchange", "g2g.v1.Catalog", "g2g.v1.Audit")
 
 
-class ExchangeServicer(broker_pb2_grpc.ExchangeServicer):
+class ExchangeServicer:
+    """g2g.v1.Exchange; `Call` receives the request's raw bytes (see `add_exchange`)."""
+
     def __init__(self, broker: pipeline.Broker, gate: Gate) -> None:
         self._broker = broker
         self._gate = gate
 
     async def Call(  # noqa: N802 (gRPC method name)
-        self, request: envelope_pb2.Envelope,
-        context: grpc.aio.ServicerContext[envelope_pb2.Envelope, envelope_pb2.Envelope],
+        self, request: bytes,
+        context: grpc.aio.ServicerContext[bytes, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
         peer = boundary.caller()
         try:
@@ -69,6 +71,21 @@ class ExchangeServicer(broker_pb2_grpc.ExchangeServicer):
             raise
         with self._gate.admit(peer or ""):
             return await pipeline.handle_call(request, peer, self._broker)
+
+
+def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
+    """Register Exchange/Call with no request deserializer of gRPC's own.
+
+    The generated registration parses the Envelope before any handler runs, so
+    bytes that are not one would fail as UNKNOWN with a Python exception text and
+    no audit record. With the identity deserializer the pipeline parses them
+    (`envelope.parse_envelope`): a refusal with a reason, audited with the TLS identity.
+    """
+    handlers = {"Call": grpc.unary_unary_rpc_method_handler(
+        servicer.Call, request_deserializer=None,
+        response_serializer=envelope_pb2.Envelope.SerializeToString)}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "g2g.v1.Exchange", handlers),))
 
 
 class CatalogServicer(broker_pb2_grpc.CatalogServicer):
@@ -224,7 +241,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                  ("grpc.so_reuseport", 1 if config.workers > 1 else 0)])
     gate = Gate(config.limits.max_concurrent_calls,
                 config.limits.max_concurrent_calls_per_consumer)
-    broker_pb2_grpc.add_ExchangeServicer_to_server(ExchangeServicer(broker, gate), server)
+    add_exchange(ExchangeServicer(broker, gate), server)
     broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(catalog), server)
     _add_audit_service(server, audit, registry, broker.log_secret)
     health_servicer = health.aio.HealthServicer()
