@@ -120,7 +120,7 @@ class Trace:
             time=now,
             message_id=h.message_id if h else "",
             correlation_id=h.correlation_id if h else "",
-            consumer=self.consumer or (h.sender if h else ""),
+            consumer=self.consumer,  # the TLS identity, never the header's claim
             provider=h.recipient if h else "",
             service=h.service if h else "",
             purpose=h.purpose if h else "",
@@ -142,9 +142,10 @@ class Trace:
 # --- steps -----------------------------------------------------------------
 
 def authenticate(peer: str | None) -> str:
-    """The agency id from the verified client certificate."""
+    """The agency id named by the verified client certificate (docs/PKI.md)."""
     if not peer:
-        raise AuthenticationError("no verified client certificate", reason="NO_CLIENT_CERT")
+        raise AuthenticationError("the client certificate names no agency",
+                                  reason="NO_PEER_IDENTITY")
     return peer
 
 

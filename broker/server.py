@@ -63,7 +63,7 @@ class ExchangeServicer:
         self, request: bytes,
         context: grpc.aio.ServicerContext[bytes, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
-        peer = boundary.caller()
+        peer = boundary.caller_agency()  # None: the pipeline refuses and audits the call
         try:
             self._gate.check(peer or "")
         except G2GError as exc:  # overloaded or draining: refused at once, and audited
@@ -220,7 +220,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     except G2GError:
         await audit.close()
         raise
-    clients = ProviderClients(registry, tls.channel_credentials(identity),
+    clients = ProviderClients(registry, identity,
                               config.limits.transport_max_bytes)
 
     def current_policies() -> PolicySet:

@@ -87,7 +87,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                           service=f"g2g.v1.Audit/{method}",
                           request_digest=self._digest(request))
         try:
-            read = replace(read, consumer=boundary.caller() or "")
+            read = replace(read, consumer=boundary.agency())
             limit_to = scope(self._registry, read.consumer)
             # The rule that let the read in: whose records it could see.
             read = replace(read, rule_id=FEDERATION if limit_to is None

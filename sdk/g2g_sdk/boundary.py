@@ -1,6 +1,6 @@
 """The server boundary, written once: a grpc.aio interceptor every g2g server installs.
 
-For each unary call it establishes the caller's identity (the agency id of
+For each unary call it establishes the caller's identity (the g2g identity of
 the verified client certificate, read by handlers through `caller()`), turns
 a raised `G2GError` into its status + ErrorInfo (g2g_sdk.status, the one
 mapping), answers an unexpected exception with INTERNAL / INTERNAL_ERROR
@@ -21,14 +21,46 @@ import grpc
 import structlog
 
 from g2g_sdk import logs, status, tls
-from g2g_sdk.errors import G2GError, InternalError
+from g2g_sdk.errors import AuthenticationError, G2GError, InternalError
 
-_CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("g2g_caller", default=None)
+_NO_CALL = AuthenticationError("no call is being handled", reason="NO_PEER_IDENTITY")
+
+_CALLER: contextvars.ContextVar[tls.PartyIdentity | AuthenticationError] = (
+    contextvars.ContextVar("g2g_caller"))
 
 
-def caller() -> str | None:
-    """The agency id of the verified client certificate of the call being handled."""
-    return _CALLER.get()
+def caller() -> tls.PartyIdentity:
+    """The g2g identity of the verified client certificate of the call being handled.
+
+    Raises `AuthenticationError` (NO_PEER_IDENTITY) when the certificate names no
+    party: every check that needs an identity fails closed.
+    """
+    found = _CALLER.get(_NO_CALL)
+    if isinstance(found, AuthenticationError):
+        raise found
+    return found
+
+
+def agency() -> str:
+    """The caller's agency id; a broker or identity-less certificate fails closed."""
+    identity = caller()
+    if identity.kind != "agency":
+        raise AuthenticationError("the peer's certificate does not name an agency",
+                                  reason="NO_PEER_IDENTITY")
+    return identity.id
+
+
+def caller_agency() -> str | None:
+    """The caller's agency id, or None when its certificate names no agency."""
+    found = _CALLER.get(_NO_CALL)
+    return found.id if isinstance(found, tls.PartyIdentity) and found.kind == "agency" else None
+
+
+def _identity(context: Any) -> tls.PartyIdentity | AuthenticationError:
+    try:
+        return tls.peer_identity(context)
+    except AuthenticationError as exc:
+        return exc
 
 
 class CallObserver(Protocol):
@@ -67,7 +99,7 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def _guard(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
                      context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        token = _CALLER.set(tls.peer_agency(context))
+        token = _CALLER.set(_identity(context))
         started = time.perf_counter()
         code, reason = grpc.StatusCode.OK, ""
         try:

@@ -44,6 +44,8 @@ _BY_REASON: dict[str, type[errors.G2GError]] = {
     "CALL_CANCELLED": errors.CallCancelled,
     "OVERLOADED": errors.Overloaded,
     "DRAINING": errors.Draining,
+    "PROVIDER_IDENTITY_MISMATCH": errors.IdentityMismatch,
+    "BROKER_IDENTITY_MISMATCH": errors.IdentityMismatch,
 }
 
 

@@ -145,3 +145,34 @@ async def test_out_of_range_timestamps_are_header_refusals(
     (record,) = await fed.records_for(header.message_id)
     assert (record["kind"], record["consumer"], record["status_code"], record["reason"]) == (
         "rejected", POLRI, "INVALID_ARGUMENT", "HEADER_INVALID")
+
+
+@pytest.mark.parametrize("legal_basis", [
+    "UU 6/2011 Pasal 91\x00", "UU 6/2011 Pasal 91\x1b[2J", "UU 6/2011\r\nPasal 91",
+    "UU 6/2011 \u202e19 lasaP", "UU 6/2011\u200b", "UU 6/2011 \u2028",
+])
+async def test_control_and_bidi_characters_in_free_text_are_header_invalid(
+        fed: Fed, legal_basis: str) -> None:
+    header = _header(legal_basis=legal_basis)
+    async with fed.client(POLRI) as client:
+        err = await expect_error(client.send(_signed(fed, header)),
+                                 grpc.StatusCode.INVALID_ARGUMENT, "HEADER_INVALID")
+    assert err.metadata == {"field": "legal_basis", "rule": "string.pattern"}
+    (record,) = await fed.records_for(header.message_id)
+    assert (record["kind"], record["consumer"], record["status_code"], record["reason"]) == (
+        "rejected", POLRI, "INVALID_ARGUMENT", "HEADER_INVALID")
+
+
+async def test_a_legal_basis_pattern_must_match_the_whole_value(fed: Fed) -> None:
+    # The watchlist rule requires `UU 6/2011( .+)?`: an allowed prefix with
+    # anything glued on is not that legal basis.
+    async with fed.client(POLRI) as client:
+        env = client.build(SCREEN, name_query("Budi Santoso"), purpose="criminal_investigation",
+                           legal_basis="UU 6/2011-not-really")
+        err = await expect_error(client.send(env), grpc.StatusCode.PERMISSION_DENIED,
+                                 "POLICY_DENIED")
+    assert err.metadata["unmet_rule"] == "imigrasi-watchlist-law-enforcement"
+    assert "legal basis does not match /UU 6/2011( .+)?/" in err.message
+    (record,) = await fed.records_for(envelope.parse_header(env).message_id)
+    assert (record["kind"], record["decision"], record["reason"]) == (
+        "rejected", "deny", "POLICY_DENIED")
