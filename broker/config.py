@@ -68,6 +68,10 @@ class BrokerConfig:
     ops: Ops = Ops()
     workers: int = 1
     source: str = ""
+    data_root: Path = Path("data")
+    """Where `g2g up` adapters and `g2g data import` keep data: ``data_root/<adapter>/``."""
+    log_dir: Path = Path("log")
+    """Where `g2g up` writes each child's log."""
 
 
 _LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_seconds",
@@ -136,11 +140,13 @@ def load_config(path: Path) -> BrokerConfig:
         raise ConfigError("the broker config is empty", file=str(path))
     base = path.resolve().parent
     top = root.mapping(
-        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits", "ops"},
+        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits", "ops",
+                 "adapters", "log_dir"},
         required={"broker", "registry", "pki_dir", "policies"})
     broker = top["broker"].mapping(allowed={"listen", "instance_id", "workers"},
                                    required={"listen"})
     workers = broker["workers"].int(minimum=1) if "workers" in broker else 1
+    adapters = top["adapters"].mapping(allowed={"data_root"}) if "adapters" in top else {}
     return BrokerConfig(
         listen=broker["listen"].str(),
         instance_id=broker["instance_id"].str() if "instance_id" in broker else "broker-1",
@@ -152,4 +158,6 @@ def load_config(path: Path) -> BrokerConfig:
         ops=_ops(top["ops"]) if "ops" in top else Ops(),
         workers=workers,
         source=str(path),
+        data_root=base / (adapters["data_root"].str() if "data_root" in adapters else "data"),
+        log_dir=base / (top["log_dir"].str() if "log_dir" in top else "log"),
     )
