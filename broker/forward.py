@@ -10,6 +10,8 @@ passed through as the same `G2GError` it encodes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 import structlog
 from g2g_sdk import status, tls
@@ -21,29 +23,34 @@ from g2g_sdk.registry import Registry
 log = structlog.get_logger("g2g.broker")
 
 class ProviderClients:
-    """Lazily opened, long-lived channels to every provider in the registry."""
+    """Lazily opened, long-lived channels to every provider in the registry.
 
-    def __init__(self, registry: Registry, identity: Identity,
+    `registry` returns the live registry: a provider whose endpoint a reloaded
+    registry changed gets a new channel (the old one closes with the others).
+    """
+
+    def __init__(self, registry: Callable[[], Registry], identity: Identity,
                  max_message_bytes: int) -> None:
         self._registry = registry
         self._ca_pem = identity.ca_pem
         self._credentials = tls.channel_credentials(identity)
         self._options = [("grpc.max_receive_message_length", max_message_bytes),
                          ("grpc.max_send_message_length", max_message_bytes)]
-        self._stubs: dict[str, provider_pb2_grpc.ProviderStub] = {}
+        self._stubs: dict[tuple[str, str], provider_pb2_grpc.ProviderStub] = {}
         self._channels: list[grpc.aio.Channel] = []
 
     def _stub(self, provider: str) -> provider_pb2_grpc.ProviderStub:
-        stub = self._stubs.get(provider)
+        agency = self._registry().agency(provider)
+        if agency is None or agency.endpoint is None:
+            raise ProviderUnavailable(f"{provider} has no endpoint in the registry")
+        stub = self._stubs.get((provider, agency.endpoint))
         if stub is None:
-            agency = self._registry.agency(provider)
-            if agency is None or agency.endpoint is None:
-                raise ProviderUnavailable(f"{provider} has no endpoint in the registry")
             channel = grpc.aio.secure_channel(
                 agency.endpoint, self._credentials,
                 options=self._options + tls.pinned_channel_options("agency", provider))
             self._channels.append(channel)
-            stub = self._stubs[provider] = provider_pb2_grpc.ProviderStub(channel)
+            stub = self._stubs[provider, agency.endpoint] = provider_pb2_grpc.ProviderStub(
+                channel)
         return stub
 
     async def __call__(self, provider: str, request: provider_pb2.ProviderRequest,
@@ -60,7 +67,7 @@ class ProviderClients:
         return response
 
     async def _impostor(self, provider: str) -> bool:
-        agency = self._registry.agency(provider)
+        agency = self._registry().agency(provider)
         if agency is None or agency.endpoint is None:
             return False
         other = await tls.presents_other_identity(

@@ -77,7 +77,7 @@ METRICS: tuple[MetricDef, ...] = (
               "1 while the newest policy files were refused (the old set still decides)",
               "livemax"),
     MetricDef("g2g_registry_version_info", "gauge", ("version",),
-              "1 for the registry version in force (sha256 prefix of the file)", "livemax"),
+              "1 for the registry version in force, 0 for one replaced", "livemax"),
     MetricDef("g2g_certificate_expiry_seconds", "gauge", ("certificate",),
               "Seconds until a certificate in use expires (negative: expired)", "livemin"),
     MetricDef("g2g_ready", "gauge", (),
@@ -94,7 +94,7 @@ def _bounded_reason(reason: str) -> str:
 class BrokerMetrics:
     """The metrics of one broker process, in its own CollectorRegistry."""
 
-    def __init__(self, registry: Registry, catalog: Catalog) -> None:
+    def __init__(self, registry: Callable[[], Registry], catalog: Callable[[], Catalog]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._agencies = registry
         self._catalog = catalog
@@ -132,16 +132,16 @@ class BrokerMetrics:
         self.cert_expiry = gauge("g2g_certificate_expiry_seconds")
         self.ready = gauge("g2g_ready")
         self.draining = gauge("g2g_draining")
-        self._policy_version = ""
+        self._versions: dict[str, str] = {}
         self._methods: dict[str, str] = {}
 
     # --- label bounds ---------------------------------------------------------
 
     def _agency(self, agency_id: str) -> str:
-        return agency_id if agency_id and self._agencies.agency(agency_id) else UNKNOWN
+        return agency_id if agency_id and self._agencies().agency(agency_id) else UNKNOWN
 
     def _service(self, service: str) -> str:
-        return service if service and self._catalog.get(service) is not None else UNKNOWN
+        return service if service and self._catalog().get(service) is not None else UNKNOWN
 
     def _method(self, method: str) -> str:
         # Methods come from the server's own handlers; grpc answers unknown ones itself.
@@ -177,12 +177,16 @@ class BrokerMetrics:
         self.audit_group.observe(records)
         self.audit_commit_seconds.observe(seconds)
 
-    def policy_version(self, version: str) -> None:
-        if version != self._policy_version:
-            if self._policy_version:
-                self.policy_info.labels(self._policy_version).set(0)
-            self.policy_info.labels(version).set(1)
-            self._policy_version = version
+    def versions(self, *, policy: str, registry: str) -> None:
+        """The policy set and registry versions in force now (1; a replaced one 0)."""
+        for kind, gauge, version in (("policy", self.policy_info, policy),
+                                     ("registry", self.registry_info, registry)):
+            old = self._versions.get(kind)
+            if version != old:
+                if old is not None:
+                    gauge.labels(old).set(0)
+                gauge.labels(version).set(1)
+                self._versions[kind] = version
 
 
 def certificate_expiry(pem: bytes, now: Callable[[], datetime] | None = None) -> float:

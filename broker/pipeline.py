@@ -53,6 +53,7 @@ from broker.audit.store import Admission
 from broker.config import Limits
 from broker.policy import Decision, PolicySet, RequestContext
 from broker.policy.ratelimit import windows
+from broker.trust import Trust
 from broker.typing import NO_OBSERVER, Clock, ExchangeObserver, ReplayGuard
 
 log = structlog.get_logger("g2g.broker")
@@ -63,12 +64,15 @@ Forward = Callable[[str, provider_pb2.ProviderRequest, float], Awaitable[envelop
 
 @dataclass(frozen=True)
 class Broker:
-    """Everything the pipeline needs, built once at start-up."""
+    """Everything the pipeline needs, built once at start-up.
+
+    `trust` and `policies` return the live (hot-reloaded) values; a request
+    reads each once, so it is decided under one registry version throughout.
+    """
 
     broker_id: str
     instance_id: str
-    registry: Registry
-    catalog: Catalog
+    trust: Callable[[], Trust]
     policies: Callable[[], PolicySet]
     audit: AuditStore
     replay: ReplayGuard
@@ -82,6 +86,15 @@ class Broker:
     tally: Counter[str] = field(default_factory=Counter)
     # Stage timings and outcomes for the metrics (broker/metrics.py); none by default.
     observe: ExchangeObserver = NO_OBSERVER
+
+    @property
+    def registry(self) -> Registry:
+        """The registry serving now (a request uses its own snapshot, `Trust`)."""
+        return self.trust().registry
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.trust().catalog
 
 
 @dataclass
@@ -98,6 +111,7 @@ class Trace:
     decision_id: str = ""
     subjects: tuple[str, ...] = ()
     request_recorded: bool = False
+    registry_version: str = ""
 
     def lap(self, stage: str) -> None:
         """The stage named `stage` ended now (it began when the previous one ended)."""
@@ -129,6 +143,7 @@ class Trace:
             decision_id=self.decision_id,
             rule_id=(d.rule_id or "") if d else "",
             policy_version=d.policy_version if d else "",
+            registry_version=self.registry_version,
             status_code=status,
             reason=reason,
             request_digest=self.request_digest,
@@ -162,11 +177,12 @@ def check_sender(header: envelope_pb2.Header, consumer: str, registry: Registry)
 
 
 def verify_request(env: envelope_pb2.Envelope, header: envelope_pb2.Header,
-                   broker: Broker) -> OpenedEnvelope:
-    """Signature by a key of the sender, payload digest, freshness."""
-    agency = broker.registry.agency(header.sender)
+                   broker: Broker, registry: Registry) -> OpenedEnvelope:
+    """Signature by a key of the sender valid when the message was made, digest, freshness."""
+    agency = registry.agency(header.sender)
     assert agency is not None  # check_sender ran first
     keyid = envelope.verify_signature(env, agency.signing_keys)
+    agency.check_signer(keyid, envelope.from_timestamp(header.created_at))
     envelope.check_payload_digest(env, header)
     envelope.check_freshness(header, broker.clock(), broker.limits.time_rules)
     return OpenedEnvelope(envelope=env, header=header, signer_keyid=keyid)
@@ -218,13 +234,16 @@ def attest(opened: OpenedEnvelope, spec: ServiceSpec, decision: Decision, decisi
 
 
 def verify_response(response: envelope_pb2.Envelope, request: OpenedEnvelope,
-                    spec: ServiceSpec, mask: fieldmask.MaskTree, broker: Broker) -> None:
+                    spec: ServiceSpec, mask: fieldmask.MaskTree, broker: Broker,
+                    registry: Registry) -> None:
     """Fail closed unless the response is the provider's signed, bound, in-mask answer."""
-    provider = broker.registry.agency(request.header.recipient)
+    provider = registry.agency(request.header.recipient)
     assert provider is not None  # resolve_service checked the recipient offers the service
     try:
         answer = envelope.open_envelope(response, provider.signing_keys, now=broker.clock(),
                                         rules=broker.limits.time_rules, kind=envelope.RESPONSE)
+        provider.check_signer(answer.signer_keyid,
+                              envelope.from_timestamp(answer.header.created_at))
     except (SignatureError, EnvelopeError, FreshnessError) as exc:
         raise _invalid("signature", f"provider response rejected: {exc.message}") from None
     h = answer.header
@@ -250,19 +269,20 @@ def _invalid(check: str, message: str, **extra: str) -> ProviderResponseInvalid:
 
 async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_pb2.Envelope:
     """Run one Exchange.Call (its request bytes as received) through every step; audit it."""
-    trace = Trace(observe=broker.observe)
+    trust = broker.trust()
+    trace = Trace(observe=broker.observe, registry_version=trust.version)
     try:
         trace.consumer = authenticate(peer)
         env = envelope.parse_envelope(raw, broker.limits.max_envelope_bytes)
         header = trace.header = envelope.parse_header(env)
         trace.request_digest = envelope.sha256(env.header).hex()
-        check_sender(header, trace.consumer, broker.registry)
-        opened = verify_request(env, header, broker)
+        check_sender(header, trace.consumer, trust.registry)
+        opened = verify_request(env, header, broker, trust.registry)
         trace.lap("verify")
         keep_until = (envelope.from_timestamp(header.expires_at)
                       + broker.limits.time_rules.clock_skew)
         await replay.check_replay(broker.replay, header.sender, header.message_id, keep_until)
-        spec = resolve_service(header, broker.catalog)
+        spec = resolve_service(header, trust.catalog)
         request = schema.decode(spec.request_type, opened.payload, header.payload_type)
         offer = spec.offers[header.recipient]
         trace.subjects = subject_keys(broker.log_secret, offer.subject_fields, request)
@@ -284,7 +304,8 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_
             header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
             broker.limits.provider_timeout_seconds)
         trace.lap("provider_call")
-        verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker)
+        verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker,
+                        trust.registry)
         trace.lap("response_verify")
     except G2GError as exc:
         await _record_failure(trace, exc, broker, raw)

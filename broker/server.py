@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import grpc
 import structlog
@@ -30,7 +28,8 @@ from g2g_sdk._gen.g2g.v1 import (
 )
 from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
 from g2g_sdk.errors import G2GError, StartupError, UnknownServiceError
-from g2g_sdk.registry import Registry, load_registry
+from g2g_sdk.registry import Registry
+from g2g_sdk.reload import Reloader
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import generate_latest
@@ -45,6 +44,7 @@ from broker.opsport import OpsPort, start_ops_port
 from broker.policy import PolicySet
 from broker.policy.reload import PolicyWatcher
 from broker.replay import MemoryReplayGuard
+from broker.trust import Trust, load_trust, registry_reloader
 from broker.typing import Clock
 
 log = structlog.get_logger("g2g.broker")
@@ -89,8 +89,8 @@ def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
 
 
 class CatalogServicer(broker_pb2_grpc.CatalogServicer):
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
+    def __init__(self, catalog: Callable[[], Catalog]) -> None:
+        self._catalog = catalog  # the live catalog (follows registry reloads)
 
     @staticmethod
     def _infos(spec: ServiceSpec, provider: str = "") -> list[broker_pb2.ServiceInfo]:
@@ -106,14 +106,14 @@ class CatalogServicer(broker_pb2_grpc.CatalogServicer):
             broker_pb2.ListServicesRequest, broker_pb2.ListServicesResponse],
     ) -> broker_pb2.ListServicesResponse:
         return broker_pb2.ListServicesResponse(services=[
-            info for _, spec in sorted(self._catalog.services.items())
+            info for _, spec in sorted(self._catalog().services.items())
             for info in self._infos(spec, request.provider)])
 
     async def DescribeService(  # noqa: N802
         self, request: broker_pb2.DescribeServiceRequest, context: grpc.aio.ServicerContext[
             broker_pb2.DescribeServiceRequest, broker_pb2.DescribeServiceResponse],
     ) -> broker_pb2.DescribeServiceResponse:
-        spec = self._catalog.get(request.name)
+        spec = self._catalog().get(request.name)
         if spec is None:
             raise UnknownServiceError(f"no service named {request.name}")
         return broker_pb2.DescribeServiceResponse(
@@ -132,8 +132,14 @@ class RunningBroker:
     metrics: BrokerMetrics
     gate: Gate
     health: health.aio.HealthServicer
+    registry: Reloader[Trust]
     certificates: dict[str, bytes] = field(default_factory=dict)
     _closers: list[object] = field(default_factory=list)
+
+    def request_reload(self) -> None:
+        """Re-read the registry and the policies now (SIGHUP)."""
+        self.registry.request_reload()
+        self.watcher.request_reload()
 
     def readiness(self) -> list[str]:
         """The readiness checks failing now; empty when this broker should get calls."""
@@ -153,7 +159,7 @@ class RunningBroker:
         m.audit_writable.set(1 if self.audit.writable else 0)
         replay = self.broker.replay
         m.replay_entries.set(len(replay) if isinstance(replay, MemoryReplayGuard) else 0)
-        m.policy_version(self.watcher.current.version)
+        m.versions(policy=self.watcher.current.version, registry=self.registry.current.version)
         m.policy_rejected.set(1 if self.watcher.last_error else 0)
         for name, pem in self.certificates.items():
             m.cert_expiry.labels(name).set(certificate_expiry(pem))
@@ -187,6 +193,7 @@ class RunningBroker:
         """Stop accepting calls, let in-flight ones finish, then flush the audit log."""
         await self.server.stop(grace)
         await self.watcher.stop()
+        await self.registry.stop()
         for closer in self._closers:
             await closer.close()  # type: ignore[attr-defined]
         await self.audit.close()
@@ -199,39 +206,55 @@ def _utc_now() -> datetime:
 async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                        listen: str | None = None,
                        registry: Registry | None = None,
+                       endpoints: Mapping[str, str] | None = None,
                        worker: int | None = None) -> RunningBroker:
     """Build the broker from `config` and start serving; returns once bound.
 
-    `registry` overrides the configured file (tests and the demo bind adapters
-    to port 0 and pass the resulting endpoints this way). A `worker` logs
-    `worker_started`; its supervisor logs `broker_started` once all serve.
+    The registry is read from `config.registry` and hot reloaded (broker/trust.py).
+    `endpoints` overrides provider endpoints in every version loaded (tests and
+    the demo bind adapters to port 0); a `registry` passed in supplies them from
+    its agencies. A `worker` logs `worker_started`; its supervisor logs
+    `broker_started` once all serve.
     """
-    registry = registry or load_registry(config.registry, config.pki_dir)
-    catalog = Catalog.from_registry(registry)
+    if registry is not None and endpoints is None:
+        endpoints = {a.id: a.endpoint for a in registry.agencies.values() if a.endpoint}
+    trust = load_trust(config.registry, config.pki_dir, endpoints)
     identity = pki.load_identity(config.pki_dir, "broker")
     log_key = keys.load_private_key(config.pki_dir / "broker" / "log.key")
     log_secret_path = config.pki_dir / "broker" / "log-secret"
     keys.check_private_mode(log_secret_path)
     audit = await open_store(config.audit, log_key=log_key, instance_id=config.instance_id)
     try:
-        # Every policy set that ever decides is kept by version next to the log.
-        watcher = PolicyWatcher(config.policies, registry, catalog,
+        # Every policy set and registry version that ever decides is kept by version
+        # next to the log.
+        watcher = PolicyWatcher(config.policies, trust.registry, trust.catalog,
                                 on_loaded=lambda p: audit.record_policy(p.version, p.sources))
+        registry_watch = registry_reloader(config.registry, config.pki_dir, trust, watcher,
+                                           audit.record_registry, endpoints=endpoints)
     except G2GError:
         await audit.close()
         raise
-    clients = ProviderClients(registry, identity,
+
+    def current_trust() -> Trust:
+        return registry_watch.current
+
+    def current_registry() -> Registry:
+        return registry_watch.current.registry
+
+    def current_catalog() -> Catalog:
+        return registry_watch.current.catalog
+
+    clients = ProviderClients(current_registry, identity,
                               config.limits.transport_max_bytes)
 
     def current_policies() -> PolicySet:
         return watcher.current
 
-    metrics = BrokerMetrics(registry, catalog)
-    metrics.registry_info.labels(_registry_version(config.registry)).set(1)
+    metrics = BrokerMetrics(current_registry, current_catalog)
     audit.on_commit = metrics.audit_commit
     broker = pipeline.Broker(
-        broker_id=registry.broker_id, instance_id=config.instance_id, registry=registry,
-        catalog=catalog, policies=current_policies, audit=audit,
+        broker_id=trust.registry.broker_id, instance_id=config.instance_id,
+        trust=current_trust, policies=current_policies, audit=audit,
         replay=MemoryReplayGuard(clock), forward=clients, signing_key=identity.signing_key,
         log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock,
         observe=metrics)
@@ -242,8 +265,8 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     gate = Gate(config.limits.max_concurrent_calls,
                 config.limits.max_concurrent_calls_per_consumer)
     add_exchange(ExchangeServicer(broker, gate), server)
-    broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(catalog), server)
-    _add_audit_service(server, audit, registry, broker.log_secret)
+    broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(current_catalog), server)
+    _add_audit_service(server, audit, current_registry, broker.log_secret)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
@@ -253,13 +276,15 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
         raise StartupError(f"could not bind {listen or config.listen}", reason="BIND_FAILED")
     await server.start()
     watcher.start()
+    registry_watch.start()
     for name in ("", *_SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("broker_started" if worker is None else "worker_started", port=port,
              instance_id=config.instance_id, policy_version=watcher.current.version,
-             services=len(catalog.services))
+             registry_version=trust.version, services=len(trust.catalog.services))
     return RunningBroker(server=server, port=port, broker=broker, audit=audit,
-                         watcher=watcher, metrics=metrics, gate=gate, health=health_servicer,
+                         watcher=watcher, registry=registry_watch, metrics=metrics,
+                         gate=gate, health=health_servicer,
                          certificates={"broker-tls": identity.tls_cert_pem,
                                        "federation-ca": identity.ca_pem},
                          _closers=[clients])
@@ -285,22 +310,16 @@ def server_options(limits: Limits) -> list[tuple[str, int]]:
     ]
 
 
-def _registry_version(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    except OSError:
-        return "unknown"
-
-
-def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: Registry,
-                       log_secret: bytes) -> None:
+def _add_audit_service(server: grpc.aio.Server, audit: AuditStore,
+                       registry: Callable[[], Registry], log_secret: bytes) -> None:
     from broker.audit.service import add_audit_service
 
     add_audit_service(server, audit, registry, log_secret)
 
 
 async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
-    """Run until SIGINT/SIGTERM, then drain and seal the log; SIGHUP reloads the policies.
+    """Run until SIGINT/SIGTERM, then drain and seal the log; SIGHUP reloads the registry
+    and the policies.
 
     Draining refuses new calls with UNAVAILABLE / DRAINING (and /readyz answers
     503) while the calls in flight finish, for at most `ops.drain_seconds`.
@@ -321,7 +340,7 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
         config = replace(config, instance_id=workers.worker_instance_id(
             config.instance_id, worker))
     running = await start_broker(config, worker=worker)
-    loop.add_signal_handler(signal.SIGHUP, running.watcher.request_reload)
+    loop.add_signal_handler(signal.SIGHUP, running.request_reload)
     if worker is None and config.ops.listen:
         await running.start_ops_port(config.ops.listen)
     if worker is not None:

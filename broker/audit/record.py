@@ -16,7 +16,9 @@ from typing import Any, Literal
 from broker.audit.merkle import leaf_hash
 
 Kind = Literal["request", "outcome", "rejected", "audit_read"]
-RECORD_VERSION = 1
+# v2 added `registry_version`; the log keeps v1 records as written (their bytes are
+# what was hashed), so readers take both (docs/AUDIT.md).
+RECORD_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class AuditEvent:
     decision_id: str = ""
     rule_id: str = ""
     policy_version: str = ""
+    # The registry (agencies, keys) the exchange was decided under; its files are
+    # kept by version beside the log, as policy sets are.
+    registry_version: str = ""
     status_code: str = ""
     reason: str = ""
     request_digest: str = ""
