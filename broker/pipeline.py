@@ -39,6 +39,7 @@ from g2g_sdk.errors import (
     G2GError,
     InternalError,
     PolicyDenied,
+    ProviderRejected,
     ProviderResponseInvalid,
     SchemaError,
     SignatureError,
@@ -126,7 +127,7 @@ class Trace:
                               seconds=time.perf_counter() - self.started)
 
     def event(self, kind: str, now: datetime, *, status: str = "", reason: str = "",
-              response_digest: str = "") -> AuditEvent:
+              response_digest: str = "", refused_by: str = "") -> AuditEvent:
         h = self.header
         d = self.decision
         return AuditEvent(
@@ -151,6 +152,7 @@ class Trace:
             latency_ms=None if kind == "request" else
             round((time.perf_counter() - self.started) * 1000, 3),
             subject_keys=self.subjects,
+            refused_by=refused_by,
         )
 
 
@@ -378,8 +380,9 @@ async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: byte
              correlation_id=h.correlation_id if h else None,
              consumer=trace.consumer or None, service=h.service if h else None)
     try:
-        await broker.audit.append(trace.event(kind, broker.clock(), status=exc.code.name,
-                                              reason=exc.reason))
+        await broker.audit.append(trace.event(
+            kind, broker.clock(), status=exc.code.name, reason=exc.reason,
+            refused_by="provider" if isinstance(exc, ProviderRejected) else ""))
     except G2GError as audit_exc:
         # The original failure is what the caller must see; the audit outage is logged.
         log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)

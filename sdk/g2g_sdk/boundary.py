@@ -74,12 +74,16 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Identity, error mapping, fault logging and call accounting for every unary method."""
 
     def __init__(self, *, party: str, fault_event: str = "rpc_fault",
-                 log_refusals: bool = False, observe: CallObserver | None = None) -> None:
+                 log_refusals: bool = False, observe: CallObserver | None = None,
+                 domain: str | None = None,
+                 refine: Callable[[G2GError], G2GError] | None = None) -> None:
         self._party = party  # "broker" or "provider": the logger and the fault message
         self._log = structlog.get_logger(f"g2g.{party}")
         self._fault_event = fault_event
         self._log_refusals = log_refusals
         self._observe = observe
+        self._domain = domain  # ErrorInfo domain of the statuses sent (None: the default)
+        self._refine = refine  # narrows a refusal to what this party may send
 
     async def intercept_service(
             self, continuation: Callable[[Any], Awaitable[grpc.RpcMethodHandler | None]],
@@ -110,16 +114,17 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         except grpc.aio.AbortError:
             code, reason = context.code() or grpc.StatusCode.UNKNOWN, ""
             raise
-        except G2GError as exc:
+        except G2GError as raised:
+            exc = self._refine(raised) if self._refine is not None else raised
             code, reason = exc.code, exc.reason
             if self._log_refusals:
                 self._log.info("rpc_refused", method=method, code=code.name, reason=reason)
-            await status.abort_with(context, exc)
+            await status.abort_with(context, exc, self._domain)
         except Exception as exc:
             self._log.error(self._fault_event, method=method, **logs.fault_fields(exc))
             fault = InternalError(f"the {self._party} failed to process this request")
             code, reason = fault.code, fault.reason
-            await status.abort_with(context, fault)
+            await status.abort_with(context, fault, self._domain)
         finally:
             _CALLER.reset(token)
             if self._observe is not None:

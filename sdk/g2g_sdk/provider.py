@@ -28,7 +28,7 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from g2g_sdk import boundary, envelope, fieldmask, schema, tls
+from g2g_sdk import boundary, envelope, errors, fieldmask, schema, status, tls
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -101,7 +101,8 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
     async def start(self, listen: str, *, max_message_bytes: int = 4 << 20) -> int:
         """Bind `listen` (port 0 picks a free port) with mTLS and start; returns the port."""
         server = grpc.aio.server(interceptors=[boundary.Boundary(
-            party="provider", fault_event="provider_fault", log_refusals=True)], options=[
+            party="provider", fault_event="provider_fault", log_refusals=True,
+            domain=errors.PROVIDER_DOMAIN, refine=_contract)], options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes)])
         provider_pb2_grpc.add_ProviderServicer_to_server(self, server)
@@ -111,10 +112,12 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         return int(port)
 
     async def stop(self, grace: float = 1.0) -> None:
+        """Stop serving; calls in flight get `grace` seconds to finish."""
         if self._server is not None:
             await self._server.stop(grace)
 
     async def wait(self) -> None:
+        """Return when the server has stopped."""
         if self._server is not None:
             await self._server.wait_for_termination()
 
@@ -122,9 +125,10 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         self, request: provider_pb2.ProviderRequest,
         context: grpc.aio.ServicerContext[provider_pb2.ProviderRequest, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
-        # Refusals become statuses, and an adapter's bug INTERNAL_ERROR (its text may
-        # quote the request, so it never reaches the log or the broker), in the
-        # boundary interceptor installed by `start`; the broker audits the status.
+        # Refusals become statuses in the provider domain, restricted to the codes the
+        # contract lets a provider use (`_contract`), and an adapter's bug INTERNAL_ERROR
+        # (its text may quote the request, so it never reaches the log or the broker),
+        # in the boundary interceptor installed by `start`; the broker audits the status.
         return await self.handle(request, boundary.caller())
 
     async def handle(self, request: provider_pb2.ProviderRequest,
@@ -135,6 +139,8 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             raise AccessDenied("only the broker may call a provider", reason="NOT_BROKER")
         try:
             body = envelope.open_attestation(request.attestation, registry.broker_keys)
+        except AttestationError:
+            raise
         except G2GError as exc:
             raise AttestationError(exc.message) from None
         now = self._clock()
@@ -185,3 +191,10 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             raise AttestationError("the attestation has expired")
         if not body.field_mask:
             raise AttestationError("the attestation carries no field mask")
+
+
+def _contract(exc: G2GError) -> G2GError:
+    """A handler's refusal as the provider contract allows it (status.PROVIDER_CODES)."""
+    if exc.code not in status.PROVIDER_CODES:
+        return InternalError(f"the handler raised {exc.code.name}", reason="HANDLER_BUG")
+    return exc
