@@ -70,7 +70,8 @@ class ExchangeServicer:
             await pipeline.refuse(request, peer, self._broker, exc)
             raise
         with self._gate.admit(peer or ""):
-            return await pipeline.handle_call(request, peer, self._broker)
+            return await pipeline.handle_call(request, peer, self._broker,
+                                              context.time_remaining)
 
 
 def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
@@ -271,9 +272,12 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
-    port = server.add_secure_port(listen or config.listen, tls.server_credentials(identity))
-    if port == 0:
-        raise StartupError(f"could not bind {listen or config.listen}", reason="BIND_FAILED")
+    try:
+        port = tls.bind(server, listen or config.listen, tls.server_credentials(identity))
+    except StartupError:
+        await clients.close()
+        await audit.close()
+        raise
     await server.start()
     watcher.start()
     registry_watch.start()
