@@ -110,10 +110,7 @@ class CatalogServicer(broker_pb2_grpc.CatalogServicer):
             broker_pb2.ListServicesRequest, broker_pb2.ListServicesResponse],
     ) -> broker_pb2.ListServicesResponse:
         if request.callable_only:
-            try:
-                return self._callable(tls.peer_agency(context), request.provider)
-            except G2GError as exc:
-                await status.abort_with(context, exc)
+            return self._callable(boundary.agency(), request.provider)
         return broker_pb2.ListServicesResponse(services=[
             info for _, spec in sorted(self._catalog().services.items())
             for info in self._infos(spec, request.provider)])
