@@ -30,6 +30,10 @@ class Limits:
     max_lifetime_seconds: int = 600
     provider_timeout_seconds: float = 5.0
     max_concurrent_calls: int = 1024
+    # The in-memory replay cache (broker/replay.py): in total, and per sender so
+    # that one sender cannot fill it for everyone.
+    replay_cache_entries: int = 1_000_000
+    replay_cache_per_sender: int = 100_000
 
     @functools.cached_property  # read on every request; computed once
     def time_rules(self) -> TimeRules:
@@ -61,7 +65,8 @@ class BrokerConfig:
 
 
 _LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_seconds",
-                 "provider_timeout_seconds", "max_concurrent_calls"}
+                 "provider_timeout_seconds", "max_concurrent_calls", "replay_cache_entries",
+                 "replay_cache_per_sender"}
 
 
 def _limits(node: yamlsrc.Node) -> Limits:
@@ -78,6 +83,10 @@ def _limits(node: yamlsrc.Node) -> Limits:
         if "provider_timeout_seconds" in fields else defaults.provider_timeout_seconds,
         max_concurrent_calls=fields["max_concurrent_calls"].int(minimum=1)
         if "max_concurrent_calls" in fields else defaults.max_concurrent_calls,
+        replay_cache_entries=fields["replay_cache_entries"].int(minimum=1)
+        if "replay_cache_entries" in fields else defaults.replay_cache_entries,
+        replay_cache_per_sender=fields["replay_cache_per_sender"].int(minimum=1)
+        if "replay_cache_per_sender" in fields else defaults.replay_cache_per_sender,
     )
 
 
