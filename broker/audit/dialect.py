@@ -133,7 +133,12 @@ def _private_file(path: Path) -> None:
     """
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    # Only a file that does not exist yet is opened here: closing any descriptor of
+    # a database file drops every POSIX lock this process holds on it, including
+    # those of open SQLite connections (which then lose commits to other readers).
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         with contextlib.suppress(FileNotFoundError):
             if os.stat(name).st_mode & 0o077:
