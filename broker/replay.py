@@ -39,6 +39,9 @@ class MemoryReplayGuard:
         self._per_sender: Counter[str] = Counter()
         self._expiry: list[tuple[datetime, str, str]] = []
 
+    def __len__(self) -> int:
+        return len(self._seen)
+
     async def claim(self, sender: str, message_id: str, expires_at: datetime) -> bool:
         self._evict(self._clock())
         key = (sender, message_id)
