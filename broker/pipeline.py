@@ -1,9 +1,9 @@
 """The broker's request path, one small function per step, in this order:
 
-    authenticate (mTLS) → size → parse envelope → parse header → sender = certificate →
-    signature → payload digest → freshness → replay → service → schema →
-    policy → rate limit → audit request (durable) → forward with attestation →
-    verify response → audit outcome
+    authenticate (mTLS) → certificate status (CRL, published) → size → parse envelope →
+    parse header → sender = certificate → signature → payload digest → freshness →
+    replay → service → schema → policy → rate limit → audit request (durable) →
+    forward with attestation → verify response → audit outcome
 
 The replay check at step 8 is this process's memory; the shared replay claim
 and the rate-limit counters are taken with the request record, in the same
@@ -18,6 +18,7 @@ requests are audited too. The server turns errors into statuses
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections import Counter
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import envelope, fieldmask, logs, schema
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
@@ -84,6 +87,9 @@ class Broker:
     # Exchanges answered, by status code name; `g2g broker serve` reports it
     # periodically so the OK path needs no log line of its own.
     tally: Counter[str] = field(default_factory=Counter)
+    # Checks the caller's certificate against the live CRLs and returns it parsed
+    # (g2g_sdk.revocation.PeerChecker); None skips the check (unit tests only).
+    peer_check: Callable[[bytes | None], x509.Certificate] | None = None
 
     @property
     def registry(self) -> Registry:
@@ -146,6 +152,19 @@ def authenticate(peer: str | None) -> str:
         raise AuthenticationError("the client certificate names no agency",
                                   reason="NO_PEER_IDENTITY")
     return peer
+
+
+def check_certificate(cert: x509.Certificate, consumer: str, registry: Registry) -> None:
+    """When the CA publishes the agency's certificates, the caller's must be one of them."""
+    agency = registry.agency(consumer)
+    if agency is None or not agency.certificates:
+        return  # not registered (check_sender says so) or nothing published: CA + CRL decide
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    if all(c.sha256 != fingerprint for c in agency.certificates):
+        raise AuthenticationError(
+            f"the client certificate (serial {cert.serial_number:x}) is not one the "
+            f"federation CA published for {consumer}", reason="CERT_UNKNOWN",
+            metadata={"serial": f"{cert.serial_number:x}"})
 
 
 def check_sender(header: envelope_pb2.Header, consumer: str, registry: Registry) -> None:
@@ -251,12 +270,18 @@ def _invalid(check: str, message: str, **extra: str) -> ProviderResponseInvalid:
 
 # --- the pipeline ------------------------------------------------------------
 
-async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_pb2.Envelope:
-    """Run one Exchange.Call (its request bytes as received) through every step; audit it."""
+async def handle_call(raw: bytes, peer: str | None, broker: Broker,
+                      peer_cert: bytes | None = None) -> envelope_pb2.Envelope:
+    """Run one Exchange.Call (its request bytes as received) through every step; audit it.
+
+    `peer_cert` is the caller's PEM certificate from the TLS session.
+    """
     trust = broker.trust()
     trace = Trace(registry_version=trust.version)
     try:
         trace.consumer = authenticate(peer)
+        if broker.peer_check is not None:
+            check_certificate(broker.peer_check(peer_cert), trace.consumer, trust.registry)
         env = envelope.parse_envelope(raw, broker.limits.max_envelope_bytes)
         header = trace.header = envelope.parse_header(env)
         trace.request_digest = envelope.sha256(env.header).hex()

@@ -16,12 +16,12 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import structlog
-from g2g_sdk import keys, logs, pki, status, tls
+from g2g_sdk import keys, logs, pki, revocation, status, tls
 from g2g_sdk._gen.g2g.v1 import (
     broker_pb2,
     broker_pb2_grpc,
@@ -31,12 +31,14 @@ from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
 from g2g_sdk.errors import AuthenticationError, G2GError, StartupError, UnknownServiceError
 from g2g_sdk.registry import Registry
 from g2g_sdk.reload import Reloader
+from g2g_sdk.revocation import CrlState, crl_reloader
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from broker import pipeline, workers
 from broker.audit import AuditStore, open_store
 from broker.config import BrokerConfig
+from broker.expiry import ExpiryMonitor
 from broker.forward import ProviderClients
 from broker.policy import PolicySet
 from broker.policy.reload import PolicyWatcher
@@ -62,7 +64,8 @@ class ExchangeServicer:
     ) -> envelope_pb2.Envelope:
         async with self._gate:
             try:
-                return await pipeline.handle_call(request, _peer_agency(context), self._broker)
+                return await pipeline.handle_call(request, _peer_agency(context), self._broker,
+                                                  revocation.peer_certificate(context))
             except G2GError as exc:
                 await status.abort_with(context, exc)
 
@@ -134,11 +137,14 @@ class RunningBroker:
     audit: AuditStore
     watcher: PolicyWatcher
     registry: Reloader[Trust]
+    crls: Reloader[CrlState]
+    monitor: ExpiryMonitor
     _closers: list[object] = field(default_factory=list)
 
     def request_reload(self) -> None:
-        """Re-read the registry and the policies now (SIGHUP)."""
+        """Re-read the registry, the CRLs and the policies now (SIGHUP)."""
         self.registry.request_reload()
+        self.crls.request_reload()
         self.watcher.request_reload()
 
     async def stop(self, grace: float = 2.0) -> None:
@@ -146,6 +152,8 @@ class RunningBroker:
         await self.server.stop(grace)
         await self.watcher.stop()
         await self.registry.stop()
+        await self.crls.stop()
+        await self.monitor.stop()
         for closer in self._closers:
             await closer.close()  # type: ignore[attr-defined]
         await self.audit.close()
@@ -171,6 +179,9 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     if registry is not None and endpoints is None:
         endpoints = {a.id: a.endpoint for a in registry.agencies.values() if a.endpoint}
     trust = load_trust(config.registry, config.pki_dir, endpoints)
+    # Fail closed at start-up too: no valid, fresh CRL of the federation CA, no broker.
+    crls = crl_reloader(config.revocation(), interval=config.trust.reload_seconds,
+                        clock=clock)
     identity = pki.load_identity(config.pki_dir, "broker")
     log_key = keys.load_private_key(config.pki_dir / "broker" / "log.key")
     log_secret_path = config.pki_dir / "broker" / "log-secret"
@@ -206,7 +217,8 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
         broker_id=trust.registry.broker_id, instance_id=config.instance_id,
         trust=current_trust, policies=current_policies, audit=audit,
         replay=MemoryReplayGuard(clock), forward=clients, signing_key=identity.signing_key,
-        log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock)
+        log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock,
+        peer_check=revocation.PeerChecker(lambda: crls.current, clock).check)
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", config.limits.transport_max_bytes),
         ("grpc.max_send_message_length", config.limits.transport_max_bytes),
@@ -226,13 +238,20 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     await server.start()
     watcher.start()
     registry_watch.start()
+    crls.start()
+    monitor = ExpiryMonitor(
+        lambda: (registry_watch.current.registry, crls.current), identity.tls_cert_pem,
+        window=timedelta(days=config.trust.expiry_warning_days),
+        interval=config.trust.check_interval_seconds, clock=clock)
+    monitor.start()
     for name in ("", *_SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("broker_started" if worker is None else "worker_started", port=port,
              instance_id=config.instance_id, policy_version=watcher.current.version,
              registry_version=trust.version, services=len(trust.catalog.services))
     return RunningBroker(server=server, port=port, broker=broker, audit=audit,
-                         watcher=watcher, registry=registry_watch, _closers=[clients])
+                         watcher=watcher, registry=registry_watch, crls=crls,
+                         monitor=monitor, _closers=[clients])
 
 
 def _add_audit_service(server: grpc.aio.Server, audit: AuditStore,

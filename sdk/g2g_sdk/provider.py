@@ -28,7 +28,7 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from g2g_sdk import envelope, fieldmask, logs, schema, status, tls
+from g2g_sdk import envelope, fieldmask, logs, revocation, schema, status, tls
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -81,9 +81,13 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
 
     def __init__(self, identity: Identity, registry: Registry | Callable[[], Registry],
                  handlers: Mapping[str, Handler], *, time_rules: TimeRules | None = None,
-                 clock: Callable[[], datetime] = _now) -> None:
+                 clock: Callable[[], datetime] = _now,
+                 peer_check: Callable[[bytes | None], object] | None = None) -> None:
         """`registry` is a Registry, or a function returning the live one (hot reload:
-        `g2g_sdk.reload.Reloader`); each call reads it once."""
+        `g2g_sdk.reload.Reloader`); each call reads it once. `peer_check` refuses a
+        caller certificate that is revoked or of unknown status
+        (`g2g_sdk.revocation.PeerChecker.check`)."""
+        self._peer_check = peer_check
         self._identity = identity
         self._registry: Callable[[], Registry] = (
             registry if callable(registry) else lambda: registry)
@@ -122,6 +126,8 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         context: grpc.aio.ServicerContext[provider_pb2.ProviderRequest, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
         try:
+            if self._peer_check is not None:
+                self._peer_check(revocation.peer_certificate(context))
             return await self.handle(request, tls.peer_identity(context))
         except G2GError as exc:
             log.info("provider_rejected", reason=exc.reason)
