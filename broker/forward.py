@@ -5,12 +5,14 @@ provider (tls.pinned_channel_options): gRPC checks it in every handshake,
 before any request byte leaves. A refused handshake to a server certified as
 someone else is `IdentityMismatch`; other transport failures are
 `ProviderUnavailable` / `ProviderTimeout`; a status the provider chose is
-passed through as the same `G2GError` it encodes.
+passed through as the provider's (status.provider_refusal, docs/PROTOCOL.md
+§5.1), never turned into a broker reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 import structlog
@@ -21,6 +23,7 @@ from g2g_sdk.pki import Identity
 from g2g_sdk.registry import Registry
 
 log = structlog.get_logger("g2g.broker")
+
 
 class ProviderClients:
     """Lazily opened, long-lived channels to every provider in the registry.
@@ -59,11 +62,15 @@ class ProviderClients:
             response: envelope_pb2.Envelope = await self._stub(provider).Handle(
                 request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.UNAVAILABLE and await self._impostor(provider):
+            trailing = tuple(exc.trailing_metadata() or ())
+            transport = not any(key == "grpc-status-details-bin" for key, _ in trailing)
+            if (exc.code() == grpc.StatusCode.UNAVAILABLE and transport
+                    and await self._impostor(provider)):
                 raise IdentityMismatch(
                     f"the server at {provider}'s endpoint is not certified as {provider}; "
                     "nothing was sent", metadata={"provider": provider}) from None
-            raise _translate(exc, provider) from None
+            raise _translate(exc.code(), exc.details() or "", trailing, transport,
+                             provider) from None
         return response
 
     async def _impostor(self, provider: str) -> bool:
@@ -81,10 +88,11 @@ class ProviderClients:
             await channel.close()
 
 
-def _translate(exc: grpc.aio.AioRpcError, provider: str) -> G2GError:
-    code = exc.code()
+def _translate(code: grpc.StatusCode, message: str, trailing: tuple[tuple[str, Any], ...],
+               transport: bool, provider: str) -> G2GError:
+    """Transport failures in the broker's words; anything the provider said, as its own."""
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return ProviderTimeout(f"{provider} did not answer in time")
-    if code == grpc.StatusCode.UNAVAILABLE:
+    if code == grpc.StatusCode.UNAVAILABLE and transport:
         return ProviderUnavailable(f"{provider} is unavailable")
-    return status.error_from_rpc(exc)
+    return status.provider_refusal(code, message, trailing)

@@ -62,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     csr = sub.add_parser("csr", help="(agency) a TLS key + CSR and a signing key, 0600")
     csr.add_argument("party", help="your agency id (or the broker id with --broker)")
-    csr.add_argument("--out", type=Path, required=True, metavar="DIR")
+    csr.add_argument("--out", type=Path, required=True, metavar="DIR",
+                     help="a new directory for tls.key, tls.csr, signing.key, signing.pub")
     csr.add_argument("--broker", action="store_true", help="the CSR is the broker's")
     csr.set_defaults(handler=_csr)
 
@@ -70,13 +71,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                        "and the agency's signing key")
     deployment.add_world_options(sign)
     sign.add_argument("party", help="the agency id the certificate names (set by the CA)")
-    sign.add_argument("--csr", type=Path, required=True, metavar="FILE")
+    sign.add_argument("--csr", type=Path, required=True, metavar="FILE",
+                      help="the agency's tls.csr (from `g2g pki csr`)")
     sign.add_argument("--out", type=Path, required=True, metavar="FILE",
                       help="where the signed certificate goes")
     sign.add_argument("--signing-pub", type=Path, metavar="FILE",
                       help="the agency's signing.pub, published for the registry")
     sign.add_argument("--broker", action="store_true", help="the CSR is the broker's")
-    sign.add_argument("--days", type=int, default=825)
+    sign.add_argument("--days", type=int, default=825,
+                      help="validity of the certificate (default 825)")
     sign.set_defaults(handler=_sign)
 
 

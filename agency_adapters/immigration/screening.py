@@ -8,7 +8,7 @@ Pure computation: never logs a name.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agency_adapters.common.matching import (
@@ -71,12 +71,20 @@ class ScreeningIndex:
             (ri, field, name, record.date_of_birth) for ri, record in enumerate(records)
             for field, name in (("full_name", record.full_name),
                                 *(("aliases", a) for a in record.aliases)))
-        self._documents: dict[str, list[int]] = defaultdict(list)
+        # Document number -> its record, or all of them (numbers are nearly unique: an int
+        # costs a third of a one-element list).
+        self._documents: dict[str, int | list[int]] = {}
         for ri, record in enumerate(records):
-            for doc in record.documents:
-                self._documents[doc.number].append(ri)
-            if record.national_id:
-                self._documents[record.national_id].append(ri)
+            for number in (*(doc.number for doc in record.documents), record.national_id):
+                if not number:
+                    continue
+                held = self._documents.get(number)
+                if held is None:
+                    self._documents[number] = ri
+                elif isinstance(held, int):
+                    self._documents[number] = [held, ri]
+                else:
+                    held.append(ri)
 
     @classmethod
     def build(cls, records: tuple[WatchlistRecord, ...],
@@ -87,18 +95,23 @@ class ScreeningIndex:
         """Hits at or above the threshold, best first, at most MAX_HITS."""
         return list(self.search(query).hits)
 
-    def search(self, query: NameQuery | DocumentQuery, max_hits: int = MAX_HITS) -> Screening:
+    def search(self, query: NameQuery | DocumentQuery, max_hits: int = MAX_HITS,
+               keep: Callable[[WatchlistRecord], bool] | None = None) -> Screening:
         """The best `max_hits` (1..MAX_HITS_LIMIT) hits at or above the threshold, best
-        first (ties by entry id), and how many there are in all."""
+        first (ties by entry id), and how many there are in all; only records `keep`
+        accepts (e.g. orders in force) are counted and shown."""
         if not 1 <= max_hits <= MAX_HITS_LIMIT:
             raise ValueError(f"max_hits must be 1..{MAX_HITS_LIMIT}, not {max_hits}")
         found = (self._by_document(query) if isinstance(query, DocumentQuery)
                  else self._by_name(query))
+        if keep is not None:
+            found = [hit for hit in found if keep(hit.record)]
         return Screening(tuple(found[:max_hits]), len(found))
 
     def _by_document(self, q: DocumentQuery) -> list[ScreeningHit]:
         hits = []
-        for ri in dict.fromkeys(self._documents.get(q.number, ())):
+        held = self._documents.get(q.number, ())
+        for ri in dict.fromkeys((held,) if isinstance(held, int) else held):
             record = self.records[ri]
             if record.national_id == q.number and q.type == "NATIONAL_ID":
                 hits.append(ScreeningHit(record.entry_id, 1.0, ("national_id",), record))

@@ -47,6 +47,11 @@ class AuditEvent:
     response_digest: str = ""
     latency_ms: float | None = None
     subject_keys: tuple[str, ...] = ()
+    # Optional keys, in the record only when set (so every earlier record's
+    # bytes, and the v1 vector, are unchanged): who refused, when a provider did;
+    # which of the fields above come from header bytes whose signature never verified.
+    refused_by: str = ""
+    unverified: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ def format_time(t: datetime) -> str:
 
 
 _EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
+_OPTIONAL = ("refused_by", "unverified")
 
 
 def to_record(event: AuditEvent, seq: int, instance_id: str) -> dict[str, Any]:
@@ -71,6 +77,11 @@ def to_record(event: AuditEvent, seq: int, instance_id: str) -> dict[str, Any]:
     record = {name: getattr(event, name) for name in _EVENT_FIELDS}
     record["time"] = format_time(event.time)
     record["subject_keys"] = list(event.subject_keys)
+    for name in _OPTIONAL:
+        if not record[name]:
+            del record[name]
+    if event.unverified:
+        record["unverified"] = list(event.unverified)
     record["seq"] = seq
     record["instance_id"] = instance_id
     record["v"] = RECORD_VERSION

@@ -30,6 +30,8 @@ from g2g_sdk._gen.g2g.v1 import broker_pb2, broker_pb2_grpc, envelope_pb2
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import OpenedEnvelope, TimeRules
 from g2g_sdk.errors import (
+    BrokerUnavailable,
+    CallDeadlineExceeded,
     EnvelopeError,
     FreshnessError,
     G2GError,
@@ -79,6 +81,7 @@ class ConsumerClient:
         await self.close()
 
     async def close(self) -> None:
+        """Close the channel to the broker (also done by ``async with``)."""
         await self._channel.close()
 
     def build(self, service: str, request: pb_message.Message, *, purpose: str,
@@ -87,10 +90,12 @@ class ConsumerClient:
               lifetime: timedelta = timedelta(seconds=120)) -> envelope_pb2.Envelope:
         """A signed request envelope (exposed for callers that send it themselves)."""
         if recipient is None:
-            provider = self._registry.provider_of(service)
-            if provider is None:
-                raise UnknownServiceError(f"no provider offers {service} in the registry")
-            recipient = provider.id
+            providers = [a.id for a in self._registry.providers_of(service)]
+            if len(providers) != 1:
+                raise UnknownServiceError(
+                    f"{service} is offered by {', '.join(providers)}: pass recipient= one of "
+                    "them" if providers else f"no provider offers {service} in the registry")
+            recipient = providers[0]
         return envelope.build_request(
             sender=self._identity.agency_id, recipient=recipient, service=service,
             payload=request, purpose=purpose, legal_basis=legal_basis,
@@ -148,17 +153,33 @@ class ConsumerClient:
                 f"the server at {self._endpoint} is not certified as the broker "
                 f"{self._registry.broker_id}; nothing was sent",
                 reason="BROKER_IDENTITY_MISMATCH", metadata={"broker": self._registry.broker_id})
+        if not status.has_error_info(exc):
+            # Made by our own gRPC library, not sent by the broker: say so, and
+            # never blame a provider for it.
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                return BrokerUnavailable(f"the broker at {self._endpoint} could not be reached")
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return CallDeadlineExceeded("this call's deadline passed before the broker "
+                                            "answered")
         return status.error_from_rpc(exc)
 
-    async def list_services(self, provider: str = "") -> list[broker_pb2.ServiceInfo]:
+    async def list_services(self, provider: str = "", *,
+                            callable_only: bool = False) -> list[broker_pb2.ServiceInfo]:
+        """The broker's catalog (only `provider`'s services when given).
+
+        `callable_only`: only what this agency may call under the policy in force,
+        each service with its `permissions` (purposes, legal basis patterns).
+        """
         try:
             reply = await self._catalog.ListServices(
-                broker_pb2.ListServicesRequest(provider=provider), timeout=10)
+                broker_pb2.ListServicesRequest(provider=provider, callable_only=callable_only),
+                timeout=10)
         except grpc.aio.AioRpcError as exc:
             raise await self._error(exc) from None
         return list(reply.services)
 
     async def describe_service(self, name: str) -> broker_pb2.DescribeServiceResponse:
+        """One service: its request and response types, provider, and schema files."""
         try:
             reply: broker_pb2.DescribeServiceResponse = await self._catalog.DescribeService(
                 broker_pb2.DescribeServiceRequest(name=name), timeout=10)

@@ -28,7 +28,7 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from g2g_sdk import envelope, fieldmask, logs, revocation, schema, status, tls
+from g2g_sdk import envelope, errors, fieldmask, logs, revocation, schema, status, tls
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -106,18 +106,23 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         """Bind `listen` (port 0 picks a free port) with mTLS and start; returns the port."""
         server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes)])
+            ("grpc.max_send_message_length", max_message_bytes),
+            # gRPC sets SO_REUSEPORT by default: a second process could then bind
+            # this live port and take a share of the broker's connections.
+            ("grpc.so_reuseport", 0)])
         provider_pb2_grpc.add_ProviderServicer_to_server(self, server)
-        port = server.add_secure_port(listen, tls.server_credentials(self._identity))
+        port = tls.bind(server, listen, tls.server_credentials(self._identity))
         await server.start()
         self._server = server
         return int(port)
 
     async def stop(self, grace: float = 1.0) -> None:
+        """Stop serving; calls in flight get `grace` seconds to finish."""
         if self._server is not None:
             await self._server.stop(grace)
 
     async def wait(self) -> None:
+        """Return when the server has stopped."""
         if self._server is not None:
             await self._server.wait_for_termination()
 
@@ -131,13 +136,16 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             return await self.handle(request, tls.peer_identity(context))
         except G2GError as exc:
             log.info("provider_rejected", reason=exc.reason)
-            await status.abort_with(context, exc)
+            if exc.code not in status.PROVIDER_CODES:
+                # A handler raised a code the contract does not let a provider use.
+                exc = InternalError(f"the handler raised {exc.code.name}", reason="HANDLER_BUG")
+            await status.abort_with(context, exc, errors.PROVIDER_DOMAIN)
         except Exception as exc:
             # A bug in the adapter: its text may quote the request, so it never
             # reaches the log or the broker; the broker audits the status.
             log.error("provider_fault", **logs.fault_fields(exc))
             await status.abort_with(context, InternalError(
-                "the provider failed to process this request"))
+                "the provider failed to process this request"), errors.PROVIDER_DOMAIN)
 
     async def handle(self, request: provider_pb2.ProviderRequest,
                      peer: tls.PartyIdentity) -> envelope_pb2.Envelope:
@@ -147,6 +155,8 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             raise AccessDenied("only the broker may call a provider", reason="NOT_BROKER")
         try:
             body = envelope.open_attestation(request.attestation, registry.broker_keys)
+        except AttestationError:
+            raise
         except G2GError as exc:
             raise AttestationError(exc.message) from None
         now = self._clock()

@@ -35,7 +35,7 @@ async def test_a_caller_leaving_during_the_request_commit_still_gets_an_outcome(
         waiting = _flock_waiters()
         cert = pki.load_identity(fed.pki_dir, POLRI).tls_cert_pem  # what mTLS would hand over
         call = asyncio.ensure_future(pipeline.handle_call(env.SerializeToString(), POLRI, broker,
-                                                          cert))
+                                                          peer_cert=cert))
         deadline = time.monotonic() + 10.0
         while _flock_waiters() == waiting:  # the writer now blocks on our lock
             assert time.monotonic() < deadline, "the request record never reached the writer"

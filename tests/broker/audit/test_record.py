@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from broker.audit.merkle import leaf_hash
 from broker.audit.record import RECORD_VERSION, AuditEvent, decode, encode
@@ -31,3 +34,17 @@ def test_a_version_1_record_keeps_its_bytes_and_leaf_hash() -> None:
     record = decode(data)
     assert record["v"] == 1
     assert "registry_version" not in record
+
+
+OPTIONAL = json.loads((VECTORS / "audit_record_v2_optional.json").read_text())
+
+
+@pytest.mark.parametrize("case", OPTIONAL["cases"], ids=lambda c: c["name"])
+def test_optional_keys_encode_to_the_recorded_bytes(case: dict[str, Any]) -> None:
+    fields = dict(case["event"])
+    event = AuditEvent(**{**fields, "time": datetime.fromisoformat(fields["time"]),
+                          "subject_keys": tuple(fields["subject_keys"]),
+                          "unverified": tuple(fields.get("unverified", ()))})
+    data, leaf = encode(event, case["seq"], case["instance_id"])
+    assert data.decode("utf-8") == case["record"]
+    assert leaf.hex() == case["leaf_hash"]
