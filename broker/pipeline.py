@@ -69,7 +69,7 @@ from broker.config import Limits
 from broker.policy import Decision, PolicySet, RequestContext
 from broker.policy.ratelimit import windows
 from broker.trust import Trust
-from broker.typing import Clock, ReplayGuard
+from broker.typing import NO_OBSERVER, Clock, ExchangeObserver, ReplayGuard
 
 log = structlog.get_logger("g2g.broker")
 
@@ -114,6 +114,8 @@ class Broker:
     # Checks the caller's certificate against the live CRLs and returns it parsed
     # (g2g_sdk.revocation.PeerChecker); None skips the check (unit tests only).
     peer_check: Callable[[bytes | None], x509.Certificate] | None = None
+    # Stage timings and outcomes for the metrics (broker/metrics.py); none by default.
+    observe: ExchangeObserver = NO_OBSERVER
 
     @property
     def registry(self) -> Registry:
@@ -130,6 +132,8 @@ class Trace:
     """What is known about a request so far; becomes its audit records."""
 
     started: float = field(default_factory=time.perf_counter)
+    observe: ExchangeObserver = NO_OBSERVER
+    _mark: float = field(default_factory=time.perf_counter)
     consumer: str = ""
     header: envelope_pb2.Header | None = None
     request_digest: str = ""
@@ -141,6 +145,18 @@ class Trace:
     # Set when `header` was read from bytes that did not open (a refused request):
     # its fields go in the record marked unverified, never as fact.
     unverified: bool = False
+
+    def lap(self, stage: str) -> None:
+        """The stage named `stage` ended now (it began when the previous one ended)."""
+        now = time.perf_counter()
+        self.observe.stage(stage, now - self._mark)
+        self._mark = now
+
+    def finished(self, code: str, reason: str) -> None:
+        h = self.header
+        self.observe.exchange(consumer=self.consumer, provider=h.recipient if h else "",
+                              service=h.service if h else "", code=code, reason=reason,
+                              seconds=time.perf_counter() - self.started)
 
     def event(self, kind: str, now: datetime, *, status: str = "", reason: str = "",
               response_digest: str = "", refused_by: str = "") -> AuditEvent:
@@ -192,6 +208,12 @@ def authenticate(peer: str | None) -> str:
         raise AuthenticationError("the client certificate names no agency",
                                   reason="NO_PEER_IDENTITY")
     return peer
+
+
+def check_peer(broker: Broker, pem: bytes | None, consumer: str, registry: Registry) -> None:
+    """The caller's certificate: not expired, not revoked, status known, and published."""
+    if broker.peer_check is not None:
+        check_certificate(broker.peer_check(pem), consumer, registry)
 
 
 def check_certificate(cert: x509.Certificate, consumer: str, registry: Registry) -> None:
@@ -307,16 +329,16 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
     `peer_cert` is the caller's PEM certificate from the TLS session.
     """
     trust = broker.trust()
-    trace = Trace(registry_version=trust.version)
+    trace = Trace(observe=broker.observe, registry_version=trust.version)
     try:
         trace.consumer = authenticate(peer)
-        if broker.peer_check is not None:
-            check_certificate(broker.peer_check(peer_cert), trace.consumer, trust.registry)
+        check_peer(broker, peer_cert, trace.consumer, trust.registry)
         env = envelope.parse_envelope(raw, broker.limits.max_envelope_bytes)
         trace.request_digest = envelope.sha256(env.header).hex()
         sender = registered_sender(trace.consumer, trust.registry)
         opened = open_request(env, sender, broker)
         header = trace.header = opened.header  # from here on, every header field is verified
+        trace.lap("verify")
         keep_until = (envelope.from_timestamp(header.expires_at)
                       + broker.limits.time_rules.clock_skew)
         await replay.check_replay(broker.replay, header.sender, header.message_id, keep_until)
@@ -324,9 +346,11 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
         request = schema.decode(spec.request_type, opened.payload, header.payload_type)
         offer = spec.offers[header.recipient]
         trace.subjects = subject_keys(broker.log_secret, offer.subject_fields, request)
+        trace.lap("validate")
         now = broker.clock()
         decision = trace.decision = decide(opened, request, spec, broker.policies(), now)
         require_allowed(decision)
+        trace.lap("policy")
         trace.decision_id = str(uuid.uuid4())
         # Replay claim and rate limits are decided with the record, in one
         # transaction shared by every worker (broker/audit/store.py Admission).
@@ -334,11 +358,14 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
         await _record_request(trace, broker.audit.append(trace.event("request", now), Admission(
             claim=replay.claim(header.sender, header.message_id, keep_until),
             counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
+        trace.lap("audit_commit")
         attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
         response = await _forward(broker, header.recipient, provider_pb2.ProviderRequest(
             request=env, attestation=attestation), time_remaining)
+        trace.lap("provider_call")
         verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker,
                         trust.registry)
+        trace.lap("response_verify")
         _require_time_to_answer(time_remaining)
     except G2GError as exc:
         await _record_failure(trace, exc, broker, raw)
@@ -360,12 +387,19 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
         await _record_failure(trace, fault, broker, raw)
         raise fault from None
     await _record_ok(trace, response, broker, raw, time_remaining)
+    trace.lap("audit_outcome")
     # The audit log is the record of every exchange; the OK path stays quiet at INFO.
     broker.tally["OK"] += 1
+    trace.finished("OK", "")
     log.debug("exchange", outcome="OK", message_id=header.message_id,
              correlation_id=header.correlation_id, consumer=header.sender,
              service=header.service, rule_id=decision.rule_id)
     return response
+
+
+async def refuse(raw: bytes, peer: str | None, broker: Broker, exc: G2GError) -> None:
+    """Count, log and audit a call refused before the pipeline ran (overload, draining)."""
+    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, raw)
 
 
 async def _forward(broker: Broker, provider: str, request: provider_pb2.ProviderRequest,
@@ -473,8 +507,10 @@ async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: byte
         log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)
         if refuse_unrecorded:
             broker.tally[AuditUnavailable.code.name] += 1
+            trace.finished(AuditUnavailable.code.name, AuditUnavailable.default_reason)
             raise AuditUnavailable("the refusal could not be recorded in the audit log; "
                                    "nothing was forwarded") from None
     broker.tally[exc.code.name] += 1
+    trace.finished(exc.code.name, exc.reason)
 
 

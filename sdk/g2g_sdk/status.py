@@ -44,6 +44,8 @@ _BY_REASON: dict[str, type[errors.G2GError]] = {
     "PROVIDER_RESPONSE_INVALID": errors.ProviderResponseInvalid,
     "INTERNAL_ERROR": errors.InternalError,
     "CALL_CANCELLED": errors.CallCancelled,
+    "OVERLOADED": errors.Overloaded,
+    "DRAINING": errors.Draining,
     "CALL_DEADLINE_EXCEEDED": errors.CallDeadlineExceeded,
     "PROVIDER_IDENTITY_MISMATCH": errors.IdentityMismatch,
     "BROKER_IDENTITY_MISMATCH": errors.IdentityMismatch,

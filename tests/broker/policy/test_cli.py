@@ -85,7 +85,8 @@ def test_explain_conditions_on_a_request_file(capsys: pytest.CaptureFixture[str]
         "embassy",
         "  requires: legal basis matches /VCCR( .+)?/; nationality == 'NLD'",
         "  field mask: found, permits.permit_number, permits.type, permits.status, "
-        "permits.issued_on, permits.expires_on, permits.holder_name",
+        "permits.issued_on, permits.expires_on, permits.holder_name, permits.first_expires_on, "
+        "permits.extensions, permits.ended_on, checked_on",
         "  rate limits: 60 per_minute, 2000 per_day"]
     out = explain(capsys, *args, "--json", '{"passportNumber": "AA1234567", '
                   '"nationality": "AUS"}')
