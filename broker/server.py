@@ -295,7 +295,9 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     broker = pipeline.Broker(
         broker_id=trust.registry.broker_id, instance_id=config.instance_id,
         trust=current_trust, policies=current_policies, audit=audit,
-        replay=MemoryReplayGuard(clock), forward=clients, signing_key=identity.signing_key,
+        replay=MemoryReplayGuard(clock, config.limits.replay_cache_entries,
+                                 config.limits.replay_cache_per_sender),
+        forward=clients, signing_key=identity.signing_key,
         log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock,
         observe=metrics, peer_check=revocation.PeerChecker(lambda: crls.current, clock).check)
     server = grpc.aio.server(interceptors=[boundary.Boundary(

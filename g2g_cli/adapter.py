@@ -70,7 +70,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from g2g_sdk.logs import configure
+    from g2g_sdk.logs import configure, json_stderr
 
     from agency_adapters.runner import load, serve
 
@@ -78,6 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
         load(name)  # an unknown name fails here, listing what is installed
     where = deployment.world(args)
     configure(args.log_level)
+    json_stderr()  # gRPC's own lines and any traceback become JSON events too
     asyncio.run(serve(args.name, where.registry, where.pki_dir, listen=args.listen,
                       data=_data_paths(args.name, args.data), data_root=args.data_root,
                       reload_interval=args.reload_interval, crls=tuple(args.crl)))
