@@ -31,6 +31,10 @@ class Limits:
     max_lifetime_seconds: int = 600
     provider_timeout_seconds: float = 5.0
     max_concurrent_calls: int = 1024
+    # The in-memory replay cache (broker/replay.py): in total, and per sender so
+    # that one sender cannot fill it for everyone.
+    replay_cache_entries: int = 1_000_000
+    replay_cache_per_sender: int = 100_000
     max_concurrent_calls_per_consumer: int = 256
     handshake_timeout_seconds: float = 10.0
     connection_idle_seconds: float = 300.0
@@ -102,7 +106,8 @@ _LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_secon
                  "provider_timeout_seconds", "max_concurrent_calls",
                  "max_concurrent_calls_per_consumer", "handshake_timeout_seconds",
                  "connection_idle_seconds", "connection_max_age_seconds",
-                 "connection_age_grace_seconds"}
+                 "connection_age_grace_seconds", "replay_cache_entries",
+                 "replay_cache_per_sender"}
 
 
 _OPS_FIELDS = {"listen", "drain_seconds"}
@@ -143,6 +148,10 @@ def _limits(node: yamlsrc.Node) -> Limits:
                                             defaults.connection_max_age_seconds),
         connection_age_grace_seconds=_seconds(fields, "connection_age_grace_seconds",
                                               defaults.connection_age_grace_seconds),
+        replay_cache_entries=fields["replay_cache_entries"].int(minimum=1)
+        if "replay_cache_entries" in fields else defaults.replay_cache_entries,
+        replay_cache_per_sender=fields["replay_cache_per_sender"].int(minimum=1)
+        if "replay_cache_per_sender" in fields else defaults.replay_cache_per_sender,
     )
 
 

@@ -194,6 +194,10 @@ class RunningBroker:
         m.policy_rejected.set(1 if self.watcher.last_error else 0)
         for name, pem in self.certificates.items():
             m.cert_expiry.labels(name).set(certificate_expiry(pem))
+        # Every published certificate of every party and every CRL's nextUpdate
+        # (broker/expiry.py), labelled "<kind>:<party>:<serial or CRL file>".
+        for (kind, party, serial), left in self.monitor.figures().items():
+            m.cert_expiry.labels(f"{kind}:{party}:{serial}").set(left)
         m.draining.set(1 if self.gate.draining else 0)
         m.ready.set(0 if self.readiness() else 1)
 
@@ -291,7 +295,9 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     broker = pipeline.Broker(
         broker_id=trust.registry.broker_id, instance_id=config.instance_id,
         trust=current_trust, policies=current_policies, audit=audit,
-        replay=MemoryReplayGuard(clock), forward=clients, signing_key=identity.signing_key,
+        replay=MemoryReplayGuard(clock, config.limits.replay_cache_entries,
+                                 config.limits.replay_cache_per_sender),
+        forward=clients, signing_key=identity.signing_key,
         log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock,
         observe=metrics, peer_check=revocation.PeerChecker(lambda: crls.current, clock).check)
     server = grpc.aio.server(interceptors=[boundary.Boundary(
