@@ -194,6 +194,10 @@ class RunningBroker:
         m.policy_rejected.set(1 if self.watcher.last_error else 0)
         for name, pem in self.certificates.items():
             m.cert_expiry.labels(name).set(certificate_expiry(pem))
+        # Every published certificate of every party and every CRL's nextUpdate
+        # (broker/expiry.py), labelled "<kind>:<party>:<serial or CRL file>".
+        for (kind, party, serial), left in self.monitor.figures().items():
+            m.cert_expiry.labels(f"{kind}:{party}:{serial}").set(left)
         m.draining.set(1 if self.gate.draining else 0)
         m.ready.set(0 if self.readiness() else 1)
 
