@@ -8,7 +8,7 @@ GEN    := sdk/g2g_sdk/_gen/__init__.py
 PROTOS := $(shell find proto -name '*.proto')
 PKI    := var/pki
 
-.PHONY: help install gen pki run demo test lint check-deploy bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
+.PHONY: help install gen pki run demo test lint check-deploy bench-overload bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
 
 help:
 	@echo "make run    - start broker + adapters on localhost (Ctrl-C stops all)"
@@ -61,6 +61,10 @@ lint: $(GEN)
 
 bench: $(GEN)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.overload
+
+bench-overload: $(GEN)
+	$(BIN)/python -m bench.overload
 
 bench-quick: $(GEN)
 	$(BIN)/python -m bench --quick
