@@ -105,8 +105,8 @@ function handle(call, bytes) {
       || h.recipient !== me || att.brokerId !== registry.broker.id) {
     throw fail(C.PERMISSION_DENIED, 'ATTESTATION_INVALID', 'attestation does not match the request');
   }
-  // Expired: now ≥ expires_at + the clock skew S (300 s), as for envelopes (§2.4).
-  if (!att.expiresAt || now >= g.tsSeconds(att.expiresAt) + SKEW) throw fail(C.PERMISSION_DENIED, 'ATTESTATION_INVALID', 'attestation expired');
+  // Expired: expires_at + the clock skew S (300 s) < now (PROTOCOL.md §4).
+  if (!att.expiresAt || g.tsSeconds(att.expiresAt) + SKEW < now) throw fail(C.PERMISSION_DENIED, 'ATTESTATION_INVALID', 'attestation expired');
   if (!att.fieldMask.length) throw fail(C.PERMISSION_DENIED, 'ATTESTATION_INVALID', 'empty field mask');
 
   // 5. The service and the payload schema.

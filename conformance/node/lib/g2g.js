@@ -252,11 +252,18 @@ function loadRegistry(registryPath, pkiDir) {
     const p = YAML.parse(fs.readFileSync(pubPath, 'utf8')) || {};
     for (const party of p.parties || []) published[party.id] = party;
   }
+  // A key in both sources gets the stricter of each time (PKI.md §2).
+  const latest = (x, y) => (x === null ? y : y === null ? x : Math.max(x, y));
+  const earliest = (x, y) => (x === null ? y : y === null ? x : Math.min(x, y));
   function keysFor(id, inline, pubFile) {
     const entries = [...(inline || []), ...((published[id] || {}).signing_keys || [])];
     const keys = new Map();
-    for (const e of entries) { const k = keyEntry(e); keys.set(k.keyid, k); }
-    if (keys.size === 0 && fs.existsSync(pubFile)) {
+    for (const e of entries) {
+      const k = keyEntry(e);
+      const o = keys.get(k.keyid);
+      keys.set(k.keyid, o ? { ...k, notBefore: latest(k.notBefore, o.notBefore), notAfter: earliest(k.notAfter, o.notAfter), revokedAt: earliest(k.revokedAt, o.revokedAt) } : k);
+    }
+    if (keys.size === 0 && inline === undefined && fs.existsSync(pubFile)) {
       const k = crypto.createPublicKey(fs.readFileSync(pubFile));
       const raw = rawPublicKey(k);
       keys.set(keyid(raw), { keyid: keyid(raw), key: k, notBefore: null, notAfter: null, revokedAt: null });
