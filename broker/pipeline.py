@@ -397,9 +397,11 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
     return response
 
 
-async def refuse(raw: bytes, peer: str | None, broker: Broker, exc: G2GError) -> None:
+async def refuse(raw: bytes, peer: str | None, broker: Broker, exc: G2GError, *,
+                 refuse_unrecorded: bool = True) -> None:
     """Count, log and audit a call refused before the pipeline ran (overload, draining)."""
-    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, raw)
+    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, raw,
+                          refuse_unrecorded=refuse_unrecorded)
 
 
 async def _forward(broker: Broker, provider: str, request: provider_pb2.ProviderRequest,

@@ -74,6 +74,7 @@ def test_the_sdk_wheel_carries_generated_code_and_types_and_ranges(
         assert module in names
     assert {n.split("/")[0] for n in names} == {"g2g_sdk", "g2g_sdk-0.2.0.dist-info"}
     assert not any(n.endswith(".binpb") for n in names)
+    assert "g2g_sdk-0.2.0.dist-info/licenses/LICENSE" in names
     name, requires = _metadata(sdk_wheel)
     assert name == "g2g-sdk"
     assert requires

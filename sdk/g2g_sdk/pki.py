@@ -126,6 +126,13 @@ def issue_certificate(public_key: ec.EllipticCurvePublicKey, kind: tls.Kind, par
             .sign(ca_key, hashes.SHA256()))
 
 
+def issue_party(directory: Path, kind: tls.Kind, party_id: str, ca: x509.Certificate,
+                ca_key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> None:
+    """A party's TLS pair and signing key, unless present (onboarding one party)."""
+    _issue_tls(directory, kind, party_id, ca, ca_key, now)
+    _ensure_signing(directory, "signing")
+
+
 def _ensure_signing(directory: Path, stem: str = "signing") -> None:
     private, public = directory / f"{stem}.key", directory / f"{stem}.pub"
     if private.exists():
