@@ -270,7 +270,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     crls = crl_reloader(config.revocation(), interval=config.trust.reload_seconds,
                         clock=clock)
     identity = pki.load_identity(config.pki_dir, "broker")
-    log_key = keys.load_private_key(config.pki_dir / "broker" / "log.key")
+    log_key = pki.load_log_key(config.pki_dir)
     log_secret_path = config.pki_dir / "broker" / "log-secret"
     keys.check_private_mode(log_secret_path)
     audit = await open_store(config.audit, log_key=log_key, instance_id=config.instance_id)
