@@ -37,7 +37,6 @@ from datetime import datetime
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import envelope, fieldmask, logs, schema
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
 from g2g_sdk.catalog import Catalog, ServiceSpec
@@ -60,6 +59,7 @@ from g2g_sdk.errors import (
     UnknownServiceError,
 )
 from g2g_sdk.registry import Agency, Registry
+from g2g_sdk.signer import Signer
 from google.protobuf import message as pb_message
 
 from broker import replay
@@ -104,7 +104,7 @@ class Broker:
     audit: AuditStore
     replay: ReplayGuard
     forward: Forward
-    signing_key: Ed25519PrivateKey
+    signing_key: Signer  # a key file's key or an HSM's (g2g_sdk.signer)
     log_secret: bytes
     limits: Limits
     clock: Clock

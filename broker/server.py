@@ -132,7 +132,7 @@ class CatalogServicer(broker_pb2_grpc.CatalogServicer):
         """The services `caller` may call under the policy in force, with their permissions."""
         by_offer: dict[tuple[str, str], list[Permission]] = {}
         if self._policies is not None:
-            for allowed in permissions(self._policies(), caller):
+            for allowed in permissions(self._policies(), caller, datetime.now(UTC)):
                 by_offer.setdefault((allowed.service, allowed.provider), []).append(allowed)
         catalog = self._catalog()
         services = []
@@ -270,7 +270,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     crls = crl_reloader(config.revocation(), interval=config.trust.reload_seconds,
                         clock=clock)
     identity = pki.load_identity(config.pki_dir, "broker")
-    log_key = keys.load_private_key(config.pki_dir / "broker" / "log.key")
+    log_key = pki.load_log_key(config.pki_dir)
     log_secret_path = config.pki_dir / "broker" / "log-secret"
     keys.check_private_mode(log_secret_path)
     audit = await open_store(config.audit, log_key=log_key, instance_id=config.instance_id)
