@@ -8,13 +8,14 @@ GEN    := sdk/g2g_sdk/_gen/__init__.py
 PROTOS := $(shell find proto -name '*.proto')
 PKI    := var/pki
 
-.PHONY: help install gen pki run demo test lint check-deploy bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
+.PHONY: help install gen pki run demo test fuzz lint check-deploy bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
 
 help:
 	@echo "make run    - start broker + adapters on localhost (Ctrl-C stops all)"
 	@echo "make test   - the full test suite"
 	@echo "make demo   - self-contained scripted demo on free ports"
 	@echo "make lint   - ruff + mypy + buf lint"
+	@echo "make fuzz   - the property-based tests, long (a short run is part of make test)"
 	@echo "make check-deploy - promtool on the alert rules, systemd-analyze on the units"
 	@echo "make bench  - benchmarks (prints a table, writes bench/results/)"
 	@echo "make eval-screening - watchlist screening recall/precision/latency"
@@ -46,6 +47,10 @@ demo: $(GEN)
 
 test: $(GEN)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The property-based tests with many more (random) examples than `make test` runs.
+fuzz: $(GEN)
+	G2G_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider -m fuzz
 
 # Deployment files: Prometheus alert rules (promtool, Debian package `prometheus`)
 # and the systemd units (systemd-analyze, where installed).
