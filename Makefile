@@ -8,12 +8,13 @@ GEN    := sdk/g2g_sdk/_gen/__init__.py
 PROTOS := $(shell find proto -name '*.proto')
 PKI    := var/pki
 
-.PHONY: help install gen pki run demo test fuzz lint check-deploy bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
+.PHONY: help install gen pki run demo test fuzz conformance lint check-deploy bench-overload bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
 
 help:
 	@echo "make run    - start broker + adapters on localhost (Ctrl-C stops all)"
 	@echo "make test   - the full test suite"
 	@echo "make demo   - self-contained scripted demo on free ports"
+	@echo "make conformance - Node.js consumer/provider (written from docs/ alone) against the Python federation"
 	@echo "make lint   - ruff + mypy + buf lint"
 	@echo "make fuzz   - the property-based tests, long (a short run is part of make test)"
 	@echo "make check-deploy - promtool on the alert rules, systemd-analyze on the units"
@@ -52,6 +53,11 @@ test: $(GEN)
 fuzz: $(GEN)
 	G2G_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider -m fuzz
 
+# A consumer and provider in Node.js, built from docs/ and proto/ only, against
+# the Python broker, adapter and consumer (conformance/run; needs node + npm).
+conformance: $(GEN)
+	bash conformance/run
+
 # Deployment files: Prometheus alert rules (promtool, Debian package `prometheus`)
 # and the systemd units (systemd-analyze, where installed).
 check-deploy:
@@ -66,6 +72,10 @@ lint: $(GEN)
 
 bench: $(GEN)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.overload
+
+bench-overload: $(GEN)
+	$(BIN)/python -m bench.overload
 
 bench-quick: $(GEN)
 	$(BIN)/python -m bench --quick

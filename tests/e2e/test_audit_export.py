@@ -11,22 +11,15 @@ from typing import Any
 import pytest
 
 from g2g_cli.main import main
-from g2g_harness.federation import start_federation, write_config
-from tests.e2e.conftest import POLRI, Fed, screen_people
+from g2g_harness.federation import write_config
+from tests.e2e.conftest import POLRI, screened_log
 
 
 @pytest.fixture
 async def sealed_log(tmp_path: Path, pki_dir: Path) -> Path:
     """A broker config whose log holds 4 exchanges (8 records), sealed by a clean stop."""
-    audit_yaml = f"  backend: sqlite\n  path: {tmp_path / 'audit.db'}\n  checkpoint_every: 3\n"
-    config = write_config(tmp_path, pki_dir=pki_dir, audit_yaml=audit_yaml)
-    fed = Fed(await start_federation(tmp_path, pki_dir=pki_dir, config_path=config,
-                                     adapters=("immigration",)))
-    try:
-        async with fed.client(POLRI) as client:
-            await screen_people(client)
-    finally:
-        await fed.federation.stop()
+    fed, config = await screened_log(tmp_path, pki_dir, checkpoint_every=3)
+    await fed.federation.stop()
     return config
 
 
