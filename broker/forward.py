@@ -4,7 +4,9 @@ Each channel accepts only a server whose certificate names the registry's
 provider (tls.pinned_channel_options): gRPC checks it in every handshake,
 before any request byte leaves. A refused handshake to a server certified as
 someone else is `IdentityMismatch`; other transport failures are
-`ProviderUnavailable` / `ProviderTimeout`; a status the provider chose is
+`ProviderUnavailable` / `ProviderTimeout`. Before a call, the provider's
+server certificate must also have passed the CRLs lately (provider_cert.py,
+PROVIDER_CERT_REVOKED ...), or nothing is sent. A status the provider chose is
 passed through as the provider's (status.provider_refusal, docs/PROTOCOL.md
 §5.1), never turned into a broker reason.
 """
@@ -21,6 +23,8 @@ from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.errors import G2GError, IdentityMismatch, ProviderTimeout, ProviderUnavailable
 from g2g_sdk.pki import Identity
 from g2g_sdk.registry import Registry
+
+from broker.provider_cert import ProviderCertificates
 
 log = structlog.get_logger("g2g.broker")
 
@@ -40,11 +44,15 @@ class ProviderClients:
 
     `registry` returns the live registry: a provider whose endpoint a reloaded
     registry changed gets a new channel (the old one closes with the others).
+    `certificates`, when given, must pass the provider's server certificate
+    against the CRLs before a call uses the channel (broker/provider_cert.py).
     """
 
     def __init__(self, registry: Callable[[], Registry], identity: Identity,
-                 max_message_bytes: int) -> None:
+                 max_message_bytes: int,
+                 certificates: ProviderCertificates | None = None) -> None:
         self._registry = registry
+        self._certificates = certificates
         self._ca_pem = identity.ca_pem
         self._credentials = tls.channel_credentials(identity)
         self._options = [("grpc.max_receive_message_length", max_message_bytes),
@@ -53,24 +61,30 @@ class ProviderClients:
         self._stubs: dict[tuple[str, str], provider_pb2_grpc.ProviderStub] = {}
         self._channels: list[grpc.aio.Channel] = []
 
-    def _stub(self, provider: str) -> provider_pb2_grpc.ProviderStub:
+    def _endpoint(self, provider: str) -> str:
         agency = self._registry().agency(provider)
         if agency is None or agency.endpoint is None:
             raise ProviderUnavailable(f"{provider} has no endpoint in the registry")
-        stub = self._stubs.get((provider, agency.endpoint))
+        return agency.endpoint
+
+    def _stub(self, provider: str, endpoint: str) -> provider_pb2_grpc.ProviderStub:
+        stub = self._stubs.get((provider, endpoint))
         if stub is None:
             channel = grpc.aio.secure_channel(
-                agency.endpoint, self._credentials,
+                endpoint, self._credentials,
                 options=self._options + tls.pinned_channel_options("agency", provider))
             self._channels.append(channel)
-            stub = self._stubs[provider, agency.endpoint] = provider_pb2_grpc.ProviderStub(
-                channel)
+            stub = self._stubs[provider, endpoint] = provider_pb2_grpc.ProviderStub(channel)
         return stub
 
     async def __call__(self, provider: str, request: provider_pb2.ProviderRequest,
                        timeout: float) -> envelope_pb2.Envelope:
+        endpoint = self._endpoint(provider)
+        if self._certificates is not None:
+            # Revoked, expired or unknown-status provider certificate: nothing is sent.
+            await self._certificates.check(provider, endpoint, timeout)
         try:
-            response: envelope_pb2.Envelope = await self._stub(provider).Handle(
+            response: envelope_pb2.Envelope = await self._stub(provider, endpoint).Handle(
                 request, timeout=timeout, metadata=tracing.outgoing())
         except grpc.aio.AioRpcError as exc:
             trailing = tuple(exc.trailing_metadata() or ())
