@@ -113,6 +113,8 @@ class BrokerConfig:
     """Where `g2g up` adapters and `g2g data import` keep data: ``data_root/<adapter>/``."""
     log_dir: Path = Path("log")
     """Where `g2g up` writes each child's log."""
+    adapters: tuple[str, ...] | None = None
+    """The adapters `g2g up` runs (`adapters.serve`); None: every installed one."""
     trust: TrustConfig = TrustConfig()
     tracing: Tracing = Tracing()
 
@@ -209,7 +211,7 @@ def _trust(node: yamlsrc.Node, base: Path) -> TrustConfig:
 _TOP_FIELDS = {"broker", "registry", "pki_dir", "policies", "audit", "limits", "ops",
                "adapters", "log_dir", "trust", "tracing"}
 _BROKER_FIELDS = {"listen", "instance_id", "workers"}
-_ADAPTERS_FIELDS = {"data_root"}
+_ADAPTERS_FIELDS = {"data_root", "serve"}
 
 
 def section_fields() -> dict[str, frozenset[str]]:
@@ -247,6 +249,7 @@ def load_config(path: Path) -> BrokerConfig:
         workers=workers,
         source=str(path),
         data_root=base / (adapters["data_root"].str() if "data_root" in adapters else "data"),
+        adapters=adapters["serve"].str_list() if "serve" in adapters else None,
         log_dir=base / (top["log_dir"].str() if "log_dir" in top else "log"),
         trust=_trust(top["trust"], base) if "trust" in top else TrustConfig(),
         tracing=_tracing(top["tracing"]) if "tracing" in top else Tracing(),

@@ -403,7 +403,8 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
 async def refuse(raw: bytes, peer: str | None, broker: Broker, exc: G2GError, *,
                  refuse_unrecorded: bool = True) -> None:
     """Count, log and audit a call refused before the pipeline ran (overload, draining)."""
-    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, raw,
+    await _record_failure(Trace(observe=broker.observe, consumer=peer or "",
+                                registry_version=broker.trust().version), exc, broker, raw,
                           refuse_unrecorded=refuse_unrecorded)
 
 

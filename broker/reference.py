@@ -38,6 +38,7 @@ MEANING: dict[str, str] = {
     "broker.instance_id": "this instance's name in audit records (workers add /wN)",
     "broker.workers": "processes sharing the port (SO_REUSEPORT) under one supervisor",
     "adapters.data_root": "`data_root/<adapter>/` holds each adapter's data files",
+    "adapters.serve": "the adapters `g2g up` runs, by name (`g2g adapter list`)",
     "limits.max_envelope_bytes": "largest request envelope (bytes); larger: ENVELOPE_TOO_LARGE",
     "limits.clock_skew_seconds": "clock difference tolerated between parties",
     "limits.max_lifetime_seconds": "longest lifetime a message may declare",
@@ -80,6 +81,7 @@ _DEFAULTS: dict[str, str] = {
     "audit": "SQLite `audit.db` next to this file", "limits": "", "ops": "", "trust": "",
     "tracing": "",
     "adapters": "", "log_dir": "`log`", "adapters.data_root": "`data`",
+    "adapters.serve": "every installed adapter",
     "audit.backend": REQUIRED, "audit.path": "`audit.db`", "audit.dsn": REQUIRED + " (postgres)",
     "audit.password_file": "none", "trust.crls": "`<pki_dir>/crl.pem`",
 }
