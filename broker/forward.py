@@ -5,8 +5,9 @@ provider (tls.pinned_channel_options): gRPC checks it in every handshake,
 before any request byte leaves. A refused handshake to a server certified as
 someone else is `IdentityMismatch`; other transport failures are
 `ProviderUnavailable` / `ProviderTimeout`. Before a call, the provider's
-server certificate must also have passed the CRLs lately (provider_cert.py,
-PROVIDER_CERT_REVOKED ...), or nothing is sent. A status the provider chose is
+server certificate at that endpoint must also have passed the CRLs lately
+(provider_cert.py, PROVIDER_CERT_REVOKED ...), or nothing is sent there. A
+status the provider chose is
 passed through as the provider's (status.provider_refusal, docs/PROTOCOL.md
 §5.1), never turned into a broker reason.
 """
@@ -44,8 +45,8 @@ class ProviderClients:
 
     `registry` returns the live registry: a provider whose endpoint a reloaded
     registry changed gets a new channel (the old one closes with the others).
-    `certificates`, when given, must pass the provider's server certificate
-    against the CRLs before a call uses the channel (broker/provider_cert.py).
+    `certificates`, when given, must pass the provider's server certificate at an
+    endpoint against the CRLs before a call uses it (broker/provider_cert.py).
     """
 
     def __init__(self, registry: Callable[[], Registry], identity: Identity,
@@ -58,52 +59,81 @@ class ProviderClients:
         self._options = [("grpc.max_receive_message_length", max_message_bytes),
                          ("grpc.max_send_message_length", max_message_bytes),
                          *RECONNECT_OPTIONS]
-        self._stubs: dict[tuple[str, str], provider_pb2_grpc.ProviderStub] = {}
+        self._stubs: dict[tuple[str, str], tuple[grpc.aio.Channel,
+                                                 provider_pb2_grpc.ProviderStub]] = {}
         self._channels: list[grpc.aio.Channel] = []
 
-    def _endpoint(self, provider: str) -> str:
-        agency = self._registry().agency(provider)
-        if agency is None or agency.endpoint is None:
-            raise ProviderUnavailable(f"{provider} has no endpoint in the registry")
-        return agency.endpoint
-
-    def _stub(self, provider: str, endpoint: str) -> provider_pb2_grpc.ProviderStub:
-        stub = self._stubs.get((provider, endpoint))
-        if stub is None:
+    def _stub(self, provider: str, endpoint: str) -> tuple[grpc.aio.Channel,
+                                                          provider_pb2_grpc.ProviderStub]:
+        found = self._stubs.get((provider, endpoint))
+        if found is None:
             channel = grpc.aio.secure_channel(
                 endpoint, self._credentials,
                 options=self._options + tls.pinned_channel_options("agency", provider))
             self._channels.append(channel)
-            stub = self._stubs[provider, endpoint] = provider_pb2_grpc.ProviderStub(channel)
-        return stub
+            found = self._stubs[provider, endpoint] = (
+                channel, provider_pb2_grpc.ProviderStub(channel))
+        return found
+
+    def _route(self, provider: str) -> list[tuple[str, grpc.aio.Channel,
+                                                  provider_pb2_grpc.ProviderStub]]:
+        """The provider's endpoints in the order to try: registry order, but those whose
+        connection is failing now last."""
+        agency = self._registry().agency(provider)
+        endpoints = agency.all_endpoints if agency is not None else ()
+        if not endpoints:
+            raise ProviderUnavailable(f"{provider} has no endpoint in the registry")
+        route = [(endpoint, *self._stub(provider, endpoint)) for endpoint in endpoints]
+        failing = grpc.ChannelConnectivity.TRANSIENT_FAILURE
+        return sorted(route, key=lambda r: r[1].get_state() == failing)
 
     async def __call__(self, provider: str, request: provider_pb2.ProviderRequest,
                        timeout: float) -> envelope_pb2.Envelope:
-        endpoint = self._endpoint(provider)
-        if self._certificates is not None:
-            # Revoked, expired or unknown-status provider certificate: nothing is sent.
-            await self._certificates.check(provider, endpoint, timeout)
-        try:
-            response: envelope_pb2.Envelope = await self._stub(provider, endpoint).Handle(
-                request, timeout=timeout, metadata=tracing.outgoing())
-        except grpc.aio.AioRpcError as exc:
-            trailing = tuple(exc.trailing_metadata() or ())
-            transport = not any(key == "grpc-status-details-bin" for key, _ in trailing)
-            if (exc.code() == grpc.StatusCode.UNAVAILABLE and transport
-                    and await self._impostor(provider)):
-                raise IdentityMismatch(
-                    f"the server at {provider}'s endpoint is not certified as {provider}; "
-                    "nothing was sent", metadata={"provider": provider}) from None
-            raise _translate(exc.code(), exc.details() or "", trailing, transport,
-                             provider) from None
-        return response
+        """Call the provider; on an endpoint that could not even be connected to, the next.
 
-    async def _impostor(self, provider: str) -> bool:
-        agency = self._registry().agency(provider)
-        if agency is None or agency.endpoint is None:
-            return False
+        A request is only sent on to another endpoint when it cannot have reached the
+        first: that endpoint had no established connection when the call began and
+        the call failed in the transport (UNAVAILABLE without a provider status). A
+        call that fails on an established connection may have reached the provider
+        and is never repeated (the provider may not be idempotent).
+        """
+        route = self._route(provider)
+        for position, (endpoint, channel, stub) in enumerate(route):
+            connected = channel.get_state() == grpc.ChannelConnectivity.READY
+            if self._certificates is not None:
+                try:
+                    await self._certificates.check(provider, endpoint, timeout)
+                except (ProviderUnavailable, ProviderTimeout) as exc:
+                    # Unreachable for the check: nothing was sent, like a failed connect.
+                    if exc.reason == "PROVIDER_UNAVAILABLE" and position + 1 < len(route):
+                        log.warning("provider_endpoint_unavailable", provider=provider,
+                                    endpoint=endpoint, next=route[position + 1][0])
+                        continue
+                    raise  # a refused certificate (PROVIDER_CERT_REVOKED ...) fails closed
+            try:
+                response: envelope_pb2.Envelope = await stub.Handle(
+                    request, timeout=timeout, metadata=tracing.outgoing())
+            except grpc.aio.AioRpcError as exc:
+                trailing = tuple(exc.trailing_metadata() or ())
+                transport = not any(key == "grpc-status-details-bin" for key, _ in trailing)
+                unreached = exc.code() == grpc.StatusCode.UNAVAILABLE and transport
+                if unreached and await self._impostor(provider, endpoint):
+                    raise IdentityMismatch(
+                        f"the server at {provider}'s endpoint is not certified as "
+                        f"{provider}; nothing was sent", metadata={"provider": provider}) \
+                        from None
+                if unreached and not connected and position + 1 < len(route):
+                    log.warning("provider_endpoint_unavailable", provider=provider,
+                                endpoint=endpoint, next=route[position + 1][0])
+                    continue
+                raise _translate(exc.code(), exc.details() or "", trailing, transport,
+                                 provider) from None
+            return response
+        raise AssertionError("unreachable: the last endpoint returns or raises")
+
+    async def _impostor(self, provider: str, endpoint: str) -> bool:
         other = await tls.presents_other_identity(
-            agency.endpoint, self._ca_pem, tls.PartyIdentity("agency", provider))
+            endpoint, self._ca_pem, tls.PartyIdentity("agency", provider))
         if other:
             log.warning("provider_identity_mismatch", provider=provider)
         return other
