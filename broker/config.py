@@ -19,6 +19,7 @@ from g2g_sdk.errors import ConfigError
 
 if TYPE_CHECKING:
     from broker.audit import AuditConfig
+    from broker.events.config import EventsConfig
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class BrokerConfig:
     limits: Limits = Limits()
     workers: int = 1
     source: str = ""
+    events: EventsConfig | None = None
 
 
 _LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_seconds",
@@ -80,13 +82,14 @@ def _limits(node: yamlsrc.Node) -> Limits:
 def load_config(path: Path) -> BrokerConfig:
     """Parse the broker config file at `path`."""
     from broker.audit import parse_audit_config
+    from broker.events.config import parse_events_config
 
     root = yamlsrc.load(path)
     if root is None:
         raise ConfigError("the broker config is empty", file=str(path))
     base = path.resolve().parent
     top = root.mapping(
-        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits"},
+        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits", "events"},
         required={"broker", "registry", "pki_dir", "policies"})
     broker = top["broker"].mapping(allowed={"listen", "instance_id", "workers"},
                                    required={"listen"})
@@ -101,4 +104,5 @@ def load_config(path: Path) -> BrokerConfig:
         limits=_limits(top["limits"]) if "limits" in top else Limits(),
         workers=workers,
         source=str(path),
+        events=parse_events_config(top.get("events")),
     )

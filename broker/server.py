@@ -164,22 +164,37 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     broker_pb2_grpc.add_ExchangeServicer_to_server(ExchangeServicer(broker, gate), server)
     broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(catalog), server)
     _add_audit_service(server, audit, registry, broker.log_secret)
+    closers: list[object] = [clients]
+    service_names = list(_SERVICE_NAMES)
+    if config.events is not None:
+        closers.append(await _add_events_service(server, config, broker, registry, catalog))
+        service_names.append("g2g.v1.Events")
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [*_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     port = server.add_secure_port(listen or config.listen, tls.server_credentials(identity))
     if port == 0:
         raise StartupError(f"could not bind {listen or config.listen}", reason="BIND_FAILED")
     await server.start()
     watcher.start()
-    for name in ("", *_SERVICE_NAMES):
+    for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("broker_started" if worker is None else "worker_started", port=port,
              instance_id=config.instance_id, policy_version=watcher.current.version,
              services=len(catalog.services))
     return RunningBroker(server=server, port=port, broker=broker, audit=audit,
-                         watcher=watcher, _closers=[clients])
+                         watcher=watcher, _closers=closers)
+
+
+async def _add_events_service(server: grpc.aio.Server, config: BrokerConfig,
+                              broker: pipeline.Broker, registry: Registry,
+                              catalog: Catalog) -> object:
+    """Connect to JetStream (in the background) and serve g2g.v1.Events; returns its closer."""
+    from broker.events.service import add_events_service
+
+    assert config.events is not None
+    return await add_events_service(server, config.events, broker, registry, catalog)
 
 
 def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: Registry,

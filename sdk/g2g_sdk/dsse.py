@@ -19,6 +19,9 @@ from g2g_sdk._gen.g2g.v1 import envelope_pb2
 
 HEADER_TYPE = "application/vnd.g2g.header.v1+proto"
 ATTESTATION_TYPE = "application/vnd.g2g.attestation.v1+proto"
+EVENT_TYPE = "application/vnd.g2g.event.v1+proto"
+ROUTING_TYPE = "application/vnd.g2g.routing.v1+proto"
+RECEIPT_TYPE = "application/vnd.g2g.receipt.v1+proto"
 MAX_SIGNATURES = 4  # bounds verification work per message
 
 

@@ -196,7 +196,11 @@ def check_payload_digest(envelope: envelope_pb2.Envelope, header: envelope_pb2.H
 
 def check_freshness(header: envelope_pb2.Header, now: datetime, rules: TimeRules) -> None:
     """created_at within the skew window, not expired, bounded lifetime."""
-    created, expires = from_timestamp(header.created_at), from_timestamp(header.expires_at)
+    check_window(from_timestamp(header.created_at), from_timestamp(header.expires_at), now, rules)
+
+
+def check_window(created: datetime, expires: datetime, now: datetime, rules: TimeRules) -> None:
+    """The §2.4 time rules for any signed object with a creation and an expiry time."""
     if created > now + rules.clock_skew:
         raise FreshnessError("created_at is in the future beyond the allowed clock skew",
                              reason="NOT_YET_VALID")

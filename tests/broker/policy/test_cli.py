@@ -208,7 +208,7 @@ def test_test_reports_mismatches_coverage_and_exits_non_zero(
         f"FAIL {cases}:9 a wrong expectation: decision deny, expected allow; "
         "mask lacks hits.entry.case_reference",
         f"1/2 cases passed against policy {version}"]
-    assert out[3].startswith("rules covered: 1/17; never decided a case: ")
+    assert out[3].startswith("rules covered: 1/24; never decided a case: ")
 
 
 def test_test_case_errors_are_located(capsys: pytest.CaptureFixture[str],
@@ -226,9 +226,9 @@ def test_check_summarises_the_shipped_set(capsys: pytest.CaptureFixture[str],
                                           version: str) -> None:
     code, out, err = run(capsys, "check", str(SHIPPED))
     assert (code, err) == (0, "")
-    assert out[0] == f"OK {SHIPPED}: version {version}, 17 rules (16 allow, 1 deny), 4 files"
+    assert out[0] == f"OK {SHIPPED}: version {version}, 24 rules (23 allow, 1 deny), 5 files"
     assert out[2] == "  services covered: 10"
-    assert out[13:] == [f"  note: interpol-documents-customs-pilot ({SHIPPED}/interpol.yaml:51:5) "
+    assert out[18:] == [f"  note: interpol-documents-customs-pilot ({SHIPPED}/interpol.yaml:51:5) "
                         "expired on 2024-12-31"]
 
 
