@@ -1,6 +1,6 @@
 """The broker's request path, one small function per step, in this order:
 
-    authenticate (mTLS) → size → parse header → sender = certificate →
+    authenticate (mTLS) → size → parse envelope → parse header → sender = certificate →
     signature → payload digest → freshness → replay → service → schema →
     policy → rate limit → audit request (durable) → forward with attestation →
     verify response → audit outcome
@@ -104,7 +104,7 @@ class Trace:
             time=now,
             message_id=h.message_id if h else "",
             correlation_id=h.correlation_id if h else "",
-            consumer=self.consumer or (h.sender if h else ""),
+            consumer=self.consumer,  # the TLS identity, never the header's claim
             provider=h.recipient if h else "",
             service=h.service if h else "",
             purpose=h.purpose if h else "",
@@ -126,9 +126,10 @@ class Trace:
 # --- steps -----------------------------------------------------------------
 
 def authenticate(peer: str | None) -> str:
-    """The agency id from the verified client certificate."""
+    """The agency id named by the verified client certificate (docs/PKI.md)."""
     if not peer:
-        raise AuthenticationError("no verified client certificate", reason="NO_CLIENT_CERT")
+        raise AuthenticationError("the client certificate names no agency",
+                                  reason="NO_PEER_IDENTITY")
     return peer
 
 
@@ -231,13 +232,12 @@ def _invalid(check: str, message: str, **extra: str) -> ProviderResponseInvalid:
 
 # --- the pipeline ------------------------------------------------------------
 
-async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
-                      broker: Broker) -> envelope_pb2.Envelope:
-    """Run one Exchange.Call through every step; audit whatever happens."""
+async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_pb2.Envelope:
+    """Run one Exchange.Call (its request bytes as received) through every step; audit it."""
     trace = Trace()
     try:
         trace.consumer = authenticate(peer)
-        envelope.check_size(env, broker.limits.max_envelope_bytes)
+        env = envelope.parse_envelope(raw, broker.limits.max_envelope_bytes)
         header = trace.header = envelope.parse_header(env)
         trace.request_digest = envelope.sha256(env.header).hex()
         check_sender(header, trace.consumer, broker.registry)
@@ -265,7 +265,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
             broker.limits.provider_timeout_seconds)
         verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker)
     except G2GError as exc:
-        await _record_failure(trace, exc, broker, env)
+        await _record_failure(trace, exc, broker, raw)
         raise
     except asyncio.CancelledError:
         # The caller hung up or its deadline passed. Once its request is recorded (and
@@ -273,7 +273,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         # cancellation cannot cut that write short.
         if trace.request_recorded:
             await asyncio.shield(_record_failure(
-                trace, CallCancelled("the caller left before the answer"), broker, env))
+                trace, CallCancelled("the caller left before the answer"), broker, raw))
         raise
     except Exception as exc:
         # A bug, not a bad request: the caller still gets a status with a reason and
@@ -281,7 +281,7 @@ async def handle_call(env: envelope_pb2.Envelope, peer: str | None,
         # data, so only its type and where it was raised are logged.
         log.error("pipeline_fault", **logs.fault_fields(exc))
         fault = InternalError("the broker failed to process this request")
-        await _record_failure(trace, fault, broker, env)
+        await _record_failure(trace, fault, broker, raw)
         raise fault from None
     await broker.audit.append(trace.event(
         "outcome", broker.clock(), status="OK",
@@ -315,11 +315,10 @@ async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
     trace.request_recorded = True
 
 
-async def _record_failure(trace: Trace, exc: G2GError, broker: Broker,
-                          env: envelope_pb2.Envelope) -> None:
+async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: bytes) -> None:
     """Count, log and audit a failed exchange with whatever identity was established."""
     if trace.header is None:  # failed before the header parsed: record what can be read
-        trace.header = envelope.peek_header(env)
+        trace.header = envelope.peek_header(envelope.peek_envelope(raw))
     kind = "outcome" if trace.request_recorded else "rejected"
     h = trace.header
     broker.tally[exc.code.name] += 1

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 import structlog
@@ -27,7 +28,7 @@ from g2g_sdk._gen.g2g.v1 import (
     envelope_pb2,
 )
 from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
-from g2g_sdk.errors import G2GError, StartupError, UnknownServiceError
+from g2g_sdk.errors import AuthenticationError, G2GError, StartupError, UnknownServiceError
 from g2g_sdk.registry import Registry, load_registry
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -46,20 +47,45 @@ log = structlog.get_logger("g2g.broker")
 _SERVICE_NAMES = ("g2g.v1.Exchange", "g2g.v1.Catalog", "g2g.v1.Audit")
 
 
-class ExchangeServicer(broker_pb2_grpc.ExchangeServicer):
+class ExchangeServicer:
+    """g2g.v1.Exchange; `Call` receives the request's raw bytes (see `add_exchange`)."""
+
     def __init__(self, broker: pipeline.Broker, gate: asyncio.Semaphore) -> None:
         self._broker = broker
         self._gate = gate
 
     async def Call(  # noqa: N802 (gRPC method name)
-        self, request: envelope_pb2.Envelope,
-        context: grpc.aio.ServicerContext[envelope_pb2.Envelope, envelope_pb2.Envelope],
+        self, request: bytes,
+        context: grpc.aio.ServicerContext[bytes, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
         async with self._gate:
             try:
-                return await pipeline.handle_call(request, tls.peer_agency(context), self._broker)
+                return await pipeline.handle_call(request, _peer_agency(context), self._broker)
             except G2GError as exc:
                 await status.abort_with(context, exc)
+
+
+def _peer_agency(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+    """The caller's agency id, or None so the pipeline refuses and audits the call."""
+    try:
+        return tls.peer_agency(context)
+    except AuthenticationError:
+        return None
+
+
+def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
+    """Register Exchange/Call with no request deserializer of gRPC's own.
+
+    The generated registration parses the Envelope before any handler runs, so
+    bytes that are not one would fail as UNKNOWN with a Python exception text and
+    no audit record. With the identity deserializer the pipeline parses them
+    (`envelope.parse_envelope`): a refusal with a reason, audited with the TLS identity.
+    """
+    handlers = {"Call": grpc.unary_unary_rpc_method_handler(
+        servicer.Call, request_deserializer=None,
+        response_serializer=envelope_pb2.Envelope.SerializeToString)}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "g2g.v1.Exchange", handlers),))
 
 
 class CatalogServicer(broker_pb2_grpc.CatalogServicer):
@@ -144,7 +170,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     except G2GError:
         await audit.close()
         raise
-    clients = ProviderClients(registry, tls.channel_credentials(identity),
+    clients = ProviderClients(registry, identity,
                               config.limits.transport_max_bytes)
 
     def current_policies() -> PolicySet:
@@ -161,7 +187,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
         ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
     ])
     gate = asyncio.Semaphore(config.limits.max_concurrent_calls)
-    broker_pb2_grpc.add_ExchangeServicer_to_server(ExchangeServicer(broker, gate), server)
+    add_exchange(ExchangeServicer(broker, gate), server)
     broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(catalog), server)
     _add_audit_service(server, audit, registry, broker.log_secret)
     closers: list[object] = [clients]

@@ -127,7 +127,16 @@ def _reader(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
 
 
 def _row(record: dict[str, Any]) -> list[str]:
-    return [str(record.get(c, "")) for c in COLUMNS]
+    return [_printable(str(record.get(c, ""))) for c in COLUMNS]
+
+
+def _printable(text: str) -> str:
+    """`text` with anything non-printable escaped: a rejected request's record keeps
+    header fields as sent (unvalidated), and they must not drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def _print_table(records: list[dict[str, Any]]) -> None:

@@ -13,15 +13,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Final, Literal, TypeAlias, cast
 
 from agency_adapters.common import records as r
 from agency_adapters.common.records import MAX_TEXT, Invalid, RecordError
+from agency_adapters.immigration import orders
+from agency_adapters.immigration.orders import DECISION_KINDS, Decision, DecisionKind
 
-__all__ = ["BAN_TYPES", "DOCUMENT_TYPES", "FIELDS", "MAX_TEXT", "SEXES", "WATCHLIST",
-           "IdentityDocument", "RecordError", "WatchlistRecord", "load_records",
-           "record_from_mapping", "to_csv_row", "to_mapping", "write_csv", "write_jsonl"]
+__all__ = ["BAN_TYPES", "DECISION_KINDS", "DOCUMENT_TYPES", "FIELDS", "MAX_TEXT", "SEXES",
+           "WATCHLIST", "Decision", "IdentityDocument", "RecordError", "WatchlistRecord",
+           "load_records", "record_from_mapping", "to_csv_row", "to_mapping", "write_csv",
+           "write_jsonl"]
 
 DocumentType: TypeAlias = Literal["PASSPORT", "NATIONAL_ID", "TRAVEL_DOCUMENT"]
 Sex: TypeAlias = Literal["M", "F", "X"]
@@ -33,13 +37,14 @@ BAN_TYPES: Final[tuple[BanType, ...]] = ("EXIT_PREVENTION", "ENTRY_REFUSAL")
 
 FIELDS: Final[tuple[str, ...]] = (
     "entry_id", "full_name", "aliases", "date_of_birth", "sex", "nationality", "documents",
-    "national_id", "ban_type", "legal_basis", "issuing_authority", "valid_from", "valid_until",
+    "national_id", "ban_type", "legal_basis", "issuing_authority", "decisions",
     "case_reference",
 )
 """Every record field, in the order of the CSV header and of JSONL objects."""
 
 _ENTRY_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,39}")
 _NIK = re.compile(r"\d{16}")
+_REFERENCE = re.compile(r"[A-Z0-9][A-Z0-9./-]{2,59}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,10 @@ class WatchlistRecord:
 
     `date_of_birth` is ``YYYY-MM-DD``, or ``YYYY`` when only the year is known.
     `national_id` is the 16-digit Indonesian NIK, or ``""`` when the person has none.
+    `valid_from`, `valid_until` and `lifted_on` follow from `decisions` (see
+    `agency_adapters.immigration.orders`): the first day of the issued term, the
+    last day of the latest term (``""``: indefinite) and the day a lifting took
+    effect (``""``: never lifted).
     """
 
     entry_id: str
@@ -73,11 +82,28 @@ class WatchlistRecord:
     valid_from: str
     valid_until: str
     case_reference: str
+    decisions: tuple[Decision, ...] = ()
+    lifted_on: str = ""
 
 
 def _document(index: int, value: object) -> IdentityDocument:
     doc_type, number, country = r.document(index, value, DOCUMENT_TYPES)
     return IdentityDocument(cast(DocumentType, doc_type), number, country)
+
+
+def _decision(index: int, value: object) -> Decision:
+    field = f"decisions[{index}]"
+    keys = {"kind", "reference", "decided_on", "valid_from", "valid_until"}
+    if not isinstance(value, Mapping) or set(value) != keys:
+        raise Invalid(field, "must be an object with exactly the keys kind, reference, "
+                             "decided_on, valid_from, valid_until")
+    kind = cast(DecisionKind, r.enum(f"{field}.kind", value["kind"], DECISION_KINDS))
+    reference = r.pattern(f"{field}.reference", value["reference"], _REFERENCE, personal=False)
+    decided_on = r.day(f"{field}.decided_on", value["decided_on"]).isoformat()
+    valid_from = r.day(f"{field}.valid_from", value["valid_from"]).isoformat()
+    until = value["valid_until"]
+    valid_until = "" if until == "" else r.day(f"{field}.valid_until", until).isoformat()
+    return Decision(kind, reference, decided_on, valid_from, valid_until)
 
 
 def _validated(row: Mapping[str, object]) -> WatchlistRecord:
@@ -108,23 +134,43 @@ def _validated(row: Mapping[str, object]) -> WatchlistRecord:
     ban_type = cast(BanType, r.enum("ban_type", row["ban_type"], BAN_TYPES))
     legal_basis = r.text("legal_basis", row["legal_basis"], personal=False)
     authority = r.text("issuing_authority", row["issuing_authority"], personal=False)
-    valid_from = r.day("valid_from", row["valid_from"])
-    valid_until = r.day("valid_until", row["valid_until"])
-    if valid_from > valid_until:
-        raise Invalid("valid_until", "is before valid_from")
-    # Checked after valid_from so the date of birth can be compared with it.
+    raw_decisions = row["decisions"]
+    if not isinstance(raw_decisions, list | tuple) or not raw_decisions:
+        raise Invalid("decisions", "must be a non-empty list of decisions")
+    decisions = tuple(_decision(i, d) for i, d in enumerate(raw_decisions))
+    # The law's rules for this kind of order (who may order it, terms, extensions).
+    term = orders.check(ban_type, nationality, authority, legal_basis, decisions)
+    # Checked after the decisions so the date of birth can be compared with the order.
     if not isinstance(row["date_of_birth"], str):
         raise Invalid("date_of_birth", "must be a string YYYY-MM-DD or YYYY")
-    date_of_birth = r.birth("date_of_birth", row["date_of_birth"], not_after=valid_from,
-                            after_name="valid_from")
+    date_of_birth = r.birth("date_of_birth", row["date_of_birth"],
+                            not_after=date.fromisoformat(term.valid_from),
+                            after_name="the order's first day")
     case_reference = r.text("case_reference", row["case_reference"], personal=False)
     return WatchlistRecord(
         entry_id=entry_id, full_name=full_name, aliases=aliases, date_of_birth=date_of_birth,
         sex=sex, nationality=nationality, documents=documents, national_id=national_id,
         ban_type=ban_type, legal_basis=legal_basis, issuing_authority=authority,
-        valid_from=valid_from.isoformat(), valid_until=valid_until.isoformat(),
-        case_reference=case_reference,
+        valid_from=term.valid_from, valid_until=term.valid_until,
+        case_reference=case_reference, decisions=decisions, lifted_on=term.lifted_on,
     )
+
+
+def _decisions_from_cell(cell: str) -> list[dict[str, str]]:
+    """A CSV decisions cell ``KIND:REFERENCE:DECIDED_ON:FROM:UNTIL|...`` in the JSONL shape."""
+    out = []
+    for i, part in enumerate(r.split_list(cell)):
+        pieces = part.split(":")
+        if len(pieces) != 5:
+            raise Invalid(f"decisions[{i}]", "must be KIND:REFERENCE:DECIDED_ON:FROM:UNTIL")
+        out.append(dict(zip(("kind", "reference", "decided_on", "valid_from", "valid_until"),
+                            pieces, strict=True)))
+    return out
+
+
+def _decision_mapping(d: Decision) -> dict[str, str]:
+    return {"kind": d.kind, "reference": d.reference, "decided_on": d.decided_on,
+            "valid_from": d.valid_from, "valid_until": d.valid_until}
 
 
 def _from_csv(cells: dict[str, str]) -> Mapping[str, object]:
@@ -132,6 +178,7 @@ def _from_csv(cells: dict[str, str]) -> Mapping[str, object]:
     row: dict[str, object] = dict(cells)
     row["aliases"] = r.split_list(cells["aliases"])
     row["documents"] = r.documents_from_cell(cells["documents"])
+    row["decisions"] = _decisions_from_cell(cells["decisions"])
     return row
 
 
@@ -150,8 +197,7 @@ def to_mapping(record: WatchlistRecord) -> dict[str, object]:
         "ban_type": record.ban_type,
         "legal_basis": record.legal_basis,
         "issuing_authority": record.issuing_authority,
-        "valid_from": record.valid_from,
-        "valid_until": record.valid_until,
+        "decisions": [_decision_mapping(d) for d in record.decisions],
         "case_reference": record.case_reference,
     }
 
@@ -163,7 +209,8 @@ def to_csv_row(record: WatchlistRecord) -> list[str]:
         record.sex, record.nationality,
         "|".join(f"{d.type}:{d.number}:{d.issuing_country}" for d in record.documents),
         record.national_id, record.ban_type, record.legal_basis, record.issuing_authority,
-        record.valid_from, record.valid_until, record.case_reference,
+        "|".join(":".join(_decision_mapping(d).values()) for d in record.decisions),
+        record.case_reference,
     ]
 
 

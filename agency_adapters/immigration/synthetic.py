@@ -17,13 +17,21 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import random
 from bisect import bisect
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from agency_adapters.immigration.orders import (
+    LAW_2024,
+    Decision,
+    add_months,
+    local_day,
+    summary,
+)
 from agency_adapters.immigration.records import (
     IdentityDocument,
     WatchlistRecord,
@@ -32,11 +40,6 @@ from agency_adapters.immigration.records import (
 )
 
 SEED = 20111
-AUTHORITIES = ("Direktur Jenderal Imigrasi", "Jaksa Agung", "Kepala Kepolisian RI",
-               "Komisi Pemberantasan Korupsi", "Menteri Keuangan", "Kepala BNN")
-EXIT_BASIS = ("UU 6/2011 Pasal 91 ayat (1)", "UU 6/2011 Pasal 91 ayat (2)",
-              "UU 6/2011 Pasal 94")
-ENTRY_BASIS = ("UU 6/2011 Pasal 102 ayat (1)", "UU 6/2011 Pasal 105")
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -321,11 +324,82 @@ def _alias(rng: random.Random, name: str, male: bool) -> str:
     return f"{other} {words[-1]}".replace("_", " ") if len(words) > 1 else f"{name} {other}"
 
 
-def _record(rng: random.Random, i: int) -> WatchlistRecord:
+# Who orders exit prevention (UU 6/2011 Pasal 91 ayat (2)): code, reference mark, letter.
+_EXIT_AUTHORITIES: Final = (("MENTERI", "IMI", "a"), ("JAKSA_AGUNG", "JA", "b"),
+                            ("KAPOLRI", "POLRI", "c"), ("KPK", "KPK", "d"),
+                            ("MENTERI_KEUANGAN", "KEU", "b"), ("BNN", "BNN", "e"))
+
+
+def reference_date() -> date:
+    """The day seeded data is relative to: ``G2G_SEED_DATE`` (YYYY-MM-DD) when set (tests,
+    reproducible files), else today on the Jakarta calendar."""
+    fixed = os.environ.get("G2G_SEED_DATE", "")
+    return date.fromisoformat(fixed) if fixed else local_day(datetime.now(UTC))
+
+
+def _term(ban: str, start: date, preferred: int, decided: date | None = None) -> date:
+    """The last day of a term of `preferred` months from `start`, within the law on the
+    day it is decided (default `start`)."""
+    months = 6 if ban == "EXIT_PREVENTION" or (decided or start) < LAW_2024 else preferred
+    return add_months(start, months) - timedelta(days=1)
+
+
+def _decisions(u: Sequence[float], today: date, ban: str, indefinite: bool,
+               ref: Callable[[str, date], str]) -> tuple[Decision, ...]:
+    """An order's decisions: most in force, some expired, extended, lifted, a few not yet
+    in force. Every boundary is at least 3 days from `today`, so a run crossing midnight
+    sees the same statuses; `u` are six uniform draws (the same count in every case)."""
+    def day(offset: float) -> date:
+        return today - timedelta(days=int(offset))
+
+    def issued(start: date, end: date | None, decided: date | None = None) -> Decision:
+        decided = decided or start
+        return Decision("ISSUED", ref("", decided), decided.isoformat(), start.isoformat(),
+                        "" if end is None else end.isoformat())
+
+    def extended(end: date, preferred: int) -> Decision:
+        decided = end - timedelta(days=5 + int(u[2] * 20))
+        new_end = _term(ban, end + timedelta(days=1), preferred, decided)
+        return Decision("EXTENDED", ref("-P1", decided), decided.isoformat(),
+                        (end + timedelta(days=1)).isoformat(), new_end.isoformat())
+
+    preferred = 12  # an entry refusal under UU 63/2024: a year is common, 10 the ceiling
+    kind = -1.0 if indefinite else u[0]
+    if kind < 0:  # Pasal 102 ayat (2): indefinite
+        out: tuple[Decision, ...] = (issued(day(30 + u[1] * 2000), None),)
+    elif kind < 0.50:  # in force, first term
+        start = day(3 + u[1] * 170)
+        out = (issued(start, _term(ban, start, preferred)),)
+    elif kind < 0.65:  # in force, extended once
+        start = day((375 + u[1] * 300) if ban == "ENTRY_REFUSAL" and day(375) >= LAW_2024
+                    else (190 + u[1] * 160))
+        first = issued(start, _term(ban, start, preferred))
+        out = (first, extended(date.fromisoformat(first.valid_until), preferred))
+    elif kind < 0.88:  # expired, half of them after an extension
+        start = day((380 if u[3] < 0.5 else 745) + u[1] * 1500)
+        first = issued(start, _term(ban, start, preferred))
+        out = ((first,) if u[3] < 0.5
+               else (first, extended(date.fromisoformat(first.valid_until), preferred)))
+    elif kind < 0.96:  # lifted (dicabut) before its end
+        start = day(30 + u[1] * 600)
+        lifted = start + timedelta(days=10 + int(u[2] * min(150, (today - start).days - 13)))
+        out = (issued(start, _term(ban, start, preferred)),
+               Decision("LIFTED", ref("-C", lifted), lifted.isoformat(), lifted.isoformat(), ""))
+    else:  # decided, not yet in force
+        start, decided = today + timedelta(days=5 + int(u[2] * 25)), day(u[1] * 5)
+        out = (issued(start, _term(ban, start, preferred, decided), decided=decided),)
+    return out
+
+
+def _record(rng: random.Random, dates: random.Random, i: int, today: date) -> WatchlistRecord:
     nationality, custom, _ = _ORIGINS[bisect(_ORIGIN_CUM, rng.random() * _ORIGIN_CUM[-1])]
     sex = "M" if rng.random() < 0.7 else "F"
     name = _name(rng, custom, sex == "M")
-    valid_from = date(2020, 1, 1) + timedelta(days=rng.randrange(2000))
+    # The order's dates come from their own stream (`dates`), relative to `today`; `rng`
+    # makes the same draws as before orders had a lifecycle, so every name, date of
+    # birth and document of a seed stays what it was (the screening evaluation's lists).
+    u = [dates.random() for _ in range(6)]
+    rng.randrange(2000)
     born = date(1945, 1, 1) + timedelta(days=rng.randrange(365 * 60))
     dob = str(born.year) if rng.random() < 0.05 else born.isoformat()
     documents = [IdentityDocument("PASSPORT", f"{rng.choice('ABCXE')}{rng.randrange(10**7):07d}",
@@ -337,23 +411,47 @@ def _record(rng: random.Random, i: int) -> WatchlistRecord:
         nik = f"{region}{rng.randrange(10**4):04d}{day:02d}{born:%m%y}{serial:04d}"
         if rng.random() < 0.3:
             documents.append(IdentityDocument("NATIONAL_ID", nik, "IDN"))
+    # Penangkalan is for foreigners only (UU 6/2011 Pasal 102): Indonesians are cegah.
     ban = "EXIT_PREVENTION" if nationality == "IDN" or rng.random() < 0.2 else "ENTRY_REFUSAL"
-    basis = rng.choice(EXIT_BASIS if ban == "EXIT_PREVENTION" else ENTRY_BASIS)
+    rng.randrange(3 if ban == "EXIT_PREVENTION" else 2)
     aliases = (_alias(rng, name, sex == "M"),) if rng.random() < 0.3 else ()
+    pick = rng.randrange(len(_EXIT_AUTHORITIES))
+    rng.randrange(3)
+    indefinite = ban == "ENTRY_REFUSAL" and u[4] < 0.03
+    if ban == "EXIT_PREVENTION":
+        authority, code, letter = _EXIT_AUTHORITIES[pick]
+        basis = f"UU 6/2011 Pasal 91 ayat (2) huruf {letter}"
+    else:
+        authority, code = "MENTERI", "IMI"
+        basis = "UU 6/2011 Pasal 102 ayat (2)" if indefinite else "UU 6/2011 Pasal 98"
+    case = f"IMI.{rng.randrange(1, 9)}-GR.{rng.randrange(1, 99):02d}.{i:06d}"
+
+    def ref(suffix: str, decided: date) -> str:
+        return f"KEP-{i:07d}{suffix}/{code}/{decided.year}"
+
+    decisions = _decisions(u, today, ban, indefinite, ref)
+    term = summary(decisions)
+    if born > date.fromisoformat(term.valid_from):  # only for a seed date before 2005
+        dob = term.valid_from[:4]
     return WatchlistRecord(
-        entry_id=f"CKL-{valid_from.year}-{i:07d}", full_name=name, aliases=aliases,
+        entry_id=f"CKL-{term.valid_from[:4]}-{i:07d}", full_name=name, aliases=aliases,
         date_of_birth=dob, sex=sex, nationality=nationality,  # type: ignore[arg-type]
         documents=tuple(documents), national_id=nik, ban_type=ban,  # type: ignore[arg-type]
-        legal_basis=basis, issuing_authority=rng.choice(AUTHORITIES),
-        valid_from=valid_from.isoformat(),
-        valid_until=(valid_from + timedelta(days=rng.choice((180, 365, 730)))).isoformat(),
-        case_reference=f"IMI.{rng.randrange(1, 9)}-GR.{rng.randrange(1, 99):02d}.{i:06d}")
+        legal_basis=basis, issuing_authority=authority, valid_from=term.valid_from,
+        valid_until=term.valid_until, case_reference=case, decisions=decisions,
+        lifted_on=term.lifted_on)
 
 
-def generate(size: int, seed: int = SEED) -> tuple[WatchlistRecord, ...]:
-    """`size` synthetic records, identical for identical (size, seed)."""
-    rng = random.Random(seed)
-    return tuple(_record(rng, i) for i in range(size))
+def generate(size: int, seed: int = SEED, today: date | None = None
+             ) -> tuple[WatchlistRecord, ...]:
+    """`size` synthetic records, identical for identical (size, seed, today).
+
+    Dates are relative to `today` (default `reference_date()`); names,
+    documents and the kind of each order do not depend on it.
+    """
+    rng, dates = random.Random(seed), random.Random(seed + 1)
+    day = today or reference_date()
+    return tuple(_record(rng, dates, i, day) for i in range(size))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ def condition_fails(cond: Condition, request: pb_message.Message | None) -> str 
         return None
     if cond.op == "matches":
         assert cond.pattern is not None
-        ok = cond.pattern.search(value) is not None
+        ok = cond.pattern.fullmatch(value) is not None
     else:
         ok = value in cond.values
     return None if ok else f"condition failed: {cond.describe()}"
@@ -54,7 +54,7 @@ def _hours(hours: tuple[time, time]) -> str:
 
 def refinement_fails(rule: Rule, ctx: RequestContext) -> str | None:
     """Legal basis, schedule and request conditions (who/what/why already matched)."""
-    if rule.legal_basis is not None and not rule.legal_basis.search(ctx.legal_basis):
+    if rule.legal_basis is not None and not rule.legal_basis.fullmatch(ctx.legal_basis):
         return f"legal basis does not match /{rule.legal_basis.pattern}/"
     why = schedule_fails(rule.schedule, ctx.now)
     if why:

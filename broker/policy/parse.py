@@ -63,7 +63,7 @@ def parse_file(root: yamlsrc.Node | None, file: str) -> ParsedFile:
     groups = {}
     if "groups" in top:
         for name, node in top["groups"].mapping().items():
-            if not RULE_ID.match(name):
+            if not RULE_ID.fullmatch(name):
                 raise node.error(f"group name {name!r} must be lowercase letters, digits, -_.")
             groups[name] = (node, node.str_list())
     rules = tuple(top["rules"].items()) if "rules" in top else ()
@@ -284,7 +284,7 @@ def parse_rule(node: yamlsrc.Node, order: int, groups: dict[str, tuple[str, ...]
         "id", "description", "agreement", "effect", "provider", "service", "consumers",
         "purposes"})
     rule_id = f["id"].str()
-    if not RULE_ID.match(rule_id):
+    if not RULE_ID.fullmatch(rule_id):
         raise f["id"].error("a rule id is lowercase letters, digits, '.', '_' or '-'")
     effect = f["effect"].str()
     if effect not in ("allow", "deny"):
@@ -296,7 +296,7 @@ def parse_rule(node: yamlsrc.Node, order: int, groups: dict[str, tuple[str, ...]
     consumers, refs = _consumers(f["consumers"], groups, registry)
     purposes = f["purposes"].str_list()
     for p in purposes:
-        if not PURPOSE.match(p):
+        if not PURPOSE.fullmatch(p):
             raise f["purposes"].error(f"purpose {p!r} must match {PURPOSE.pattern}")
     mode, paths = _mask(f, services, catalog)
     if effect == "deny" and ("mask" in f or "rate_limit" in f):

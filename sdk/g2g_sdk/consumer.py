@@ -32,6 +32,8 @@ from g2g_sdk.envelope import OpenedEnvelope, TimeRules
 from g2g_sdk.errors import (
     EnvelopeError,
     FreshnessError,
+    G2GError,
+    IdentityMismatch,
     ProviderResponseInvalid,
     SchemaError,
     SignatureError,
@@ -59,10 +61,13 @@ class ConsumerClient:
         self._identity = identity
         self._registry = registry
         self._rules = time_rules or TimeRules()
+        self._endpoint = broker_endpoint or registry.broker_endpoint
+        # Only a server certified as the registry's broker gets a byte (docs/PKI.md).
         self._channel = grpc.aio.secure_channel(
-            broker_endpoint or registry.broker_endpoint, tls.channel_credentials(identity),
+            self._endpoint, tls.channel_credentials(identity),
             options=[("grpc.max_receive_message_length", max_message_bytes),
-                     ("grpc.max_send_message_length", max_message_bytes)])
+                     ("grpc.max_send_message_length", max_message_bytes),
+                     *tls.pinned_channel_options("broker", registry.broker_id)])
         self._exchange = broker_pb2_grpc.ExchangeStub(self._channel)
         self._catalog = broker_pb2_grpc.CatalogStub(self._channel)
 
@@ -99,7 +104,7 @@ class ConsumerClient:
             answer: envelope_pb2.Envelope = await self._exchange.Call(
                 request_envelope, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
-            raise status.error_from_rpc(exc) from None
+            raise await self._error(exc) from None
         return answer
 
     async def call(self, service: str, request: pb_message.Message, *, purpose: str,
@@ -134,12 +139,23 @@ class ConsumerClient:
                                           metadata={"check": exc.reason}) from None
         return Answer(header=answer.header, payload=payload, envelope=response)
 
+    async def _error(self, exc: grpc.aio.AioRpcError) -> G2GError:
+        """The broker's error, or `BROKER_IDENTITY_MISMATCH` if an impostor answered."""
+        if exc.code() == grpc.StatusCode.UNAVAILABLE and await tls.presents_other_identity(
+                self._endpoint, self._identity.ca_pem,
+                tls.PartyIdentity("broker", self._registry.broker_id)):
+            return IdentityMismatch(
+                f"the server at {self._endpoint} is not certified as the broker "
+                f"{self._registry.broker_id}; nothing was sent",
+                reason="BROKER_IDENTITY_MISMATCH", metadata={"broker": self._registry.broker_id})
+        return status.error_from_rpc(exc)
+
     async def list_services(self, provider: str = "") -> list[broker_pb2.ServiceInfo]:
         try:
             reply = await self._catalog.ListServices(
                 broker_pb2.ListServicesRequest(provider=provider), timeout=10)
         except grpc.aio.AioRpcError as exc:
-            raise status.error_from_rpc(exc) from None
+            raise await self._error(exc) from None
         return list(reply.services)
 
     async def describe_service(self, name: str) -> broker_pb2.DescribeServiceResponse:
@@ -147,5 +163,5 @@ class ConsumerClient:
             reply: broker_pb2.DescribeServiceResponse = await self._catalog.DescribeService(
                 broker_pb2.DescribeServiceRequest(name=name), timeout=10)
         except grpc.aio.AioRpcError as exc:
-            raise status.error_from_rpc(exc) from None
+            raise await self._error(exc) from None
         return reply

@@ -138,12 +138,28 @@ def build_response(
     return seal(header, payload.SerializeToString(deterministic=True), key)
 
 
-def check_size(envelope: envelope_pb2.Envelope, max_bytes: int) -> None:
-    size = envelope.ByteSize()
-    if size > max_bytes:
-        raise EnvelopeError(f"envelope is {size} bytes, over the {max_bytes}-byte limit",
+def parse_envelope(data: bytes, max_bytes: int) -> envelope_pb2.Envelope:
+    """The Envelope in `data` as received off the wire: size first, then a strict parse.
+
+    gRPC hands the broker the raw request bytes (no deserializer of its own), so
+    random bytes are a documented refusal here, audited, instead of a transport fault.
+    """
+    if len(data) > max_bytes:
+        raise EnvelopeError(f"envelope is {len(data)} bytes, over the {max_bytes}-byte limit",
                             reason="ENVELOPE_TOO_LARGE",
-                            metadata={"size": str(size), "limit": str(max_bytes)})
+                            metadata={"size": str(len(data)), "limit": str(max_bytes)})
+    env = envelope_pb2.Envelope()
+    try:
+        env.ParseFromString(data)
+    except DecodeError:
+        raise EnvelopeError("the request bytes are not a g2g.v1.Envelope",
+                            reason="ENVELOPE_MALFORMED") from None
+    try:
+        schema.reject_unknown_fields(env)
+    except SchemaError as exc:
+        raise EnvelopeError(f"envelope: {exc.message}", reason="ENVELOPE_MALFORMED",
+                            metadata=exc.metadata) from None
+    return env
 
 
 def parse_header(envelope: envelope_pb2.Envelope) -> envelope_pb2.Header:
@@ -160,7 +176,34 @@ def parse_header(envelope: envelope_pb2.Envelope) -> envelope_pb2.Header:
     except SchemaError as exc:
         raise EnvelopeError(f"header: {exc.message}", reason="HEADER_INVALID",
                             metadata=exc.metadata) from None
+    check_timestamp(header.created_at, "created_at")
+    check_timestamp(header.expires_at, "expires_at")
     return header
+
+
+# google.protobuf.Timestamp's own valid range: 0001-01-01T00:00:00Z to
+# 9999-12-31T23:59:59.999999999Z, nanos in [0, 1e9). Anything else cannot be a
+# time, and `ToDatetime` would fail on it with an unrelated exception.
+_MIN_SECONDS = -62_135_596_800
+_MAX_SECONDS = 253_402_300_799
+
+
+def check_timestamp(ts: Timestamp, field: str) -> None:
+    """Refuse a header Timestamp outside the range google.protobuf.Timestamp defines."""
+    if not (_MIN_SECONDS <= ts.seconds <= _MAX_SECONDS and 0 <= ts.nanos < 1_000_000_000):
+        raise EnvelopeError(f"header: {field} is not a valid timestamp",
+                            reason="HEADER_INVALID",
+                            metadata={"field": field, "rule": "timestamp.range"})
+
+
+def peek_envelope(data: bytes) -> envelope_pb2.Envelope:
+    """Best-effort parse of refused request bytes (empty if they are not an Envelope)."""
+    env = envelope_pb2.Envelope()
+    try:
+        env.ParseFromString(data)
+    except DecodeError:
+        return envelope_pb2.Envelope()
+    return env
 
 
 def peek_header(envelope: envelope_pb2.Envelope) -> envelope_pb2.Header | None:

@@ -117,6 +117,13 @@ class ProviderUnavailable(G2GError):
     default_reason = "PROVIDER_UNAVAILABLE"
 
 
+class IdentityMismatch(G2GError):
+    """The server at an endpoint is certified as someone else; nothing was sent (UNAVAILABLE)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "PROVIDER_IDENTITY_MISMATCH"
+
+
 class ProviderTimeout(G2GError):
     """The provider adapter did not answer within the deadline (DEADLINE_EXCEEDED)."""
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from g2g_sdk import keys, registry
-from g2g_sdk.errors import ConfigError
+from g2g_sdk import keys, registry, tls
+from g2g_sdk.errors import AuthenticationError, ConfigError
 
 BROKER = "broker"
 CERT_DAYS = 825
@@ -80,19 +80,34 @@ def _ensure_ca(out: Path, now: dt.datetime) -> tuple[x509.Certificate, ec.Ellipt
     return cert, key
 
 
-def _issue_tls(directory: Path, common_name: str, ca: x509.Certificate,
+def _has_identity(cert_path: Path, kind: tls.Kind, party_id: str) -> bool:
+    try:
+        named = tls.certificate_identity(x509.load_pem_x509_certificate(cert_path.read_bytes()))
+    except (AuthenticationError, ValueError):
+        return False
+    return named == tls.PartyIdentity(kind, party_id)
+
+
+def _issue_tls(directory: Path, kind: tls.Kind, party_id: str, ca: x509.Certificate,
                ca_key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> None:
+    """The party's TLS pair; kept if present and naming this party, else (re)issued.
+
+    The CN is for humans; the identity is the SAN pair tls.certificate_identity
+    reads. A certificate from before identity SANs existed is reissued.
+    """
     cert_path, key_path = directory / "tls.crt", directory / "tls.key"
-    if cert_path.exists() and key_path.exists():
+    if key_path.exists() and cert_path.exists() and _has_identity(cert_path, kind, party_id):
         return
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name(common_name))
+    cert = (x509.CertificateBuilder().subject_name(_name(party_id))
             .issuer_name(ca.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=CERT_DAYS))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName([
+                x509.UniformResourceIdentifier(tls.identity_uri(kind, party_id)),
+                x509.DNSName(tls.identity_dns_name(kind, party_id)),
                 x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                 critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
@@ -128,7 +143,7 @@ def init_pki(registry_path: Path, out_dir: Path, force: bool = False) -> list[Pa
     ca, ca_key = _ensure_ca(out_dir, now)
     broker_dir = party_dir(out_dir, BROKER)
     broker_dir.mkdir(parents=True, exist_ok=True)
-    _issue_tls(broker_dir, registry.read_broker_id(registry_path), ca, ca_key, now)
+    _issue_tls(broker_dir, "broker", registry.read_broker_id(registry_path), ca, ca_key, now)
     _ensure_signing(broker_dir, "signing")
     _ensure_signing(broker_dir, "log")
     if not (broker_dir / "log-secret").exists():
@@ -136,7 +151,7 @@ def init_pki(registry_path: Path, out_dir: Path, force: bool = False) -> list[Pa
     for agency_id, _, _ in registry.read_agency_ids(registry_path):
         directory = party_dir(out_dir, agency_id)
         directory.mkdir(parents=True, exist_ok=True)
-        _issue_tls(directory, agency_id, ca, ca_key, now)
+        _issue_tls(directory, "agency", agency_id, ca, ca_key, now)
         _ensure_signing(directory, "signing")
     return sorted(p for p in out_dir.rglob("*") if p.is_file() and p not in before)
 

@@ -33,6 +33,7 @@ from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
 from g2g_sdk.errors import (
+    AccessDenied,
     AttestationError,
     AuthenticationError,
     G2GError,
@@ -118,7 +119,7 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         context: grpc.aio.ServicerContext[provider_pb2.ProviderRequest, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
         try:
-            return await self.handle(request, tls.peer_agency(context))
+            return await self.handle(request, tls.peer_identity(context))
         except G2GError as exc:
             log.info("provider_rejected", reason=exc.reason)
             await status.abort_with(context, exc)
@@ -130,11 +131,10 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
                 "the provider failed to process this request"))
 
     async def handle(self, request: provider_pb2.ProviderRequest,
-                     peer: str | None) -> envelope_pb2.Envelope:
+                     peer: tls.PartyIdentity) -> envelope_pb2.Envelope:
         """Verify, dispatch, mask and sign (transport-free, so it is testable directly)."""
-        if peer != self._registry.broker_id:
-            raise AuthenticationError("only the broker may call a provider",
-                                      reason="NOT_BROKER")
+        if peer != tls.PartyIdentity("broker", self._registry.broker_id):
+            raise AccessDenied("only the broker may call a provider", reason="NOT_BROKER")
         try:
             body = envelope.open_attestation(request.attestation, self._registry.broker_keys)
         except G2GError as exc:

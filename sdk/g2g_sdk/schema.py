@@ -28,7 +28,8 @@ def reject_unknown_fields(msg: pb_message.Message, path: str = "") -> None:
     if len(unknown):
         numbers = sorted({unknown[i].field_number for i in range(len(unknown))})
         where = path or msg.DESCRIPTOR.full_name
-        raise SchemaError(f"unknown field number(s) {numbers} in {where}",
+        # The numbers go in metadata (bounded by g2g_sdk.status), not in the message.
+        raise SchemaError(f"{len(numbers)} unknown field number(s) in {where}",
                           reason="UNKNOWN_FIELDS",
                           metadata={"field": path or ".", "numbers": ",".join(map(str, numbers))})
     fields = _message_fields(msg.DESCRIPTOR)

@@ -7,6 +7,7 @@ clients call `error_from_rpc` to turn a received status back into the same
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NoReturn
 
 import grpc
@@ -42,18 +43,73 @@ _BY_REASON: dict[str, type[errors.G2GError]] = {
     "INTERNAL_ERROR": errors.InternalError,
     "EVENTS_UNAVAILABLE": errors.EventsUnavailable,
     "CALL_CANCELLED": errors.CallCancelled,
+    "PROVIDER_IDENTITY_MISMATCH": errors.IdentityMismatch,
+    "BROKER_IDENTITY_MISMATCH": errors.IdentityMismatch,
 }
 
 
+# Bounds on what one error status carries (docs/PROTOCOL.md §3.2), so a hostile
+# input can never make a status larger than a default client reads (8 KiB of
+# trailers): the message and every metadata value are cut here, in one place.
+MAX_MESSAGE_BYTES = 512
+MAX_METADATA_ENTRIES = 8
+MAX_KEY_BYTES = 64
+MAX_VALUE_BYTES = 256
+MAX_LIST_ITEMS = 16
+TRUNCATED_SUFFIX = "_truncated"
+
+
+def _cut_utf8(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes, never inside a character."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def bound_message(message: str) -> str:
+    """The status message, at most MAX_MESSAGE_BYTES (cut ends with '…')."""
+    if len(message.encode("utf-8")) <= MAX_MESSAGE_BYTES:
+        return message
+    return _cut_utf8(message, MAX_MESSAGE_BYTES - 3) + "…"
+
+
+def bound_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """ErrorInfo metadata within the documented bounds.
+
+    At most MAX_METADATA_ENTRIES keys (in sorted order; keys over MAX_KEY_BYTES
+    are dropped; `metadata_truncated` counts what was dropped). A comma-separated
+    value keeps its first MAX_LIST_ITEMS items, any value its first
+    MAX_VALUE_BYTES bytes; a cut value gets `<key>_truncated` = its original size
+    (items for a list, else UTF-8 bytes).
+    """
+    keys = sorted(k for k in metadata if 0 < len(k.encode("utf-8")) <= MAX_KEY_BYTES)
+    kept, dropped = keys[:MAX_METADATA_ENTRIES], len(metadata) - min(len(keys),
+                                                                     MAX_METADATA_ENTRIES)
+    out: dict[str, str] = {}
+    for key in kept:
+        value = metadata[key]
+        items = value.split(",")
+        size = ""
+        if len(items) > MAX_LIST_ITEMS:
+            value, size = ",".join(items[:MAX_LIST_ITEMS]), str(len(items))
+        raw = len(value.encode("utf-8"))
+        if raw > MAX_VALUE_BYTES:
+            value, size = _cut_utf8(value, MAX_VALUE_BYTES), size or str(raw)
+        out[key] = value
+        if size:
+            out[key + TRUNCATED_SUFFIX] = size
+    if dropped:
+        out["metadata_truncated"] = str(dropped)
+    return out
+
+
 def to_status(error: errors.G2GError) -> status_pb2.Status:
-    """The google.rpc.Status for `error`, with one ErrorInfo detail."""
+    """The google.rpc.Status for `error`, with one ErrorInfo detail, within the bounds."""
     info = error_details_pb2.ErrorInfo(
-        reason=error.reason, domain=errors.DOMAIN, metadata=error.metadata
+        reason=error.reason, domain=errors.DOMAIN, metadata=bound_metadata(error.metadata)
     )
     detail = any_pb2.Any()
     detail.Pack(info)
     return status_pb2.Status(
-        code=_code_number(error.code), message=error.message, details=[detail]
+        code=_code_number(error.code), message=bound_message(error.message), details=[detail]
     )
 
 

@@ -33,7 +33,7 @@ async def test_a_caller_leaving_during_the_request_commit_still_gets_an_outcome(
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         waiting = _flock_waiters()
-        call = asyncio.ensure_future(pipeline.handle_call(env, POLRI, broker))
+        call = asyncio.ensure_future(pipeline.handle_call(env.SerializeToString(), POLRI, broker))
         deadline = time.monotonic() + 10.0
         while _flock_waiters() == waiting:  # the writer now blocks on our lock
             assert time.monotonic() < deadline, "the request record never reached the writer"

@@ -10,6 +10,7 @@ from g2g_sdk import envelope, keys
 from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
 from g2g_sdk._gen.g2g.v1 import envelope_pb2
 from g2g_sdk.errors import EnvelopeError, FreshnessError, SignatureError
+from google.protobuf.timestamp_pb2 import Timestamp
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
 RULES = envelope.TimeRules()
@@ -124,11 +125,42 @@ def test_response_binding(key: Ed25519PrivateKey) -> None:
 
 
 def test_size_limit(key: Ed25519PrivateKey) -> None:
-    env = request(key)
-    envelope.check_size(env, env.ByteSize())
+    data = request(key).SerializeToString()
+    assert envelope.parse_envelope(data, len(data)).SerializeToString() == data
     with pytest.raises(EnvelopeError) as info:
-        envelope.check_size(env, env.ByteSize() - 1)
-    assert info.value.metadata == {"size": str(env.ByteSize()), "limit": str(env.ByteSize() - 1)}
+        envelope.parse_envelope(data, len(data) - 1)
+    assert (info.value.reason, info.value.metadata) == (
+        "ENVELOPE_TOO_LARGE", {"size": str(len(data)), "limit": str(len(data) - 1)})
+
+
+@pytest.mark.parametrize("data", [b"\xff" * 10, b"\x0a\x05ab", b"\x08\x01"])
+def test_bytes_that_are_not_an_envelope_are_malformed(data: bytes) -> None:
+    with pytest.raises(EnvelopeError) as info:
+        envelope.parse_envelope(data, 1 << 20)
+    assert info.value.reason == "ENVELOPE_MALFORMED"
+    assert envelope.peek_envelope(data).ByteSize() in (0, len(data))
+
+
+@pytest.mark.parametrize("ts", [
+    Timestamp(seconds=1, nanos=-1), Timestamp(seconds=1, nanos=1_000_000_000),
+    Timestamp(seconds=2**62), Timestamp(seconds=-(2**62)), Timestamp(seconds=253_402_300_800),
+])
+def test_timestamps_outside_the_protobuf_range_are_header_invalid(
+        key: Ed25519PrivateKey, ts: Timestamp) -> None:
+    env = request(key)
+    header = envelope.parse_header(env)
+    header.expires_at.CopyFrom(ts)
+    env = envelope.seal(header, env.payload, key)
+    with pytest.raises(EnvelopeError) as info:
+        envelope.parse_header(env)
+    assert (info.value.reason, info.value.metadata) == (
+        "HEADER_INVALID", {"field": "expires_at", "rule": "timestamp.range"})
+
+
+def test_the_extreme_valid_timestamps_convert() -> None:
+    for seconds in (-62_135_596_800, 253_402_300_799):
+        envelope.check_timestamp(Timestamp(seconds=seconds, nanos=999_999_999), "t")
+        envelope.from_timestamp(Timestamp(seconds=seconds, nanos=999_999_999))
 
 
 def test_attestation_round_trip_and_forgery(key: Ed25519PrivateKey) -> None:

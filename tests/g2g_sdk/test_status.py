@@ -45,3 +45,35 @@ def test_every_error_class_has_a_distinct_documented_code() -> None:
     for cls in classes:
         assert cls.__doc__, cls
         assert isinstance(cls.code, grpc.StatusCode)
+
+
+def test_metadata_lists_keep_their_first_items_and_say_how_many_there_were() -> None:
+    numbers = ",".join(str(n) for n in range(1, 10_001))
+    bounded = status.bound_metadata({"field": ".", "numbers": numbers})
+    assert bounded == {"field": ".", "numbers": ",".join(str(n) for n in range(1, 17)),
+                       "numbers_truncated": "10000"}
+
+
+def test_long_values_are_cut_on_a_character_boundary() -> None:
+    bounded = status.bound_metadata({"k": "é" * 200})  # 400 UTF-8 bytes
+    assert bounded["k"] == "é" * 128
+    assert bounded["k_truncated"] == "400"
+
+
+def test_metadata_entries_and_keys_are_bounded() -> None:
+    metadata = {f"k{i:02d}": "v" for i in range(20)} | {"x" * 65: "v"}
+    bounded = status.bound_metadata(metadata)
+    assert [k for k in bounded if k.startswith("k")] == [f"k{i:02d}" for i in range(8)]
+    assert bounded["metadata_truncated"] == "13"
+
+
+def test_small_metadata_and_messages_pass_unchanged() -> None:
+    metadata = {"rule_id": "r1", "policy_version": "abc", "providers": "A,B"}
+    assert status.bound_metadata(metadata) == metadata
+    assert status.bound_message("short") == "short"
+
+
+def test_the_status_message_is_bounded() -> None:
+    st = status.to_status(errors.EnvelopeError("x" * 10_000))
+    assert len(st.message.encode()) <= status.MAX_MESSAGE_BYTES
+    assert st.message.endswith("…")

@@ -83,7 +83,7 @@ def test_explain_conditions_on_a_request_file(capsys: pytest.CaptureFixture[str]
         "without sponsor.",
         "  implements: VCCR Art. 5; UU 6/2011 Pasal 48-63; consular arrangement Imigrasi-NL "
         "embassy",
-        "  requires: legal basis matches /^VCCR/; nationality == 'NLD'",
+        "  requires: legal basis matches /VCCR( .+)?/; nationality == 'NLD'",
         "  field mask: found, permits.permit_number, permits.type, permits.status, "
         "permits.issued_on, permits.expires_on, permits.holder_name",
         "  rate limits: 60 per_minute, 2000 per_day"]
@@ -170,15 +170,15 @@ def test_diff_lists_each_changed_decision(capsys: pytest.CaptureFixture[str], tm
         f"+++ {new} (policy {new_version})",
         f"ID/GOV/BEA-CUKAI -> ID/GOV/IMIGRASI {SCREEN} [tax_audit]",
         "  - deny by default (no rule)",
-        "  + allow by imigrasi-watchlist-customs if legal basis matches /^UU 6/2011/ (allow "
+        "  + allow by imigrasi-watchlist-customs if legal basis matches /UU 6/2011( .+)?/ (allow "
         "hits.entry_id, hits.score, hits.matched_fields, hits.entry.full_name, "
         "hits.entry.date_of_birth, hits.entry.nationality, hits.entry.ban_type, "
         "hits.entry.valid_until, threshold, listed_entries, total_matches, truncated)",
         f"ID/GOV/BIN -> ID/GOV/IMIGRASI {SCREEN} [criminal_investigation]",
         "  - deny by imigrasi-watchlist-no-intelligence-investigation",
-        "  - allow by imigrasi-watchlist-law-enforcement if legal basis matches /^UU 6/2011/ "
+        "  - allow by imigrasi-watchlist-law-enforcement if legal basis matches /UU 6/2011( .+)?/ "
         "(redact hits.entry.case_reference)",
-        "  + allow by imigrasi-watchlist-law-enforcement if legal basis matches /^UU 6/2011/ "
+        "  + allow by imigrasi-watchlist-law-enforcement if legal basis matches /UU 6/2011( .+)?/ "
         "(redact hits.entry.case_reference)",
         "2 decision(s) change"]
     assert run(capsys, "diff", str(SHIPPED), str(SHIPPED))[1][2:] == ["0 decision(s) change"]
