@@ -1,6 +1,10 @@
 """Run named adapters: one provider server per agency identity, data swapped in live.
 
-Each adapter package exposes `DATA` (its data sets, see `common.datasets`) and
+Adapters are plugins: each is an entry point in the ``g2g.adapters`` group,
+naming the module to load (``immigration = "agency_adapters.immigration.service"``
+in pyproject.toml; a third-party distribution declares its own). Nothing here
+imports an adapter by module name. Each adapter module exposes `DATA` (its data
+sets, see `common.datasets`) and
 `build(data) -> {agency_id: {service: handler}}`, where handlers read
 `data.current` once per request (most adapters serve one agency; the consular
 adapter serves several embassies, each with its own key, certificate and
@@ -15,9 +19,10 @@ in. Only the protocol core and the toolkit are used here: no broker internals.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import signal
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,11 +37,8 @@ from agency_adapters.common.records import RecordError
 
 log = structlog.get_logger("g2g.adapter")
 
-ADAPTERS: Mapping[str, str] = {
-    "immigration": "agency_adapters.immigration.service",
-    "interpol": "agency_adapters.interpol.service",
-    "consular": "agency_adapters.consular.service",
-}
+GROUP = "g2g.adapters"
+"""The entry-point group adapters register under (docs/ADAPTERS.md)."""
 
 
 class AdapterModule(Protocol):
@@ -45,12 +47,55 @@ class AdapterModule(Protocol):
     def build(self, data: Current[Any]) -> Mapping[str, Mapping[str, Handler]]: ...
 
 
+@dataclass(frozen=True)
+class Installed:
+    """One installed adapter: its name, the module its entry point names, its distribution."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+    entry_point: EntryPoint
+
+
+def installed() -> dict[str, Installed]:
+    """Every adapter installed in this environment, by name (entry points, not imports).
+
+    Two distributions registering the same name is a ConfigError naming both:
+    which one would serve must never depend on the order of sys.path.
+    """
+    found: dict[str, Installed] = {}
+    for ep in entry_points(group=GROUP):
+        dist = ep.dist
+        entry = Installed(ep.name, ep.value, dist.name if dist else "?",
+                          dist.version if dist else "?", ep)
+        other = found.get(ep.name)
+        if other is not None and other.module != entry.module:
+            raise ConfigError(f"adapter {ep.name!r} is registered twice: by "
+                              f"{other.distribution} ({other.module}) and by "
+                              f"{entry.distribution} ({entry.module}); uninstall one")
+        found[ep.name] = entry
+    return dict(sorted(found.items()))
+
+
+def names() -> tuple[str, ...]:
+    """The names of every installed adapter, sorted."""
+    return tuple(installed())
+
+
 def load(name: str) -> AdapterModule:
-    """The adapter module registered under `name`."""
-    if name not in ADAPTERS:
-        raise ConfigError(f"unknown adapter {name!r}; known: {', '.join(sorted(ADAPTERS))}")
-    module: AdapterModule = importlib.import_module(ADAPTERS[name])
-    return module
+    """The adapter module registered under `name` in the ``g2g.adapters`` group."""
+    entry = installed().get(name)
+    if entry is None:
+        known = ", ".join(installed()) or "none"
+        raise ConfigError(f"no adapter named {name!r} is installed (installed: {known}; "
+                          "see `g2g adapter list`)")
+    module = entry.entry_point.load()
+    if not hasattr(module, "DATA") or not callable(getattr(module, "build", None)):
+        raise ConfigError(f"adapter {name!r} ({entry.module}, from {entry.distribution}) "
+                          "does not define DATA and build(data); see docs/ADAPTERS.md")
+    loaded: AdapterModule = module
+    return loaded
 
 
 def data_dirs(names: Iterable[str], data: Mapping[str, Path | None] | None = None,

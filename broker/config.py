@@ -55,7 +55,12 @@ class BrokerConfig:
     limits: Limits = Limits()
     workers: int = 1
     source: str = ""
+    data_root: Path = Path("data")
+    """Where `g2g up` adapters and `g2g data import` keep data: ``data_root/<adapter>/``."""
+    log_dir: Path = Path("log")
+    """Where `g2g up` writes each child's log."""
     events: EventsConfig | None = None
+    """The `events:` section (broker/events/config.py); None: no Events service."""
 
 
 _LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_seconds",
@@ -89,11 +94,13 @@ def load_config(path: Path) -> BrokerConfig:
         raise ConfigError("the broker config is empty", file=str(path))
     base = path.resolve().parent
     top = root.mapping(
-        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits", "events"},
+        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits", "adapters",
+                 "log_dir", "events"},
         required={"broker", "registry", "pki_dir", "policies"})
     broker = top["broker"].mapping(allowed={"listen", "instance_id", "workers"},
                                    required={"listen"})
     workers = broker["workers"].int(minimum=1) if "workers" in broker else 1
+    adapters = top["adapters"].mapping(allowed={"data_root"}) if "adapters" in top else {}
     return BrokerConfig(
         listen=broker["listen"].str(),
         instance_id=broker["instance_id"].str() if "instance_id" in broker else "broker-1",
@@ -104,5 +111,7 @@ def load_config(path: Path) -> BrokerConfig:
         limits=_limits(top["limits"]) if "limits" in top else Limits(),
         workers=workers,
         source=str(path),
+        data_root=base / (adapters["data_root"].str() if "data_root" in adapters else "data"),
+        log_dir=base / (top["log_dir"].str() if "log_dir" in top else "log"),
         events=parse_events_config(top.get("events")),
     )

@@ -15,13 +15,15 @@ from typing import Any
 
 from g2g_sdk.errors import ConfigError
 
+from g2g_cli import deployment
+
 COLUMNS = ("seq", "time", "kind", "consumer", "provider", "service", "purpose", "decision",
            "rule_id", "status_code", "reason", "message_id")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("audit", help="query, verify and prove the audit log")
-    parser.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
+    deployment.add_config_option(parser)
     sub = parser.add_subparsers(dest="audit_command", required=True)
     tail = sub.add_parser("tail", help="print the latest records (and follow with -f)")
     tail.add_argument("-n", type=int, default=20)
@@ -113,11 +115,12 @@ def _reader(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     from broker.audit.log import LogReader
     from broker.config import load_config
 
-    config = load_config(args.config)
+    config_path = deployment.find_config(args.config)
+    config = load_config(config_path)
     if config.audit.backend == "sqlite" and not config.audit.path.is_file():
         # Opening would create an empty log, which then "verifies": say so instead.
         raise ConfigError(f"no audit log at {config.audit.path}",
-                          file=str(args.config), field="audit.path")
+                          file=str(config_path), field="audit.path")
     dialect = dialect_for(config.audit)
     conn = dialect.connect()
     try:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
+
+from g2g_cli import deployment
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("broker", help="run the broker")
     sub = parser.add_subparsers(dest="broker_command", required=True)
     serve = sub.add_parser("serve", help="serve Exchange, Catalog, Audit, health, reflection")
-    serve.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
-    serve.add_argument("--listen", help="override the configured listen address")
-    serve.add_argument("--log-level", default="INFO")
+    deployment.add_config_option(serve)
+    serve.add_argument("--listen", metavar="HOST:PORT",
+                       help="bind here instead of the configured broker.listen (port 0: any)")
+    serve.add_argument("--log-level", default="INFO",
+                       choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                       help="log level of the JSON lines on stderr (default INFO)")
     serve.add_argument("--workers", type=int, metavar="N",
                        help="N processes sharing the port (overrides broker.workers)")
     # Internal: set by the supervisor on the processes it starts (broker/workers.py).
@@ -32,7 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
     from broker.workers import supervise
 
     configure(args.log_level)
-    config = load_config(args.config)
+    config_path = deployment.find_config(args.config)
+    config = load_config(config_path)
     if args.listen:
         config = replace(config, listen=args.listen)
     if args.workers is not None:
@@ -40,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
             raise ConfigError(f"--workers must be at least 1, got {args.workers}")
         config = replace(config, workers=args.workers)
     if config.workers > 1 and args.worker is None:
-        return asyncio.run(supervise(args.config, config.listen, config.workers,
+        return asyncio.run(supervise(config_path, config.listen, config.workers,
                                      args.log_level))
     asyncio.run(serve(config, worker=args.worker))
     return 0

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
+
+from g2g_cli import deployment
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("catalog", help="list services or show a service's schema")
     parser.add_argument("--as", dest="agency", required=True, help="your agency id")
-    parser.add_argument("--registry", type=Path, default=Path("config/agencies.yaml"))
-    parser.add_argument("--pki-dir", type=Path, default=Path("var/pki"))
+    deployment.add_world_options(parser)
     parser.add_argument("--broker", help="broker address (default: from the registry)")
     parser.add_argument("service", nargs="?", help="describe this service")
     parser.set_defaults(handler=_catalog)
@@ -22,8 +22,9 @@ def _catalog(args: argparse.Namespace) -> int:
     from g2g_sdk.registry import load_registry
     from google.protobuf import descriptor_pb2
 
-    registry = load_registry(args.registry, args.pki_dir)
-    identity = pki.load_identity(args.pki_dir, args.agency)
+    where = deployment.world(args)
+    registry = load_registry(where.registry, where.pki_dir)
+    identity = pki.load_identity(where.pki_dir, args.agency)
 
     async def run() -> None:
         async with ConsumerClient(identity, registry, broker_endpoint=args.broker) as client:

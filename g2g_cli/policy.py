@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from g2g_sdk.errors import ConfigError
 
+from g2g_cli import deployment
+
 if TYPE_CHECKING:
     from g2g_sdk import yamlsrc
     from g2g_sdk.catalog import Catalog
@@ -29,14 +31,15 @@ EXPECT_FIELDS = {"decision", "rule", "unmet_rule", "mask_includes", "mask_exclud
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("policy", help="check, explain, test and diff sharing policies")
-    parser.add_argument("--registry", type=Path, default=Path("config/agencies.yaml"))
-    parser.add_argument("--pki-dir", type=Path, default=Path("var/pki"))
+    deployment.add_world_options(parser)
     sub = parser.add_subparsers(dest="policy_command", required=True)
     check = sub.add_parser("check", help="validate a policy directory and summarise it")
-    check.add_argument("path", nargs="?", type=Path, default=Path("config/policies"))
+    check.add_argument("path", nargs="?", type=Path,
+                       help="a policy directory (default: the deployment's `policies`)")
     check.set_defaults(handler=_check)
     explain = sub.add_parser("explain", help="the decision for one request, and why")
-    explain.add_argument("--policies", type=Path, default=Path("config/policies"))
+    explain.add_argument("--policies", type=Path, metavar="DIR",
+                         help="policy directory (default: the deployment's `policies`)")
     explain.add_argument("--consumer", required=True)
     explain.add_argument("--provider", help="default: the service's only provider")
     explain.add_argument("--service", required=True)
@@ -49,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explain.set_defaults(handler=_explain)
     test = sub.add_parser("test", help="run YAML files of decision test cases")
     test.add_argument("files", nargs="+", type=Path)
-    test.add_argument("--policies", type=Path, default=Path("config/policies"))
+    test.add_argument("--policies", type=Path, metavar="DIR",
+                      help="policy directory (default: the deployment's `policies`)")
     test.add_argument("--require-coverage", action="store_true",
                       help="fail unless every rule decides at least one case")
     test.set_defaults(handler=_test)
@@ -63,7 +67,8 @@ def _world(args: argparse.Namespace) -> tuple[Registry, Catalog]:
     from g2g_sdk.catalog import Catalog
     from g2g_sdk.registry import load_registry
 
-    registry = load_registry(args.registry, args.pki_dir, require_keys=False)
+    where = deployment.world(args)
+    registry = load_registry(where.registry, where.pki_dir, require_keys=False)
     return registry, Catalog.from_registry(registry)
 
 
@@ -74,6 +79,7 @@ def _load(path: Path, registry: Registry, catalog: Catalog) -> PolicySet:
 
 
 def _check(args: argparse.Namespace) -> int:
+    args.path = args.path or deployment.load(args.config).policies
     policy = _load(args.path, *_world(args))
     effects = Counter(r.effect for r in policy.rules)
     consumers = {c for r in policy.rules for c in r.consumers}
@@ -170,7 +176,7 @@ def _explain(args: argparse.Namespace) -> int:
     from broker.policy.evaluate import describe_refinements
 
     registry, catalog = _world(args)
-    policy = _load(args.policies, registry, catalog)
+    policy = _load(args.policies or deployment.load(args.config).policies, registry, catalog)
     ctx = _context({"consumer": args.consumer, "provider": args.provider,
                     "service": args.service, "purpose": args.purpose,
                     "legal_basis": args.legal_basis, "at": args.at,
@@ -218,7 +224,7 @@ def _test(args: argparse.Namespace) -> int:
     from g2g_sdk import yamlsrc
 
     registry, catalog = _world(args)
-    policy = _load(args.policies, registry, catalog)
+    policy = _load(args.policies or deployment.load(args.config).policies, registry, catalog)
     failures = total = 0
     decided: set[str] = set()
     for path in args.files:

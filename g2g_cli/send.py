@@ -11,6 +11,8 @@ from pathlib import Path
 from g2g_sdk.errors import ConfigError, G2GError
 from google.protobuf import json_format
 
+from g2g_cli import deployment
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("send", help="send one request through the broker")
@@ -22,8 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--legal-basis", default="")
     parser.add_argument("--json", dest="payload", required=True,
                         help="the request message as protobuf JSON, or @FILE")
-    parser.add_argument("--registry", type=Path, default=Path("config/agencies.yaml"))
-    parser.add_argument("--pki-dir", type=Path, default=Path("var/pki"))
+    deployment.add_world_options(parser)
     parser.add_argument("--broker", help="broker address (default: from the registry)")
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.set_defaults(handler=_send)
@@ -44,8 +45,9 @@ def _send(args: argparse.Namespace) -> int:
     except json_format.ParseError as exc:
         print(f"g2g: invalid --json for {method.input_type.full_name}: {exc}", file=sys.stderr)
         return 2
-    registry = load_registry(args.registry, args.pki_dir)
-    identity = pki.load_identity(args.pki_dir, args.sender)
+    where = deployment.world(args)
+    registry = load_registry(where.registry, where.pki_dir)
+    identity = pki.load_identity(where.pki_dir, args.sender)
 
     async def run() -> str:
         async with ConsumerClient(identity, registry, broker_endpoint=args.broker) as client:

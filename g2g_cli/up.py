@@ -2,9 +2,12 @@
 
 Children get their own session so Ctrl-C reaches only this supervisor, which
 then stops them in order (adapters after the broker has drained). Child logs
-go to var/log/<name>.log; the status line shows the broker's port, each
-adapter agency with its port, and counts exchanges by outcome. Adapters read
-their data from var/data/<adapter>/ (`g2g data import`), seeded where absent.
+go to the deployment's ``log_dir``/<name>.log; the status line shows the
+broker's port, each adapter agency with its port, and counts exchanges by
+outcome. Every installed adapter (`g2g adapter list`) runs, reading its data
+from the deployment's ``adapters.data_root``/<adapter>/ (`g2g data import`),
+seeded where absent. All paths come from the config file, so `g2g up` serves
+the same deployment from any working directory.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agency_adapters.common.datasets import DATA_ROOT
+from g2g_sdk.errors import ConfigError
+
+from g2g_cli import deployment
 
 STARTED_EVENTS = {"broker_started", "adapter_started"}
 READY_EVENTS = {"broker_started", "adapter_ready"}
@@ -39,8 +44,9 @@ class _Missing(dict[str, object]):
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("up", help="run broker + all adapters in the foreground")
-    parser.add_argument("--config", type=Path, default=Path("config/broker.yaml"))
-    parser.add_argument("--log-dir", type=Path, default=Path("var/log"))
+    deployment.add_config_option(parser)
+    parser.add_argument("--log-dir", type=Path, metavar="DIR",
+                        help="one log file per child (default: the deployment's log_dir)")
     parser.add_argument("--workers", type=int, metavar="N",
                         help="broker processes (passed to `g2g broker serve --workers`)")
     parser.set_defaults(handler=_up)
@@ -85,19 +91,23 @@ class Status:
 
 
 def _children(config_path: Path, workers: int | None = None) -> list[Child]:
-    from agency_adapters.runner import ADAPTERS
+    from agency_adapters.runner import names
     from broker.config import load_config
 
     config = load_config(config_path)
+    adapters = names()
+    if not adapters:
+        raise ConfigError("no adapters are installed (`g2g adapter list`); g2g up runs the "
+                          "broker with every installed adapter")
     g2g = [sys.executable, "-m", "g2g_cli.main"]
     broker = [*g2g, "broker", "serve", "--config", str(config_path)]
     children = [Child("broker", broker + ([] if workers is None else ["--workers", str(workers)]))]
     # One process for every adapter: adapters serving the same agency (immigration
     # and consular both serve ID/GOV/IMIGRASI) must share that agency's server.
-    children.append(Child("adapters", [*g2g, "adapter", "serve", *sorted(ADAPTERS),
+    children.append(Child("adapters", [*g2g, "adapter", "serve", *adapters,
                                        "--registry", str(config.registry),
                                        "--pki-dir", str(config.pki_dir),
-                                       "--data-root", str(DATA_ROOT)]))
+                                       "--data-root", str(config.data_root)]))
     return children
 
 
@@ -161,5 +171,7 @@ async def _run(config_path: Path, log_dir: Path, workers: int | None = None) -> 
 
 
 def _up(args: argparse.Namespace) -> int:
-    args.log_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_run(args.config, args.log_dir, args.workers))
+    config_path = deployment.find_config(args.config)
+    log_dir = args.log_dir or deployment.load(config_path).log_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_run(config_path, log_dir, args.workers))

@@ -206,20 +206,25 @@ def _watchlist_steps(listed_name: str, listed_dob: str) -> list[Step]:
     ]
 
 
+def _seeded(adapter: str, dataset: str) -> tuple[Any, ...]:
+    """An installed adapter's seeded records of one data set (through its plugin entry point)."""
+    from agency_adapters.runner import load
+
+    found = load(adapter).DATA.dataset(dataset)
+    assert found is not None, (adapter, dataset)
+    return found.seeded()
+
+
 def _commonest_name() -> str:
     """The seeded watchlist's most shared full name: a query no officer can settle by name."""
-    from agency_adapters.immigration.service import seeded_records
-
-    return Counter(r.full_name for r in seeded_records()).most_common(1)[0][0]
+    names = Counter(str(r.full_name) for r in _seeded("immigration", "watchlist"))
+    return names.most_common(1)[0][0]
 
 
 def _interpol_steps() -> list[Step]:
-    from agency_adapters.interpol.service import seeded_data
-
-    data = seeded_data()
-    red = next(n for n in data.notices if n.category == "RED" and n.documents
+    red = next(n for n in _seeded("interpol", "notices") if n.category == "RED" and n.documents
                and n.date_of_birth)
-    stolen = next(s for s in data.sltd if s.status == "STOLEN")
+    stolen = next(s for s in _seeded("interpol", "sltd") if s.status == "STOLEN")
     polri, imigrasi = "ID/GOV/POLRI", "ID/GOV/IMIGRASI"
 
     def doc(number: str, country: str) -> ipb.DocumentCheckRequest:
@@ -262,12 +267,10 @@ def _interpol_steps() -> list[Step]:
 
 
 def _consular_steps() -> list[Step]:
-    from agency_adapters.consular.service import seeded_data
-
-    data = seeded_data()
-    permit = next(p for p in data.permits if p.nationality == "NLD" and p.sponsor is not None)
-    aussie = next(p for p in data.permits if p.nationality == "AUS")
-    passport = next(p for p in data.passports
+    permits = _seeded("consular", "permits")
+    permit = next(p for p in permits if p.nationality == "NLD" and p.sponsor is not None)
+    aussie = next(p for p in permits if p.nationality == "AUS")
+    passport = next(p for p in _seeded("consular", "passports")
                     if p.issuing_country == "NLD" and p.status == "VALID")
     nl, au, imigrasi = "NL/GOV/EMBASSY-JAKARTA", "AU/GOV/EMBASSY-JAKARTA", "ID/GOV/IMIGRASI"
     verify = cpb.PassportVerificationRequest(passport_number=passport.passport_number,
@@ -302,10 +305,8 @@ def _consular_steps() -> list[Step]:
 
 async def play(work_dir: Path) -> list[Row]:
     """Start a federation in `work_dir`, run every scripted exchange, stop; the rows."""
-    from agency_adapters.immigration.service import seeded_records
-
     fed = await start_federation(work_dir)
-    listed = seeded_records()[0]
+    listed = _seeded("immigration", "watchlist")[0]
     rows: list[Row] = []
     try:
         for step in _steps(listed.full_name, listed.date_of_birth):

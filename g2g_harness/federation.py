@@ -13,14 +13,14 @@ from pathlib import Path
 from g2g_sdk import ConsumerClient, ProviderServer, pki
 from g2g_sdk.registry import Registry, load_registry
 
-from agency_adapters.runner import ADAPTERS, start_adapters
+from agency_adapters.runner import names, start_adapters
 from broker.config import BrokerConfig, load_config
 from broker.server import RunningBroker, start_broker
 from broker.typing import Clock
+from g2g_harness import example
 
-REPO = Path(__file__).resolve().parent.parent
-REGISTRY = REPO / "config" / "agencies.yaml"
-POLICIES = REPO / "config" / "policies"
+REGISTRY = example.registry()
+POLICIES = example.policies()
 
 
 @dataclass
@@ -54,13 +54,14 @@ class LocalFederation:
 
 
 def write_config(work_dir: Path, *, pki_dir: Path, policies: Path = POLICIES,
-                 audit_yaml: str | None = None, extra: str = "") -> Path:
+                 audit_yaml: str | None = None, extra: str = "",
+                 registry: Path = REGISTRY) -> Path:
     """A broker config file for a local federation under `work_dir`."""
     audit = audit_yaml or f"  backend: sqlite\n  path: {work_dir / 'audit.db'}\n"
     path = work_dir / "broker.yaml"
     path.write_text(
         "broker:\n  listen: 127.0.0.1:0\n  instance_id: local-1\n"
-        f"registry: {REGISTRY}\npki_dir: {pki_dir}\npolicies: {policies}\n"
+        f"registry: {registry}\npki_dir: {pki_dir}\npolicies: {policies}\n"
         f"audit:\n{audit}{extra}", encoding="utf-8")
     return path
 
@@ -69,20 +70,22 @@ async def start_federation(work_dir: Path, *, pki_dir: Path | None = None,
                            config_path: Path | None = None,
                            adapters: tuple[str, ...] | None = None,
                            endpoints: dict[str, str] | None = None,
-                           clock: Clock | None = None) -> LocalFederation:
+                           clock: Clock | None = None,
+                           registry_path: Path = REGISTRY) -> LocalFederation:
     """Start adapters on free ports, then the broker pointing at them.
 
-    `endpoints` adds or overrides provider endpoints (a test's own provider).
+    `endpoints` adds or overrides provider endpoints (a test's own provider);
+    `registry_path` replaces the example registry (keep the config's in step).
     """
     work_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (start-up, no requests yet)
     if pki_dir is None:
         pki_dir = work_dir / "pki"
-        pki.init_pki(REGISTRY, pki_dir)
-    registry = load_registry(REGISTRY, pki_dir)
+        pki.init_pki(registry_path, pki_dir)
+    registry = load_registry(registry_path, pki_dir)
     # Adapters serving the same agency (immigration and consular both serve
     # ID/GOV/IMIGRASI) share that agency's one server: handlers are merged.
     providers = await start_adapters(
-        adapters if adapters is not None else tuple(sorted(ADAPTERS)), registry, pki_dir,
+        adapters if adapters is not None else names(), registry, pki_dir,
         listen="127.0.0.1:0")
     registry = registry.with_endpoints(
         {agency: f"127.0.0.1:{port}" for agency, (_, port) in providers.items()}

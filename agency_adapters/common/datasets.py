@@ -34,8 +34,6 @@ from agency_adapters.common.records import (
 I = TypeVar("I")  # noqa: E741 (the index type of an adapter)
 I_co = TypeVar("I_co", covariant=True)
 
-DATA_ROOT: Final = Path("var/data")
-"""Default data root: adapter ``NAME`` reads ``var/data/NAME/<dataset>.jsonl``."""
 RELOAD_INTERVAL: Final = 1.0
 """Seconds between checks of a running adapter's data files."""
 

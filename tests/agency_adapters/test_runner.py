@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 from pathlib import Path
@@ -30,14 +31,15 @@ def test_handlers_of_one_agency_from_several_adapters_are_merged() -> None:
 
 def test_two_adapters_serving_the_same_service_is_a_config_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "ADAPTERS",
-                        {**runner.ADAPTERS, "consular-copy": runner.ADAPTERS["consular"]})
+    adapters = runner.installed()
+    copy = dataclasses.replace(adapters["consular"], name="consular-copy")
+    monkeypatch.setattr(runner, "installed", lambda: {**adapters, "consular-copy": copy})
     with pytest.raises(ConfigError, match=r"both serve g2g\.consular\.v1"):
         runner.merged_handlers(("consular", "consular-copy"))
 
 
 def test_adapters_serve_exactly_the_services_the_registry_lists(registry: Registry) -> None:
-    merged = runner.merged_handlers(tuple(runner.ADAPTERS))
+    merged = runner.merged_handlers(runner.names())
     for agency_id, handlers in merged.items():
         agency = registry.agency(agency_id)
         assert agency is not None
@@ -45,6 +47,19 @@ def test_adapters_serve_exactly_the_services_the_registry_lists(registry: Regist
         assert set(handlers) == {offer.name for offer in agency.services}, agency_id
     offering = {a.id for a in registry.agencies.values() if a.services}
     assert offering == set(merged)
+
+
+def test_the_bundled_adapters_are_entry_points_of_the_g2g_distribution() -> None:
+    adapters = runner.installed()
+    assert {name: (a.module, a.distribution) for name, a in adapters.items()
+            if a.distribution == "g2g"} == {
+        "consular": ("agency_adapters.consular.service", "g2g"),
+        "immigration": ("agency_adapters.immigration.service", "g2g"),
+        "interpol": ("agency_adapters.interpol.service", "g2g"),
+    }
+    with pytest.raises(ConfigError, match=r"no adapter named 'nope' is installed \(installed: "
+                                          r"consular, immigration, interpol"):
+        runner.load("nope")
 
 
 def test_data_directories_replace_the_seeded_data_file_by_file(tmp_path: Path) -> None:

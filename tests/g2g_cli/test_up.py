@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agency_adapters.common.datasets import DATA_ROOT
+from pathlib import Path
+
 from g2g_cli.up import Child, Status, _children
 from tests.conftest import REPO
 
@@ -13,7 +14,9 @@ def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
                                 str(REPO / "config" / "broker.yaml")]
     serve = adapters.argv[adapters.argv.index("serve") + 1:]
     assert serve[:3] == ["consular", "immigration", "interpol"]
-    assert serve[serve.index("--data-root") + 1] == str(DATA_ROOT) == "var/data"
+    # The data root is the config's adapters.data_root, resolved against the config
+    # file's directory: the same deployment from any working directory.
+    assert Path(serve[serve.index("--data-root") + 1]).resolve() == REPO / "var" / "data"
 
 
 def test_the_status_line_names_each_agency_and_its_port() -> None:
