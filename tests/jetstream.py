@@ -31,9 +31,10 @@ class StreamNames:
     prefix: str
 
     def yaml(self, **extra: object) -> str:
-        """An `events:` section for a broker config using these names."""
+        """An `events:` section for a broker config using these names (memory storage)."""
+        extra = {"storage": "memory", **extra}
         lines = [f"  url: {self.url}", f"  stream: {self.stream}",
-                 f"  subject_prefix: {self.prefix}", "  storage: memory"]
+                 f"  subject_prefix: {self.prefix}"]
         lines += [f"  {k}: {v}" for k, v in extra.items()]
         return "events:\n" + "\n".join(lines) + "\n"
 

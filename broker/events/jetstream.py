@@ -107,9 +107,21 @@ class JetStreamBus:
         nc = await nats.connect(
             self.config.url, allow_reconnect=True, max_reconnect_attempts=-1,
             reconnect_time_wait=0.5, connect_timeout=2, name="g2g-broker",
-            error_cb=_quiet, disconnected_cb=_disconnected, reconnected_cb=_reconnected)
+            error_cb=_quiet, disconnected_cb=_disconnected, reconnected_cb=self._reconnected)
         self._nc, self._js = nc, nc.jetstream(timeout=self.config.publish_timeout_seconds)
         await self._ensure_stream()
+
+    async def _reconnected(self) -> None:
+        # A server that lost its state (memory storage, a rebuilt cluster) gets the
+        # stream back; refused until then, since `connected` needs ready.
+        self._ready.clear()
+        try:
+            await self._ensure_stream()
+        except Exception as exc:  # the next reconnect tries again
+            log.error("jetstream_stream_failed", **logs.fault_fields(exc))
+            return
+        self._ready.set()
+        log.info("jetstream_reconnected", stream=self.config.stream)
 
     async def _drop(self) -> None:
         nc, self._nc, self._js = self._nc, None, None
@@ -254,5 +266,3 @@ async def _disconnected() -> None:
     log.warning("jetstream_disconnected")
 
 
-async def _reconnected() -> None:
-    log.info("jetstream_reconnected")

@@ -198,12 +198,12 @@ async def publish(signed: events_pb2.SignedEvent, peer: str | None,
             for subscriber, d in decisions))
         await asyncio.gather(*(broker.bus.publish(r.subject, r.data, r.msg_id) for r in routes))
     except G2GError as exc:
-        await _record_failure(trace, exc, broker)
+        await _record_failure(trace, exc, broker, signed)
         raise
     except Exception as exc:
         log.error("publish_fault", **logs.fault_fields(exc))
         fault = InternalError("the broker failed to process this event")
-        await _record_failure(trace, fault, broker)
+        await _record_failure(trace, fault, broker, signed)
         raise fault from None
     await broker.audit.append(trace.record("event_outcome", broker.clock(), status="OK",
                                            reason="DUPLICATE" if duplicate else ""))
@@ -220,7 +220,10 @@ async def _published_before(header: events_pb2.EventHeader, digest: str,
     return any(rec.get("request_digest") == digest for rec in records)
 
 
-async def _record_failure(trace: _Trace, exc: G2GError, broker: EventsBroker) -> None:
+async def _record_failure(trace: _Trace, exc: G2GError, broker: EventsBroker,
+                          signed: events_pb2.SignedEvent) -> None:
+    if trace.header is None:  # refused before the header was checked: record what it says
+        trace.header = _peek_header(signed.header)
     kind = "event_outcome" if trace.recorded else "event_rejected"
     log.info("event", outcome=exc.code.name, reason=exc.reason,
              event_id=trace.header.event_id if trace.header else None,
@@ -230,6 +233,16 @@ async def _record_failure(trace: _Trace, exc: G2GError, broker: EventsBroker) ->
                                                reason=exc.reason))
     except G2GError as audit_exc:
         log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)
+
+
+def _peek_header(header_bytes: bytes) -> events_pb2.EventHeader | None:
+    """Best-effort, unverified parse so a refused event's ids can still be audited."""
+    header = events_pb2.EventHeader()
+    try:
+        header.ParseFromString(header_bytes)
+    except DecodeError:
+        return None
+    return header
 
 
 # --- subscribe ----------------------------------------------------------------
