@@ -8,7 +8,7 @@ GEN    := sdk/g2g_sdk/_gen/__init__.py
 PROTOS := $(shell find proto -name '*.proto')
 PKI    := var/pki
 
-.PHONY: help install gen pki run demo test lint bench bench-quick bench-policy bench-audit eval-screening clean
+.PHONY: help install gen pki run demo test lint bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
 
 help:
 	@echo "make run    - start broker + adapters on localhost (Ctrl-C stops all)"
@@ -17,6 +17,8 @@ help:
 	@echo "make lint   - ruff + mypy + buf lint"
 	@echo "make bench  - benchmarks (prints a table, writes bench/results/)"
 	@echo "make eval-screening - watchlist screening recall/precision/latency"
+	@echo "make wheels - build the g2g-sdk and g2g wheels into dist/"
+	@echo "make wheel-check - install the wheels outside the checkout and use them (.ci/wheel_job)"
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +69,16 @@ bench-profile: $(GEN)
 
 eval-screening: $(GEN)
 	$(BIN)/python -m agency_adapters.immigration.evaluation
+
+# Offline, no build isolation: setuptools comes from the dev dependencies.
+wheels: $(GEN)
+	rm -rf build sdk/build
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --no-index --wheel-dir dist ./sdk .
+	rm -rf build sdk/build
+	@ls -1 dist/*.whl
+
+wheel-check: $(GEN)
+	.ci/wheel_job
 
 clean:
 	rm -rf $(VENV) sdk/g2g_sdk/_gen var .mypy_cache .ruff_cache .pytest_cache

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -31,6 +31,7 @@ from g2g_sdk import pki
 from g2g_sdk.errors import ConfigError
 from g2g_sdk.provider import Handler, ProviderServer
 from g2g_sdk.registry import Registry, load_registry
+from g2g_sdk.reload import Reloader
 
 from agency_adapters.common.datasets import RELOAD_INTERVAL, AdapterData, Current, LiveData
 from agency_adapters.common.records import RecordError
@@ -141,7 +142,8 @@ def merged_handlers(names: Iterable[str], data: Mapping[str, Path | None] | None
     return merged
 
 
-async def start_adapters(names: Iterable[str], registry: Registry, pki_dir: Path, *,
+async def start_adapters(names: Iterable[str], registry: Registry | Callable[[], Registry],
+                         pki_dir: Path, *,
                          listen: str | None = None,
                          data: Mapping[str, Path | None] | None = None,
                          live: Mapping[str, Current[Any]] | None = None,
@@ -151,19 +153,22 @@ async def start_adapters(names: Iterable[str], registry: Registry, pki_dir: Path
     Returns {agency_id: (server, port)}. `listen` overrides the registry endpoints
     (tests pass 127.0.0.1:0); `data` maps adapter names to data directories, or
     `live` to already opened data (`open_data`) that the caller keeps refreshing.
+    `registry` may be a function returning the live registry (hot reload): the
+    servers then verify every call against the registry of that moment.
     """
     names = tuple(names)
     merged = merged_handlers(names, data, live=live)
+    now = registry() if callable(registry) else registry
     for agency_id in merged:
-        agency = registry.agency(agency_id)
+        agency = now.agency(agency_id)
         if agency is None:
-            raise ConfigError(f"{agency_id} is not in the registry", file=registry.source)
+            raise ConfigError(f"{agency_id} is not in the registry", file=now.source)
         if (listen or agency.endpoint) is None:
-            raise ConfigError(f"{agency_id} has no endpoint", file=registry.source)
+            raise ConfigError(f"{agency_id} has no endpoint", file=now.source)
     started: dict[str, tuple[ProviderServer, int]] = {}
     try:
         for agency_id, handlers in merged.items():
-            agency = registry.agency(agency_id)
+            agency = now.agency(agency_id)
             assert agency is not None
             address = listen or agency.endpoint
             assert address is not None
@@ -198,16 +203,23 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
 
     `data` is one adapter's data directory (with one name) or a {name: dir} map;
     other adapters read ``data_root/<name>`` when `data_root` is set. Changed
-    data files are swapped in (checked every `reload_interval` s, and on SIGHUP).
+    data files are swapped in (checked every `reload_interval` s, and on SIGHUP);
+    so is a changed registry (keys of the broker and of consumers; an adapter's
+    own endpoint stays what it bound at start).
     """
     names = (names,) if isinstance(names, str) else tuple(names)
     if isinstance(data, Path):
         if len(names) != 1:
             raise ConfigError("a bare data path needs exactly one adapter; use NAME=PATH")
         data = {names[0]: data}
-    registry = load_registry(registry_path, pki_dir)
+    registry = Reloader("registry", lambda: load_registry(registry_path, pki_dir),
+                        interval=max(reload_interval, 1.0))
     live = open_data(names, data, data_root)
-    started = await start_adapters(names, registry, pki_dir, listen=listen, live=live)
+
+    def current_registry() -> Registry:
+        return registry.current
+
+    started = await start_adapters(names, current_registry, pki_dir, listen=listen, live=live)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -215,6 +227,7 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
     pending: set[asyncio.Task[bool]] = set()
 
     def reload_now() -> None:
+        registry.request_reload()
         for source in live.values():
             task = asyncio.create_task(source.refresh(force=True))
             pending.add(task)
@@ -228,7 +241,9 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
              data={name: str(d.directory or "seeded") for name, d in live.items()})
     watchers = [asyncio.create_task(source.watch(stop, reload_interval))
                 for source in live.values()]
+    registry.start()
     await stop.wait()
+    await registry.stop()
     await asyncio.gather(*watchers, *pending)
     for server, _ in started.values():
         await server.stop()

@@ -39,6 +39,7 @@ from g2g_sdk.errors import (
     G2GError,
     InternalError,
     PolicyDenied,
+    ProviderRejected,
     ProviderResponseInvalid,
     SchemaError,
     SignatureError,
@@ -53,6 +54,7 @@ from broker.audit.store import Admission
 from broker.config import Limits
 from broker.policy import Decision, PolicySet, RequestContext
 from broker.policy.ratelimit import windows
+from broker.trust import Trust
 from broker.typing import Clock, ReplayGuard
 
 log = structlog.get_logger("g2g.broker")
@@ -63,12 +65,15 @@ Forward = Callable[[str, provider_pb2.ProviderRequest, float], Awaitable[envelop
 
 @dataclass(frozen=True)
 class Broker:
-    """Everything the pipeline needs, built once at start-up."""
+    """Everything the pipeline needs, built once at start-up.
+
+    `trust` and `policies` return the live (hot-reloaded) values; a request
+    reads each once, so it is decided under one registry version throughout.
+    """
 
     broker_id: str
     instance_id: str
-    registry: Registry
-    catalog: Catalog
+    trust: Callable[[], Trust]
     policies: Callable[[], PolicySet]
     audit: AuditStore
     replay: ReplayGuard
@@ -80,6 +85,15 @@ class Broker:
     # Exchanges answered, by status code name; `g2g broker serve` reports it
     # periodically so the OK path needs no log line of its own.
     tally: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def registry(self) -> Registry:
+        """The registry serving now (a request uses its own snapshot, `Trust`)."""
+        return self.trust().registry
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.trust().catalog
 
 
 @dataclass
@@ -94,9 +108,10 @@ class Trace:
     decision_id: str = ""
     subjects: tuple[str, ...] = ()
     request_recorded: bool = False
+    registry_version: str = ""
 
     def event(self, kind: str, now: datetime, *, status: str = "", reason: str = "",
-              response_digest: str = "") -> AuditEvent:
+              response_digest: str = "", refused_by: str = "") -> AuditEvent:
         h = self.header
         d = self.decision
         return AuditEvent(
@@ -113,6 +128,7 @@ class Trace:
             decision_id=self.decision_id,
             rule_id=(d.rule_id or "") if d else "",
             policy_version=d.policy_version if d else "",
+            registry_version=self.registry_version,
             status_code=status,
             reason=reason,
             request_digest=self.request_digest,
@@ -120,6 +136,7 @@ class Trace:
             latency_ms=None if kind == "request" else
             round((time.perf_counter() - self.started) * 1000, 3),
             subject_keys=self.subjects,
+            refused_by=refused_by,
         )
 
 
@@ -146,11 +163,12 @@ def check_sender(header: envelope_pb2.Header, consumer: str, registry: Registry)
 
 
 def verify_request(env: envelope_pb2.Envelope, header: envelope_pb2.Header,
-                   broker: Broker) -> OpenedEnvelope:
-    """Signature by a key of the sender, payload digest, freshness."""
-    agency = broker.registry.agency(header.sender)
+                   broker: Broker, registry: Registry) -> OpenedEnvelope:
+    """Signature by a key of the sender valid when the message was made, digest, freshness."""
+    agency = registry.agency(header.sender)
     assert agency is not None  # check_sender ran first
     keyid = envelope.verify_signature(env, agency.signing_keys)
+    agency.check_signer(keyid, envelope.from_timestamp(header.created_at))
     envelope.check_payload_digest(env, header)
     envelope.check_freshness(header, broker.clock(), broker.limits.time_rules)
     return OpenedEnvelope(envelope=env, header=header, signer_keyid=keyid)
@@ -202,13 +220,16 @@ def attest(opened: OpenedEnvelope, spec: ServiceSpec, decision: Decision, decisi
 
 
 def verify_response(response: envelope_pb2.Envelope, request: OpenedEnvelope,
-                    spec: ServiceSpec, mask: fieldmask.MaskTree, broker: Broker) -> None:
+                    spec: ServiceSpec, mask: fieldmask.MaskTree, broker: Broker,
+                    registry: Registry) -> None:
     """Fail closed unless the response is the provider's signed, bound, in-mask answer."""
-    provider = broker.registry.agency(request.header.recipient)
+    provider = registry.agency(request.header.recipient)
     assert provider is not None  # resolve_service checked the recipient offers the service
     try:
         answer = envelope.open_envelope(response, provider.signing_keys, now=broker.clock(),
                                         rules=broker.limits.time_rules, kind=envelope.RESPONSE)
+        provider.check_signer(answer.signer_keyid,
+                              envelope.from_timestamp(answer.header.created_at))
     except (SignatureError, EnvelopeError, FreshnessError) as exc:
         raise _invalid("signature", f"provider response rejected: {exc.message}") from None
     h = answer.header
@@ -234,18 +255,19 @@ def _invalid(check: str, message: str, **extra: str) -> ProviderResponseInvalid:
 
 async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_pb2.Envelope:
     """Run one Exchange.Call (its request bytes as received) through every step; audit it."""
-    trace = Trace()
+    trust = broker.trust()
+    trace = Trace(registry_version=trust.version)
     try:
         trace.consumer = authenticate(peer)
         env = envelope.parse_envelope(raw, broker.limits.max_envelope_bytes)
         header = trace.header = envelope.parse_header(env)
         trace.request_digest = envelope.sha256(env.header).hex()
-        check_sender(header, trace.consumer, broker.registry)
-        opened = verify_request(env, header, broker)
+        check_sender(header, trace.consumer, trust.registry)
+        opened = verify_request(env, header, broker, trust.registry)
         keep_until = (envelope.from_timestamp(header.expires_at)
                       + broker.limits.time_rules.clock_skew)
         await replay.check_replay(broker.replay, header.sender, header.message_id, keep_until)
-        spec = resolve_service(header, broker.catalog)
+        spec = resolve_service(header, trust.catalog)
         request = schema.decode(spec.request_type, opened.payload, header.payload_type)
         offer = spec.offers[header.recipient]
         trace.subjects = subject_keys(broker.log_secret, offer.subject_fields, request)
@@ -263,7 +285,8 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_
         response = await broker.forward(
             header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
             broker.limits.provider_timeout_seconds)
-        verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker)
+        verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker,
+                        trust.registry)
     except G2GError as exc:
         await _record_failure(trace, exc, broker, raw)
         raise
@@ -327,8 +350,9 @@ async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: byte
              correlation_id=h.correlation_id if h else None,
              consumer=trace.consumer or None, service=h.service if h else None)
     try:
-        await broker.audit.append(trace.event(kind, broker.clock(), status=exc.code.name,
-                                              reason=exc.reason))
+        await broker.audit.append(trace.event(
+            kind, broker.clock(), status=exc.code.name, reason=exc.reason,
+            refused_by="provider" if isinstance(exc, ProviderRejected) else ""))
     except G2GError as audit_exc:
         # The original failure is what the caller must see; the audit outage is logged.
         log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)

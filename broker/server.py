@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,8 @@ from g2g_sdk._gen.g2g.v1 import (
 )
 from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
 from g2g_sdk.errors import AuthenticationError, G2GError, StartupError, UnknownServiceError
-from g2g_sdk.registry import Registry, load_registry
+from g2g_sdk.registry import Registry
+from g2g_sdk.reload import Reloader
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -40,6 +41,7 @@ from broker.forward import ProviderClients
 from broker.policy import PolicySet
 from broker.policy.reload import PolicyWatcher
 from broker.replay import MemoryReplayGuard
+from broker.trust import Trust, load_trust, registry_reloader
 from broker.typing import Clock
 
 log = structlog.get_logger("g2g.broker")
@@ -89,8 +91,8 @@ def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
 
 
 class CatalogServicer(broker_pb2_grpc.CatalogServicer):
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
+    def __init__(self, catalog: Callable[[], Catalog]) -> None:
+        self._catalog = catalog  # the live catalog (follows registry reloads)
 
     @staticmethod
     def _infos(spec: ServiceSpec, provider: str = "") -> list[broker_pb2.ServiceInfo]:
@@ -106,14 +108,14 @@ class CatalogServicer(broker_pb2_grpc.CatalogServicer):
             broker_pb2.ListServicesRequest, broker_pb2.ListServicesResponse],
     ) -> broker_pb2.ListServicesResponse:
         return broker_pb2.ListServicesResponse(services=[
-            info for _, spec in sorted(self._catalog.services.items())
+            info for _, spec in sorted(self._catalog().services.items())
             for info in self._infos(spec, request.provider)])
 
     async def DescribeService(  # noqa: N802
         self, request: broker_pb2.DescribeServiceRequest, context: grpc.aio.ServicerContext[
             broker_pb2.DescribeServiceRequest, broker_pb2.DescribeServiceResponse],
     ) -> broker_pb2.DescribeServiceResponse:
-        spec = self._catalog.get(request.name)
+        spec = self._catalog().get(request.name)
         if spec is None:
             await status.abort_with(context, UnknownServiceError(
                 f"no service named {request.name}"))
@@ -131,12 +133,19 @@ class RunningBroker:
     broker: pipeline.Broker
     audit: AuditStore
     watcher: PolicyWatcher
+    registry: Reloader[Trust]
     _closers: list[object] = field(default_factory=list)
+
+    def request_reload(self) -> None:
+        """Re-read the registry and the policies now (SIGHUP)."""
+        self.registry.request_reload()
+        self.watcher.request_reload()
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop accepting calls, let in-flight ones finish, then flush the audit log."""
         await self.server.stop(grace)
         await self.watcher.stop()
+        await self.registry.stop()
         for closer in self._closers:
             await closer.close()  # type: ignore[attr-defined]
         await self.audit.close()
@@ -149,36 +158,53 @@ def _utc_now() -> datetime:
 async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                        listen: str | None = None,
                        registry: Registry | None = None,
+                       endpoints: Mapping[str, str] | None = None,
                        worker: int | None = None) -> RunningBroker:
     """Build the broker from `config` and start serving; returns once bound.
 
-    `registry` overrides the configured file (tests and the demo bind adapters
-    to port 0 and pass the resulting endpoints this way). A `worker` logs
-    `worker_started`; its supervisor logs `broker_started` once all serve.
+    The registry is read from `config.registry` and hot reloaded (broker/trust.py).
+    `endpoints` overrides provider endpoints in every version loaded (tests and
+    the demo bind adapters to port 0); a `registry` passed in supplies them from
+    its agencies. A `worker` logs `worker_started`; its supervisor logs
+    `broker_started` once all serve.
     """
-    registry = registry or load_registry(config.registry, config.pki_dir)
-    catalog = Catalog.from_registry(registry)
+    if registry is not None and endpoints is None:
+        endpoints = {a.id: a.endpoint for a in registry.agencies.values() if a.endpoint}
+    trust = load_trust(config.registry, config.pki_dir, endpoints)
     identity = pki.load_identity(config.pki_dir, "broker")
     log_key = keys.load_private_key(config.pki_dir / "broker" / "log.key")
     log_secret_path = config.pki_dir / "broker" / "log-secret"
     keys.check_private_mode(log_secret_path)
     audit = await open_store(config.audit, log_key=log_key, instance_id=config.instance_id)
     try:
-        # Every policy set that ever decides is kept by version next to the log.
-        watcher = PolicyWatcher(config.policies, registry, catalog,
+        # Every policy set and registry version that ever decides is kept by version
+        # next to the log.
+        watcher = PolicyWatcher(config.policies, trust.registry, trust.catalog,
                                 on_loaded=lambda p: audit.record_policy(p.version, p.sources))
+        registry_watch = registry_reloader(config.registry, config.pki_dir, trust, watcher,
+                                           audit.record_registry, endpoints=endpoints)
     except G2GError:
         await audit.close()
         raise
-    clients = ProviderClients(registry, identity,
+
+    def current_trust() -> Trust:
+        return registry_watch.current
+
+    def current_registry() -> Registry:
+        return registry_watch.current.registry
+
+    def current_catalog() -> Catalog:
+        return registry_watch.current.catalog
+
+    clients = ProviderClients(current_registry, identity,
                               config.limits.transport_max_bytes)
 
     def current_policies() -> PolicySet:
         return watcher.current
 
     broker = pipeline.Broker(
-        broker_id=registry.broker_id, instance_id=config.instance_id, registry=registry,
-        catalog=catalog, policies=current_policies, audit=audit,
+        broker_id=trust.registry.broker_id, instance_id=config.instance_id,
+        trust=current_trust, policies=current_policies, audit=audit,
         replay=MemoryReplayGuard(clock), forward=clients, signing_key=identity.signing_key,
         log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock)
     server = grpc.aio.server(options=[
@@ -188,12 +214,12 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     ])
     gate = asyncio.Semaphore(config.limits.max_concurrent_calls)
     add_exchange(ExchangeServicer(broker, gate), server)
-    broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(catalog), server)
-    _add_audit_service(server, audit, registry, broker.log_secret)
+    broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(current_catalog), server)
+    _add_audit_service(server, audit, current_registry, broker.log_secret)
     closers: list[object] = [clients]
     service_names = list(_SERVICE_NAMES)
     if config.events is not None:
-        closers.append(await _add_events_service(server, config, broker, registry, catalog))
+        closers.append(await _add_events_service(server, config, broker))
         service_names.append("g2g.v1.Events")
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -204,34 +230,34 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
         raise StartupError(f"could not bind {listen or config.listen}", reason="BIND_FAILED")
     await server.start()
     watcher.start()
+    registry_watch.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("broker_started" if worker is None else "worker_started", port=port,
              instance_id=config.instance_id, policy_version=watcher.current.version,
-             services=len(catalog.services))
+             registry_version=trust.version, services=len(trust.catalog.services))
     return RunningBroker(server=server, port=port, broker=broker, audit=audit,
-                         watcher=watcher, _closers=closers)
+                         watcher=watcher, registry=registry_watch, _closers=closers)
 
 
 async def _add_events_service(server: grpc.aio.Server, config: BrokerConfig,
-                              broker: pipeline.Broker, registry: Registry,
-                              catalog: Catalog) -> object:
+                              broker: pipeline.Broker) -> object:
     """Connect to JetStream (in the background) and serve g2g.v1.Events; returns its closer."""
     from broker.events.service import add_events_service
 
     assert config.events is not None
-    return await add_events_service(server, config.events, broker, registry, catalog)
+    return await add_events_service(server, config.events, broker)
 
 
-def _add_audit_service(server: grpc.aio.Server, audit: AuditStore, registry: Registry,
-                       log_secret: bytes) -> None:
+def _add_audit_service(server: grpc.aio.Server, audit: AuditStore,
+                       registry: Callable[[], Registry], log_secret: bytes) -> None:
     from broker.audit.service import add_audit_service
 
     add_audit_service(server, audit, registry, log_secret)
 
 
 async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
-    """Run until SIGINT/SIGTERM; SIGHUP reloads the policies.
+    """Run until SIGINT/SIGTERM; SIGHUP reloads the registry and the policies.
 
     As worker `worker` of a `--workers N` broker (broker/workers.py) it also
     stops when the parent's pipe on stdin closes, and reports readiness on stdout.
@@ -249,7 +275,7 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
         config = replace(config, instance_id=workers.worker_instance_id(
             config.instance_id, worker))
     running = await start_broker(config, worker=worker)
-    loop.add_signal_handler(signal.SIGHUP, running.watcher.request_reload)
+    loop.add_signal_handler(signal.SIGHUP, running.request_reload)
     if worker is not None:
         sys.stdout.buffer.write(workers.READY)
         sys.stdout.flush()

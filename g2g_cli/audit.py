@@ -17,6 +17,16 @@ from g2g_sdk.errors import ConfigError
 
 from g2g_cli import deployment
 
+FILTERS = {
+    "agency": "where this agency is consumer or provider",
+    "consumer": "from this consumer agency",
+    "provider": "to this provider agency",
+    "service": "of this service (pkg.Service/Method)",
+    "purpose": "with this declared purpose",
+    "decision": "with this policy decision (allow or deny)",
+    "kind": "of this kind (request, outcome, rejected, audit_read, ...)",
+    "message-id": "of this request message id",
+}
 COLUMNS = ("seq", "time", "kind", "consumer", "provider", "service", "purpose", "decision",
            "rule_id", "status_code", "reason", "message_id")
 
@@ -26,8 +36,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     deployment.add_config_option(parser)
     sub = parser.add_subparsers(dest="audit_command", required=True)
     tail = sub.add_parser("tail", help="print the latest records (and follow with -f)")
-    tail.add_argument("-n", type=int, default=20)
-    tail.add_argument("-f", "--follow", action="store_true")
+    tail.add_argument("-n", type=int, default=20, metavar="N",
+                      help="how many of the latest records (default 20)")
+    tail.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing new records as they are written (checked every second)")
     tail.set_defaults(handler=_tail)
     verify = sub.add_parser("verify", help="recompute the tree, check every checkpoint; "
                             "or check an exported bundle offline (--bundle)")
@@ -43,8 +55,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.set_defaults(handler=_verify)
     query = sub.add_parser("query", help="records matching filters")
     _add_filters(query)
-    query.add_argument("--limit", type=int, default=1000)
-    query.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+    query.add_argument("--limit", type=int, default=1000, metavar="N",
+                       help="at most N records (default 1000)")
+    query.add_argument("--format", choices=("table", "jsonl", "csv"), default="table",
+                       help="table for people; jsonl (every field) or csv for tools")
     query.add_argument("--notifications", action="store_true",
                        help="events: one line per event and subscriber (notified, delivered, "
                        "acknowledged) for the records the filters select")
@@ -69,20 +83,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_filters(export)
     export.set_defaults(handler=_export)
     proof = sub.add_parser("proof", help="inclusion proof of one record against a checkpoint")
-    proof.add_argument("--seq", type=int, required=True)
+    proof.add_argument("--seq", type=int, required=True,
+                       help="the record's sequence number (the `seq` column)")
     proof.set_defaults(handler=_proof)
     cons = sub.add_parser("consistency", help="consistency proof between two tree sizes")
-    cons.add_argument("old", type=int)
-    cons.add_argument("new", type=int)
+    cons.add_argument("old", type=int, help="the earlier tree size (records), e.g. from a "
+                                             "checkpoint you saved")
+    cons.add_argument("new", type=int, help="the later tree size (records)")
     cons.set_defaults(handler=_consistency)
     cp = sub.add_parser("checkpoint", help="print the latest signed checkpoint note")
     cp.set_defaults(handler=_checkpoint)
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
-    for name in ("agency", "consumer", "provider", "service", "purpose", "decision", "kind",
-                 "message-id"):
-        parser.add_argument(f"--{name}", default="")
+    for name, what in FILTERS.items():
+        parser.add_argument(f"--{name}", default="", help=f"only records {what}")
     parser.add_argument("--status", default="", help="gRPC status name, e.g. PERMISSION_DENIED")
     parser.add_argument("--since", default="", help="ISO time, inclusive")
     parser.add_argument("--until", default="", help="ISO time, exclusive")

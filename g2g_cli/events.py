@@ -32,8 +32,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          help="e.g. g2g.immigration.v1.WatchlistHit")
     publish.add_argument("--json", dest="payload", required=True,
                          help="the event message as protobuf JSON, or @FILE")
-    publish.add_argument("--purpose", required=True)
-    publish.add_argument("--legal-basis", default="")
+    publish.add_argument("--purpose", required=True,
+                         help="why it is disclosed, e.g. border_control, consular_notification")
+    publish.add_argument("--legal-basis", default="",
+                         help='e.g. "VCCR Art. 36(1)(b)" (subscription rules may require one)')
     _client_options(publish)
     publish.set_defaults(handler=_publish)
 
@@ -53,15 +55,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     deployment.add_config_option(events)
     sub = events.add_subparsers(dest="events_command", required=True)
     tail = sub.add_parser("tail", help="the latest event records (and follow with -f)")
-    tail.add_argument("-n", type=int, default=20)
-    tail.add_argument("-f", "--follow", action="store_true")
+    tail.add_argument("-n", type=int, default=20, help="how many records (default 20)")
+    tail.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing new event records")
     tail.set_defaults(handler=_tail)
 
 
 def _client_options(parser: argparse.ArgumentParser) -> None:
     deployment.add_world_options(parser)
     parser.add_argument("--broker", help="broker address (default: from the registry)")
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds to wait for each broker call (default 10)")
 
 
 def _identity(args: argparse.Namespace, agency: str) -> tuple[Any, Any]:

@@ -22,9 +22,23 @@ GROUPS = ("g2g_cli.init", "g2g_cli.up", "g2g_cli.pki", "g2g_cli.broker", "g2g_cl
           "g2g_cli.data", "g2g_harness.demo")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"g2g {of('g2g')} (g2g-sdk {of('g2g-sdk')}, Python {sys.version.split()[0]})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="g2g", description="g2g: government-to-government data exchange broker")
+    parser.add_argument("--version", action="version", version=_version(),
+                        help="print the versions of g2g and g2g-sdk, then exit")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         importlib.import_module(group).register(subparsers)

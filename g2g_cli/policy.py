@@ -40,26 +40,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explain = sub.add_parser("explain", help="the decision for one request, and why")
     explain.add_argument("--policies", type=Path, metavar="DIR",
                          help="policy directory (default: the deployment's `policies`)")
-    explain.add_argument("--consumer", required=True)
+    explain.add_argument("--consumer", required=True, help="the asking agency id")
     explain.add_argument("--provider", help="default: the service's only provider")
-    explain.add_argument("--service", required=True)
-    explain.add_argument("--purpose", required=True)
-    explain.add_argument("--legal-basis", default="")
+    explain.add_argument("--service", required=True, help="pkg.Service/Method")
+    explain.add_argument("--purpose", required=True, help="the declared purpose")
+    explain.add_argument("--legal-basis", default="", help="the declared legal basis")
     explain.add_argument("--json", dest="request", metavar="REQUEST",
                          help="request payload as protobuf JSON: a file, or inline '{...}'")
     explain.add_argument("--at", help="evaluate at this ISO time (default now)")
-    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text for people, json for tools (default text)")
     explain.set_defaults(handler=_explain)
     test = sub.add_parser("test", help="run YAML files of decision test cases")
-    test.add_argument("files", nargs="+", type=Path)
+    test.add_argument("files", nargs="+", type=Path, help="YAML files of decision test cases")
     test.add_argument("--policies", type=Path, metavar="DIR",
                       help="policy directory (default: the deployment's `policies`)")
     test.add_argument("--require-coverage", action="store_true",
                       help="fail unless every rule decides at least one case")
     test.set_defaults(handler=_test)
     diff = sub.add_parser("diff", help="decisions that change between two policy directories")
-    diff.add_argument("old", type=Path)
-    diff.add_argument("new", type=Path)
+    diff.add_argument("old", type=Path, help="the policy directory in force")
+    diff.add_argument("new", type=Path, help="the proposed policy directory")
     diff.set_defaults(handler=_diff)
 
 

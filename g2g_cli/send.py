@@ -20,13 +20,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--to", dest="recipient", help="provider agency id (default: from the "
                         "registry)")
     parser.add_argument("--service", required=True, help="e.g. g2g.immigration.v1.Watchlist/Screen")
-    parser.add_argument("--purpose", required=True)
-    parser.add_argument("--legal-basis", default="")
+    parser.add_argument("--purpose", required=True,
+                        help="why you ask, as the policy names it (e.g. criminal_investigation)")
+    parser.add_argument("--legal-basis", default="",
+                        help="the law or agreement you ask under (some rules require one)")
     parser.add_argument("--json", dest="payload", required=True,
                         help="the request message as protobuf JSON, or @FILE")
     deployment.add_world_options(parser)
     parser.add_argument("--broker", help="broker address (default: from the registry)")
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="how long to wait for the answer, in seconds (default 10)")
     parser.set_defaults(handler=_send)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from g2g_sdk import ConsumerClient, envelope, pki
 from g2g_sdk._gen.g2g.consular.v1 import consular_pb2 as cpb
@@ -56,6 +57,7 @@ class Step:
     expect: str  # "OK" or a gRPC code name
     run: Callable[[ConsumerClient, LocalFederation], Awaitable[str]]
     reason: str = ""  # the expected ErrorInfo reason, when not OK
+    shows: str = ""  # text the answer's summary must contain (e.g. "0 hit(s)")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ class Row:
     @property
     def as_expected(self) -> bool:
         return self.outcome == self.step.expect and (
-            not self.step.reason or self.reason == self.step.reason)
+            not self.step.reason or self.reason == self.step.reason) and (
+            self.step.shows in self.detail)
 
 
 def _screen_by_name(full_name: str, dob: str = "") -> wl.ScreenRequest:
@@ -93,6 +96,17 @@ def _hits(payload: wl.ScreenResponse | ipb.NoticeSearchResponse) -> str:
     return f"{len(payload.hits)} hit(s)"
 
 
+_WORDS = {wl.ORDER_STATUS_IN_FORCE: "in force until", wl.ORDER_STATUS_EXPIRED: "expired after",
+          wl.ORDER_STATUS_LIFTED: "lifted on", wl.ORDER_STATUS_NOT_YET_IN_FORCE: "in force from"}
+
+
+def _screened(payload: wl.ScreenResponse) -> str:
+    """How many hits, and whether each (of the first two) binds on the day checked."""
+    states = [f"{_WORDS.get(h.status, '?')} {h.decisive_date or 'indefinitely'}"
+              for h in payload.hits[:2]]
+    return _hits(payload) + (f" [{'; '.join(states)}]" if states else "")
+
+
 def _document(payload: ipb.DocumentCheckResponse) -> str:
     listed = (f"listed {ipb.DocumentStatus.Name(payload.status).removeprefix('DOCUMENT_STATUS_')}"
               if payload.listed else "not listed")
@@ -106,7 +120,7 @@ def _permits(payload: cpb.StayPermitStatus) -> str:
 
 # What each answer says, without personal data.
 _SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
-    wl.ScreenResponse: _hits,
+    wl.ScreenResponse: _screened,
     ipb.NoticeSearchResponse: _hits,
     ipb.DocumentCheckResponse: _document,
     ipb.DocumentBatchResponse:
@@ -159,18 +173,46 @@ def _expired() -> Callable[[ConsumerClient, LocalFederation], Awaitable[str]]:
     return run
 
 
-def _steps(listed_name: str, listed_dob: str) -> list[Step]:
-    return [*_watchlist_steps(listed_name, listed_dob), *_interpol_steps(), *_consular_steps()]
+def _steps() -> list[Step]:
+    return [*_watchlist_steps(), *_interpol_steps(), *_consular_steps()]
 
 
-def _watchlist_steps(listed_name: str, listed_dob: str) -> list[Step]:
-    polri, bin_ = "ID/GOV/POLRI", "ID/GOV/BIN"
+def _example(status: str) -> Any:
+    """The first seeded watchlist entry whose order has `status` today (Jakarta calendar)
+    and whose name and date of birth no other entry shares."""
+    listed = _seeded("immigration", "watchlist")
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Jakarta")).date()
+    counts = Counter((r.full_name, r.date_of_birth) for r in listed)
+    return next(r for r in listed if counts[(r.full_name, r.date_of_birth)] == 1
+                and r.standing(today).status == status)
+
+
+def _watchlist_steps() -> list[Step]:
+    polri, bin_, customs = "ID/GOV/POLRI", "ID/GOV/BIN", "ID/GOV/BEA-CUKAI"
+    in_force, expired = _example("IN_FORCE"), _example("EXPIRED")
     bad_doc = wl.ScreenRequest(by_document=wl.DocumentQuery(
         type=wl.DOCUMENT_TYPE_PASSPORT, number="x-1", issuing_country="IDN"))
+    history = wl.ScreenRequest(by_name=wl.NameQuery(full_name=expired.full_name,
+                                                    date_of_birth=expired.date_of_birth),
+                               include_history=True)
     return [
         Step("police screen a listed person by name + DOB", polri, SCREEN, "OK",
-             _call(SCREEN, _screen_by_name(listed_name, listed_dob), "criminal_investigation",
-                   UU_6_2011)),
+             _call(SCREEN, _screen_by_name(in_force.full_name, in_force.date_of_birth),
+                   "criminal_investigation", UU_6_2011),
+             shows=f"1 hit(s) [in force until {in_force.valid_until}]"),
+        Step("customs at the border: an order in force", customs, SCREEN, "OK",
+             _call(SCREEN, _screen_by_name(in_force.full_name, in_force.date_of_birth),
+                   "border_control", UU_6_2011),
+             shows=f"1 hit(s) [in force until {in_force.valid_until}]"),
+        Step("customs at the border: an expired order", customs, SCREEN, "OK",
+             _call(SCREEN, _screen_by_name(expired.full_name, expired.date_of_birth),
+                   "border_control", UU_6_2011), shows="0 hit(s)"),
+        Step("customs ask the border for history (deny)", customs, SCREEN,
+             "PERMISSION_DENIED", _call(SCREEN, history, "border_control", UU_6_2011),
+             "POLICY_DENIED", shows="imigrasi-watchlist-border-in-force-only"),
+        Step("investigator: the same expired order, history", polri, SCREEN, "OK",
+             _call(SCREEN, history, "criminal_investigation", UU_6_2011),
+             shows=f"1 hit(s) [expired after {expired.valid_until}]"),
         Step("police screen a common name, no DOB (3 shown)", polri, SCREEN, "OK",
              _call(SCREEN, wl.ScreenRequest(by_name=wl.NameQuery(full_name=_commonest_name()),
                                             max_hits=3),
@@ -306,10 +348,9 @@ def _consular_steps() -> list[Step]:
 async def play(work_dir: Path) -> list[Row]:
     """Start a federation in `work_dir`, run every scripted exchange, stop; the rows."""
     fed = await start_federation(work_dir)
-    listed = _seeded("immigration", "watchlist")[0]
     rows: list[Row] = []
     try:
-        for step in _steps(listed.full_name, listed.date_of_birth):
+        for step in _steps():
             async with fed.client(step.consumer) as client:
                 try:
                     detail = await step.run(client, fed)

@@ -81,17 +81,18 @@ async def start_federation(work_dir: Path, *, pki_dir: Path | None = None,
     if pki_dir is None:
         pki_dir = work_dir / "pki"
         pki.init_pki(registry_path, pki_dir)
-    registry = load_registry(registry_path, pki_dir)
+    config = load_config(config_path or write_config(work_dir, pki_dir=pki_dir,
+                                                     registry=registry_path))
+    registry = load_registry(config.registry, pki_dir)
     # Adapters serving the same agency (immigration and consular both serve
     # ID/GOV/IMIGRASI) share that agency's one server: handlers are merged.
     providers = await start_adapters(
         adapters if adapters is not None else names(), registry, pki_dir,
         listen="127.0.0.1:0")
-    registry = registry.with_endpoints(
-        {agency: f"127.0.0.1:{port}" for agency, (_, port) in providers.items()}
-        | (endpoints or {}))
-    config = load_config(config_path or write_config(work_dir, pki_dir=pki_dir))
-    running = (await start_broker(config, registry=registry) if clock is None
-               else await start_broker(config, registry=registry, clock=clock))
+    bound = ({agency: f"127.0.0.1:{port}" for agency, (_, port) in providers.items()}
+             | (endpoints or {}))
+    registry = registry.with_endpoints(bound)
+    running = (await start_broker(config, endpoints=bound) if clock is None
+               else await start_broker(config, endpoints=bound, clock=clock))
     return LocalFederation(work_dir=work_dir, pki_dir=pki_dir, registry=registry,
                            config=config, broker=running, providers=providers)

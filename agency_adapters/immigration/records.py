@@ -85,6 +85,10 @@ class WatchlistRecord:
     decisions: tuple[Decision, ...] = ()
     lifted_on: str = ""
 
+    def standing(self, on: date) -> orders.Standing:
+        """Whether this order binds on day `on` (a Jakarta calendar day)."""
+        return orders.standing(self.valid_from, self.valid_until, self.lifted_on, on)
+
 
 def _document(index: int, value: object) -> IdentityDocument:
     doc_type, number, country = r.document(index, value, DOCUMENT_TYPES)

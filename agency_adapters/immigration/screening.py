@@ -9,6 +9,7 @@ Pure computation: never logs a name.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agency_adapters.common.matching import (
@@ -87,13 +88,17 @@ class ScreeningIndex:
         """Hits at or above the threshold, best first, at most MAX_HITS."""
         return list(self.search(query).hits)
 
-    def search(self, query: NameQuery | DocumentQuery, max_hits: int = MAX_HITS) -> Screening:
+    def search(self, query: NameQuery | DocumentQuery, max_hits: int = MAX_HITS,
+               keep: Callable[[WatchlistRecord], bool] | None = None) -> Screening:
         """The best `max_hits` (1..MAX_HITS_LIMIT) hits at or above the threshold, best
-        first (ties by entry id), and how many there are in all."""
+        first (ties by entry id), and how many there are in all; only records `keep`
+        accepts (e.g. orders in force) are counted and shown."""
         if not 1 <= max_hits <= MAX_HITS_LIMIT:
             raise ValueError(f"max_hits must be 1..{MAX_HITS_LIMIT}, not {max_hits}")
         found = (self._by_document(query) if isinstance(query, DocumentQuery)
                  else self._by_name(query))
+        if keep is not None:
+            found = [hit for hit in found if keep(hit.record)]
         return Screening(tuple(found[:max_hits]), len(found))
 
     def _by_document(self, q: DocumentQuery) -> list[ScreeningHit]:

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (size {int} PRIMARY KEY, root {blob} NOT 
   note TEXT NOT NULL, time TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS policy_sets (version TEXT PRIMARY KEY, sources TEXT NOT NULL,
   first_loaded TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_versions (version TEXT PRIMARY KEY, sources TEXT NOT NULL,
+  first_loaded TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS claims (claim TEXT PRIMARY KEY, expires {int} NOT NULL);
 CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires);
 CREATE TABLE IF NOT EXISTS rate_counts (counter TEXT NOT NULL, window_start {int} NOT NULL,

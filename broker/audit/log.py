@@ -160,3 +160,8 @@ class LogReader:
     def policy_sources(self, version: str) -> dict[str, str] | None:
         row = self._one("SELECT sources FROM policy_sets WHERE version = ?", (version,))
         return None if row is None else dict(json.loads(row[0]))
+
+    def registry_sources(self, version: str) -> dict[str, str] | None:
+        """The files of registry `version` (the registry YAML and the CA's published keys)."""
+        row = self._one("SELECT sources FROM registry_versions WHERE version = ?", (version,))
+        return None if row is None else dict(json.loads(row[0]))

@@ -19,7 +19,9 @@ Kind = Literal["request", "outcome", "rejected", "audit_read",
                # events (docs/AUDIT.md "Event records")
                "event", "event_rejected", "event_outcome", "route", "subscribe", "delivered",
                "receipt", "receipt_rejected", "delivery_failed"]
-RECORD_VERSION = 1
+# v2 added `registry_version`; the log keeps v1 records as written (their bytes are
+# what was hashed), so readers take both (docs/AUDIT.md).
+RECORD_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,20 @@ class AuditEvent:
     decision_id: str = ""
     rule_id: str = ""
     policy_version: str = ""
+    # The registry (agencies, keys) the exchange was decided under; its files are
+    # kept by version beside the log, as policy sets are.
+    registry_version: str = ""
     status_code: str = ""
     reason: str = ""
     request_digest: str = ""
     response_digest: str = ""
     latency_ms: float | None = None
     subject_keys: tuple[str, ...] = ()
+    # Optional keys, in the record only when set (so every earlier record's
+    # bytes, and the v1 vector, are unchanged): who refused, when a provider did;
+    # which of the fields above come from header bytes whose signature never verified.
+    refused_by: str = ""
+    unverified: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ def format_time(t: datetime) -> str:
 
 
 _EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
+_OPTIONAL = ("refused_by", "unverified")
 
 
 def to_record(event: AuditEvent, seq: int, instance_id: str) -> dict[str, Any]:
@@ -69,6 +80,11 @@ def to_record(event: AuditEvent, seq: int, instance_id: str) -> dict[str, Any]:
     record = {name: getattr(event, name) for name in _EVENT_FIELDS}
     record["time"] = format_time(event.time)
     record["subject_keys"] = list(event.subject_keys)
+    for name in _OPTIONAL:
+        if not record[name]:
+            del record[name]
+    if event.unverified:
+        record["unverified"] = list(event.unverified)
     record["seq"] = seq
     record["instance_id"] = instance_id
     record["v"] = RECORD_VERSION

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -51,7 +52,8 @@ def _visible(record: dict[str, Any], limit_to: str | None) -> bool:
 
 
 class AuditServicer(audit_pb2_grpc.AuditServicer):
-    def __init__(self, store: AuditStore, registry: Registry, log_secret: bytes) -> None:
+    def __init__(self, store: AuditStore, registry: Callable[[], Registry],
+                 log_secret: bytes) -> None:
         self._store = store
         self._registry = registry
         self._secret = log_secret
@@ -84,7 +86,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                           request_digest=self._digest(request))
         try:
             read = replace(read, consumer=tls.peer_agency(context))
-            limit_to = scope(self._registry, read.consumer)
+            limit_to = scope(self._registry(), read.consumer)
             # The rule that let the read in: whose records it could see.
             read = replace(read, rule_id=FEDERATION if limit_to is None
                            else f"{AGENCY}:{limit_to}")
@@ -189,7 +191,8 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
         return result
 
 
-def add_audit_service(server: grpc.aio.Server, store: AuditStore, registry: Registry,
-                      log_secret: bytes) -> None:
+def add_audit_service(server: grpc.aio.Server, store: AuditStore,
+                      registry: Callable[[], Registry], log_secret: bytes) -> None:
+    """`registry` returns the live registry (roles follow a reloaded one)."""
     audit_pb2_grpc.add_AuditServicer_to_server(AuditServicer(store, registry, log_secret),
                                                server)

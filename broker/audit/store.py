@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -194,12 +194,21 @@ class AuditStore:
 
     def record_policy(self, version: str, sources: Mapping[str, bytes]) -> None:
         """Keep a policy set's sources by version so auditors can re-run `explain`."""
+        self._record_sources("policy_sets", version, sources)
+
+    def record_registry(self, version: str, sources: Mapping[str, bytes]) -> None:
+        """Keep a registry version's files (registry YAML, published keys) by version."""
+        self._record_sources("registry_versions", version, sources)
+
+    def _record_sources(self, table: Literal["policy_sets", "registry_versions"],
+                        version: str, sources: Mapping[str, bytes]) -> None:
         text = json.dumps({k: v.decode("utf-8", "replace") for k, v in sources.items()},
                           sort_keys=True)
         conn = self.dialect.connect()
         try:
+            # `table` is one of two fixed names; every value is a bound parameter.
             conn.execute(self.dialect.sql(
-                "INSERT INTO policy_sets (version, sources, first_loaded) VALUES (?, ?, ?) "
+                f"INSERT INTO {table} (version, sources, first_loaded) VALUES (?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (version) DO NOTHING"),
                 (version, text, format_time(datetime.now(UTC))))
         finally:

@@ -61,6 +61,7 @@ from broker.events.config import EventsConfig
 from broker.events.jetstream import Exhausted, JetStreamBus, consumer_name
 from broker.policy import PolicySet, RequestContext
 from broker.replay import Claim
+from broker.trust import Trust
 from broker.typing import Clock
 
 log = structlog.get_logger("g2g.events")
@@ -74,8 +75,7 @@ class EventsBroker:
     """Everything the Events service needs, built once at start-up."""
 
     broker_id: str
-    registry: Registry
-    catalog: Catalog
+    trust: Callable[[], Trust]
     policies: Callable[[], PolicySet]
     audit: AuditStore
     bus: JetStreamBus
@@ -84,6 +84,11 @@ class EventsBroker:
     limits: Limits
     config: EventsConfig
     clock: Clock
+
+    @property
+    def registry(self) -> Registry:
+        """The registry serving now (a call uses one snapshot, `trust()`)."""
+        return self.trust().registry
 
 
 @dataclass
@@ -96,6 +101,7 @@ class _Trace:
     digest: str = ""
     subjects: tuple[str, ...] = ()
     recorded: bool = False
+    registry_version: str = ""
 
     def record(self, kind: str, now: datetime, *, subscriber: str = "", decision: str = "",
                rule_id: str = "", policy_version: str = "", status: str = "",
@@ -111,7 +117,7 @@ class _Trace:
             status_code=status, reason=reason, request_digest=self.digest,
             latency_ms=None if kind in ("event", "route") else
             round((time.perf_counter() - self.started) * 1000, 3),
-            subject_keys=self.subjects)
+            subject_keys=self.subjects, registry_version=self.registry_version)
 
 
 def _authenticate(peer: str | None, registry: Registry) -> Agency:
@@ -156,18 +162,20 @@ def _claim(header: events_pb2.EventHeader, keep_until: datetime) -> Claim:
 async def publish(signed: events_pb2.SignedEvent, peer: str | None,
                   broker: EventsBroker) -> events_pb2.PublishResponse:
     """Run one publication through every step; audit whatever happens."""
-    trace = _Trace(peer=peer or "")
+    trust = broker.trust()
+    trace = _Trace(peer=peer or "", registry_version=trust.version)
     try:
-        agency = _authenticate(peer, broker.registry)
+        agency = _authenticate(peer, trust.registry)
         _check_size(signed, broker.config.max_event_bytes)
         header = trace.header = events.parse_header(signed.header)
         digest = events.sha256(signed.header)
         trace.digest = digest.hex()
         _check_publisher(header, agency)
-        events.verify_signature(signed.header, signed.signatures, agency.signing_keys)
+        keyid = events.verify_signature(signed.header, signed.signatures, agency.signing_keys)
+        agency.check_signer(keyid, from_timestamp(header.created_at))
         now = broker.clock()
         events.check_freshness(header, now, broker.limits.time_rules)
-        spec = _event_spec(header, broker.catalog)
+        spec = _event_spec(header, trust.catalog)
         payload, opened = events.check_disclosures(header, signed.disclosures, spec.cls,
                                                    complete=True)
         trace.subjects = subject_keys(broker.log_secret,
@@ -266,8 +274,9 @@ async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
     """The subscriber's deliveries from its durable position, until it disconnects."""
     trace = _Trace(peer=peer or "")
     try:
-        agency = _authenticate(peer, broker.registry)
-        types = _check_types(request, broker.catalog)
+        trust = broker.trust()
+        agency = _authenticate(peer, trust.registry)
+        types = _check_types(request, trust.catalog)
         policy = broker.policies()
         if not policy.may_subscribe(agency.id, types):
             raise PolicyDenied("no subscription rule names this agency"
@@ -361,7 +370,8 @@ async def acknowledge(request: events_pb2.AcknowledgeRequest, peer: str | None,
     receipt_digest = events.sha256(request.receipt.body).hex()
     try:
         agency = _authenticate(peer, broker.registry)
-        receipt = events.open_receipt(request.receipt, agency.signing_keys)
+        receipt, keyid = events.open_receipt(request.receipt, agency.signing_keys)
+        agency.check_signer(keyid, from_timestamp(receipt.received_at))
         if receipt.subscriber != agency.id:
             raise SignatureError("the receipt is for another subscriber",
                                  reason="RECEIPT_INVALID")
@@ -467,7 +477,7 @@ class _Running:
 
 
 async def add_events_service(server: grpc.aio.Server, config: EventsConfig,
-                             core: Any, registry: Registry, catalog: Catalog) -> _Running:
+                             core: Any) -> _Running:
     """Build the EventsBroker from the exchange broker's parts and register the service.
 
     The broker starts even when JetStream is down: exchanges go on, and Publish
@@ -476,7 +486,7 @@ async def add_events_service(server: grpc.aio.Server, config: EventsConfig,
     bus = JetStreamBus(config)
     await bus.start(wait=3.0)
     broker = EventsBroker(
-        broker_id=core.broker_id, registry=registry, catalog=catalog, policies=core.policies,
+        broker_id=core.broker_id, trust=core.trust, policies=core.policies,
         audit=core.audit, bus=bus, signing_key=core.signing_key, log_secret=core.log_secret,
         limits=core.limits, config=config, clock=core.clock)
     events_pb2_grpc.add_EventsServicer_to_server(EventsServicer(broker), server)

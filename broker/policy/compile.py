@@ -20,7 +20,12 @@ from g2g_sdk.errors import ConfigError
 from g2g_sdk.registry import Registry
 from google.protobuf.descriptor import Descriptor
 
-from broker.policy.evaluate import describe_refinements, mismatch, refinement_fails
+from broker.policy.evaluate import (
+    condition_fails,
+    describe_refinements,
+    mismatch,
+    refinement_fails,
+)
 from broker.policy.model import Decision, RequestContext, Rule
 from broker.policy.parse import ParsedFile, iter_rules, parse_file
 
@@ -87,13 +92,18 @@ class PolicySet:
             if refinement_fails(rule, ctx) is None:
                 return Decision(False, rule.id, self.version, reason=rule.description)
         unmet: tuple[Rule, str] | None = None
+        unmet_off_topic = True
         for rule, decision in cands.allows:
             if rule.unconditional:
                 return decision
             why = refinement_fails(rule, ctx)
             if why is None:
                 return decision
-            unmet = unmet or (rule, why)
+            # Name the first rule whose request conditions hold: a rule written for
+            # other requests (e.g. only those asking for history) is not the one missed.
+            off_topic = any(condition_fails(c, ctx.request) for c in rule.conditions)
+            if unmet is None or (unmet_off_topic and not off_topic):
+                unmet, unmet_off_topic = (rule, why), off_topic
         if unmet is None:
             return self._deny_none
         # Only rules written for this very consumer are named, so a refusal never

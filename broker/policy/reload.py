@@ -48,6 +48,16 @@ class PolicyWatcher:
             self._on_loaded(policy)
         return policy
 
+    def compile_for(self, registry: Registry, catalog: Catalog) -> PolicySet:
+        """The serving set's sources compiled against another registry (ConfigError if they
+        no longer fit it: a rule naming an agency or service the registry dropped)."""
+        return compile_sources(self.current.sources, registry, catalog,
+                               base=f"{self._directory}/")
+
+    def rebase(self, registry: Registry, catalog: Catalog, policy: PolicySet) -> None:
+        """Decide against a newly loaded registry from now on, with `policy` compiled for it."""
+        self._registry, self._catalog, self.current = registry, catalog, policy
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 

@@ -4,8 +4,9 @@ What an agency needs to consume or provide services through a g2g broker:
 envelopes and DSSE signatures (`envelope`, `dsse`, `keys`), the registry and
 catalog (`registry`, `catalog`), strict schemas and field masks (`schema`,
 `fieldmask`), errors and their gRPC statuses (`errors`, `status`), mutual TLS
-(`tls`), and the two clients of the toolkit, `ConsumerClient` and
-`ProviderServer`. It imports nothing from the broker or any adapter.
+(`tls`), the wire messages of every service (`messages`), and the two
+clients of the toolkit, `ConsumerClient` and `ProviderServer` (docs/SDK.md).
+It imports nothing from the broker or any adapter.
 
 The toolkit classes are imported lazily so that `import g2g_sdk.envelope`
 stays light.

@@ -79,6 +79,7 @@ class ConsumerClient:
         await self.close()
 
     async def close(self) -> None:
+        """Close the channel to the broker (also done by ``async with``)."""
         await self._channel.close()
 
     def build(self, service: str, request: pb_message.Message, *, purpose: str,
@@ -151,6 +152,7 @@ class ConsumerClient:
         return status.error_from_rpc(exc)
 
     async def list_services(self, provider: str = "") -> list[broker_pb2.ServiceInfo]:
+        """The broker's catalog (only `provider`'s services when given)."""
         try:
             reply = await self._catalog.ListServices(
                 broker_pb2.ListServicesRequest(provider=provider), timeout=10)
@@ -159,6 +161,7 @@ class ConsumerClient:
         return list(reply.services)
 
     async def describe_service(self, name: str) -> broker_pb2.DescribeServiceResponse:
+        """One service: its request and response types, provider, and schema files."""
         try:
             reply: broker_pb2.DescribeServiceResponse = await self._catalog.DescribeService(
                 broker_pb2.DescribeServiceRequest(name=name), timeout=10)

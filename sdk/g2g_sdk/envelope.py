@@ -21,7 +21,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from g2g_sdk import dsse, schema
 from g2g_sdk._gen.g2g.v1 import envelope_pb2
-from g2g_sdk.errors import EnvelopeError, FreshnessError, SchemaError, SignatureError
+from g2g_sdk.errors import (
+    AttestationError,
+    EnvelopeError,
+    FreshnessError,
+    SchemaError,
+    SignatureError,
+)
 
 Envelope = envelope_pb2.Envelope
 Header = envelope_pb2.Header
@@ -304,6 +310,13 @@ def open_attestation(attestation: envelope_pb2.Attestation,
         body.ParseFromString(attestation.body)
     except DecodeError:
         raise EnvelopeError("attestation body unparseable", reason="ATTESTATION_INVALID") from None
+    try:
+        schema.reject_unknown_fields(body)
+    except SchemaError as exc:
+        # A field the provider cannot see is a condition it cannot honour (§2.1).
+        raise AttestationError(f"attestation body: {exc.message}",
+                               reason="ATTESTATION_UNKNOWN_FIELDS",
+                               metadata={"numbers": exc.metadata["numbers"]}) from None
     return body
 
 

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 import grpc
 
 DOMAIN = "g2g.broker"
+"""ErrorInfo domain of the broker's own reasons (docs/PROTOCOL.md §3)."""
+PROVIDER_DOMAIN = "g2g.provider"
+"""ErrorInfo domain of a provider's reasons (docs/PROTOCOL.md §5.1); never the broker's."""
 
 
 class G2GError(Exception):
@@ -21,6 +24,8 @@ class G2GError(Exception):
 
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
     default_reason: str = "INTERNAL"
+    # Whose vocabulary `reason` is in: the broker's, unless a provider said it.
+    domain: str = DOMAIN
 
     def __init__(
         self,
@@ -139,7 +144,12 @@ class ProviderResponseInvalid(G2GError):
 
 
 class ProviderRejected(G2GError):
-    """The provider refused the request; its status code is passed through."""
+    """A provider's refusal, its code passed through (docs/PROTOCOL.md §5.1).
+
+    Its own reason travels in the provider domain; a refusal without one is
+    `PROVIDER_REJECTED` in the broker's domain. An adapter raises it with its
+    own code and reason; the toolkit sends every status in the provider domain.
+    """
 
     default_reason = "PROVIDER_REJECTED"
 
@@ -150,9 +160,11 @@ class ProviderRejected(G2GError):
         code: grpc.StatusCode,
         reason: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        domain: str = DOMAIN,
     ) -> None:
         super().__init__(message, reason=reason, metadata=metadata)
         self.code = code
+        self.domain = domain
 
 
 class AttestationError(G2GError):

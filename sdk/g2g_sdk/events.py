@@ -298,10 +298,12 @@ def sign_receipt(event: ReceivedEvent, *, subscriber: str, key: Ed25519PrivateKe
                               signatures=[dsse.sign(key, dsse.RECEIPT_TYPE, body_bytes)])
 
 
-def open_receipt(receipt: events_pb2.Receipt,
-                 trusted: Mapping[str, Ed25519PublicKey]) -> events_pb2.ReceiptBody:
-    """Verify the subscriber's signature over the exact body bytes, then parse them."""
-    if dsse.verify_any(receipt.signatures, trusted, dsse.RECEIPT_TYPE, receipt.body) is None:
+def open_receipt(receipt: events_pb2.Receipt, trusted: Mapping[str, Ed25519PublicKey]
+                 ) -> tuple[events_pb2.ReceiptBody, str]:
+    """Verify the subscriber's signature over the exact body bytes, then parse them;
+    the body and the keyid that signed it."""
+    keyid = dsse.verify_any(receipt.signatures, trusted, dsse.RECEIPT_TYPE, receipt.body)
+    if keyid is None:
         raise SignatureError("receipt is not signed by a key of the subscriber",
                              reason="RECEIPT_INVALID")
     body = events_pb2.ReceiptBody()
@@ -310,4 +312,4 @@ def open_receipt(receipt: events_pb2.Receipt,
         schema.reject_unknown_fields(body)
     except (DecodeError, SchemaError):
         raise EnvelopeError("receipt body does not decode", reason="RECEIPT_INVALID") from None
-    return body
+    return body, keyid

@@ -69,13 +69,20 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """Load a PEM SubjectPublicKeyInfo Ed25519 public key."""
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read public key: {exc.strerror}", file=str(path)) from None
+    return public_from_pem(data, str(path))
+
+
+def public_from_pem(data: bytes, file: str = "") -> Ed25519PublicKey:
+    """Decode a PEM SubjectPublicKeyInfo Ed25519 public key; `file` names it in errors."""
+    try:
+        key = serialization.load_pem_public_key(data)
     except ValueError as exc:
-        raise ConfigError(f"not a PEM public key: {exc}", file=str(path)) from None
+        raise ConfigError(f"not a PEM public key: {exc}", file=file) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise ConfigError("not an Ed25519 public key", file=str(path))
+        raise ConfigError("not an Ed25519 public key", file=file)
     return key
 
 

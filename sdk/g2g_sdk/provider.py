@@ -28,7 +28,7 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from g2g_sdk import envelope, fieldmask, logs, schema, status, tls
+from g2g_sdk import envelope, errors, fieldmask, logs, schema, status, tls
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -79,11 +79,14 @@ def _now() -> datetime:
 class ProviderServer(provider_pb2_grpc.ProviderServicer):
     """A provider adapter's gRPC server, built from per-service handlers."""
 
-    def __init__(self, identity: Identity, registry: Registry, handlers: Mapping[str, Handler],
-                 *, time_rules: TimeRules | None = None,
+    def __init__(self, identity: Identity, registry: Registry | Callable[[], Registry],
+                 handlers: Mapping[str, Handler], *, time_rules: TimeRules | None = None,
                  clock: Callable[[], datetime] = _now) -> None:
+        """`registry` is a Registry, or a function returning the live one (hot reload:
+        `g2g_sdk.reload.Reloader`); each call reads it once."""
         self._identity = identity
-        self._registry = registry
+        self._registry: Callable[[], Registry] = (
+            registry if callable(registry) else lambda: registry)
         self._rules = time_rules or TimeRules()
         self._clock = clock
         self._routes: dict[str, _Route] = {}
@@ -107,10 +110,12 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         return int(port)
 
     async def stop(self, grace: float = 1.0) -> None:
+        """Stop serving; calls in flight get `grace` seconds to finish."""
         if self._server is not None:
             await self._server.stop(grace)
 
     async def wait(self) -> None:
+        """Return when the server has stopped."""
         if self._server is not None:
             await self._server.wait_for_termination()
 
@@ -122,28 +127,34 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             return await self.handle(request, tls.peer_identity(context))
         except G2GError as exc:
             log.info("provider_rejected", reason=exc.reason)
-            await status.abort_with(context, exc)
+            if exc.code not in status.PROVIDER_CODES:
+                # A handler raised a code the contract does not let a provider use.
+                exc = InternalError(f"the handler raised {exc.code.name}", reason="HANDLER_BUG")
+            await status.abort_with(context, exc, errors.PROVIDER_DOMAIN)
         except Exception as exc:
             # A bug in the adapter: its text may quote the request, so it never
             # reaches the log or the broker; the broker audits the status.
             log.error("provider_fault", **logs.fault_fields(exc))
             await status.abort_with(context, InternalError(
-                "the provider failed to process this request"))
+                "the provider failed to process this request"), errors.PROVIDER_DOMAIN)
 
     async def handle(self, request: provider_pb2.ProviderRequest,
                      peer: tls.PartyIdentity) -> envelope_pb2.Envelope:
         """Verify, dispatch, mask and sign (transport-free, so it is testable directly)."""
-        if peer != tls.PartyIdentity("broker", self._registry.broker_id):
+        registry = self._registry()
+        if peer != tls.PartyIdentity("broker", registry.broker_id):
             raise AccessDenied("only the broker may call a provider", reason="NOT_BROKER")
         try:
-            body = envelope.open_attestation(request.attestation, self._registry.broker_keys)
+            body = envelope.open_attestation(request.attestation, registry.broker_keys)
+        except AttestationError:
+            raise
         except G2GError as exc:
             raise AttestationError(exc.message) from None
         now = self._clock()
         # The sender only picks the keys; open_envelope parses and checks the header
         # in protocol order, so it is validated once, not twice.
         peeked = envelope.peek_header(request.request)
-        consumer = self._registry.agency(peeked.sender) if peeked is not None else None
+        consumer = registry.agency(peeked.sender) if peeked is not None else None
         if consumer is None:
             header = envelope.parse_header(request.request)  # a bad header's own error first
             raise AuthenticationError(f"{header.sender} is not registered",
@@ -151,10 +162,12 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         try:
             opened = envelope.open_envelope(request.request, consumer.signing_keys, now=now,
                                             rules=self._rules, kind=envelope.REQUEST)
+            consumer.check_signer(opened.signer_keyid,
+                                  envelope.from_timestamp(opened.header.created_at))
         except SignatureError as exc:
             raise SignatureError(f"consumer signature: {exc.message}", reason=exc.reason) from None
         header = opened.header
-        self._check_attestation(body, opened, now)
+        self._check_attestation(body, opened, now, registry.broker_id)
         route = self._routes.get(header.service)
         if route is None:
             raise UnknownServiceError(f"{self._identity.agency_id} does not serve "
@@ -173,12 +186,13 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
                                        now=self._clock())
 
     def _check_attestation(self, body: envelope_pb2.AttestationBody,
-                           opened: envelope.OpenedEnvelope, now: datetime) -> None:
+                           opened: envelope.OpenedEnvelope, now: datetime,
+                           broker_id: str) -> None:
         h = opened.header
         if (body.request_digest != opened.digest or body.message_id != h.message_id
                 or body.consumer != h.sender or body.service != h.service
                 or body.provider != self._identity.agency_id
-                or body.broker_id != self._registry.broker_id):
+                or body.broker_id != broker_id):
             raise AttestationError("the attestation is not about this request")
         if envelope.from_timestamp(body.expires_at) + self._rules.clock_skew < now:
             raise AttestationError("the attestation has expired")

@@ -1,23 +1,28 @@
 """The federation registry: agencies, the services they offer, and their keys.
 
-Parsed once from `config/agencies.yaml` into frozen objects. Agencies with no
-inline `signing_keys` take their public key from the development PKI
-directory (`<pki_dir>/agencies/<slug>/signing.pub`); production registries
-list keys inline. Errors name file, line and field.
+Parsed from `config/agencies.yaml` into frozen objects. An agency's signing
+keys are listed inline (`signing_keys`, production) and/or in the file the
+federation CA publishes beside its PKI (`<pki_dir>/published.yaml`, written by
+`g2g pki`); an agency with neither takes `<pki_dir>/agencies/<slug>/signing.pub`
+(the original development layout). Keys carry validity and revocation times.
+Every file read (or probed) is kept with its bytes, so a registry has a content
+`version` and a reloader can tell when it changed. Errors name file, line and field.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from g2g_sdk import keys, yamlsrc
-from g2g_sdk.errors import ConfigError
+from g2g_sdk.errors import ConfigError, SignatureError
 
 AGENCY_ID = re.compile(r"^[A-Z0-9]{2,8}(/[A-Z0-9-]{1,40}){1,4}$")
 EVENT_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -27,6 +32,10 @@ ROLES = frozenset({"auditor", "federation-auditor"})
 # many fields make one: the audit log hashes (kind, values), so every service's
 # `document` is the same kind whatever its proto calls the field.
 SUBJECT_KINDS = {"document": 1, "name_dob": 2, "national_id": 1}
+PUBLISHED = "published.yaml"
+"""What the federation CA publishes beside its PKI: keys and certificates per party."""
+BROKER_PARTY = "broker"
+"""The party name of the broker in the published file."""
 
 
 def slug(agency_id: str) -> str:
@@ -63,6 +72,56 @@ class EventOffer:
 
 
 @dataclass(frozen=True)
+class KeyInfo:
+    """One published signing key and the period its signatures are accepted for.
+
+    Times compare with the signed message's `created_at`: a signature on a
+    message created before `not_before`, at or after `not_after`, or at or after
+    `revoked_at` is refused even though it verifies.
+    """
+
+    keyid: str
+    key: Ed25519PublicKey
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def refusal(self, created: datetime) -> tuple[str, str] | None:
+        """(reason, message) if a signature made at `created` must be refused, else None."""
+        if self.revoked_at is not None and created >= self.revoked_at:
+            return ("KEY_REVOKED", f"signing key {self.keyid[:16]} was revoked at "
+                    f"{_iso(self.revoked_at)}")
+        if self.not_before is not None and created < self.not_before:
+            return ("KEY_NOT_YET_VALID", f"signing key {self.keyid[:16]} is valid from "
+                    f"{_iso(self.not_before)}")
+        if self.not_after is not None and created >= self.not_after:
+            return ("KEY_EXPIRED", f"signing key {self.keyid[:16]} was valid until "
+                    f"{_iso(self.not_after)}")
+        return None
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    """A TLS certificate the CA published for a party (status tools; pinning)."""
+
+    serial: str
+    sha256: str
+    not_after: datetime
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_signer(key_info: Mapping[str, KeyInfo], keyid: str, created: datetime) -> None:
+    """Refuse a verified signature by a key revoked, expired or not yet valid at `created`."""
+    info = key_info.get(keyid)
+    refusal = info.refusal(created) if info is not None else None
+    if refusal is not None:
+        raise SignatureError(refusal[1], reason=refusal[0], metadata={"keyid": keyid})
+
+
+@dataclass(frozen=True)
 class Agency:
     id: str
     name: str
@@ -72,7 +131,14 @@ class Agency:
     roles: frozenset[str] = frozenset()
     # With the `auditor` role: the agency whose exchanges it may read (default: itself).
     audits: str | None = None
+    # Validity and revocation of each key in `signing_keys` (same key ids).
     events: tuple[EventOffer, ...] = ()
+    key_info: Mapping[str, KeyInfo] = field(default_factory=dict)
+    certificates: tuple[CertificateInfo, ...] = ()
+
+    def check_signer(self, keyid: str, created: datetime) -> None:
+        """Refuse a verified signature by one of this agency's keys outside its validity."""
+        check_signer(self.key_info, keyid, created)
 
 
 @dataclass(frozen=True)
@@ -86,6 +152,20 @@ class Registry:
     agencies: Mapping[str, Agency]
     source: str = ""
     _providers: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    broker_key_info: Mapping[str, KeyInfo] = field(default_factory=dict)
+    broker_certificates: tuple[CertificateInfo, ...] = ()
+    # Every file read or probed while loading, with its bytes (None: absent).
+    files: Mapping[str, bytes | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def version(self) -> str:
+        """Content hash of every file this registry was built from (16 hex digits)."""
+        return files_version(self.files)
+
+    @property
+    def sources(self) -> dict[str, bytes]:
+        """The files that exist, by path: what is stored beside the audit log."""
+        return {name: data for name, data in self.files.items() if data is not None}
 
     def agency(self, agency_id: str) -> Agency | None:
         return self.agencies.get(agency_id)
@@ -112,10 +192,39 @@ class Registry:
         return next((s for s in agency.services if s.name == service), None)
 
 
-def _keys_from(node: yamlsrc.Node) -> dict[str, Ed25519PublicKey]:
-    found: dict[str, Ed25519PublicKey] = {}
+def files_version(files: Mapping[str, bytes | None]) -> str:
+    """Content hash of named files (absent ones count too): same files, same version."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        data = files[name]
+        h.update(f"{name}\0{-1 if data is None else len(data)}\0".encode())
+        h.update(data or b"")
+    return h.hexdigest()[:16]
+
+
+def _time(node: yamlsrc.Node) -> datetime:
+    """An RFC 3339 time with a zone ("2026-12-01T00:00:00Z"), quoted or not."""
+    value = node.scalar()
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise node.error(f"{value!r} is not an RFC 3339 time like "
+                             "2026-12-01T00:00:00Z") from None
+    if not isinstance(value, datetime):
+        raise node.error(f"expected a time like 2026-12-01T00:00:00Z, got {value!r}")
+    if value.tzinfo is None:
+        raise node.error("a time needs a zone (end it with Z for UTC)")
+    return value.astimezone(UTC)
+
+
+_KEY_FIELDS = {"keyid", "public_key", "not_before", "not_after", "revoked_at"}
+
+
+def _keys_from(node: yamlsrc.Node) -> dict[str, KeyInfo]:
+    found: dict[str, KeyInfo] = {}
     for item in node.items():
-        fields = item.mapping(allowed={"keyid", "public_key"}, required={"public_key"})
+        fields = item.mapping(allowed=_KEY_FIELDS, required={"public_key"})
         try:
             key = keys.public_from_b64(fields["public_key"].str())
         except ValueError as exc:
@@ -123,21 +232,117 @@ def _keys_from(node: yamlsrc.Node) -> dict[str, Ed25519PublicKey]:
         kid = keys.keyid(key)
         if "keyid" in fields and fields["keyid"].str() != kid:
             raise fields["keyid"].error(f"keyid does not match the key (expected {kid})")
-        found[kid] = key
+        if kid in found:
+            raise item.error(f"key {kid[:16]} is listed twice")
+        times = {name: _time(fields[name]) for name in ("not_before", "not_after", "revoked_at")
+                 if name in fields and not fields[name].is_null}
+        if "not_before" in times and "not_after" in times and \
+                times["not_after"] <= times["not_before"]:
+            raise fields["not_after"].error("not_after must be later than not_before")
+        found[kid] = KeyInfo(keyid=kid, key=key, **times)
     return found
 
 
-def _pki_key(pki_dir: Path | None, where: yamlsrc.Node, *parts: str,
-             required: bool = True) -> dict[str, Ed25519PublicKey]:
-    if not required and (pki_dir is None or not pki_dir.joinpath(*parts).exists()):
-        return {}
+def _certificates(node: yamlsrc.Node) -> tuple[CertificateInfo, ...]:
+    out = []
+    for item in node.items():
+        fields = item.mapping(allowed={"serial", "sha256", "not_after"},
+                              required={"serial", "sha256", "not_after"})
+        fingerprint = fields["sha256"].str().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
+            raise fields["sha256"].error("sha256 is 64 hex digits (the DER certificate's hash)")
+        serial = fields["serial"].str().lower()
+        if not re.fullmatch(r"[0-9a-f]{1,40}", serial):
+            raise fields["serial"].error("serial is the certificate serial number in hex")
+        out.append(CertificateInfo(serial=serial, sha256=fingerprint,
+                                   not_after=_time(fields["not_after"])))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Published:
+    keys: dict[str, dict[str, KeyInfo]]
+    certificates: dict[str, tuple[CertificateInfo, ...]]
+
+
+def _published(pki_dir: Path | None, files: dict[str, bytes | None]) -> _Published:
+    """The CA's published keys and certificates by party id (empty if no such file)."""
+    out = _Published({}, {})
     if pki_dir is None:
+        return out
+    path = pki_dir / PUBLISHED
+    data = _probe(path, files)
+    if data is None:
+        return out
+    root = yamlsrc.parse(yamlsrc.decode(data, str(path)), str(path))
+    if root is None:
+        return out
+    top = root.mapping(allowed={"parties"}, required={"parties"})
+    for item in top["parties"].items():
+        fields = item.mapping(allowed={"id", "signing_keys", "certificates"}, required={"id"})
+        party = fields["id"].str()
+        if party in out.keys:
+            raise fields["id"].error(f"party {party!r} is listed twice")
+        out.keys[party] = _keys_from(fields["signing_keys"]) if "signing_keys" in fields \
+            else {}
+        out.certificates[party] = _certificates(fields["certificates"]) \
+            if "certificates" in fields else ()
+    return out
+
+
+def _probe(path: Path, files: dict[str, bytes | None]) -> bytes | None:
+    """Read `path` if it exists, remembering either way (a file appearing is a change)."""
+    try:
+        data: bytes | None = yamlsrc.read_bytes(path)
+    except ConfigError:
+        if path.exists():
+            raise
+        data = None
+    files[str(path)] = data
+    return data
+
+
+def _pki_key(pki_dir: Path | None, where: yamlsrc.Node, files: dict[str, bytes | None],
+             *parts: str, required: bool = True) -> dict[str, KeyInfo]:
+    if pki_dir is None:
+        if not required:
+            return {}
         raise where.error("no signing_keys given and no PKI directory to take them from")
     path = pki_dir.joinpath(*parts)
-    if not path.exists():
+    data = _probe(path, files)
+    if data is None:
+        if not required:
+            return {}
         raise where.error(f"no signing_keys given and {path} does not exist (run: g2g pki init)")
-    key = keys.load_public_key(path)
-    return {keys.keyid(key): key}
+    key = keys.public_from_pem(data, str(path))
+    return {keys.keyid(key): KeyInfo(keyid=keys.keyid(key), key=key)}
+
+
+def _merged(where: yamlsrc.Node, inline: dict[str, KeyInfo],
+            published: dict[str, KeyInfo] | None) -> dict[str, KeyInfo]:
+    """Inline keys plus the CA's published ones; the same key twice must agree."""
+    merged = dict(inline)
+    for kid, info in (published or {}).items():
+        if kid in merged and merged[kid] != info:
+            raise where.error(f"key {kid[:16]} is listed inline and in {PUBLISHED} with "
+                              "different validity")
+        merged[kid] = info
+    return merged
+
+
+def _party_keys(fields: dict[str, yamlsrc.Node], published: dict[str, KeyInfo] | None,
+                pki_dir: Path | None, files: dict[str, bytes | None], legacy: tuple[str, ...],
+                *, required: bool) -> dict[str, KeyInfo]:
+    """A party's keys: inline and published; with neither, the PKI's `signing.pub`."""
+    inline = _keys_from(fields["signing_keys"]) if "signing_keys" in fields else {}
+    merged = _merged(fields["id"], inline, published)
+    if merged or "signing_keys" in fields:
+        return merged
+    return _pki_key(pki_dir, fields["id"], files, *legacy, required=required)
+
+
+def _public(infos: Mapping[str, KeyInfo]) -> Mapping[str, Ed25519PublicKey]:
+    return MappingProxyType({kid: info.key for kid, info in infos.items()})
 
 
 def _subject_fields(node: yamlsrc.Node) -> tuple[SubjectField, ...]:
@@ -202,7 +407,10 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
     `require_keys=False` is for tools that never verify signatures (policy
     checks): agencies without a key then get none instead of an error.
     """
-    root = yamlsrc.load(path)
+    files: dict[str, bytes | None] = {}
+    data = yamlsrc.read_bytes(path)
+    files[str(path)] = data
+    root = yamlsrc.parse(yamlsrc.decode(data, str(path)), str(path))
     if root is None:
         raise ConfigError("the registry is empty", file=str(path))
     top = root.mapping(allowed={"federation", "broker", "agencies"},
@@ -212,9 +420,9 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
     broker_id = broker["id"].str()
     if not AGENCY_ID.match(broker_id):
         raise broker["id"].error(f"{broker_id!r} is not an identifier like G2G/BROKER")
-    broker_keys = (_keys_from(broker["signing_keys"]) if "signing_keys" in broker
-                   else _pki_key(pki_dir, broker["id"], "broker", "signing.pub",
-                                 required=require_keys))
+    published = _published(pki_dir, files)
+    broker_keys = _party_keys(broker, published.keys.get(BROKER_PARTY), pki_dir, files,
+                              ("broker", "signing.pub"), required=require_keys)
     agencies: dict[str, Agency] = {}
     providers: dict[str, tuple[str, ...]] = {}
     audited: list[tuple[yamlsrc.Node, str]] = []
@@ -242,23 +450,28 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
         roles, audits = _roles(fields)
         if audits is not None:
             audited.append((fields["audits"], audits))
-        signing = (_keys_from(fields["signing_keys"]) if "signing_keys" in fields
-                   else _pki_key(pki_dir, fields["id"], "agencies", slug(agency_id),
-                                 "signing.pub", required=require_keys))
+        signing = _party_keys(fields, published.keys.get(agency_id), pki_dir, files,
+                              ("agencies", slug(agency_id), "signing.pub"),
+                              required=require_keys)
         events = tuple(_event(e) for e in fields["events"].items()) if "events" in fields else ()
         if len({e.type for e in events}) != len(events):
             raise fields["events"].error(f"{agency_id} lists an event type twice")
         agencies[agency_id] = Agency(
             id=agency_id, name=fields["name"].str(), endpoint=endpoint, services=services,
-            signing_keys=MappingProxyType(signing), roles=roles, audits=audits, events=events)
+            signing_keys=_public(signing), roles=roles, audits=audits,
+            key_info=MappingProxyType(signing),
+            certificates=published.certificates.get(agency_id, ()), events=events)
     for node, audits in audited:
         if audits not in agencies:
             raise node.error(f"audits {audits!r}, which is not an agency of the registry")
     return Registry(
         federation=top["federation"].str(), broker_id=broker_id,
-        broker_endpoint=broker["endpoint"].str(), broker_keys=MappingProxyType(broker_keys),
+        broker_endpoint=broker["endpoint"].str(), broker_keys=_public(broker_keys),
         agencies=MappingProxyType(agencies), source=str(path),
-        _providers=MappingProxyType(providers))
+        _providers=MappingProxyType(providers),
+        broker_key_info=MappingProxyType(broker_keys),
+        broker_certificates=published.certificates.get(BROKER_PARTY, ()),
+        files=MappingProxyType(files))
 
 
 def _top_level(path: Path, field: str) -> dict[str, yamlsrc.Node]:

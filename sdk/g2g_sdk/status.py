@@ -7,11 +7,13 @@ clients call `error_from_rpc` to turn a received status back into the same
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -101,10 +103,15 @@ def bound_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def to_status(error: errors.G2GError) -> status_pb2.Status:
-    """The google.rpc.Status for `error`, with one ErrorInfo detail, within the bounds."""
+def to_status(error: errors.G2GError, domain: str | None = None) -> status_pb2.Status:
+    """The google.rpc.Status for `error`, with one ErrorInfo detail, within the bounds.
+
+    `domain` overrides the error's own: a provider sends everything in
+    `errors.PROVIDER_DOMAIN` (docs/PROTOCOL.md §5.1).
+    """
     info = error_details_pb2.ErrorInfo(
-        reason=error.reason, domain=errors.DOMAIN, metadata=bound_metadata(error.metadata)
+        reason=error.reason, domain=domain or error.domain,
+        metadata=bound_metadata(error.metadata)
     )
     detail = any_pb2.Any()
     detail.Pack(info)
@@ -114,9 +121,9 @@ def to_status(error: errors.G2GError) -> status_pb2.Status:
 
 
 async def abort_with(context: grpc.aio.ServicerContext[object, object],
-                     error: errors.G2GError) -> NoReturn:
+                     error: errors.G2GError, domain: str | None = None) -> NoReturn:
     """Abort the RPC with the status for `error` (the only place servers pick codes)."""
-    await context.abort_with_status(rpc_status.to_status(to_status(error)))
+    await context.abort_with_status(rpc_status.to_status(to_status(error, domain)))
     raise AssertionError("unreachable: abort_with_status raises")  # pragma: no cover
 
 
@@ -129,6 +136,11 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.G2GError:
     if status is not None:
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()
+            if detail.Unpack(info) and info.domain == errors.PROVIDER_DOMAIN:
+                # A provider's own refusal, passed through by the broker (§5.1).
+                return errors.ProviderRejected(message, code=code, reason=info.reason,
+                                               metadata=info.metadata,
+                                               domain=errors.PROVIDER_DOMAIN)
             if detail.Unpack(info) and info.domain == errors.DOMAIN:
                 reason, metadata = info.reason, dict(info.metadata)
     cls = _BY_REASON.get(reason) or _BY_CODE.get(code)
@@ -138,6 +150,80 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.G2GError:
     error = cls(message, reason=reason or None, metadata=metadata)
     error.code = code
     return error
+
+
+# The codes a provider may refuse with (docs/PROTOCOL.md §5.1). DEADLINE_EXCEEDED
+# and a bare UNAVAILABLE are the transport's (the forwarder handles them first);
+# OK, CANCELLED, UNKNOWN and DATA_LOSS say nothing a consumer could act on.
+PROVIDER_CODES = frozenset({
+    grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED,
+    grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE})
+REASON = re.compile(r"[A-Z][A-Z0-9_]{0,62}")
+# What bound_metadata can produce: 8 keys, a `_truncated` companion each, and
+# `metadata_truncated`; so a toolkit-built status always passes.
+PROVIDER_METADATA_ENTRIES = 2 * MAX_METADATA_ENTRIES + 1
+METADATA_KEY = re.compile(f"[a-z][a-z0-9_]{{0,{MAX_KEY_BYTES + len(TRUNCATED_SUFFIX) - 1}}}")
+_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def provider_refusal(code: grpc.StatusCode, message: str,
+                     trailing: Sequence[tuple[str, str | bytes]]) -> errors.G2GError:
+    """What a provider's error status means for the consumer (docs/PROTOCOL.md §5.1).
+
+    Pure: `ProviderRejected` with the provider's code, reason and metadata in the
+    provider domain; `PROVIDER_REJECTED` (broker domain) when it gave no details;
+    `ProviderResponseInvalid` with a `check` when the status breaks the contract.
+    Never a broker reason in the broker's own name.
+    """
+    try:
+        info = _provider_info(code, message, trailing)
+    except errors.ProviderResponseInvalid as invalid:
+        return invalid
+    if info is None:
+        return errors.ProviderRejected(message, code=code)
+    return errors.ProviderRejected(message, code=code, reason=info.reason,
+                                   metadata=info.metadata, domain=errors.PROVIDER_DOMAIN)
+
+
+def _provider_info(code: grpc.StatusCode, message: str,
+                   trailing: Sequence[tuple[str, str | bytes]]
+                   ) -> error_details_pb2.ErrorInfo | None:
+    """The provider's one ErrorInfo (None if it sent no details), checked in §5.1 order."""
+    if code not in PROVIDER_CODES:
+        raise _malformed("code", f"a provider may not refuse with {code.name}")
+    blobs = [value for key, value in trailing if key == _DETAILS_KEY]
+    if not blobs:
+        return None
+    try:
+        status = status_pb2.Status.FromString(bytes(blobs[0]))  # type: ignore[arg-type]
+        infos = [error_details_pb2.ErrorInfo.FromString(d.value) for d in status.details
+                 if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
+    except DecodeError:
+        raise _malformed("details", "the provider's status details do not decode") from None
+    if len(blobs) != 1 or status.code != code.value[0] or len(status.details) != 1 \
+            or len(infos) != 1:
+        raise _malformed("details", "a provider status carries one google.rpc.Status "
+                         "with its code and exactly one ErrorInfo")
+    if status.message != message:
+        raise _malformed("message", "the provider's status message differs from grpc-message")
+    info = infos[0]
+    if info.domain != errors.PROVIDER_DOMAIN:
+        raise _malformed("domain", f"a provider's ErrorInfo domain must be "
+                         f"{errors.PROVIDER_DOMAIN}")
+    if not REASON.fullmatch(info.reason):
+        raise _malformed("reason", "the provider's reason is not UPPER_SNAKE_CASE (1-63)")
+    if len(info.metadata) > PROVIDER_METADATA_ENTRIES or any(
+            not METADATA_KEY.fullmatch(k) or len(v.encode("utf-8")) > MAX_VALUE_BYTES
+            for k, v in info.metadata.items()):
+        raise _malformed("metadata", "the provider's ErrorInfo metadata exceeds its bounds")
+    return info
+
+
+def _malformed(check: str, message: str) -> errors.ProviderResponseInvalid:
+    return errors.ProviderResponseInvalid(message, metadata={"check": check})
 
 
 def reason_of(exc: grpc.RpcError) -> str:

@@ -14,7 +14,7 @@ from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
 from g2g_sdk.errors import G2GError
 
 from agency_adapters.immigration.records import WatchlistRecord
-from agency_adapters.immigration.service import seeded_records
+from agency_adapters.immigration.service import seeded_example
 from g2g_harness.federation import LocalFederation, start_federation
 from tests.audit_reader import read_records
 
@@ -46,7 +46,13 @@ class Fed:
 
     @property
     def listed_subject(self) -> WatchlistRecord:
-        return seeded_records()[0]
+        """A seeded person under an order in force today (unique name and birth date)."""
+        return seeded_example("IN_FORCE")
+
+    @property
+    def expired_subject(self) -> WatchlistRecord:
+        """A seeded person whose only order has expired."""
+        return seeded_example("EXPIRED")
 
     def client(self, agency_id: str) -> ConsumerClient:
         return self.federation.client(agency_id)

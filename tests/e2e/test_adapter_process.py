@@ -66,3 +66,35 @@ async def test_sighup_swaps_an_import_in_and_keeps_serving_on_a_broken_file(
             process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), 30)
     assert code == 0
+
+
+async def test_sighup_reloads_the_registry_and_refuses_an_invalid_one(
+        tmp_path: Path, pki_dir: Path) -> None:
+    registry = tmp_path / "agencies.yaml"
+    registry.write_text(REGISTRY.read_text())
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "g2g_cli.main", "adapter", "serve", "interpol",
+        "--registry", str(registry), "--pki-dir", str(pki_dir), "--listen", "127.0.0.1:0",
+        "--reload-interval", "3600", stderr=asyncio.subprocess.PIPE)
+    assert process.stderr is not None
+    try:
+        await asyncio.wait_for(_event(process.stderr, "adapter_ready"), 60)
+        good = registry.read_text().replace("name: State Intelligence Agency (BIN)",
+                                            "name: Badan Intelijen Negara")
+        registry.write_text(good)
+        process.send_signal(signal.SIGHUP)
+        swapped = await asyncio.wait_for(_event(process.stderr, "registry_reloaded"), 60)
+        assert swapped["old_version"] != swapped["version"]
+
+        registry.write_text(good.replace("  - id: ID/GOV/BIN\n", "  - id: ID/GOV/POLRI\n"))
+        process.send_signal(signal.SIGHUP)
+        refused = await asyncio.wait_for(_event(process.stderr, "registry_reload_rejected"), 60)
+        assert refused["keeping_version"] == swapped["version"]
+        assert refused["error"].startswith(
+            f"CONFIG_INVALID: {registry}:")
+        assert refused["error"].endswith(": agencies[2].id: duplicate agency id 'ID/GOV/POLRI'")
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 0

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from g2g_sdk import ConsumerClient, envelope, pki, status, tls
+from g2g_sdk import ConsumerClient, envelope, errors, pki, status, tls
 from g2g_sdk._gen.g2g.v1 import provider_pb2, provider_pb2_grpc
 from g2g_sdk.errors import G2GError
 from g2g_sdk.registry import Registry
@@ -174,4 +174,4 @@ async def test_provider_answers_only_the_broker(fed: Fed, caller: str, code: grp
             await provider_pb2_grpc.ProviderStub(channel).Handle(
                 provider_pb2.ProviderRequest(), timeout=WAIT)
     error = status.error_from_rpc(info.value)
-    assert (error.code, error.reason) == (code, reason)
+    assert (error.code, error.domain, error.reason) == (code, errors.PROVIDER_DOMAIN, reason)

@@ -8,13 +8,14 @@ the broker's schema step and audited.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 
 import grpc
 import pytest
 from g2g_sdk import envelope
 from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
 
-from agency_adapters.immigration import screening
+from agency_adapters.immigration import orders, screening
 from agency_adapters.immigration.service import seeded_records
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error
 
@@ -22,10 +23,13 @@ pytestmark = pytest.mark.asyncio
 
 
 def _common_name() -> tuple[str, int]:
-    """The seeded list's most repeated full name and how many listed persons it matches."""
+    """The seeded list's most repeated full name and how many listed persons under an
+    order in force today it matches (a screen returns only those)."""
     name, _ = Counter(r.full_name for r in seeded_records()).most_common(1)[0]
+    today = orders.local_day(datetime.now(UTC))
     total = screening.ScreeningIndex.build(seeded_records()).search(
-        screening.NameQuery(name), screening.MAX_HITS_LIMIT).total
+        screening.NameQuery(name), screening.MAX_HITS_LIMIT,
+        keep=lambda r: r.standing(today).in_force).total
     assert total >= 2
     return name, total
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import ConsumerClient, envelope, keys, pki, tls
 from g2g_sdk._gen.g2g.v1 import broker_pb2_grpc, envelope_pb2
 from g2g_sdk.errors import G2GError
@@ -215,6 +216,37 @@ async def test_sighup_reloads_the_policy_in_every_worker(start_brokers: Start) -
         if len(denied_by) == 2:
             break
     assert denied_by == set(WORKERS)
+
+
+async def test_sighup_reloads_the_registry_in_every_worker(start_brokers: Start) -> None:
+    broker = await start_brokers()
+    registry = broker.work / "agencies.yaml"
+    other = keys.public_to_b64(Ed25519PrivateKey.generate().public_key())
+    text = registry.read_text()
+    # POLRI's registered key becomes one POLRI does not hold: every worker must refuse it.
+    changed = re.sub(r"\n( +)name: Indonesian National Police \(Polri\)\n",
+                     lambda m: f"{m.group(0)}{m.group(1)}signing_keys: [{{public_key: {other}}}]\n",
+                     text, count=1)
+    assert changed != text
+    staged = registry.with_suffix(".staged")
+    staged.write_text(changed)
+    staged.replace(registry)
+    broker.proc.popen.send_signal(signal.SIGHUP)
+    reloaded = broker.proc.wait_events("registry_reloaded", 2)
+    assert sorted(e["worker"] for e in reloaded) == [0, 1]
+    assert len({e["version"] for e in reloaded}) == 1
+    refused_by: set[str] = set()
+    for _ in range(ATTEMPTS):
+        env = broker.build()
+        error = await broker.send_fresh(env)
+        assert error is not None
+        assert (error.code, error.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNKNOWN_KEY")
+        refused_by.add(worker_of(broker, env))
+        (record,) = broker.records(message_id=envelope.parse_header(env).message_id)
+        assert record["registry_version"] == reloaded[0]["version"]
+        if len(refused_by) == 2:
+            break
+    assert refused_by == set(WORKERS)
 
 
 async def test_a_killed_worker_is_restarted_and_the_log_is_sealed_on_stop(

@@ -77,7 +77,7 @@ def test_the_subscriber_gets_the_masked_payload_and_a_bound_receipt() -> None:
     assert event.payload.nationality == "NLD"
     assert not event.payload.grounds
     assert "grounds" not in event.fields
-    body = events.open_receipt(
+    body, _ = events.open_receipt(
         events_pb2.Receipt(body=bytes.fromhex(V["receipt"]["body_hex"]), signatures=[
             events_pb2.Receipt().signatures.add(
                 keyid=V["keys"]["subscriber"]["keyid"],

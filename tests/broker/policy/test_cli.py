@@ -43,16 +43,16 @@ def test_explain_default_deny_lists_the_nearest_rules(capsys: pytest.CaptureFixt
     out = explain(capsys, "--consumer", "ID/GOV/BEA-CUKAI", "--service", SCREEN,
                   "--purpose", "tax_audit")
     w = f"{SHIPPED}/imigrasi-watchlist.yaml"
+    h = f"{SHIPPED}/imigrasi-watchlist-history.yaml"
     assert out == [
         f"DENY by no rule (default deny) [policy {version}, at {AT}]",
         "  reason: no rule matched",
+        f"  nearest rule imigrasi-watchlist-border-in-force-only ({h}:26:5) did not match: "
+        "purpose not in ['border_control']",
         f"  nearest rule imigrasi-watchlist-customs ({w}:19:5) did not match: "
         "purpose not in ['border_control']",
-        f"  nearest rule imigrasi-watchlist-law-enforcement ({w}:5:5) did not match: consumer "
-        "not in ['group:law-enforcement']; purpose not in ['border_control', "
-        "'criminal_investigation']",
-        f"  nearest rule imigrasi-watchlist-no-intelligence-investigation ({w}:37:5) did not "
-        "match: consumer not in ['ID/GOV/BIN']; purpose not in ['criminal_investigation']"]
+        f"  nearest rule imigrasi-watchlist-history-investigation ({h}:10:5) did not match: "
+        "consumer not in ['ID/GOV/POLRI']; purpose not in ['criminal_investigation']"]
 
 
 def test_explain_a_deny_rule_names_the_allow_it_overrides(capsys: pytest.CaptureFixture[str],
@@ -172,8 +172,9 @@ def test_diff_lists_each_changed_decision(capsys: pytest.CaptureFixture[str], tm
         "  - deny by default (no rule)",
         "  + allow by imigrasi-watchlist-customs if legal basis matches /UU 6/2011( .+)?/ (allow "
         "hits.entry_id, hits.score, hits.matched_fields, hits.entry.full_name, "
-        "hits.entry.date_of_birth, hits.entry.nationality, hits.entry.ban_type, "
-        "hits.entry.valid_until, threshold, listed_entries, total_matches, truncated)",
+        "hits.entry.date_of_birth, hits.entry.nationality, hits.entry.ban_type, hits.status, "
+        "hits.entry.valid_until, hits.in_force, hits.decisive_date, checked_on, threshold, "
+        "listed_entries, total_matches, truncated)",
         f"ID/GOV/BIN -> ID/GOV/IMIGRASI {SCREEN} [criminal_investigation]",
         "  - deny by imigrasi-watchlist-no-intelligence-investigation",
         "  - allow by imigrasi-watchlist-law-enforcement if legal basis matches /UU 6/2011( .+)?/ "
@@ -208,7 +209,7 @@ def test_test_reports_mismatches_coverage_and_exits_non_zero(
         f"FAIL {cases}:9 a wrong expectation: decision deny, expected allow; "
         "mask lacks hits.entry.case_reference",
         f"1/2 cases passed against policy {version}"]
-    assert out[3].startswith("rules covered: 1/24; never decided a case: ")
+    assert out[3].startswith("rules covered: 1/26; never decided a case: ")
 
 
 def test_test_case_errors_are_located(capsys: pytest.CaptureFixture[str],
@@ -226,7 +227,7 @@ def test_check_summarises_the_shipped_set(capsys: pytest.CaptureFixture[str],
                                           version: str) -> None:
     code, out, err = run(capsys, "check", str(SHIPPED))
     assert (code, err) == (0, "")
-    assert out[0] == f"OK {SHIPPED}: version {version}, 24 rules (23 allow, 1 deny), 5 files"
+    assert out[0] == f"OK {SHIPPED}: version {version}, 26 rules (24 allow, 2 deny), 6 files"
     assert out[2] == "  services covered: 10"
     assert out[18:] == [f"  note: interpol-documents-customs-pilot ({SHIPPED}/interpol.yaml:51:5) "
                         "expired on 2024-12-31"]

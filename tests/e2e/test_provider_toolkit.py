@@ -1,0 +1,58 @@
+"""End-to-end: the provider toolkit's own refusals, called as the broker over mTLS."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from g2g_sdk import dsse, envelope, errors, pki, status, tls
+from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
+
+from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, name_query
+
+pytestmark = pytest.mark.asyncio
+IMIGRASI = "ID/GOV/IMIGRASI"
+UNKNOWN_FIELD_99 = b"\x98\x06\x01"  # tag (99 << 3 | varint), value 1: not in AttestationBody
+
+
+def _request(fed: Fed, extra: bytes) -> provider_pb2.ProviderRequest:
+    """A genuine POLRI request and a broker-signed attestation for it, plus `extra` bytes."""
+    now = datetime.now(UTC)
+    consumer = pki.load_identity(fed.pki_dir, POLRI)
+    broker = pki.load_identity(fed.pki_dir, "broker")
+    env = envelope.build_request(
+        sender=POLRI, recipient=IMIGRASI, service=SCREEN, payload=name_query("Budi Santoso"),
+        purpose="criminal_investigation", legal_basis=LEGAL_BASIS,
+        key=consumer.signing_key, now=now)
+    header = envelope_pb2.Header.FromString(env.header)
+    body = envelope_pb2.AttestationBody(
+        decision_id="d-1", request_digest=envelope.sha256(env.header),
+        message_id=header.message_id, consumer=POLRI, provider=IMIGRASI, service=SCREEN,
+        purpose=header.purpose, rule_id="r", policy_version="v", field_mask=["hits.entry_id"],
+        issued_at=envelope.to_timestamp(now), expires_at=header.expires_at,
+        broker_id=fed.federation.registry.broker_id)
+    raw = body.SerializeToString(deterministic=True) + extra
+    attestation = envelope_pb2.Attestation(
+        body=raw, signatures=[dsse.sign(broker.signing_key, dsse.ATTESTATION_TYPE, raw)])
+    return provider_pb2.ProviderRequest(request=env, attestation=attestation)
+
+
+@pytest.mark.parametrize("extra", [b"", UNKNOWN_FIELD_99], ids=["known_fields", "unknown_field"])
+async def test_an_attestation_with_unknown_fields_is_refused(fed: Fed, extra: bytes) -> None:
+    _, port = fed.federation.providers[IMIGRASI]
+    broker = pki.load_identity(fed.pki_dir, "broker")
+    async with grpc.aio.secure_channel(
+            f"127.0.0.1:{port}", tls.channel_credentials(broker),
+            options=tls.pinned_channel_options("agency", IMIGRASI)) as channel:
+        call = provider_pb2_grpc.ProviderStub(channel).Handle(_request(fed, extra), timeout=10)
+        if not extra:
+            answer = await call
+            assert envelope_pb2.Header.FromString(answer.header).sender == IMIGRASI
+            return
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call
+    error = status.error_from_rpc(info.value)
+    assert (error.code, error.domain, error.reason, error.metadata) == (
+        grpc.StatusCode.PERMISSION_DENIED, errors.PROVIDER_DOMAIN,
+        "ATTESTATION_UNKNOWN_FIELDS", {"numbers": "99"})
