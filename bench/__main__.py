@@ -1,11 +1,17 @@
-"""`make bench`: the full federation against a raw gRPC two-hop baseline, in one run.
+"""`make bench`: the full federation against two raw gRPC two-hop baselines, in one run.
 
 Every server is its own process (baseline proxy and echo; broker and each
-adapter), and so is the load generator. For each path and concurrency it
-runs a warm-up, then a fixed number of calls, and reports requests/s,
-p50/p99/p99.9 latency, broker CPU per request and the broker/baseline ratio.
-Prints one table and writes the same figures as JSON under bench/results/.
-Loopback only; bounded by request counts.
+adapter), and so is the load generator. The baselines are a pass-through proxy
+in plaintext and the same proxy over mutual TLS with the federation's own
+certificates on both hops; the broker's ratios are against the mTLS one (the
+TLS it must pay anyway). For each path and concurrency it runs a warm-up, then
+a fixed number of calls, and reports requests/s, p50/p99 latency of the wire
+call (p99.9 from 10,000 samples only), the client's signing and verification
+apart, server CPU per request and the ratios. Screening and document queries
+vary, drawn from the adapters' own seeded data. Prints one table and writes the
+same figures as JSON under bench/results/ (or, with `--reference`, under
+bench/reference/ with a description of the machine, to be kept). Loopback only;
+bounded by request counts.
 """
 
 from __future__ import annotations
@@ -35,18 +41,18 @@ PY = sys.executable
 TICKS = os.sysconf("SC_CLK_TCK")
 PG_DSN = "postgresql://root@127.0.0.1:5432/test"
 
+REFERENCE = REPO / "bench" / "reference"
 SCREEN = {
     "service": "g2g.immigration.v1.Watchlist/Screen", "provider": "ID/GOV/IMIGRASI",
     "consumer": "ID/GOV/POLRI", "purpose": "criminal_investigation",
     "legal_basis": "UU 6/2011 Pasal 91",
-    "request": {"by_name": {"full_name": "Budi Santoso", "date_of_birth": "1975"}},
 }
 DOCS = {
     "service": "g2g.interpol.v1.TravelDocuments/Check", "provider": "INT/IO/INTERPOL",
     "consumer": "ID/GOV/POLRI", "purpose": "criminal_investigation",
     "legal_basis": "Interpol RPD Art. 27",
-    "request": {"number": "B1234567", "issuing_country": "IDN"},
 }
+QUERIES = 2000  # distinct requests per service, cycled
 SERVICES = {"screen": SCREEN, "docs": DOCS}
 ADAPTERS = ("immigration", "interpol")  # the providers of SERVICES
 
@@ -58,14 +64,19 @@ class Row:
     rps: float
     p50_ms: float
     p99_ms: float
-    p999_ms: float
+    p999_ms: float | None                 # only from 10,000 samples up
     count: int
     errors: int
     cpu_ms_per_req: float | None          # the broker (all its processes) or baseline proxy
-    adapter_cpu_ms_per_req: float | None = None
-    client_cpu_ms_per_req: float | None = None
-    ratio: float | None = None            # req/s over the baseline's at this concurrency
+    adapter_cpu_ms_per_req: float | None = None   # the adapter, or the baseline's echo
+    client_cpu_ms_per_req: float | None = None    # the load generator, signing included
+    sign_ms: float | None = None          # client: build and sign one request (mean)
+    verify_ms: float | None = None        # client: verify one answer (mean)
+    ratio: float | None = None            # req/s over the mTLS baseline's, same concurrency
+    vs_plaintext: float | None = None     # req/s over the plaintext baseline's
+    cpu_vs_mtls: float | None = None      # CPU per request over the mTLS proxy's
     vs_one_worker: float | None = None    # req/s over the 1-worker row's (workers rows)
+    cpu_per_req_vs_one_worker: float | None = None  # broker CPU/request over the 1-worker row's
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -140,7 +151,10 @@ def _spawn(name: str, argv: list[str], *, stdout: bool = False) -> Iterator[Proc
 def _load(spec: dict[str, Any], server_pids: list[int], adapter_pid: int
           ) -> tuple[dict[str, Any], float, float]:
     """Run one load-generator process; its result and server and adapter CPU seconds used."""
-    proc = subprocess.Popen([PY, "-m", "bench.loadgen", json.dumps(spec)], cwd=REPO,
+    # The spec (with its thousands of requests) goes through a file: argv is bounded.
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(spec, handle)
+    proc = subprocess.Popen([PY, "-m", "bench.loadgen", "@" + handle.name], cwd=REPO,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None
     assert proc.stdout is not None
@@ -152,6 +166,7 @@ def _load(spec: dict[str, Any], server_pids: list[int], adapter_pid: int
     result: dict[str, Any] = json.loads(proc.stdout.readline())
     cpu = _cpu_seconds(server_pids) - cpu_before[0], _cpu_seconds([adapter_pid]) - cpu_before[1]
     proc.wait(30)
+    Path(handle.name).unlink()
     return result, *cpu
 
 
@@ -166,17 +181,43 @@ def _row(path: str, concurrency: int, result: dict[str, Any], cpu: float,
                p99_ms=result["p99_ms"], p999_ms=result["p999_ms"], count=n,
                errors=result["errors"], cpu_ms_per_req=_per_req(cpu, n),
                adapter_cpu_ms_per_req=_per_req(adapter_cpu, n),
-               client_cpu_ms_per_req=_per_req(result["cpu_s"], n))
+               client_cpu_ms_per_req=_per_req(result["cpu_s"], n),
+               sign_ms=result.get("sign_ms"), verify_ms=result.get("verify_ms"))
+
+
+def varied_requests(name: str, count: int = QUERIES) -> list[dict[str, Any]]:
+    """`count` different requests for service `name`, drawn from the adapter's own seeded
+    data: screening by name of listed persons (a whole date of birth 60 %, the year
+    20 %, none 20 %), document checks of listed documents."""
+    import random
+
+    rng = random.Random(20261201)
+    if name == "screen":
+        from agency_adapters.immigration.service import seeded_records
+
+        out: list[dict[str, Any]] = []
+        for record in rng.sample(seeded_records(), count):
+            dob = rng.choices((record.date_of_birth, record.date_of_birth[:4], ""),
+                              (60, 20, 20))[0]
+            query = {"full_name": record.full_name, **({"date_of_birth": dob} if dob else {})}
+            out.append({"by_name": query})
+        return out
+    from agency_adapters.interpol.service import seeded_data
+
+    sltd = seeded_data().sltd
+    return [{"number": d.number, "issuing_country": d.issuing_country}
+            for d in rng.sample(sltd, min(count, len(sltd)))]
 
 
 def sample_envelope_size() -> int:
-    """Bytes of a typical signed screening request, so the baseline carries the same size."""
+    """Bytes of a typical signed screening request, so the baselines carry the same size."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from g2g_sdk import envelope
     from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
     from google.protobuf import json_format
 
-    request = json_format.ParseDict(SCREEN["request"], watchlist_pb2.ScreenRequest())
+    request = json_format.ParseDict(varied_requests("screen", 1)[0],
+                                    watchlist_pb2.ScreenRequest())
     env = envelope.build_request(
         sender=SCREEN["consumer"], recipient=SCREEN["provider"], service=SCREEN["service"],
         payload=request, purpose=SCREEN["purpose"], legal_basis=SCREEN["legal_basis"],
@@ -184,22 +225,32 @@ def sample_envelope_size() -> int:
     return env.ByteSize()
 
 
-def run_baseline(levels: list[tuple[int, int, int]], size: int) -> list[Row]:
+PLAINTEXT = "baseline: plaintext 2-hop"
+MTLS = "baseline: mTLS 2-hop"
+
+
+def run_baseline(levels: list[tuple[int, int, int]], size: int, work: Path | None = None
+                 ) -> list[Row]:
+    """The pass-through baseline at every level: plaintext, or with `work` (its pki/)
+    mutual TLS with the broker's and the provider's certificates."""
+    tls = [] if work is None else ["--pki", str(work / "pki")]
+    label = PLAINTEXT if work is None else MTLS
     rows = []
-    with _spawn("echo", [PY, "-m", "bench.baseline", "echo"], stdout=True) as echo:
+    with _spawn("echo", [PY, "-m", "bench.baseline", "echo", *tls], stdout=True) as echo:
         assert echo.popen.stdout is not None
         echo_port = int(echo.popen.stdout.readline())
-        with _spawn("proxy", [PY, "-m", "bench.baseline", "proxy", f"127.0.0.1:{echo_port}"],
-                    stdout=True) as proxy:
+        with _spawn("proxy", [PY, "-m", "bench.baseline", "proxy", f"127.0.0.1:{echo_port}",
+                              *tls], stdout=True) as proxy:
             assert proxy.popen.stdout is not None
             port = int(proxy.popen.stdout.readline())
             for concurrency, warmup, count in levels:
                 spec = {"kind": "baseline", "address": f"127.0.0.1:{port}",
                         "payload_hex": (b"x" * size).hex(), "concurrency": concurrency,
-                        "warmup": warmup, "count": count}
+                        "warmup": warmup, "count": count,
+                        **({} if work is None else {"pki_dir": str(work / "pki"),
+                                                     "consumer": SCREEN["consumer"]})}
                 result, cpu, echo_cpu = _load(spec, [proxy.popen.pid], echo.popen.pid)
-                rows.append(_row("baseline: raw 2-hop gRPC", concurrency, result, cpu,
-                                 echo_cpu))
+                rows.append(_row(label, concurrency, result, cpu, echo_cpu))
     return rows
 
 
@@ -249,7 +300,7 @@ def run_broker(label: str, audit: str, levels: list[tuple[int, int, int]], work:
                 spec = {"kind": "broker", "address": f"127.0.0.1:{started['port']}",
                         "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
                         "concurrency": concurrency, "warmup": warmup, "count": count,
-                        **service}
+                        "requests": varied_requests(name), **service}
                 result, cpu, adapter_cpu = _load(spec, pids, adapters.popen.pid)
                 path = f"broker: {name}, {label}" + (f", {workers} workers" if workers > 1
                                                       else "")
@@ -270,34 +321,68 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    header = (f"{'path':38} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+    header = (f"{'path':40} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'p99.9 ms':>9} {'cpu ms/req':>10} {'adapter':>8} {'client':>7} "
-              f"{'vs base':>7} {'vs 1w':>6}")
+              f"{'sign':>6} {'verify':>6} {'vs mTLS':>7} {'cpu/mTLS':>8} {'vs 1w':>6}")
     print(header)
     print("-" * len(header))
     for r in rows:
         err = f"  ({r.errors} errors)" if r.errors else ""
-        print(f"{r.path:38} {r.concurrency:>4} {r.rps:>8.1f} {r.p50_ms:>8.3f} "
-              f"{r.p99_ms:>8.3f} {r.p999_ms:>9.3f} {_fmt(r.cpu_ms_per_req, '.3f'):>10} "
+        print(f"{r.path:40} {r.concurrency:>4} {r.rps:>8.1f} {r.p50_ms:>8.3f} "
+              f"{r.p99_ms:>8.3f} {_fmt(r.p999_ms, '.3f'):>9} {_fmt(r.cpu_ms_per_req, '.3f'):>10} "
               f"{_fmt(r.adapter_cpu_ms_per_req, '.3f'):>8} "
-              f"{_fmt(r.client_cpu_ms_per_req, '.3f'):>7} "
+              f"{_fmt(r.client_cpu_ms_per_req, '.3f'):>7} {_fmt(r.sign_ms, '.3f'):>6} "
+              f"{_fmt(r.verify_ms, '.3f'):>6} "
               f"{_fmt(r.ratio, '.2f') if r.ratio is not None else '':>7} "
+              f"{_fmt(r.cpu_vs_mtls, '.2f') if r.cpu_vs_mtls is not None else '':>8} "
               f"{_fmt(r.vs_one_worker, '.2f') if r.vs_one_worker is not None else '':>6}{err}")
 
 
+def _over(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
 def with_ratios(rows: list[Row]) -> list[Row]:
-    """Each row's req/s over the baseline's, and workers rows' over their 1-worker row's."""
-    base = {r.concurrency: r for r in rows if r.path.startswith("baseline")}
+    """Each row's req/s over the mTLS and plaintext baselines' at its concurrency, its CPU
+    per request over the mTLS proxy's, and workers rows' over their 1-worker row's."""
+    mtls = {r.concurrency: r for r in rows if r.path == MTLS}
+    plain = {r.concurrency: r for r in rows if r.path == PLAINTEXT}
     single = {(r.path, r.concurrency): r for r in rows}
     out = []
     for r in rows:
-        b = base.get(r.concurrency)
-        ratio = round(r.rps / b.rps, 3) if b and b.rps and r is not b else None
+        m, p = mtls.get(r.concurrency), plain.get(r.concurrency)
+        base = r.path.startswith("baseline")
         one = single.get((r.path.rsplit(", ", 1)[0], r.concurrency)) if "workers" in r.path \
             else None
-        vs_one = round(r.rps / one.rps, 3) if one and one.rps else None
-        out.append(Row(**{**asdict(r), "ratio": ratio, "vs_one_worker": vs_one}))
+        out.append(Row(**{
+            **asdict(r),
+            "ratio": None if base or m is None else _over(r.rps, m.rps),
+            "vs_plaintext": None if r is p or p is None else _over(r.rps, p.rps),
+            "cpu_vs_mtls": None if base or m is None else _over(r.cpu_ms_per_req,
+                                                                 m.cpu_ms_per_req),
+            "vs_one_worker": None if one is None else _over(r.rps, one.rps),
+            "cpu_per_req_vs_one_worker": None if one is None else _over(r.cpu_ms_per_req,
+                                                                        one.cpu_ms_per_req)}))
     return out
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: CPU, cores, memory, load, versions, commit."""
+    import platform
+    from importlib.metadata import version
+
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                  if line.startswith("model name")), platform.processor())
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    mem_kb = next((int(line.split()[1]) for line in meminfo.splitlines()
+                   if line.startswith("MemTotal")), 0)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                            capture_output=True, text=True, check=False).stdout.strip()
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+            "kernel": platform.release(), "python": platform.python_version(),
+            "grpcio": version("grpcio"), "protobuf": version("protobuf"), "commit": commit}
 
 
 @contextmanager
@@ -366,6 +451,9 @@ def main() -> int:
                         help="smoke run: few requests, SQLite only (used by make test)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--reference", action="store_true",
+                        help="write the JSON to bench/reference/ (kept in the repository)")
+    parser.add_argument("--note", default="", help="what else ran on the machine, for the JSON")
     parser.add_argument("--services", default=",".join(SERVICES),
                         help=f"comma-separated subset of {', '.join(SERVICES)}")
     parser.add_argument("--workers", default="1,2", help="broker worker counts to run")
@@ -381,10 +469,12 @@ def main() -> int:
     from g2g_sdk import pki
 
     started = time.monotonic()
-    rows = run_baseline(levels, sample_envelope_size())
+    load_before = machine()["load_average_1_5_15"]
     with tempfile.TemporaryDirectory(prefix="g2g-bench-") as tmp:
         work = Path(tmp)
         pki.init_pki(REGISTRY, work / "pki")
+        size = sample_envelope_size()
+        rows = run_baseline(levels, size) + run_baseline(levels, size, work)
         with _adapters(work) as adapters:
             for workers in worker_counts:
                 sqlite = f"  backend: sqlite\n  path: {work / f'audit-{workers}.db'}\n"
@@ -406,13 +496,14 @@ def main() -> int:
     print_table(rows)
     elapsed = round(time.monotonic() - started, 1)
     c1 = {r.path: r for r in rows if r.concurrency == 1}
-    base1 = next(r for p, r in c1.items() if p.startswith("baseline"))
+    base1 = c1[MTLS]
     added = {p: {"p50_ms": round(r.p50_ms - base1.p50_ms, 3),
                  "p99_ms": round(r.p99_ms - base1.p99_ms, 3)}
              for p, r in c1.items() if not p.startswith("baseline")}
     for path, delta in added.items():
-        print(f"added latency at concurrency 1, {path}: p50 +{delta['p50_ms']} ms, "
-              f"p99 +{delta['p99_ms']} ms")
+        print(f"added latency over the mTLS proxy at concurrency 1, {path}: "
+              f"p50 +{delta['p50_ms']} ms, p99 +{delta['p99_ms']} ms (client signing and "
+              f"verification not included)")
     top = max(c for _, c, _ in levels)
     for r in rows:
         if r.vs_one_worker is not None and r.concurrency == top:
@@ -422,14 +513,22 @@ def main() -> int:
               f"p99 {micro['policy_p99_us']} µs; audit appends (SQLite, durable): "
               f"{micro['audit_sqlite_appends_per_s_c1']}/s one at a time, "
               f"{micro['audit_sqlite_appends_per_s_c64']}/s from 64 concurrent appenders")
-    print(f"elapsed {elapsed} s on {os.cpu_count()} cores")
-    args.out.mkdir(parents=True, exist_ok=True)
+    host = machine()
+    print(f"elapsed {elapsed} s on {host['cores']} cores ({host['cpu']}); load average "
+          f"{load_before} before, {host['load_average_1_5_15']} after: other work on the "
+          f"machine shows here")
+    out = REFERENCE if args.reference else args.out
+    out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     document = {"when": stamp, "quick": args.quick, "cores": os.cpu_count(),
+                "machine": {**host, "load_average_before": load_before, "note": args.note},
                 "elapsed_s": elapsed, "rows": [asdict(r) for r in rows], "micro": micro,
-                "added_latency_c1": added}
-    for name in (f"bench-{stamp}.json", "latest.json" if not args.quick else "quick.json"):
-        (args.out / name).write_text(json.dumps(document, indent=2) + "\n")
+                "added_latency_c1_over_mtls": added}
+    names = [f"bench-{stamp}.json"]
+    if not args.reference:
+        names.append("latest.json" if not args.quick else "quick.json")
+    for name in names:
+        (out / name).write_text(json.dumps(document, indent=2) + "\n")
     bad = [r for r in rows if r.errors or r.rps <= 0]
     return 1 if bad else 0
 

@@ -18,6 +18,7 @@ requests are audited too. The server turns errors into statuses
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter
@@ -32,8 +33,10 @@ from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
 from g2g_sdk.catalog import Catalog, ServiceSpec
 from g2g_sdk.envelope import OpenedEnvelope
 from g2g_sdk.errors import (
+    AuditUnavailable,
     AuthenticationError,
     CallCancelled,
+    CallDeadlineExceeded,
     EnvelopeError,
     FreshnessError,
     G2GError,
@@ -41,6 +44,7 @@ from g2g_sdk.errors import (
     PolicyDenied,
     ProviderRejected,
     ProviderResponseInvalid,
+    ProviderTimeout,
     SchemaError,
     SignatureError,
     UnknownServiceError,
@@ -61,6 +65,18 @@ log = structlog.get_logger("g2g.broker")
 
 Forward = Callable[[str, provider_pb2.ProviderRequest, float], Awaitable[envelope_pb2.Envelope]]
 """Sends a ProviderRequest to the provider with this agency id, within a timeout."""
+
+TimeRemaining = Callable[[], float | None]
+"""Seconds left of the caller's deadline (None: no deadline); grpc's context.time_remaining."""
+
+# The broker answers OK only with at least this much of the caller's deadline
+# left once the answer is verified: enough to commit the outcome record and
+# send the answer, so the record says what the caller got (docs/PROTOCOL.md §3.2).
+ANSWER_MARGIN_SECONDS = 0.05
+
+
+def _no_deadline() -> float | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -253,7 +269,8 @@ def _invalid(check: str, message: str, **extra: str) -> ProviderResponseInvalid:
 
 # --- the pipeline ------------------------------------------------------------
 
-async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_pb2.Envelope:
+async def handle_call(raw: bytes, peer: str | None, broker: Broker,
+                      time_remaining: TimeRemaining = _no_deadline) -> envelope_pb2.Envelope:
     """Run one Exchange.Call (its request bytes as received) through every step; audit it."""
     trust = broker.trust()
     trace = Trace(registry_version=trust.version)
@@ -282,21 +299,21 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_
             claim=replay.claim(header.sender, header.message_id, keep_until),
             counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
         attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
-        response = await broker.forward(
-            header.recipient, provider_pb2.ProviderRequest(request=env, attestation=attestation),
-            broker.limits.provider_timeout_seconds)
+        response = await _forward(broker, header.recipient, provider_pb2.ProviderRequest(
+            request=env, attestation=attestation), time_remaining)
         verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker,
                         trust.registry)
+        _require_time_to_answer(time_remaining)
     except G2GError as exc:
         await _record_failure(trace, exc, broker, raw)
         raise
     except asyncio.CancelledError:
-        # The caller hung up or its deadline passed. Once its request is recorded (and
-        # perhaps forwarded), the exchange still gets an outcome; shielded, so a second
-        # cancellation cannot cut that write short.
-        if trace.request_recorded:
-            await asyncio.shield(_record_failure(
-                trace, CallCancelled("the caller left before the answer"), broker, raw))
+        # The caller hung up or its deadline passed: the exchange is still recorded
+        # (an outcome once its request is recorded), with the status the caller got;
+        # shielded, so a second cancellation cannot cut that write short.
+        if trace.consumer:
+            await asyncio.shield(_record_failure(trace, _left(time_remaining), broker, raw,
+                                                 refuse_unrecorded=False))
         raise
     except Exception as exc:
         # A bug, not a bad request: the caller still gets a status with a reason and
@@ -306,15 +323,72 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker) -> envelope_
         fault = InternalError("the broker failed to process this request")
         await _record_failure(trace, fault, broker, raw)
         raise fault from None
-    await broker.audit.append(trace.event(
-        "outcome", broker.clock(), status="OK",
-        response_digest=envelope.sha256(response.header).hex()))
+    await _record_ok(trace, response, broker, raw, time_remaining)
     # The audit log is the record of every exchange; the OK path stays quiet at INFO.
     broker.tally["OK"] += 1
     log.debug("exchange", outcome="OK", message_id=header.message_id,
              correlation_id=header.correlation_id, consumer=header.sender,
              service=header.service, rule_id=decision.rule_id)
     return response
+
+
+async def _forward(broker: Broker, provider: str, request: provider_pb2.ProviderRequest,
+                   time_remaining: TimeRemaining) -> envelope_pb2.Envelope:
+    """Forward within the provider timeout, and within the caller's deadline less the margin."""
+    timeout = broker.limits.provider_timeout_seconds
+    remaining = time_remaining()
+    if remaining is not None and remaining - ANSWER_MARGIN_SECONDS < timeout:
+        timeout = remaining - ANSWER_MARGIN_SECONDS
+        if timeout <= 0:
+            raise _deadline("the caller's deadline leaves no time to ask the provider")
+        try:
+            return await broker.forward(provider, request, timeout)
+        except ProviderTimeout:
+            # Cut short by the caller's deadline, not the provider's timeout.
+            raise _deadline("the caller's deadline passed before the provider answered") \
+                from None
+    return await broker.forward(provider, request, timeout)
+
+
+def _deadline(message: str) -> CallDeadlineExceeded:
+    return CallDeadlineExceeded(message)
+
+
+def _require_time_to_answer(time_remaining: TimeRemaining) -> None:
+    remaining = time_remaining()
+    if remaining is not None and remaining < ANSWER_MARGIN_SECONDS:
+        raise _deadline("the caller's deadline leaves no time to record and return the answer")
+
+
+def _left(time_remaining: TimeRemaining) -> G2GError:
+    """What a caller that left got: DEADLINE_EXCEEDED if its deadline passed, else CANCELLED."""
+    remaining = time_remaining()
+    if remaining is not None and remaining <= 0:
+        return _deadline("the caller's deadline passed before the answer")
+    return CallCancelled("the caller left before the answer")
+
+
+async def _record_ok(trace: Trace, response: envelope_pb2.Envelope, broker: Broker,
+                     raw: bytes, time_remaining: TimeRemaining) -> None:
+    """Commit the OK outcome; if the caller leaves meanwhile, say it did not get the answer.
+
+    The record commits whether or not anyone waits; a caller whose deadline passes
+    during that commit receives DEADLINE_EXCEEDED, not the answer, so a second
+    outcome record with that status follows (the last outcome is what the caller got).
+    """
+    recording = asyncio.ensure_future(broker.audit.append(trace.event(
+        "outcome", broker.clock(), status="OK",
+        response_digest=envelope.sha256(response.header).hex())))
+    try:
+        await asyncio.shield(recording)
+    except asyncio.CancelledError:
+        async def supersede() -> None:
+            with contextlib.suppress(G2GError):
+                await recording
+            await _record_failure(trace, _left(time_remaining), broker, raw,
+                                  refuse_unrecorded=False)
+        await asyncio.shield(supersede())
+        raise
 
 
 async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
@@ -338,13 +412,18 @@ async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
     trace.request_recorded = True
 
 
-async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: bytes) -> None:
-    """Count, log and audit a failed exchange with whatever identity was established."""
+async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: bytes, *,
+                          refuse_unrecorded: bool = True) -> None:
+    """Count, log and audit a failed exchange with whatever identity was established.
+
+    A refusal that cannot be recorded is not answered as if it were: the caller
+    gets UNAVAILABLE / AUDIT_UNAVAILABLE instead (`refuse_unrecorded`; off when
+    the caller has already left and gets nothing).
+    """
     if trace.header is None:  # failed before the header parsed: record what can be read
         trace.header = envelope.peek_header(envelope.peek_envelope(raw))
     kind = "outcome" if trace.request_recorded else "rejected"
     h = trace.header
-    broker.tally[exc.code.name] += 1
     log.info("exchange", outcome=exc.code.name, reason=exc.reason,
              message_id=h.message_id if h else None,
              correlation_id=h.correlation_id if h else None,
@@ -354,7 +433,11 @@ async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: byte
             kind, broker.clock(), status=exc.code.name, reason=exc.reason,
             refused_by="provider" if isinstance(exc, ProviderRejected) else ""))
     except G2GError as audit_exc:
-        # The original failure is what the caller must see; the audit outage is logged.
         log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)
+        if refuse_unrecorded:
+            broker.tally[AuditUnavailable.code.name] += 1
+            raise AuditUnavailable("the refusal could not be recorded in the audit log; "
+                                   "nothing was forwarded") from None
+    broker.tally[exc.code.name] += 1
 
 

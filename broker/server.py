@@ -62,7 +62,8 @@ class ExchangeServicer:
     ) -> envelope_pb2.Envelope:
         async with self._gate:
             try:
-                return await pipeline.handle_call(request, _peer_agency(context), self._broker)
+                return await pipeline.handle_call(request, _peer_agency(context), self._broker,
+                                                  context.time_remaining)
             except G2GError as exc:
                 await status.abort_with(context, exc)
 
@@ -225,9 +226,12 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
-    port = server.add_secure_port(listen or config.listen, tls.server_credentials(identity))
-    if port == 0:
-        raise StartupError(f"could not bind {listen or config.listen}", reason="BIND_FAILED")
+    try:
+        port = tls.bind(server, listen or config.listen, tls.server_credentials(identity))
+    except StartupError:
+        await clients.close()
+        await audit.close()
+        raise
     await server.start()
     watcher.start()
     registry_watch.start()

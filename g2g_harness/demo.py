@@ -16,7 +16,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -177,11 +177,16 @@ def _steps() -> list[Step]:
     return [*_watchlist_steps(), *_interpol_steps(), *_consular_steps()]
 
 
+def _jakarta_today() -> date:
+    """The day adapters judge orders, notices and lists on (Jakarta calendar)."""
+    return datetime.now(UTC).astimezone(ZoneInfo("Asia/Jakarta")).date()
+
+
 def _example(status: str) -> Any:
     """The first seeded watchlist entry whose order has `status` today (Jakarta calendar)
     and whose name and date of birth no other entry shares."""
     listed = _seeded("immigration", "watchlist")
-    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Jakarta")).date()
+    today = _jakarta_today()
     counts = Counter((r.full_name, r.date_of_birth) for r in listed)
     return next(r for r in listed if counts[(r.full_name, r.date_of_birth)] == 1
                 and r.standing(today).status == status)
@@ -264,9 +269,11 @@ def _commonest_name() -> str:
 
 
 def _interpol_steps() -> list[Step]:
+    today = _jakarta_today()
     red = next(n for n in _seeded("interpol", "notices") if n.category == "RED" and n.documents
-               and n.date_of_birth)
-    stolen = next(s for s in _seeded("interpol", "sltd") if s.status == "STOLEN")
+               and n.date_of_birth and n.standing(today) == "IN_FORCE")
+    stolen = next(s for s in _seeded("interpol", "sltd")
+                  if s.status == "STOLEN" and s.listed_on(today))
     polri, imigrasi = "ID/GOV/POLRI", "ID/GOV/IMIGRASI"
 
     def doc(number: str, country: str) -> ipb.DocumentCheckRequest:

@@ -28,8 +28,10 @@ computation: never logs a name.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import date
 from itertools import combinations
 from typing import Final
 
@@ -43,6 +45,7 @@ from agency_adapters.common.names import (
     is_initial,
     phonetic_key,
     sex_marker,
+    surname_classes,
 )
 
 DEFAULT_THRESHOLD: Final = 0.85
@@ -59,6 +62,13 @@ DOB_UNKNOWN: Final = 0.5
 DOB_YEAR: Final = 0.7
 # Day and month swapped: a common way of writing a date wrongly.
 DOB_SWAPPED: Final = 0.8
+# One slip apart in the same year (a digit of the day or month, one day): not a match,
+# but no conflict either; only a near-exact name reaches the threshold with it.
+DOB_NEAR: Final = 0.4
+# A slip in the year (one digit, one year) with the same day and month: only the exact
+# name with the same nationality reaches the threshold (on a large list a common name
+# has namesakes born on the same day in a near year).
+YEAR_SLIP: Final = 0.1
 # The lowest score a candidate with a conflicting birth date can reach; at any threshold
 # above it, records born in another year need not be looked at (year blocking is exact).
 CONFLICT_CEILING: Final = W_NAME + W_DOB * DOB_CONFLICT + W_NAT
@@ -74,6 +84,13 @@ KNOWN_NAME_MIN_UNDATED: Final = 1.0
 _COMPOUND_STARTS: Final = ("abdul", "nur", "abu")
 # Tokens shorter than this match only when equal after normalisation.
 SHORT: Final = 4
+# Two romanisations of one Chinese surname (names.surname_classes): above KNOWN_NAME_MIN,
+# since both are names on the list.
+ROMANISATION: Final = 0.95
+# A query token that is no name on the list, one letter short of a short listed name.
+SHORT_SLIP: Final = 0.85
+# A query token that is no name on the list and starts a listed one (an abbreviation).
+ABBREVIATION: Final = 0.86
 # Phonetically equal tokens (same metaphone) score at least this much.
 PHONETIC_FLOOR: Final = 0.88
 # Vocabulary tokens below this similarity to a query token are not used for blocking.
@@ -82,12 +99,15 @@ MAX_NEIGHBOURS: Final = 16
 # Candidate cap for one query (the names sharing most token pairs with it are kept).
 MAX_CANDIDATES: Final = 4000
 _MIN_DELETION_LEN: Final = 4
+# A word written together with the next is split into parts of at least this length.
+_MIN_SPLIT: Final = 2
+_MAX_RESEGMENTED: Final = 4
 _TOKEN_BITS: Final = 22
 _YEAR_BASE: Final = 1800
 _SEXES: Final = {"": 0, "M": 1, "F": 2}
 
 
-def token_similarity(a: str, b: str) -> float:
+def token_similarity(a: str, b: str) -> float:  # noqa: PLR0911 - one return per rule
     """Jaro-Winkler of two normalised tokens; an initial matches its full name.
 
     Compounds sharing their start (Abdulrahman/Abdulkarim, Nurhadi/Nurhuda)
@@ -104,6 +124,8 @@ def token_similarity(a: str, b: str) -> float:
             if len(a) > 5 and len(b) > 5:
                 a, b = a[len(start):], b[len(start):]
                 break
+    if surname_classes(a) & surname_classes(b):
+        return ROMANISATION  # one Chinese surname in two romanisations: Tan/Chen, Ng/Huang
     if len(a) < SHORT and len(b) < SHORT:
         return 0.0  # Li/Lin, Hui/Hua, Eko/Eka: one letter makes another short name
     score = float(JaroWinkler.similarity(a, b))
@@ -138,22 +160,63 @@ def name_similarity(query: NameKey, listed: NameKey) -> float:
     return _coverage([[_credit(q, t) for t in listed.tokens] for q in query.tokens])
 
 
-def dob_similarity(query: str, listed: str) -> tuple[float, bool]:
+def _evidence(dob: str) -> str:
+    """What a date of birth says: registries write 01-01 or 00-00 when only the year
+    is known, so such a date says the year; a 00 day says the year and month."""
+    if dob[4:] in ("-01-01", "-00-00"):
+        return dob[:4]
+    return dob[:7] if dob.endswith("-00") else dob
+
+
+def _slip(a: str, b: str) -> float:
+    """Two whole dates one slip apart: DOB_NEAR for one digit of the day or month, or
+    one day; YEAR_SLIP for one digit of the year, or one year; else 0."""
+    try:
+        days = abs((date.fromisoformat(a) - date.fromisoformat(b)).days)
+    except ValueError:
+        return 0.0
+    digits = sum(x != y for x, y in zip(a, b, strict=True))
+    if days == 1 or (digits == 1 and a[:4] == b[:4]):
+        return DOB_NEAR
+    if a[4:] == b[4:] and (digits == 1 or abs(int(a[:4]) - int(b[:4])) == 1):
+        return YEAR_SLIP
+    return 0.0
+
+
+def dob_similarity(query: str, listed: str) -> tuple[float, bool]:  # noqa: PLR0911 - per rule
     """(agreement, counts as a match): 1 equal; DOB_SWAPPED day and month swapped;
-    DOB_YEAR same year where one side has only the year (weak: on a large list
-    thousands share a birth year); DOB_UNKNOWN unknown on either side; DOB_CONFLICT
-    otherwise."""
+    DOB_YEAR the same as far as the less precise side goes (a year only, or a
+    placeholder 01-01 / 00-00 day and month, or the 1st of the same month: weak, on
+    a large list thousands share a birth year); DOB_UNKNOWN unknown on either side;
+    DOB_NEAR one slip apart in the same year (a digit of the day or month, a day) and
+    YEAR_SLIP in the year (a digit, one year): weak, not a match;
+    DOB_CONFLICT otherwise."""
     if not query or not listed:
         return DOB_UNKNOWN, False
     if query == listed:
         return 1.0, True
-    if query[:4] != listed[:4]:
-        return DOB_CONFLICT, False
-    if len(query) == 4 or len(listed) == 4:
-        return DOB_YEAR, True
-    if query[5:7] == listed[8:10] and query[8:10] == listed[5:7]:
-        return DOB_SWAPPED, True  # day and month swapped (US vs ISO ordering mistakes)
+    q, ld = _evidence(query), _evidence(listed)
+    if q[:4] == ld[:4]:
+        shorter = min(len(q), len(ld))
+        if shorter < 10:
+            if q[:shorter] == ld[:shorter]:
+                return DOB_YEAR, True
+        elif q[5:7] == ld[8:10] and q[8:10] == ld[5:7]:
+            return DOB_SWAPPED, True  # day and month swapped (US vs ISO ordering mistakes)
+        elif q[:7] == ld[:7] and "01" in (q[8:], ld[8:]):
+            return DOB_YEAR, True  # the 1st of the month: the day unknown
+    if len(q) == len(ld) == 10 and (slip := _slip(q, ld)):  # placeholders are no slip
+        return slip, False
     return DOB_CONFLICT, False
+
+
+def near_years(year: int) -> set[int]:
+    """Birth years one slip from `year`: one year off, or one of its last two digits."""
+    text = f"{year:04d}"
+    out = {year - 1, year + 1}
+    out.update(int(text[:i] + d + text[i + 1:]) for i in (2, 3) for d in "0123456789")
+    out.discard(year)
+    return out
 
 
 def nationality_score(query: str, listed: Collection[str]) -> float:
@@ -174,6 +237,18 @@ def _deletions(token: str) -> set[str]:
     return {token[:i] + token[i + 1:] for i in range(len(token))}
 
 
+def _token_slip(query: str, listed: str) -> float:
+    """A query token that is no name on the list, against a listed one: SHORT_SLIP for a
+    short name with one letter lost (Eo for Eko, Sr for Sri), ABBREVIATION for its
+    start (Muh for Muhammad, Sulis for Sulistyo); else 0."""
+    if len(listed) <= SHORT and len(query) == len(listed) - 1 and len(query) >= 2 and (
+            query in _deletions(listed)):
+        return SHORT_SLIP
+    if len(query) >= 3 and len(listed) > len(query) and listed.startswith(query):
+        return ABBREVIATION
+    return 0.0
+
+
 PersonFacts = Callable[[int], "tuple[str, float] | None"]
 """Record index -> (its date of birth, nationality score for this query); None skips it."""
 
@@ -185,22 +260,29 @@ class NameIndex:
     how its date of birth and nationality compare, the caller says through `facts`.
     """
 
-    def __init__(self, names: Iterable[tuple[int, str, str, str]]) -> None:
+    def __init__(
+            self, names: Iterable[tuple[int, str, str, str]]) -> None:
         """`names`: (record index, field it came from, the name, the record's date of birth)."""
         self._vocab: dict[str, int] = {}
         self._tokens: list[str] = []
         self._phonetic: list[str] = []
-        self._record: list[int] = []
-        self._field: list[str] = []
-        self._name_tokens: list[tuple[int, ...]] = []
-        self._sex = bytearray()  # per indexed name: 0, or the _SEXES code of its I/Ni marker
-        self._blocks: dict[int, list[int]] = defaultdict(list)
+        # Per indexed name, packed (a million names are ~1.3 million entries): its record,
+        # the field it came from (a code into _fields) and its I/Ni marker (_SEXES code).
+        self._record = array("I")
+        self._field = bytearray()
+        self._fields: list[str] = []
+        self._name_tokens: list[tuple[int, ...]] = []  # shared by namesakes
+        self._sex = bytearray()
+        # (token pair, birth year) -> the one indexed name under it, or all of them; most
+        # keys hold one name, and an int costs a third of a one-element list.
+        self._blocks: dict[int, int | array[int]] = {}
         self._years: set[int] = set()
         # Each token's other written forms, where the spelling folds changed it (Noah -> noa).
         written: dict[int, set[str]] = defaultdict(set)
         # Names repeat (namesakes, aliases): each distinct one is analysed once.
         seen: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
-        fields: dict[str, str] = {}
+        fields: dict[str, int] = {}
+        blocks = self._blocks
         for ri, field, full, date_of_birth in names:
             year = _birth_year(date_of_birth)
             self._years.add(year)
@@ -220,23 +302,42 @@ class NameIndex:
                 ni = len(self._record)
                 self._record.append(ri)
                 self._sex.append(sex)
-                self._field.append(fields.setdefault(field, field))
+                code = fields.get(field)
+                if code is None:
+                    code = fields[field] = len(self._fields)
+                    self._fields.append(field)
+                self._field.append(code)
                 self._name_tokens.append(tids)
                 for key in keys:
-                    self._blocks[key << 8 | year].append(ni)
+                    slot = key << 8 | year
+                    held = blocks.get(slot)
+                    if held is None:
+                        blocks[slot] = ni
+                    elif isinstance(held, int):
+                        blocks[slot] = array("I", (held, ni))
+                    else:
+                        held.append(ni)
         self._written: dict[int, tuple[str, ...]] = {t: tuple(sorted(w))
                                                       for t, w in written.items()}
-        self._similar: dict[str, list[int]] = defaultdict(list)
+        self._similar = self._similar_tokens()
+
+    def _similar_tokens(self) -> dict[str, list[int]]:
+        """Lookup key -> vocabulary tokens: phonetic keys, surname classes, compound
+        initials, each token and its written forms, and their one-letter deletions."""
+        similar: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self._tokens):
-            self._similar[self._phonetic[tid]].append(tid)
+            similar[self._phonetic[tid]].append(tid)
+            for ci in surname_classes(token):  # "#n": no token or phonetic key has a "#"
+                similar[f"#{ci}"].append(tid)
             for start in _COMPOUND_STARTS:  # found from the compound's initial (Nur H.)
                 if token.startswith(start) and len(token) > len(start) + 1:
-                    self._similar[token[:len(start) + 1]].append(tid)
+                    similar[token[:len(start) + 1]].append(tid)
             for form in {token, *self._written.get(tid, ())}:
-                self._similar[form].append(tid)  # found from a query token with a letter added
-                if len(form) >= _MIN_DELETION_LEN:
+                similar[form].append(tid)  # found from a query token with a letter added
+                if len(form) >= _MIN_DELETION_LEN - 1:  # Eo, Sr, Ags: a letter lost
                     for variant in _deletions(form):
-                        self._similar[variant].append(tid)
+                        similar[variant].append(tid)
+        return similar
 
     def _token_id(self, token: str) -> int:
         tid = self._vocab.get(token)
@@ -264,9 +365,13 @@ class NameIndex:
             found.add(tid)
         for tok in reading:
             found.update(self._similar.get(phonetic_key(tok), ()))
+            for ci in surname_classes(tok):
+                found.update(self._similar.get(f"#{ci}", ()))
             if len(tok) >= _MIN_DELETION_LEN - 1:
                 for variant in (tok, *_deletions(tok)):
                     found.update(self._similar.get(variant, ()))
+            elif len(tok) == _MIN_DELETION_LEN - 2 and tok not in self._vocab:
+                found.update(self._similar.get(tok, ()))  # Eo for Eko
         if not found and not is_initial(token):
             # Nothing one edit away: compare with the whole vocabulary at C speed (a
             # few thousand distinct tokens even for a million names).
@@ -297,8 +402,9 @@ class NameIndex:
         listed = self._tokens[tid]
         best = max(token_similarity(tok, listed) for tok in reading)
         if best < 1.0 and reading[0] not in self._vocab:
-            for form in self._written.get(tid, ()):
-                best = max(best, *(token_similarity(tok, form) for tok in reading))
+            for form in (listed, *self._written.get(tid, ())):
+                best = max(best, *(token_similarity(tok, form) for tok in reading),
+                           *(_token_slip(tok, form) for tok in reading))
         return best
 
     def _candidates(self, key: NameKey, readings: Sequence[tuple[str, ...]],
@@ -311,10 +417,17 @@ class NameIndex:
             groups = [[min(a, b) << _TOKEN_BITS | max(a, b) for a in left for b in right if a != b]
                       for left, right in combinations(neighbours, 2)]
         found: list[int] = []
+        blocks = self._blocks
         for group in groups:
             for pair in group:
                 for year in years:
-                    found.extend(self._blocks.get(pair << 8 | year, ()))
+                    held = blocks.get(pair << 8 | year)
+                    if held is None:
+                        continue
+                    if isinstance(held, int):
+                        found.append(held)
+                    else:
+                        found.extend(held)
         # A name reaching `name_floor` matches at least k of the query's tokens (3/4 of
         # the score is query coverage; initials and repeats counted as matched), so it
         # is in at least k*(k-1)/2 of the query's token-pair groups: count, then filter.
@@ -343,15 +456,57 @@ class NameIndex:
             rows.append(row)
         return _coverage(rows)
 
+    def _known_like(self, token: str) -> bool:
+        """`token` is on the list, or one letter short of a listed token."""
+        return token in self._vocab or token in self._similar
+
+    def _resegmented(self, key: NameKey) -> list[str]:
+        """The query with its spaces moved, where that makes names of the list: two
+        words written together (WahyuHidayat, Nurulbin Osman) split, or one name
+        written apart (Suti Yanto) joined. Each is searched too; the best score wins."""
+        written = list(key.written or key.tokens)
+        out: list[str] = []
+        for i, (token, form) in enumerate(zip(key.tokens, written, strict=True)):
+            if token in self._vocab or len(form) < 2 * _MIN_SPLIT or not form.isalpha():
+                continue
+            for cut in range(_MIN_SPLIT, len(form) - _MIN_SPLIT + 1):
+                split = " ".join([*written[:i], form[:cut], form[cut:], *written[i + 1:]])
+                new = set(analyse(split).tokens) - set(key.tokens)
+                if new and all(t in self._vocab for t in new):
+                    out.append(split)
+                    break
+        for i in range(len(written) - 1):
+            if key.tokens[i] in self._vocab and key.tokens[i + 1] in self._vocab:
+                continue
+            joined = analyse(written[i] + written[i + 1]).tokens
+            if len(joined) == 1 and self._known_like(joined[0]):
+                out.append(" ".join([*written[:i], written[i] + written[i + 1],
+                                     *written[i + 2:]]))
+        return out[:_MAX_RESEGMENTED]
+
     def search(self, full_name: str, date_of_birth: str, threshold: float,
                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
         """Record index -> (score, matched fields) for every record at or above `threshold`."""
         key = analyse(full_name)
         if not key.tokens:
             return {}
+        best = self._search(key, full_name, date_of_birth, threshold, facts)
+        for other in self._resegmented(key):
+            for ri, found in self._search(analyse(other), full_name, date_of_birth, threshold,
+                                          facts).items():
+                if ri not in best or best[ri][0] < found[0]:
+                    best[ri] = found
+        return best
+
+    def _search(self, key: NameKey, full_name: str, date_of_birth: str, threshold: float,
+                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
         year = _birth_year(date_of_birth)
+        slips: list[int] = []  # birth years one slip away: candidates need a near-exact name
         if year and threshold > CONFLICT_CEILING:
             years: Collection[int] = (year, 0)
+            if len(date_of_birth) == 10 and date_of_birth[:4].isdigit():
+                slips = sorted({s for y in near_years(int(date_of_birth[:4]))
+                                if (s := _birth_year(f"{y:04d}")) in self._years} - {year, 0})
         else:
             years = self._years
         readings = self._readings(key)
@@ -369,7 +524,11 @@ class NameIndex:
         # I Wayan (male) and Ni Wayan (female) are two persons whatever else agrees.
         marker = _SEXES[sex_marker(full_name)]
         other_sex = 3 - marker if marker else -1
-        for ni in self._candidates(key, readings, years, name_floor):
+        candidates = self._candidates(key, readings, years, name_floor)
+        if slips:
+            near_floor = (threshold - W_DOB * YEAR_SLIP - W_NAT) / W_NAME
+            candidates += self._candidates(key, readings, slips, near_floor)
+        for ni in candidates:
             if self._sex[ni] == other_sex:
                 continue
             name_score = self._name_score(ni, readings, floors, cache)
@@ -384,7 +543,7 @@ class NameIndex:
             score = W_NAME * name_score + W_DOB * dob_score + W_NAT * nat
             if score < threshold or (ri in best and best[ri][0] >= score):
                 continue
-            fields = [self._field[ni]]
+            fields = [self._fields[self._field[ni]]]
             if dob_match:
                 fields.append("date_of_birth")
             if nat == 1.0:

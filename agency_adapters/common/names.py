@@ -39,6 +39,7 @@ __all__ = [
     "phonetic_key",
     "sex_marker",
     "strip_diacritics",
+    "surname_classes",
     "tokens",
 ]
 
@@ -220,6 +221,71 @@ _GROUPS: Final[tuple[tuple[str, ...], ...]] = (
 )
 
 
+# Chinese surnames by character, as registered in mainland China (Pinyin), Taiwan
+# (Wade-Giles), Hong Kong and Macao (Cantonese), Singapore and Malaysia (Hokkien,
+# Teochew, Hakka, Cantonese): from the Wikipedia table "漢姓羅馬字標注" (romanisation of
+# Chinese surnames), the 40 most common characters. One spelling can stand for several
+# characters (Ng: 黄, 吴, 王), so these are classes that overlap, not one key per name.
+_SURNAMES: Final[tuple[tuple[str, str], ...]] = (
+    ("陈", "chen chan tan ting chin tang ding sin"),
+    ("林", "lin lam lim lum ling"),
+    ("黄", "huang wong vong ng bong boong eng ong ooi wee"),
+    ("吴", "wu ng goh ngo ngu"),
+    ("张", "zhang chang cheung cheong teo teoh chong tiong"),
+    ("王", "wang wong vong ong heng bong ng"),
+    ("李", "li lee lei"),
+    ("刘", "liu lau lao low liew law liao lieu"),
+    ("杨", "yang yeung ieong yeo yeoh yong eow yeong yew ewu yu"),
+    ("赵", "zhao chao chiu chio teo tio teoh chew tiew"),
+    ("周", "zhou chou chow chau chao chew cheu chiew"),
+    ("许", "xu hsu hui hoi hee koh khoh khu kho khoo khor khow hoo hooi khaw hii"),
+    ("郭", "guo kuo kwok kuok kuoc kueh kuek koay quek kho kwoh kok keoh"),
+    ("何", "he ho hor hoh"),
+    ("高", "gao kao ko kou koh kor kow ku"),
+    ("郑", "zheng cheng cheang tay ching tang tey tee teh chin chang chung chiang te"),
+    ("梁", "liang leung leong neo nio niu liong neoh leo"),
+    ("谢", "xie hsieh tse che cheah tay chia chiah seah sia see tia"),
+    ("宋", "song sung soong shong"),
+    ("唐", "tang tong tng thang thong"),
+    ("韩", "han hon hang hong"),
+    ("冯", "feng fung fong pang foong"),
+    ("邓", "deng teng tang thien ten tan"),
+    ("曹", "cao tsao cho tso chou chow chau cheng choo chu"),
+    ("彭", "peng pang peh phang"),
+    ("马", "ma beh mah mha"),
+    ("朱", "zhu chu choo jee jeh chee"),
+    ("胡", "hu woo wu vu oh foo fu foh hoo"),
+    ("孙", "sun suen soon sng shun song tun"),
+    ("罗", "luo lo law lor loh"),
+    ("蔡", "cai tsai choi tsoi chua chai chuah"),
+    ("洪", "hong hung ang ong"),
+    ("施", "shi shih sze si see sii sih"),
+    ("邱", "qiu chiu yau iao iau khoo khu kue khor kiew kiu kew"),
+    ("翁", "weng yung iong ang eng wong yeong vung"),
+    ("徐", "xu hsu chui tsui choi su chee cher cheu see seh"),
+    ("苏", "su so sou soh saw soo"),
+    ("叶", "ye yeh ip yip yap"),
+    ("萧", "xiao hsiao siu shiu sio seow siao siew siau siaw sew seu"),
+    ("曾", "zeng tseng tsang chang chan tjan chin chen"),
+    ("江", "jiang chiang kong kang khong khang"),
+    ("吕", "lu lui loi li loh lei lee loo"),
+)
+
+
+@lru_cache(maxsize=1)
+def _surname_classes() -> dict[str, frozenset[int]]:
+    out: dict[str, set[int]] = {}
+    for ci, (_, spellings) in enumerate(_SURNAMES):
+        for spelling in spellings.split():
+            out.setdefault(fold(spelling), set()).add(ci)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def surname_classes(token: str) -> frozenset[int]:
+    """The Chinese surname characters a comparison token can be a romanisation of."""
+    return _surname_classes().get(token, frozenset())
+
+
 def _canonical_map() -> dict[str, str]:
     table: dict[str, str] = {}
     for group in _GROUPS:
@@ -276,8 +342,21 @@ def _pieces(chunk: str) -> tuple[tuple[str, bool], ...]:
     return tuple(out)
 
 
+# "Servant of" compounds written with the Arabic article, assimilated or not, or
+# abbreviated: Abd al-Hamid, Abd ar-Rahman, Abdur Rahman, Abd. Rahman, Abdel Rahman are
+# all Abdul + the name (so they join like Abdul Rahman). Abd Allah is Abdullah.
+_ABD_ARTICLE: Final = re.compile(
+    r"\babd(?:ul|el|al|ur|us|ush|usy|ut|ud|un|uz)?(?:\.\s*|[\s-]+)"
+    r"(?:(?:al|el|ar|as|ash|asy|at|ad|az|an|ul)[\s-]+)?(?=[a-z]{3})")
+_NUR_ARTICLE: Final = re.compile(r"\bnur[\s-]+(?:al|el|ul)[\s-]+(?=[a-z]{3})")
+
+
 def _words(name: str) -> list[tuple[str, bool]]:
     text = strip_diacritics(name)
+    if "abd" in text:
+        text = _ABD_ARTICLE.sub("abdul", text).replace("abdulallah", "abdullah")
+    if "nur" in text:
+        text = _NUR_ARTICLE.sub("nurul", text)
     words: list[tuple[str, bool]] = []
     for chunk in _SEPARATORS.split(text):
         if chunk:

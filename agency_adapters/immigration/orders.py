@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Final, Literal, TypeAlias
-from zoneinfo import ZoneInfo
 
+from agency_adapters.common.calendar import local_day
 from agency_adapters.common.records import Invalid
 
 __all__ = [
@@ -45,9 +45,6 @@ MK_64: Final = date(2012, 6, 20)
 """MK 64/PUU-IX/2011 pronounced: from then on an exit prevention is extended once."""
 LAW_2024: Final = date(2024, 10, 17)
 """UU 63/2024 enacted: entry refusal terms of up to 10 years (Pasal 102 ayat (1) new)."""
-
-JAKARTA: Final = ZoneInfo("Asia/Jakarta")
-"""Decisions are dated in Indonesia; a check is judged on the Jakarta calendar day."""
 
 EXIT_AUTHORITIES: Final[dict[str, str]] = {
     "MENTERI": "huruf a (the Minister: immigration supervision, administrative action)",
@@ -297,6 +294,3 @@ def standing(valid_from: str, valid_until: str, lifted_on: str, on: date) -> Sta
     return Standing("IN_FORCE", last)
 
 
-def local_day(moment: datetime) -> date:
-    """The Jakarta calendar day of an aware `moment` (the day a check is judged on)."""
-    return moment.astimezone(JAKARTA).date()

@@ -8,7 +8,6 @@ Pure computation: never logs a name.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -72,12 +71,20 @@ class ScreeningIndex:
             (ri, field, name, record.date_of_birth) for ri, record in enumerate(records)
             for field, name in (("full_name", record.full_name),
                                 *(("aliases", a) for a in record.aliases)))
-        self._documents: dict[str, list[int]] = defaultdict(list)
+        # Document number -> its record, or all of them (numbers are nearly unique: an int
+        # costs a third of a one-element list).
+        self._documents: dict[str, int | list[int]] = {}
         for ri, record in enumerate(records):
-            for doc in record.documents:
-                self._documents[doc.number].append(ri)
-            if record.national_id:
-                self._documents[record.national_id].append(ri)
+            for number in (*(doc.number for doc in record.documents), record.national_id):
+                if not number:
+                    continue
+                held = self._documents.get(number)
+                if held is None:
+                    self._documents[number] = ri
+                elif isinstance(held, int):
+                    self._documents[number] = [held, ri]
+                else:
+                    held.append(ri)
 
     @classmethod
     def build(cls, records: tuple[WatchlistRecord, ...],
@@ -103,7 +110,8 @@ class ScreeningIndex:
 
     def _by_document(self, q: DocumentQuery) -> list[ScreeningHit]:
         hits = []
-        for ri in dict.fromkeys(self._documents.get(q.number, ())):
+        held = self._documents.get(q.number, ())
+        for ri in dict.fromkeys((held,) if isinstance(held, int) else held):
             record = self.records[ri]
             if record.national_id == q.number and q.type == "NATIONAL_ID":
                 hits.append(ScreeningHit(record.entry_id, 1.0, ("national_id",), record))

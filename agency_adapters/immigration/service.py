@@ -20,6 +20,7 @@ from g2g_sdk.errors import ProviderRejected
 from g2g_sdk.provider import Call, Handler
 from google.protobuf import message as pb_message
 
+from agency_adapters.common import calendar
 from agency_adapters.common.countries import require_assigned
 from agency_adapters.common.datasets import AdapterData, Current, Dataset
 from agency_adapters.immigration import orders, screening, synthetic
@@ -47,7 +48,7 @@ _KINDS = {"ISSUED": pb.DECISION_KIND_ISSUED, "EXTENDED": pb.DECISION_KIND_EXTEND
 @cache
 def seeded_records() -> tuple[rec.WatchlistRecord, ...]:
     """The default synthetic watchlist (fixed seed, dated relative to the reference day:
-    `synthetic.reference_date()`), used when no data file is given."""
+    `calendar.reference_date()`), used when no data file is given."""
     return synthetic.generate(DEFAULT_SIZE)
 
 
@@ -58,7 +59,7 @@ def seeded_example(status: str, on: date | None = None) -> rec.WatchlistRecord:
 
     The seeded statuses depend only on the seed, not on the reference day.
     """
-    day = on or synthetic.reference_date()
+    day = on or calendar.reference_date()
     listed = seeded_records()
     counts = Counter((r.full_name, r.date_of_birth) for r in listed)
     return next(r for r in listed if counts[(r.full_name, r.date_of_birth)] == 1

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import random
 from bisect import bisect
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Final
 
+from agency_adapters.common.calendar import reference_date
 from agency_adapters.immigration.orders import (
     LAW_2024,
     Decision,
     add_months,
-    local_day,
     summary,
 )
 from agency_adapters.immigration.records import (
@@ -328,13 +327,6 @@ def _alias(rng: random.Random, name: str, male: bool) -> str:
 _EXIT_AUTHORITIES: Final = (("MENTERI", "IMI", "a"), ("JAKSA_AGUNG", "JA", "b"),
                             ("KAPOLRI", "POLRI", "c"), ("KPK", "KPK", "d"),
                             ("MENTERI_KEUANGAN", "KEU", "b"), ("BNN", "BNN", "e"))
-
-
-def reference_date() -> date:
-    """The day seeded data is relative to: ``G2G_SEED_DATE`` (YYYY-MM-DD) when set (tests,
-    reproducible files), else today on the Jakarta calendar."""
-    fixed = os.environ.get("G2G_SEED_DATE", "")
-    return date.fromisoformat(fixed) if fixed else local_day(datetime.now(UTC))
 
 
 def _term(ban: str, start: date, preferred: int, decided: date | None = None) -> date:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Final, Literal, TypeAlias, cast
 
@@ -25,6 +26,7 @@ __all__ = [
 Category: TypeAlias = Literal["RED", "YELLOW", "BLUE", "BLACK", "GREEN", "ORANGE", "PURPLE"]
 DocumentType: TypeAlias = Literal["PASSPORT", "NATIONAL_ID", "TRAVEL_DOCUMENT", "VISA"]
 DocumentStatus: TypeAlias = Literal["STOLEN", "LOST", "REVOKED", "INVALID", "STOLEN_BLANK"]
+NoticeStatus: TypeAlias = Literal["ACTIVE", "CANCELLED", "WITHDRAWN"]
 
 CATEGORIES: Final[tuple[Category, ...]] = (
     "RED", "YELLOW", "BLUE", "BLACK", "GREEN", "ORANGE", "PURPLE")
@@ -32,17 +34,19 @@ DOCUMENT_TYPES: Final[tuple[DocumentType, ...]] = (
     "PASSPORT", "NATIONAL_ID", "TRAVEL_DOCUMENT", "VISA")
 DOCUMENT_STATUSES: Final[tuple[DocumentStatus, ...]] = (
     "STOLEN", "LOST", "REVOKED", "INVALID", "STOLEN_BLANK")
+NOTICE_STATUSES: Final[tuple[NoticeStatus, ...]] = ("ACTIVE", "CANCELLED", "WITHDRAWN")
 SEXES: Final = ("M", "F", "X", "")
 
 NOTICE_ID: Final = re.compile(r"(\d{4})/\d{1,7}")
 
 NOTICE_FIELDS: Final[tuple[str, ...]] = (
     "notice_id", "category", "full_name", "aliases", "sex", "date_of_birth", "nationalities",
-    "documents", "issuing_country", "charges", "issued_on", "valid_until",
+    "documents", "issuing_country", "charges", "issued_on", "valid_until", "status",
+    "status_date",
 )
 SLTD_FIELDS: Final[tuple[str, ...]] = (
     "number", "issuing_country", "document_type", "status", "date_reported",
-    "reporting_country",
+    "reporting_country", "cleared_on",
 )
 
 
@@ -73,11 +77,28 @@ class NoticeRecord:
     charges: tuple[str, ...]
     issued_on: str
     valid_until: str
+    status: NoticeStatus = "ACTIVE"
+    status_date: str = ""
+
+    def standing(self, on: date) -> str:
+        """IN_FORCE, EXPIRED, CANCELLED, WITHDRAWN or NOT_YET_IN_FORCE on day `on`: a
+        cancelled or withdrawn notice binds no one from its `status_date`."""
+        if self.status != "ACTIVE" and on >= date.fromisoformat(self.status_date):
+            return self.status
+        if on < date.fromisoformat(self.issued_on):
+            return "NOT_YET_IN_FORCE"
+        if on > date.fromisoformat(self.valid_until):
+            return "EXPIRED"
+        return "IN_FORCE"
 
 
 @dataclass(frozen=True, slots=True)
 class SltdRecord:
-    """One stolen, lost, revoked or invalid travel document."""
+    """One stolen, lost, revoked or invalid travel document.
+
+    `cleared_on` is the day the entry left the list (document recovered, report
+    withdrawn), ``""`` while it is listed.
+    """
 
     number: str
     issuing_country: str
@@ -85,6 +106,12 @@ class SltdRecord:
     status: DocumentStatus
     date_reported: str
     reporting_country: str
+    cleared_on: str = ""
+
+    def listed_on(self, on: date) -> bool:
+        """Whether the document is on the list on day `on`."""
+        return (date.fromisoformat(self.date_reported) <= on
+                and (not self.cleared_on or on < date.fromisoformat(self.cleared_on)))
 
 
 def _document(index: int, value: object) -> IdentityDocument:
@@ -120,11 +147,22 @@ def _notice(row: Mapping[str, object]) -> NoticeRecord:
         raise Invalid("valid_until", "is before issued_on")
     date_of_birth = r.birth("date_of_birth", row["date_of_birth"], not_after=issued_on,
                             after_name="issued_on", required=False)
+    status = cast(NoticeStatus, r.enum("status", row["status"], NOTICE_STATUSES))
+    status_date = ""
+    if status == "ACTIVE":
+        if row["status_date"] != "":
+            raise Invalid("status_date", "must be empty for an ACTIVE notice")
+    else:
+        changed = r.day("status_date", row["status_date"])
+        if not issued_on <= changed <= valid_until:
+            raise Invalid("status_date", f"a notice is {status.lower()} between issued_on "
+                                         "and valid_until")
+        status_date = changed.isoformat()
     return NoticeRecord(
         notice_id=notice_id, category=category, full_name=full_name, aliases=aliases, sex=sex,
         date_of_birth=date_of_birth, nationalities=nationalities, documents=documents,
         issuing_country=issuing_country, charges=charges, issued_on=issued_on.isoformat(),
-        valid_until=valid_until.isoformat())
+        valid_until=valid_until.isoformat(), status=status, status_date=status_date)
 
 
 def _sltd(row: Mapping[str, object]) -> SltdRecord:
@@ -135,9 +173,15 @@ def _sltd(row: Mapping[str, object]) -> SltdRecord:
     status = cast(DocumentStatus, r.enum("status", row["status"], DOCUMENT_STATUSES))
     reported = r.day("date_reported", row["date_reported"])
     reporting = r.country("reporting_country", row["reporting_country"])
+    cleared_on = ""
+    if row["cleared_on"] != "":
+        cleared = r.day("cleared_on", row["cleared_on"])
+        if cleared <= reported:
+            raise Invalid("cleared_on", "must be after date_reported")
+        cleared_on = cleared.isoformat()
     return SltdRecord(number=number, issuing_country=issuing_country, document_type=doc_type,
                       status=status, date_reported=reported.isoformat(),
-                      reporting_country=reporting)
+                      reporting_country=reporting, cleared_on=cleared_on)
 
 
 def _notice_from_csv(cells: dict[str, str]) -> Mapping[str, object]:
@@ -156,7 +200,8 @@ def notice_to_mapping(n: NoticeRecord) -> dict[str, object]:
         "documents": [{"type": d.type, "number": d.number, "issuing_country": d.issuing_country}
                       for d in n.documents],
         "issuing_country": n.issuing_country, "charges": list(n.charges),
-        "issued_on": n.issued_on, "valid_until": n.valid_until,
+        "issued_on": n.issued_on, "valid_until": n.valid_until, "status": n.status,
+        "status_date": n.status_date,
     }
 
 
@@ -165,19 +210,21 @@ def _notice_to_csv(n: NoticeRecord) -> list[str]:
         n.notice_id, n.category, n.full_name, "|".join(n.aliases), n.sex, n.date_of_birth,
         "|".join(n.nationalities),
         "|".join(f"{d.type}:{d.number}:{d.issuing_country}" for d in n.documents),
-        n.issuing_country, "|".join(n.charges), n.issued_on, n.valid_until,
+        n.issuing_country, "|".join(n.charges), n.issued_on, n.valid_until, n.status,
+        n.status_date,
     ]
 
 
 def sltd_to_mapping(s: SltdRecord) -> dict[str, object]:
     return {"number": s.number, "issuing_country": s.issuing_country,
             "document_type": s.document_type, "status": s.status,
-            "date_reported": s.date_reported, "reporting_country": s.reporting_country}
+            "date_reported": s.date_reported, "reporting_country": s.reporting_country,
+            "cleared_on": s.cleared_on}
 
 
 def _sltd_to_csv(s: SltdRecord) -> list[str]:
     return [s.number, s.issuing_country, s.document_type, s.status, s.date_reported,
-            s.reporting_country]
+            s.reporting_country, s.cleared_on]
 
 
 NOTICES: Final = r.Schema[NoticeRecord](

@@ -10,7 +10,9 @@ Document checks are exact lookups. Pure computation: never logs a name.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from agency_adapters.common.matching import (
     DEFAULT_THRESHOLD,
@@ -73,12 +75,14 @@ class InterpolIndex:
 
     # ------------------------------------------------------------ documents
 
-    def check(self, number: str, issuing_country: str, document_type: str = ""
-              ) -> DocumentResult:
-        """SLTD entry and linked notice of one document; `document_type` "" matches any."""
+    def check(self, number: str, issuing_country: str, document_type: str = "",
+              on: date | None = None) -> DocumentResult:
+        """SLTD entry and linked notice of one document; `document_type` "" matches any;
+        with `on`, only an entry listed that day (reported, not yet cleared)."""
         key = (number, issuing_country)
         entries = [e for e in self._sltd.get(key, ())
-                   if not document_type or e.document_type == document_type]
+                   if (not document_type or e.document_type == document_type)
+                   and (on is None or e.listed_on(on))]
         # Most recent report first when a number is listed under several types.
         entry = max(entries, key=lambda e: e.date_reported) if entries else None
         return DocumentResult(number, issuing_country, entry, self._linked.get(key, ""))
@@ -89,11 +93,15 @@ class InterpolIndex:
         """Matches at or above the threshold, best first, at most MAX_HITS."""
         return self.find(query)[0]
 
-    def find(self, query: NoticeQuery) -> tuple[list[NoticeMatch], int]:
-        """(the best MAX_HITS matches, how many reached the threshold in all)."""
+    def find(self, query: NoticeQuery, keep: Callable[[NoticeRecord], bool] | None = None
+             ) -> tuple[list[NoticeMatch], int]:
+        """(the best MAX_HITS matches, how many reached the threshold in all); only
+        notices `keep` accepts (e.g. those in force) are counted and shown."""
         def facts(ri: int) -> tuple[str, float] | None:
             record = self.notices[ri]
             if query.categories and record.category not in query.categories:
+                return None
+            if keep is not None and not keep(record):
                 return None
             return record.date_of_birth, nationality_score(query.nationality,
                                                            record.nationalities)

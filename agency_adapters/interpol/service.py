@@ -8,7 +8,8 @@ is read from, once per request, so new data can be swapped in while serving.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from functools import cache
 
 import grpc
@@ -17,6 +18,7 @@ from g2g_sdk.errors import ProviderRejected
 from g2g_sdk.provider import Call, Handler
 from google.protobuf import message as pb_message
 
+from agency_adapters.common.calendar import local_day
 from agency_adapters.common.countries import require_assigned
 from agency_adapters.common.datasets import AdapterData, Current, Dataset, Records
 from agency_adapters.interpol import records as rec
@@ -38,6 +40,12 @@ _STATUSES: dict[str, pb.DocumentStatus] = {
 _CATEGORIES: dict[str, pb.NoticeCategory] = {
     name: getattr(pb, f"NOTICE_CATEGORY_{name}") for name in rec.CATEGORIES}
 _CATEGORY_NAMES = {v: k for k, v in _CATEGORIES.items()}
+_NOTICE_STATUSES = {"ACTIVE": pb.NOTICE_STATUS_ACTIVE, "CANCELLED": pb.NOTICE_STATUS_CANCELLED,
+                    "WITHDRAWN": pb.NOTICE_STATUS_WITHDRAWN}
+_STANDINGS = {"IN_FORCE": pb.NOTICE_STANDING_IN_FORCE, "EXPIRED": pb.NOTICE_STANDING_EXPIRED,
+              "CANCELLED": pb.NOTICE_STANDING_CANCELLED,
+              "WITHDRAWN": pb.NOTICE_STANDING_WITHDRAWN,
+              "NOT_YET_IN_FORCE": pb.NOTICE_STANDING_NOT_YET_IN_FORCE}
 
 
 @cache
@@ -69,17 +77,19 @@ def to_notice(record: rec.NoticeRecord) -> pb.Notice:
                                            issuing_country=d.issuing_country)
                        for d in record.documents]),
         issuing_country=record.issuing_country, charges=list(record.charges),
-        issued_on=record.issued_on, valid_until=record.valid_until)
+        issued_on=record.issued_on, valid_until=record.valid_until,
+        status=_NOTICE_STATUSES[record.status], status_date=record.status_date)
 
 
-def check_document(index: InterpolIndex, request: pb.DocumentCheckRequest,
+def check_document(index: InterpolIndex, request: pb.DocumentCheckRequest, on: date,
                    field: str = "issuing_country") -> pb.DocumentCheckResponse:
     require_assigned(field, request.issuing_country)
     result = index.check(request.number, request.issuing_country,
-                         _DOC_NAMES.get(request.document_type, ""))
+                         _DOC_NAMES.get(request.document_type, ""), on)
     answer = pb.DocumentCheckResponse(number=result.number,
                                       issuing_country=result.issuing_country,
-                                      linked_notice_id=result.linked_notice_id)
+                                      linked_notice_id=result.linked_notice_id,
+                                      checked_on=on.isoformat())
     if result.sltd is not None:
         answer.listed = True
         answer.status = _STATUSES[result.sltd.status]
@@ -88,18 +98,24 @@ def check_document(index: InterpolIndex, request: pb.DocumentCheckRequest,
     return answer
 
 
-def handlers(data: Current[InterpolIndex]) -> dict[str, Handler]:
-    """The four handlers of INT/IO/INTERPOL; each reads `data.current` once per request."""
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def handlers(data: Current[InterpolIndex],
+             clock: Callable[[], datetime] = _now) -> dict[str, Handler]:
+    """The four handlers of INT/IO/INTERPOL; each reads `data.current` once per request
+    and judges dates on the Jakarta day of the check."""
 
     async def check(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.DocumentCheckRequest)
-        return check_document(data.current, request)
+        return check_document(data.current, request, local_day(clock()))
 
     async def check_batch(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.DocumentBatchRequest)
-        index = data.current  # one data set for the whole batch
+        index, on = data.current, local_day(clock())  # one data set and day for the batch
         return pb.DocumentBatchResponse(
-            results=[check_document(index, doc, f"documents[{i}].issuing_country")
+            results=[check_document(index, doc, on, f"documents[{i}].issuing_country")
                      for i, doc in enumerate(request.documents)])
 
     async def search(request: pb_message.Message, call: Call) -> pb_message.Message:
@@ -110,13 +126,25 @@ def handlers(data: Current[InterpolIndex]) -> dict[str, Handler]:
             full_name=request.full_name, date_of_birth=request.date_of_birth,
             nationality=request.nationality,
             categories=frozenset(_CATEGORY_NAMES[c] for c in request.categories))
-        shown, total = index.find(query)
+        on = local_day(clock())
+
+        def in_force(notice: rec.NoticeRecord) -> bool:
+            return notice.standing(on) == "IN_FORCE"
+
+        # A cancelled or withdrawn red notice is no ground to hold anyone: only notices
+        # in force, unless history was asked for (and the policy let the request through).
+        shown, total = index.find(query, keep=None if request.include_history else in_force)
+        hits = []
+        for m in shown:
+            standing = m.record.standing(on)
+            hits.append(pb.NoticeHit(notice_id=m.notice_id, score=m.score,
+                                     matched_fields=list(m.matched_fields),
+                                     notice=to_notice(m.record),
+                                     standing=_STANDINGS[standing],
+                                     in_force=standing == "IN_FORCE"))
         return pb.NoticeSearchResponse(
-            hits=[pb.NoticeHit(notice_id=m.notice_id, score=m.score,
-                               matched_fields=list(m.matched_fields),
-                               notice=to_notice(m.record))
-                  for m in shown],
-            threshold=index.threshold, total_matches=total, truncated=total > len(shown))
+            hits=hits, threshold=index.threshold, total_matches=total,
+            truncated=total > len(shown), checked_on=on.isoformat())
 
     async def get(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.GetNoticeRequest)

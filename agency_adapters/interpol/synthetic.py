@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from agency_adapters.common import records as r
+from agency_adapters.common.calendar import reference_date
 from agency_adapters.common.people import (
     FAMILY_ID,
     FOREIGN,
@@ -33,6 +34,7 @@ from agency_adapters.interpol.records import (
     DocumentType,
     IdentityDocument,
     NoticeRecord,
+    NoticeStatus,
     SltdRecord,
 )
 
@@ -76,12 +78,12 @@ def _number(rng: random.Random, country: str) -> str:
     return f"{country[0]}{rng.choice('ABCXEPR')}{rng.randrange(10**7):07d}"
 
 
-def _notice(rng: random.Random, i: int) -> NoticeRecord:
+def _notice(rng: random.Random, dates: random.Random, i: int, today: date) -> NoticeRecord:
     category: Category = rng.choices(CATEGORIES, CATEGORY_WEIGHTS)[0]
     nationality = rng.choice(NATIONALITIES)
     sex = rng.choice(("M", "M", "F"))
     name = _name(rng, nationality, sex)
-    issued = date(2015, 1, 1) + timedelta(days=rng.randrange(3650))
+    issued = today - timedelta(days=30 + rng.randrange(3650))
     born = date(1945, 1, 1) + timedelta(days=rng.randrange(365 * 55))
     if category == "BLACK" and rng.random() < 0.5:
         dob = ""  # an unidentified body: the name comes from a document found
@@ -100,14 +102,22 @@ def _notice(rng: random.Random, i: int) -> NoticeRecord:
                                           nationality))
     charges = tuple(sorted(rng.sample(CHARGES, rng.choice((1, 1, 2))))) if category == "RED" else ()
     aliases = (alias_of(rng, name),) if rng.random() < 0.35 else ()
+    valid_until = issued + timedelta(days=rng.choice((1825, 3650)))
+    # Statuses from their own stream, so names and documents stay what they were: about
+    # one notice in eight has been cancelled or withdrawn, at least 3 days ago.
+    kind, when = dates.random(), dates.random()
+    span = (min(valid_until, today - timedelta(days=3)) - issued).days
+    status: NoticeStatus = ("ACTIVE" if span < 0 or kind >= 0.12
+                            else "CANCELLED" if kind < 0.08 else "WITHDRAWN")
+    changed = "" if status == "ACTIVE" else (issued + timedelta(days=int(when * span))).isoformat()
     return NoticeRecord(
         notice_id=f"{issued.year}/{i * 7 + rng.randrange(1, 8)}", category=category,
         full_name=name, aliases=aliases, sex="" if category == "BLACK" else sex,
         date_of_birth=dob, nationalities=tuple(dict.fromkeys(nationalities)),
         documents=tuple(documents),
         issuing_country=rng.choice(("IDN", "IDN", nationality, "MYS", "AUS", "NLD")),
-        charges=charges, issued_on=issued.isoformat(),
-        valid_until=(issued + timedelta(days=rng.choice((1825, 3650)))).isoformat())
+        charges=charges, issued_on=issued.isoformat(), valid_until=valid_until.isoformat(),
+        status=status, status_date=changed)
 
 
 def _status(rng: random.Random) -> DocumentStatus:
@@ -116,31 +126,44 @@ def _status(rng: random.Random) -> DocumentStatus:
     return status
 
 
-def generate(size: int = DEFAULT_SIZE, seed: int = SEED) -> Dataset:
-    """`size` notices and ~2*`size` SLTD entries, identical for identical (size, seed)."""
-    rng = random.Random(seed)
-    notices = tuple(_notice(rng, i) for i in range(size))
+def _cleared(dates: random.Random, reported: date, today: date) -> str:
+    """About one SLTD entry in ten has left the list (recovered, report withdrawn)."""
+    kind, when = dates.random(), dates.random()
+    span = (today - timedelta(days=3) - reported).days
+    if kind >= 0.1 or span < 2:
+        return ""
+    return (reported + timedelta(days=1 + int(when * (span - 1)))).isoformat()
+
+
+def generate(size: int = DEFAULT_SIZE, seed: int = SEED, today: date | None = None) -> Dataset:
+    """`size` notices and ~2*`size` SLTD entries, identical for identical (size, seed,
+    today); dates are relative to `today` (default: `calendar.reference_date()`)."""
+    rng, dates = random.Random(seed), random.Random(seed + 1)
+    day = today or reference_date()
+    notices = tuple(_notice(rng, dates, i, day) for i in range(size))
     sltd: dict[tuple[str, str, str], SltdRecord] = {}
     for notice in notices:
         for doc in notice.documents:
             if doc.type == "PASSPORT" and rng.random() < 0.33:
-                reported = date.fromisoformat(notice.issued_on) + timedelta(
-                    days=rng.randrange(400))
+                reported = min(date.fromisoformat(notice.issued_on) + timedelta(
+                    days=rng.randrange(400)), day - timedelta(days=1))
                 sltd[(doc.type, doc.number, doc.issuing_country)] = SltdRecord(
                     number=doc.number, issuing_country=doc.issuing_country,
                     document_type=doc.type, status=rng.choice(("REVOKED", "INVALID", "STOLEN")),
-                    date_reported=reported.isoformat(), reporting_country=doc.issuing_country)
+                    date_reported=reported.isoformat(), reporting_country=doc.issuing_country,
+                    cleared_on=_cleared(dates, reported, day))
     while len(sltd) < 2 * size:
         country = rng.choice(NATIONALITIES)
         doc_type: DocumentType = rng.choice(("PASSPORT", "PASSPORT", "PASSPORT",
                                              "TRAVEL_DOCUMENT", "NATIONAL_ID"))
         number = (_number(rng, country) if doc_type != "NATIONAL_ID"
                   else f"{rng.randrange(10**15, 10**16)}")
-        reported = date(2012, 1, 1) + timedelta(days=rng.randrange(4700))
+        reported = day - timedelta(days=1 + rng.randrange(4700))
         sltd.setdefault((doc_type, number, country), SltdRecord(
             number=number, issuing_country=country, document_type=doc_type,
             status=_status(rng), date_reported=reported.isoformat(),
-            reporting_country=country if rng.random() < 0.9 else rng.choice(NATIONALITIES)))
+            reporting_country=country if rng.random() < 0.9 else rng.choice(NATIONALITIES),
+            cleared_on=_cleared(dates, reported, day)))
     return Dataset(notices=notices, sltd=tuple(sltd.values()))
 
 

@@ -30,6 +30,8 @@ from g2g_sdk._gen.g2g.v1 import broker_pb2, broker_pb2_grpc, envelope_pb2
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import OpenedEnvelope, TimeRules
 from g2g_sdk.errors import (
+    BrokerUnavailable,
+    CallDeadlineExceeded,
     EnvelopeError,
     FreshnessError,
     G2GError,
@@ -149,6 +151,14 @@ class ConsumerClient:
                 f"the server at {self._endpoint} is not certified as the broker "
                 f"{self._registry.broker_id}; nothing was sent",
                 reason="BROKER_IDENTITY_MISMATCH", metadata={"broker": self._registry.broker_id})
+        if not status.has_error_info(exc):
+            # Made by our own gRPC library, not sent by the broker: say so, and
+            # never blame a provider for it.
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                return BrokerUnavailable(f"the broker at {self._endpoint} could not be reached")
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return CallDeadlineExceeded("this call's deadline passed before the broker "
+                                            "answered")
         return status.error_from_rpc(exc)
 
     async def list_services(self, provider: str = "") -> list[broker_pb2.ServiceInfo]:

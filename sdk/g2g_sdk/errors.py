@@ -129,6 +129,17 @@ class IdentityMismatch(G2GError):
     default_reason = "PROVIDER_IDENTITY_MISMATCH"
 
 
+class BrokerUnavailable(G2GError):
+    """Client side only: the broker could not be reached at all (UNAVAILABLE).
+
+    Connection refused, TLS handshake refused, broker down: a status with no
+    ErrorInfo, made by the caller's own gRPC library. Never sent by the broker.
+    """
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "BROKER_UNAVAILABLE"
+
+
 class ProviderTimeout(G2GError):
     """The provider adapter did not answer within the deadline (DEADLINE_EXCEEDED)."""
 
@@ -207,6 +218,13 @@ class CallCancelled(G2GError):
 
     code = grpc.StatusCode.CANCELLED
     default_reason = "CALL_CANCELLED"
+
+
+class CallDeadlineExceeded(G2GError):
+    """The caller's deadline passed, or left too little time to answer (DEADLINE_EXCEEDED)."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    default_reason = "CALL_DEADLINE_EXCEEDED"
 
 
 class StartupError(G2GError):

@@ -102,9 +102,12 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         """Bind `listen` (port 0 picks a free port) with mTLS and start; returns the port."""
         server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes)])
+            ("grpc.max_send_message_length", max_message_bytes),
+            # gRPC sets SO_REUSEPORT by default: a second process could then bind
+            # this live port and take a share of the broker's connections.
+            ("grpc.so_reuseport", 0)])
         provider_pb2_grpc.add_ProviderServicer_to_server(self, server)
-        port = server.add_secure_port(listen, tls.server_credentials(self._identity))
+        port = tls.bind(server, listen, tls.server_credentials(self._identity))
         await server.start()
         self._server = server
         return int(port)

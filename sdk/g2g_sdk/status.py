@@ -45,6 +45,7 @@ _BY_REASON: dict[str, type[errors.G2GError]] = {
     "INTERNAL_ERROR": errors.InternalError,
     "EVENTS_UNAVAILABLE": errors.EventsUnavailable,
     "CALL_CANCELLED": errors.CallCancelled,
+    "CALL_DEADLINE_EXCEEDED": errors.CallDeadlineExceeded,
     "PROVIDER_IDENTITY_MISMATCH": errors.IdentityMismatch,
     "BROKER_IDENTITY_MISMATCH": errors.IdentityMismatch,
 }
@@ -150,6 +151,20 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.G2GError:
     error = cls(message, reason=reason or None, metadata=metadata)
     error.code = code
     return error
+
+
+def has_error_info(exc: grpc.RpcError) -> bool:
+    """Whether a received status carries an ErrorInfo: a peer's decision, not the transport's.
+
+    A status without one (UNAVAILABLE on a refused connection, DEADLINE_EXCEEDED
+    from the caller's own clock) was made by the caller's gRPC library.
+    """
+    try:
+        st = rpc_status.from_call(exc)
+    except ValueError:  # details that contradict the status: still the peer's
+        return True
+    return st is not None and any(
+        d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) for d in st.details)
 
 
 # The codes a provider may refuse with (docs/PROTOCOL.md §5.1). DEADLINE_EXCEEDED

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import grpc
 from cryptography import x509
 
-from g2g_sdk.errors import AuthenticationError
+from g2g_sdk.errors import AuthenticationError, StartupError
 
 if TYPE_CHECKING:  # pki issues these names, so it imports this module
     from g2g_sdk.pki import Identity
@@ -142,3 +142,18 @@ async def presents_other_identity(endpoint: str, ca_pem: bytes, expected: PartyI
         return certificate_identity(x509.load_der_x509_certificate(der)) != expected
     except AuthenticationError:
         return True  # a federation certificate that names nobody
+
+
+def bind(server: grpc.aio.Server, listen: str, credentials: grpc.ServerCredentials) -> int:
+    """Bind `listen` with `credentials`; the bound port, or `StartupError` / BIND_FAILED.
+
+    Servers are built with `grpc.so_reuseport` 0 (except a `--workers` broker), so
+    a port some live process holds is refused here rather than shared with it.
+    """
+    try:
+        port = int(server.add_secure_port(listen, credentials))
+    except RuntimeError:  # grpcio raises on a failed bind (older versions returned 0)
+        port = 0
+    if port == 0:
+        raise StartupError(f"could not bind {listen}", reason="BIND_FAILED")
+    return port

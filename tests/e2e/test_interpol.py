@@ -7,6 +7,7 @@ import pytest
 from g2g_sdk import pki
 from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as pb
 
+from agency_adapters.common import calendar
 from agency_adapters.interpol.service import seeded_data
 from broker.audit.subjects import document_key, name_dob_key
 from tests.e2e.conftest import POLRI, Fed, expect_error
@@ -22,7 +23,8 @@ CHECK_BATCH = "g2g.interpol.v1.TravelDocuments/CheckBatch"
 
 def _red_notice_with_document() -> tuple[str, str, str, str, str]:
     notice = next(n for n in seeded_data().notices
-                  if n.category == "RED" and n.documents and n.date_of_birth)
+                  if n.category == "RED" and n.documents and n.date_of_birth
+                  and n.standing(calendar.today()) == "IN_FORCE")
     doc = notice.documents[0]
     return notice.notice_id, notice.full_name, notice.date_of_birth, doc.number, \
         doc.issuing_country
@@ -112,3 +114,30 @@ async def test_empty_or_oversized_batch_is_refused_by_the_schema(fed: Fed) -> No
             grpc.StatusCode.INVALID_ARGUMENT, "CONSTRAINT_VIOLATION")
     assert empty.metadata == {"field": "documents", "rule": "repeated.min_items"}
     assert oversized.metadata == {"field": "documents", "rule": "repeated.max_items"}
+
+
+async def test_a_cancelled_red_notice_is_history_for_investigators_only(fed: Fed) -> None:
+    today = calendar.today()
+    names = [n.full_name for n in seeded_data().notices]
+    notice = next(n for n in seeded_data().notices
+                  if n.category == "RED" and n.date_of_birth and n.standing(today) == "CANCELLED"
+                  and names.count(n.full_name) == 1)
+    request = pb.NoticeSearchRequest(full_name=notice.full_name, date_of_birth=notice.date_of_birth)
+    async with fed.client(POLRI) as client:
+        plain = await client.call(SEARCH, request, purpose="criminal_investigation")
+        request.include_history = True
+        history = await client.call(SEARCH, request, purpose="criminal_investigation")
+    assert isinstance(plain.payload, pb.NoticeSearchResponse)
+    assert notice.notice_id not in [h.notice_id for h in plain.payload.hits]
+    assert plain.payload.checked_on == today.isoformat()
+    assert isinstance(history.payload, pb.NoticeSearchResponse)
+    (hit,) = [h for h in history.payload.hits if h.notice_id == notice.notice_id]
+    assert (hit.standing, hit.in_force, hit.notice.status, hit.notice.status_date) == (
+        pb.NOTICE_STANDING_CANCELLED, False, pb.NOTICE_STATUS_CANCELLED, notice.status_date)
+    records = await fed.records_for(history.header.in_reply_to)
+    assert {r["rule_id"] for r in records} == {"interpol-notices-history-investigation"}
+
+    async with fed.client(IMIGRASI) as client:
+        err = await expect_error(client.call(SEARCH, request, purpose="border_control"),
+                                 grpc.StatusCode.PERMISSION_DENIED, "POLICY_DENIED")
+    assert err.metadata["rule_id"] == "interpol-notices-border-in-force-only"

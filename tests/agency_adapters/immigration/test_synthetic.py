@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agency_adapters.common import calendar
 from agency_adapters.immigration import records, synthetic
 
 
@@ -61,5 +62,5 @@ def test_orders_are_dated_relative_to_the_reference_day_with_a_realistic_mix() -
 def test_the_seed_date_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import date
     monkeypatch.setenv("G2G_SEED_DATE", "2027-02-03")
-    assert synthetic.reference_date() == date(2027, 2, 3)
+    assert calendar.reference_date() == date(2027, 2, 3)
     assert synthetic.generate(5) == synthetic.generate(5, today=date(2027, 2, 3))

@@ -110,3 +110,54 @@ def test_synthetic_data_is_deterministic_and_seed_dependent() -> None:
     assert len(data.sltd) == 1000
     assert len({n.notice_id for n in data.notices}) == 500
     assert {n.category for n in data.notices} == set(records.CATEGORIES)
+
+
+@pytest.mark.parametrize(("changes", "field", "reason"), [
+    ({"status": "SUSPENDED"}, "status", "'SUSPENDED' is not one of ACTIVE, CANCELLED, WITHDRAWN"),
+    ({"status": "ACTIVE", "status_date": "2024-01-01"}, "status_date",
+     "must be empty for an ACTIVE notice"),
+    ({"status": "CANCELLED", "status_date": ""}, "status_date", "must be a date YYYY-MM-DD"),
+    ({"status": "WITHDRAWN", "issued_on": "2022-03-01", "valid_until": "2027-03-01",
+      "notice_id": "2022/1", "status_date": "2021-12-31"}, "status_date",
+     "a notice is withdrawn between issued_on and valid_until"),
+])
+def test_notice_status_and_its_date_are_checked(tmp_path: Path, changes: dict[str, object],
+                                                field: str, reason: str) -> None:
+    path = tmp_path / "notices.jsonl"
+    common.write_jsonl(records.NOTICES, SAMPLE.notices, path)
+    _rewrite_jsonl(path, 0, date_of_birth="1970-01-01", **changes)
+    with pytest.raises(records.RecordError) as info:
+        records.load_notices(path)
+    assert (info.value.line, info.value.field, info.value.reason) == (1, field, reason)
+
+
+def test_an_sltd_entry_is_cleared_after_it_was_reported(tmp_path: Path) -> None:
+    path = tmp_path / "sltd.jsonl"
+    common.write_jsonl(records.SLTD, SAMPLE.sltd, path)
+    reported = SAMPLE.sltd[0].date_reported
+    _rewrite_jsonl(path, 0, cleared_on=reported)
+    with pytest.raises(records.RecordError) as info:
+        records.load_sltd(path)
+    assert (info.value.line, info.value.field, info.value.reason) == (
+        1, "cleared_on", "must be after date_reported")
+
+
+def test_seeded_notices_and_sltd_are_dated_relative_to_the_reference_day() -> None:
+    from collections import Counter
+    from datetime import date
+
+    def mix(day: date) -> tuple[Counter[str], Counter[bool]]:
+        data = synthetic.generate(600, today=day)
+        return (Counter(n.standing(day) for n in data.notices),
+                Counter(s.listed_on(day) for s in data.sltd))
+
+    now, later = mix(date(2026, 12, 1)), mix(date(2029, 6, 30))
+    assert now == later  # the same mix whatever the day
+    standings, listed = now
+    assert standings["IN_FORCE"] > 300
+    assert standings["CANCELLED"] > 15
+    assert standings["WITHDRAWN"] > 5
+    assert standings["EXPIRED"] > 50
+    assert 0 < listed[False] < listed[True] / 5
+    names = [n.full_name for n in synthetic.generate(20, today=date(2026, 12, 1)).notices]
+    assert names == [n.full_name for n in synthetic.generate(20, today=date(2029, 6, 30)).notices]

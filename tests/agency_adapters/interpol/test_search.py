@@ -134,3 +134,44 @@ async def test_a_search_cut_to_the_hit_limit_says_how_many_matched() -> None:
     assert isinstance(one, pb.NoticeSearchResponse)
     assert ([h.notice_id for h in one.hits], one.total_matches, one.truncated) == (
         ["2023/503"], 1, False)
+
+
+def test_a_cancelled_notice_is_not_found_unless_history_is_asked() -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from g2g_sdk.provider import Call
+
+    cancelled = replace(NOTICES[0], status="CANCELLED", status_date="2026-06-01")
+    index = InterpolIndex((cancelled, *NOTICES[1:]), SLTD)
+    handler = service.handlers(Fixed(index), clock=lambda: datetime(2026, 12, 1, tzinfo=UTC))[
+        service.SEARCH]
+
+    async def search(**kwargs: object) -> pb.NoticeSearchResponse:
+        request = pb.NoticeSearchRequest(full_name="Muhammad Yusuf Soeharto",
+                                         date_of_birth="1975-04-12", **kwargs)  # type: ignore[arg-type]
+        answer = await handler(request, Call.__new__(Call))
+        assert isinstance(answer, pb.NoticeSearchResponse)
+        return answer
+
+    import asyncio
+    plain = asyncio.run(search())
+    assert (list(plain.hits), plain.total_matches, plain.checked_on) == ([], 0, "2026-12-01")
+    history = asyncio.run(search(include_history=True))
+    (hit,) = history.hits
+    assert (hit.notice_id, hit.standing, hit.in_force) == (
+        "2021/101", pb.NOTICE_STANDING_CANCELLED, False)
+    assert (hit.notice.status, hit.notice.status_date) == (pb.NOTICE_STATUS_CANCELLED,
+                                                           "2026-06-01")
+
+
+def test_an_sltd_entry_is_listed_from_its_report_until_it_is_cleared() -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    cleared = replace(SLTD[0], cleared_on="2024-02-01")
+    index = InterpolIndex(NOTICES, (cleared, *SLTD[1:]))
+    assert index.check("B1234567", "IDN", on=date(2024, 1, 31)).sltd == cleared
+    assert index.check("B1234567", "IDN", on=date(2024, 2, 1)).sltd is None
+    assert index.check("B1234567", "IDN", on=date(2022, 4, 30)).sltd is None  # not yet reported
+    assert index.check("B1234567", "IDN", on=date(2024, 2, 1)).linked_notice_id == "2021/101"
