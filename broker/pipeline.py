@@ -1,12 +1,18 @@
 """The broker's request path, one small function per step, in this order:
 
-    authenticate (mTLS) → size → parse envelope → parse header → sender = certificate →
-    signature → payload digest → freshness → replay → service → schema →
-    policy → rate limit → audit request (durable) → forward with attestation →
-    verify response → audit outcome
+    authenticate (mTLS identity) → size → parse envelope → sender's keys from the
+    TLS identity → open: signature over the raw header bytes, then parse header →
+    kind → header sender = TLS identity → key valid → payload digest → freshness →
+    replay → service → schema → policy → rate limit → audit request (durable) →
+    forward with attestation → verify response → audit outcome
 
-The replay check at step 8 is this process's memory; the shared replay claim
-and the rate-limit counters are taken with the request record, in the same
+Verify, then parse: nothing reads the header before its signature verified
+(envelope.open_envelope, the one function that opens an envelope). A refused
+request's record carries what its header claimed, marked `unverified`; the
+consumer in every record is the TLS identity.
+
+The replay check is this process's memory; the shared replay claim and the
+rate-limit counters are taken with the request record, in the same
 audit transaction, so they hold across every worker on the store.
 
 Every step either returns what the next needs or raises a `G2GError`; the
@@ -49,7 +55,7 @@ from g2g_sdk.errors import (
     SignatureError,
     UnknownServiceError,
 )
-from g2g_sdk.registry import Registry
+from g2g_sdk.registry import Agency, Registry
 from google.protobuf import message as pb_message
 
 from broker import replay
@@ -125,6 +131,9 @@ class Trace:
     subjects: tuple[str, ...] = ()
     request_recorded: bool = False
     registry_version: str = ""
+    # Set when `header` was read from bytes that did not open (a refused request):
+    # its fields go in the record marked unverified, never as fact.
+    unverified: bool = False
 
     def event(self, kind: str, now: datetime, *, status: str = "", reason: str = "",
               response_digest: str = "", refused_by: str = "") -> AuditEvent:
@@ -153,7 +162,19 @@ class Trace:
             round((time.perf_counter() - self.started) * 1000, 3),
             subject_keys=self.subjects,
             refused_by=refused_by,
+            unverified=_header_fields(h) if h and self.unverified else (),
         )
+
+
+_FROM_HEADER = ("correlation_id", "legal_basis", "message_id", "provider", "purpose", "service")
+
+
+def _header_fields(h: envelope_pb2.Header) -> tuple[str, ...]:
+    """The record fields (sorted) this header fills in."""
+    values = {"correlation_id": h.correlation_id, "legal_basis": h.legal_basis,
+              "message_id": h.message_id, "provider": h.recipient, "purpose": h.purpose,
+              "service": h.service}
+    return tuple(name for name in _FROM_HEADER if values[name])
 
 
 # --- steps -----------------------------------------------------------------
@@ -166,28 +187,19 @@ def authenticate(peer: str | None) -> str:
     return peer
 
 
-def check_sender(header: envelope_pb2.Header, consumer: str, registry: Registry) -> None:
-    if header.sender != consumer:
-        raise AuthenticationError(
-            f"header sender {header.sender} does not match the TLS identity {consumer}",
-            reason="SENDER_MISMATCH")
-    if registry.agency(consumer) is None:
+def registered_sender(consumer: str, registry: Registry) -> Agency:
+    """The registry entry of the TLS-identified consumer: whose keys must have signed."""
+    agency = registry.agency(consumer)
+    if agency is None:
         raise AuthenticationError(f"{consumer} is not a registered agency",
                                   reason="UNKNOWN_SENDER")
-    if header.kind != envelope.REQUEST:
-        raise EnvelopeError("expected a REQUEST envelope", reason="WRONG_KIND")
+    return agency
 
 
-def verify_request(env: envelope_pb2.Envelope, header: envelope_pb2.Header,
-                   broker: Broker, registry: Registry) -> OpenedEnvelope:
-    """Signature by a key of the sender valid when the message was made, digest, freshness."""
-    agency = registry.agency(header.sender)
-    assert agency is not None  # check_sender ran first
-    keyid = envelope.verify_signature(env, agency.signing_keys)
-    agency.check_signer(keyid, envelope.from_timestamp(header.created_at))
-    envelope.check_payload_digest(env, header)
-    envelope.check_freshness(header, broker.clock(), broker.limits.time_rules)
-    return OpenedEnvelope(envelope=env, header=header, signer_keyid=keyid)
+def open_request(env: envelope_pb2.Envelope, sender: Agency, broker: Broker) -> OpenedEnvelope:
+    """Signature over the raw header bytes by a key of `sender`, then header, digest, freshness."""
+    return envelope.open_envelope(env, sender, now=broker.clock(),
+                                  rules=broker.limits.time_rules, kind=envelope.REQUEST)
 
 
 def resolve_service(header: envelope_pb2.Header, catalog: Catalog) -> ServiceSpec:
@@ -242,15 +254,13 @@ def verify_response(response: envelope_pb2.Envelope, request: OpenedEnvelope,
     provider = registry.agency(request.header.recipient)
     assert provider is not None  # resolve_service checked the recipient offers the service
     try:
-        answer = envelope.open_envelope(response, provider.signing_keys, now=broker.clock(),
+        answer = envelope.open_envelope(response, provider, now=broker.clock(),
                                         rules=broker.limits.time_rules, kind=envelope.RESPONSE)
-        provider.check_signer(answer.signer_keyid,
-                              envelope.from_timestamp(answer.header.created_at))
-    except (SignatureError, EnvelopeError, FreshnessError) as exc:
+    except (SignatureError, EnvelopeError, FreshnessError, AuthenticationError) as exc:
         raise _invalid("signature", f"provider response rejected: {exc.message}") from None
     h = answer.header
     try:
-        envelope.check_binding(h, request)
+        envelope.check_binding(h, request.header, request.digest)
     except EnvelopeError:
         raise _invalid("binding", "provider response does not answer this request") from None
     try:
@@ -277,10 +287,10 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
     try:
         trace.consumer = authenticate(peer)
         env = envelope.parse_envelope(raw, broker.limits.max_envelope_bytes)
-        header = trace.header = envelope.parse_header(env)
         trace.request_digest = envelope.sha256(env.header).hex()
-        check_sender(header, trace.consumer, trust.registry)
-        opened = verify_request(env, header, broker, trust.registry)
+        sender = registered_sender(trace.consumer, trust.registry)
+        opened = open_request(env, sender, broker)
+        header = trace.header = opened.header  # from here on, every header field is verified
         keep_until = (envelope.from_timestamp(header.expires_at)
                       + broker.limits.time_rules.clock_skew)
         await replay.check_replay(broker.replay, header.sender, header.message_id, keep_until)
@@ -420,8 +430,9 @@ async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: byte
     gets UNAVAILABLE / AUDIT_UNAVAILABLE instead (`refuse_unrecorded`; off when
     the caller has already left and gets nothing).
     """
-    if trace.header is None:  # failed before the header parsed: record what can be read
+    if trace.header is None:  # refused before the envelope opened: what the bytes claim
         trace.header = envelope.peek_header(envelope.peek_envelope(raw))
+        trace.unverified = True
     kind = "outcome" if trace.request_recorded else "rejected"
     h = trace.header
     log.info("exchange", outcome=exc.code.name, reason=exc.reason,

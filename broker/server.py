@@ -39,6 +39,7 @@ from broker.audit import AuditStore, open_store
 from broker.config import BrokerConfig
 from broker.forward import ProviderClients
 from broker.policy import PolicySet
+from broker.policy.permissions import Permission, permissions
 from broker.policy.reload import PolicyWatcher
 from broker.replay import MemoryReplayGuard
 from broker.trust import Trust, load_trust, registry_reloader
@@ -92,8 +93,10 @@ def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
 
 
 class CatalogServicer(broker_pb2_grpc.CatalogServicer):
-    def __init__(self, catalog: Callable[[], Catalog]) -> None:
+    def __init__(self, catalog: Callable[[], Catalog],
+                 policies: Callable[[], PolicySet] | None = None) -> None:
         self._catalog = catalog  # the live catalog (follows registry reloads)
+        self._policies = policies  # the policy in force (follows policy reloads)
 
     @staticmethod
     def _infos(spec: ServiceSpec, provider: str = "") -> list[broker_pb2.ServiceInfo]:
@@ -108,9 +111,33 @@ class CatalogServicer(broker_pb2_grpc.CatalogServicer):
         self, request: broker_pb2.ListServicesRequest, context: grpc.aio.ServicerContext[
             broker_pb2.ListServicesRequest, broker_pb2.ListServicesResponse],
     ) -> broker_pb2.ListServicesResponse:
+        if request.callable_only:
+            try:
+                return self._callable(tls.peer_agency(context), request.provider)
+            except G2GError as exc:
+                await status.abort_with(context, exc)
         return broker_pb2.ListServicesResponse(services=[
             info for _, spec in sorted(self._catalog().services.items())
             for info in self._infos(spec, request.provider)])
+
+    def _callable(self, caller: str, provider: str) -> broker_pb2.ListServicesResponse:
+        """The services `caller` may call under the policy in force, with their permissions."""
+        by_offer: dict[tuple[str, str], list[Permission]] = {}
+        if self._policies is not None:
+            for allowed in permissions(self._policies(), caller):
+                by_offer.setdefault((allowed.service, allowed.provider), []).append(allowed)
+        catalog = self._catalog()
+        services = []
+        for (name, agency), allowed_for in sorted(by_offer.items()):
+            spec = catalog.get(name)
+            if spec is None or agency not in spec.offers or (provider and agency != provider):
+                continue
+            (info,) = self._infos(spec, agency)
+            info.permissions.extend(broker_pb2.Permission(
+                purpose=a.purpose, legal_basis=a.legal_basis, rule_ids=a.rule_ids,
+                conditional=a.conditional) for a in allowed_for)
+            services.append(info)
+        return broker_pb2.ListServicesResponse(services=services)
 
     async def DescribeService(  # noqa: N802
         self, request: broker_pb2.DescribeServiceRequest, context: grpc.aio.ServicerContext[
@@ -215,7 +242,8 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     ])
     gate = asyncio.Semaphore(config.limits.max_concurrent_calls)
     add_exchange(ExchangeServicer(broker, gate), server)
-    broker_pb2_grpc.add_CatalogServicer_to_server(CatalogServicer(current_catalog), server)
+    broker_pb2_grpc.add_CatalogServicer_to_server(
+        CatalogServicer(current_catalog, current_policies), server)
     _add_audit_service(server, audit, current_registry, broker.log_secret)
     closers: list[object] = [clients]
     service_names = list(_SERVICE_NAMES)

@@ -1,4 +1,12 @@
-"""`g2g audit ...`: read, verify and prove the exchange log (auditors' tools)."""
+"""`g2g audit ...`: read, verify and prove the exchange log (auditors' tools).
+
+Two modes, one output. Locally (on the broker host) the commands read the
+store named by the deployment's broker config. With ``--as AUDITOR`` they read
+a remote broker's `g2g.v1.Audit` service over mutual TLS with the auditor's own
+certificate (`g2g_cli.audit_remote`), needing no broker config, database or log
+secret; the broker decides by registry role what that auditor may see, and
+audits every read.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +43,22 @@ COLUMNS = ("seq", "time", "kind", "consumer", "provider", "service", "purpose", 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("audit", help="query, verify and prove the audit log")
     deployment.add_config_option(parser)
+    remote = parser.add_argument_group(
+        "remote (an auditor's own machine)",
+        "read a broker's Audit service over mTLS instead of the local store")
+    remote.add_argument("--as", dest="auditor", metavar="AGENCY",
+                        help="your auditor agency id (registry role auditor or "
+                             "federation-auditor); switches to remote mode")
+    remote.add_argument("--broker", metavar="HOST:PORT",
+                        help="the broker's address (default: the registry's broker endpoint)")
+    remote.add_argument("--registry", type=Path, metavar="FILE",
+                        help="the federation registry (default: the deployment's)")
+    remote.add_argument("--pki-dir", type=Path, metavar="DIR",
+                        help="holds ca.crt and your own key and certificate (default: the "
+                             "deployment's pki_dir)")
+    remote.add_argument("--log-key", metavar="PEM_OR_VKEY",
+                        help="the log public key you trust for checkpoints: a PEM file or a "
+                             "vkey string (default: PKI_DIR/broker/log.pub)")
     sub = parser.add_subparsers(dest="audit_command", required=True)
     tail = sub.add_parser("tail", help="print the latest records (and follow with -f)")
     tail.add_argument("-n", type=int, default=20, metavar="N",
@@ -109,7 +134,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dob", default="", help="subject date of birth (with --name)")
 
 
-def _filters(args: argparse.Namespace, config: Any) -> Any:
+def _filters(args: argparse.Namespace, log: _Log) -> Any:
     """The Filters the command-line asks for; subjects hashed as the broker does."""
     from g2g_sdk import pki
     from g2g_sdk.errors import ConfigError
@@ -120,8 +145,9 @@ def _filters(args: argparse.Namespace, config: Any) -> Any:
     subject = ""
     if bool(args.name) != bool(args.dob):
         raise ConfigError("--name and --dob go together (a person is a name and a birth date)")
-    if args.name or args.document or args.national_id:
-        subject = subjects.query_key(pki.load_log_secret(config.pki_dir), full_name=args.name,
+    if (args.name or args.document or args.national_id) and log.secret_dir is not None:
+        # Remote: the person travels to the broker, which hashes it (RemoteLog's Subject).
+        subject = subjects.query_key(pki.load_log_secret(log.secret_dir), full_name=args.name,
                                      date_of_birth=args.dob, document=args.document,
                                      national_id=args.national_id)
     return Filters(
@@ -131,9 +157,25 @@ def _filters(args: argparse.Namespace, config: Any) -> Any:
         since=args.since, until=args.until, subject=subject, limit=args.limit)
 
 
+@dataclass(frozen=True)
+class _Log:
+    """What the commands read: a LogReader or a RemoteLog (same read methods), the log key
+    its checkpoints are signed with, its origin, and where the log secret is (local only)."""
+
+    reader: Any
+    log_key: Any
+    origin: str
+    secret_dir: Path | None
+    remote: bool
+
+
 @contextmanager
-def _reader(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
-    """(LogReader, BrokerConfig) for the configured store."""
+def _reader(args: argparse.Namespace) -> Iterator[_Log]:
+    """The local store of the deployment, or with ``--as`` the remote broker's Audit service."""
+    if args.auditor:
+        with _remote(args) as log:
+            yield log
+        return
     from broker.audit.dialect import dialect_for
     from broker.audit.log import LogReader
     from broker.config import load_config
@@ -147,9 +189,40 @@ def _reader(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     dialect = dialect_for(config.audit)
     conn = dialect.connect()
     try:
-        yield LogReader(dialect, conn), config
+        yield _Log(LogReader(dialect, conn), _log_key(config.pki_dir), config.audit.origin,
+                   config.pki_dir, remote=False)
     finally:
         conn.close()
+
+
+@contextmanager
+def _remote(args: argparse.Namespace) -> Iterator[_Log]:
+    from g2g_sdk import pki
+    from g2g_sdk.registry import load_registry
+
+    from g2g_cli.audit_remote import RemoteLog, Subject
+
+    where = deployment.world(args)
+    registry = load_registry(where.registry, where.pki_dir, require_keys=False)
+    key_text = args.log_key or str(where.pki_dir / "broker" / "log.pub")
+    if not args.log_key and not Path(key_text).is_file():
+        raise ConfigError(f"no log key at {key_text}: pass --log-key (the broker operator "
+                          "publishes it as log.pub or a vkey)")
+    key = _trusted_key(key_text)
+    reader = RemoteLog(
+        args.broker or registry.broker_endpoint, pki.load_identity(where.pki_dir, args.auditor),
+        key, broker_id=registry.broker_id,
+        subject=Subject(full_name=getattr(args, "name", ""),
+                        date_of_birth=getattr(args, "dob", ""),
+                        document=getattr(args, "document", ""),
+                        national_id=getattr(args, "national_id", "")),
+        at_size=getattr(args, "at_size", None))
+    try:
+        latest = reader.latest_checkpoint()  # verified against the key; names the origin
+        yield _Log(reader, key, latest[2].split("\n", 1)[0] if latest else "", None,
+                   remote=True)
+    finally:
+        reader.close()
 
 
 def _row(record: dict[str, Any]) -> list[str]:
@@ -175,7 +248,11 @@ def _print_table(records: list[dict[str, Any]]) -> None:
 def _tail(args: argparse.Namespace) -> int:
     from broker.audit.log import Filters
 
-    with _reader(args) as (reader, _config):
+    with _reader(args) as log:
+        reader = log.reader
+        if args.follow and log.remote:
+            raise ConfigError("tail -f is local only: every remote read is itself audited, so "
+                              "following would log a read a second; run tail -n again")
         start = max(reader.size() - args.n, 0)
         records = reader.query(Filters(from_seq=start, limit=args.n))
         _print_table(records)
@@ -188,10 +265,10 @@ def _tail(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_key(config: Any) -> Any:
+def _log_key(pki_dir: Path) -> Any:
     from g2g_sdk import keys
 
-    return keys.load_public_key(config.pki_dir / "broker" / "log.pub")
+    return keys.load_public_key(pki_dir / "broker" / "log.pub")
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -200,9 +277,12 @@ def _verify(args: argparse.Namespace) -> int:
         return _verify_bundle(args.bundle, args.key, pinned, args.records)
     from broker.audit.verify import verify_log
 
-    with _reader(args) as (reader, config):
+    with _reader(args) as log:
+        if log.remote:
+            raise ConfigError("a remote auditor verifies what it exported: `audit --as ... "
+                              "export --out FILE`, then `audit verify --bundle FILE`")
         pinned = [p.read_text(encoding="utf-8") for p in args.from_checkpoint]
-        report = verify_log(reader, config.audit.origin, _log_key(config), pinned)
+        report = verify_log(log.reader, log.origin, log.log_key, pinned)
     for problem in report.problems:
         print(f"FAIL: {problem}")
     status = "OK" if report.ok else f"TAMPERED (first bad record: {report.first_bad_seq})"
@@ -254,11 +334,11 @@ def _verify_bundle(path: Path, key: str | None, pinned: list[str],
 def _export(args: argparse.Namespace) -> int:
     from broker.audit.bundle import BundleError, export, verify_bundle
 
-    with _reader(args) as (reader, config):
-        key = _log_key(config)
+    with _reader(args) as log:
+        key = log.log_key
         try:
-            done = export(reader, _filters(args, config), log_key=key,
-                          origin=config.audit.origin, first_seq=args.from_seq,
+            done = export(log.reader, _filters(args, log), log_key=key,
+                          origin=log.origin, first_seq=args.from_seq,
                           end_seq=args.to_seq, at_size=args.at_size, max_records=args.limit,
                           consistent_with=args.consistent_with)
         except BundleError as exc:
@@ -335,10 +415,10 @@ def _notifications(args: argparse.Namespace, reader: Any, filters: Any) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    with _reader(args) as (reader, config):
+    with _reader(args) as log:
         if args.notifications:
-            return _notifications(args, reader, _filters(args, config))
-        records = reader.query(_filters(args, config))
+            return _notifications(args, log.reader, _filters(args, log))
+        records = log.reader.query(_filters(args, log))
     if args.format == "jsonl":
         for r in records:
             print(json.dumps(r, sort_keys=True, ensure_ascii=False))
@@ -358,7 +438,8 @@ def _b64(items: list[bytes]) -> list[str]:
 def _proof(args: argparse.Namespace) -> int:
     from broker.audit.merkle import verify_inclusion
 
-    with _reader(args) as (reader, _config):
+    with _reader(args) as log:
+        reader = log.reader
         latest = reader.latest_checkpoint()
         if latest is None or args.seq >= latest[0]:
             print(f"g2g: record {args.seq} is not covered by a signed checkpoint yet",
@@ -382,7 +463,8 @@ def _proof(args: argparse.Namespace) -> int:
 def _consistency(args: argparse.Namespace) -> int:
     from broker.audit.merkle import verify_consistency
 
-    with _reader(args) as (reader, _config):
+    with _reader(args) as log:
+        reader = log.reader
         if not 0 < args.old <= args.new <= reader.size():
             print(f"g2g: sizes must satisfy 0 < old <= new <= {reader.size()}", file=sys.stderr)
             return 1
@@ -396,8 +478,8 @@ def _consistency(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
-    with _reader(args) as (reader, _config):
-        latest = reader.latest_checkpoint()
+    with _reader(args) as log:
+        latest = log.reader.latest_checkpoint()
     if latest is None:
         print("g2g: no checkpoint yet", file=sys.stderr)
         return 1

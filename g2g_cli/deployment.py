@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING
 from g2g_sdk.errors import ConfigError
 
 if TYPE_CHECKING:
+    from g2g_sdk.pki import Identity
+    from g2g_sdk.registry import Registry
+
     from broker.config import BrokerConfig
 
 ENV = "G2G_CONFIG"
@@ -70,6 +73,17 @@ class World:
 
     registry: Path
     pki_dir: Path
+
+
+def identity(where: World, registry: Registry, agency_id: str) -> Identity:
+    """`agency_id`'s keys, after checking it is registered (the usual `--as` mistake)."""
+    from g2g_sdk import pki
+
+    if registry.agency(agency_id) is None:
+        known = ", ".join(sorted(registry.agencies))
+        raise ConfigError(f"--as {agency_id}: no such agency in the registry {where.registry} "
+                          f"(registered: {known})")
+    return pki.load_identity(where.pki_dir, agency_id)
 
 
 def world(args: argparse.Namespace) -> World:

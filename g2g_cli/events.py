@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tail.add_argument("-n", type=int, default=20, help="how many records (default 20)")
     tail.add_argument("-f", "--follow", action="store_true",
                       help="keep printing new event records")
-    tail.set_defaults(handler=_tail)
+    tail.set_defaults(handler=_tail, auditor=None)  # the local log only
 
 
 def _client_options(parser: argparse.ArgumentParser) -> None:
@@ -157,7 +157,8 @@ def _tail(args: argparse.Namespace) -> int:
         return [r for r in reader.query(Filters(from_seq=start, limit=limit))
                 if r["kind"] in EVENT_KINDS]
 
-    with _reader(args) as (reader, _config):
+    with _reader(args) as log:
+        reader = log.reader
         # Scan back far enough to find n event records among the exchanges.
         start = max(reader.size() - max(args.n * 20, 1000), 0)
         records = latest(reader, start, 100_000)[-args.n:]

@@ -17,8 +17,9 @@ from g2g_cli import deployment
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("send", help="send one request through the broker")
     parser.add_argument("--as", dest="sender", required=True, help="your agency id")
-    parser.add_argument("--to", dest="recipient", help="provider agency id (default: from the "
-                        "registry)")
+    parser.add_argument("--to", dest="recipient", metavar="AGENCY",
+                        help="the provider agency; needed when several offer the service "
+                             "(default: its only provider)")
     parser.add_argument("--service", required=True, help="e.g. g2g.immigration.v1.Watchlist/Screen")
     parser.add_argument("--purpose", required=True,
                         help="why you ask, as the policy names it (e.g. criminal_investigation)")
@@ -34,14 +35,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _send(args: argparse.Namespace) -> int:
-    from g2g_sdk import ConsumerClient, pki
+    from g2g_sdk import ConsumerClient
     from g2g_sdk.catalog import find_method, message_class
     from g2g_sdk.registry import load_registry
 
     method = find_method(args.service)
     if method is None:
         raise ConfigError(f"no compiled schema for service {args.service}")
-    text = Path(args.payload[1:]).read_text() if args.payload.startswith("@") else args.payload
+    if args.payload.startswith("@"):
+        source = Path(args.payload[1:])
+        if not source.is_file():
+            raise ConfigError(f"--json @{source}: no such file")
+        text = source.read_text(encoding="utf-8")
+    else:
+        text = args.payload
     request = message_class(method.input_type)()
     try:
         json_format.Parse(text, request)
@@ -50,7 +57,14 @@ def _send(args: argparse.Namespace) -> int:
         return 2
     where = deployment.world(args)
     registry = load_registry(where.registry, where.pki_dir)
-    identity = pki.load_identity(where.pki_dir, args.sender)
+    identity = deployment.identity(where, registry, args.sender)
+    providers = [a.id for a in registry.providers_of(args.service)]
+    if args.recipient is None and len(providers) > 1:
+        raise ConfigError(f"{args.service} is offered by {len(providers)} agencies: "
+                          f"{', '.join(providers)}; choose one with --to AGENCY")
+    if args.recipient is not None and args.recipient not in providers:
+        raise ConfigError(f"--to {args.recipient} does not offer {args.service}; "
+                          f"its providers: {', '.join(providers) or 'none'}")
 
     async def run() -> str:
         async with ConsumerClient(identity, registry, broker_endpoint=args.broker) as client:

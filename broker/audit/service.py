@@ -137,7 +137,10 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                               purpose=request.purpose, decision=request.decision,
                               status_code=request.status_code, since=request.since,
                               until=request.until, subject=self._subject_key(request),
-                              from_seq=request.from_seq, limit=request.limit or 1000)
+                              consumer=request.consumer, provider=request.provider,
+                              kind=request.kind, message_id=request.message_id,
+                              from_seq=request.from_seq, to_seq=request.to_seq or None,
+                              limit=request.limit or 1000)
             records = await self._store.read(lambda r: r.query_bytes(filters))
             return audit_pb2.AuditRecords(records=[data for data in records
                                                    if _visible(decode(data), limit_to)])
@@ -147,8 +150,8 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
     async def LatestCheckpoint(self, request: audit_pb2.CheckpointRequest,  # noqa: N802
                                context: Any) -> audit_pb2.SignedCheckpoint:
         async def latest(limit_to: str | None) -> audit_pb2.SignedCheckpoint:
-            found = await self._store.read(lambda r: r.latest_checkpoint())
-            return audit_pb2.SignedCheckpoint(note=found[2] if found else "")
+            found, size = await self._store.read(lambda r: (r.latest_checkpoint(), r.size()))
+            return audit_pb2.SignedCheckpoint(note=found[2] if found else "", log_size=size)
         result: audit_pb2.SignedCheckpoint = await self._run(
             context, "LatestCheckpoint", request, latest)
         return result

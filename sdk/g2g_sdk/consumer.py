@@ -28,8 +28,9 @@ from google.protobuf import message as pb_message
 from g2g_sdk import envelope, schema, status, tls
 from g2g_sdk._gen.g2g.v1 import broker_pb2, broker_pb2_grpc, envelope_pb2
 from g2g_sdk.catalog import find_method, message_class
-from g2g_sdk.envelope import OpenedEnvelope, TimeRules
+from g2g_sdk.envelope import TimeRules
 from g2g_sdk.errors import (
+    AuthenticationError,
     BrokerUnavailable,
     CallDeadlineExceeded,
     EnvelopeError,
@@ -90,10 +91,12 @@ class ConsumerClient:
               lifetime: timedelta = timedelta(seconds=120)) -> envelope_pb2.Envelope:
         """A signed request envelope (exposed for callers that send it themselves)."""
         if recipient is None:
-            provider = self._registry.provider_of(service)
-            if provider is None:
-                raise UnknownServiceError(f"no provider offers {service} in the registry")
-            recipient = provider.id
+            providers = [a.id for a in self._registry.providers_of(service)]
+            if len(providers) != 1:
+                raise UnknownServiceError(
+                    f"{service} is offered by {', '.join(providers)}: pass recipient= one of "
+                    "them" if providers else f"no provider offers {service} in the registry")
+            recipient = providers[0]
         return envelope.build_request(
             sender=self._identity.agency_id, recipient=recipient, service=service,
             payload=request, purpose=purpose, legal_basis=legal_basis,
@@ -123,21 +126,20 @@ class ConsumerClient:
     def verify(self, request_envelope: envelope_pb2.Envelope,
                response: envelope_pb2.Envelope) -> Answer:
         """Check the provider's signature, the binding to our request, and the payload type."""
-        request_header = envelope.parse_header(request_envelope)
-        mine = OpenedEnvelope(envelope=request_envelope, header=request_header,
-                              signer_keyid="")
+        request_header = envelope.parse_header(request_envelope)  # our own request
         provider = self._registry.agency(request_header.recipient)
         method = find_method(request_header.service)
         if provider is None or method is None:
             raise UnknownServiceError(f"cannot verify answers from {request_header.recipient}")
         try:
-            answer = envelope.open_envelope(response, provider.signing_keys,
-                                            now=datetime.now(UTC), rules=self._rules,
-                                            kind=envelope.RESPONSE)
-            envelope.check_binding(answer.header, mine)
+            answer = envelope.open_envelope(response, provider, now=datetime.now(UTC),
+                                            rules=self._rules, kind=envelope.RESPONSE)
+            envelope.check_binding(answer.header, request_header,
+                                   envelope.sha256(request_envelope.header))
             payload = schema.decode(message_class(method.output_type), answer.payload,
                                     answer.header.payload_type)
-        except (EnvelopeError, SignatureError, FreshnessError, SchemaError) as exc:
+        except (EnvelopeError, SignatureError, FreshnessError, SchemaError,
+                AuthenticationError) as exc:
             raise ProviderResponseInvalid(f"response failed verification: {exc.message}",
                                           metadata={"check": exc.reason}) from None
         return Answer(header=answer.header, payload=payload, envelope=response)
@@ -161,11 +163,17 @@ class ConsumerClient:
                                             "answered")
         return status.error_from_rpc(exc)
 
-    async def list_services(self, provider: str = "") -> list[broker_pb2.ServiceInfo]:
-        """The broker's catalog (only `provider`'s services when given)."""
+    async def list_services(self, provider: str = "", *,
+                            callable_only: bool = False) -> list[broker_pb2.ServiceInfo]:
+        """The broker's catalog (only `provider`'s services when given).
+
+        `callable_only`: only what this agency may call under the policy in force,
+        each service with its `permissions` (purposes, legal basis patterns).
+        """
         try:
             reply = await self._catalog.ListServices(
-                broker_pb2.ListServicesRequest(provider=provider), timeout=10)
+                broker_pb2.ListServicesRequest(provider=provider, callable_only=callable_only),
+                timeout=10)
         except grpc.aio.AioRpcError as exc:
             raise await self._error(exc) from None
         return list(reply.services)

@@ -1,9 +1,13 @@
 """Signed envelopes and broker attestations: build, seal, open.
 
-The verification order is fixed: parse header bytes → check header fields →
-signature over the exact received bytes → payload digest → freshness. Only
-`open_envelope` returns an `OpenedEnvelope`, so holding one means all checks
-passed. Nothing here logs; nothing here touches the network.
+Verify, then parse. The order is fixed: the signer is chosen by the caller
+from what it already trusts (the TLS identity, a verified attestation, the
+request it sent), its signature is verified over the exact received header
+bytes, and only then are those bytes parsed and checked: header fields →
+kind → sender = signer → the key's validity when the message was made →
+payload digest → freshness. `open_envelope` is the only function that returns
+an `OpenedEnvelope` (nothing else can construct one), so holding one means
+every check passed. Nothing here logs; nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from google.protobuf import message as pb_message
@@ -23,6 +28,7 @@ from g2g_sdk import dsse, schema
 from g2g_sdk._gen.g2g.v1 import envelope_pb2
 from g2g_sdk.errors import (
     AttestationError,
+    AuthenticationError,
     EnvelopeError,
     FreshnessError,
     SchemaError,
@@ -68,13 +74,48 @@ def from_timestamp(ts: Timestamp) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)
 
 
+class Signer(Protocol):
+    """Whose signature an envelope must carry (a registry `Agency` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def signing_keys(self) -> Mapping[str, Ed25519PublicKey]: ...
+
+    def check_signer(self, keyid: str, created: datetime) -> None:
+        """Raise `SignatureError` if key `keyid` was not valid at `created`."""
+
+
+@dataclass(frozen=True)
+class StaticSigner:
+    """A signer whose keys have no validity window (test vectors, a party's own keys)."""
+
+    id: str
+    signing_keys: Mapping[str, Ed25519PublicKey]
+
+    def check_signer(self, keyid: str, created: datetime) -> None:
+        """Every listed key is valid at any time."""
+
+
+_OPENED = object()  # only open_envelope holds it, so only open_envelope builds an OpenedEnvelope
+
+
 @dataclass(frozen=True)
 class OpenedEnvelope:
-    """An envelope whose header signature, payload digest and freshness were verified."""
+    """An envelope whose signature, header, sender, payload digest and freshness were verified.
+
+    Built only by `open_envelope`; constructing one anywhere else raises TypeError.
+    """
 
     envelope: envelope_pb2.Envelope
     header: envelope_pb2.Header
     signer_keyid: str
+    _token: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._token is not _OPENED:
+            raise TypeError("an OpenedEnvelope comes only from envelope.open_envelope")
 
     @property
     def header_bytes(self) -> bytes:
@@ -263,29 +304,43 @@ def check_window(created: datetime, expires: datetime, now: datetime, rules: Tim
 
 def open_envelope(
     envelope: envelope_pb2.Envelope,
-    trusted: Mapping[str, Ed25519PublicKey],
+    signer: Signer,
     *,
     now: datetime,
     rules: TimeRules,
     kind: int,
 ) -> OpenedEnvelope:
-    """Run every envelope check in protocol order; the only way to get an OpenedEnvelope."""
+    """Verify `signer`'s signature over the raw header bytes, then parse and check them.
+
+    The only way to get an OpenedEnvelope. Nothing reads the header before its
+    signature verified; `signer` comes from what the caller already trusts, never
+    from the header (docs/PROTOCOL.md §3).
+    """
+    keyid = verify_signature(envelope, signer.signing_keys)
     header = parse_header(envelope)
     if header.kind != kind:
         raise EnvelopeError(f"expected a {envelope_pb2.MessageKind.Name(kind)} envelope",
                             reason="WRONG_KIND")
-    keyid = verify_signature(envelope, trusted)
+    if header.sender != signer.id:
+        raise AuthenticationError(
+            f"header sender {header.sender} is not the signer {signer.id}",
+            reason="SENDER_MISMATCH")
+    signer.check_signer(keyid, from_timestamp(header.created_at))
     check_payload_digest(envelope, header)
     check_freshness(header, now, rules)
-    return OpenedEnvelope(envelope=envelope, header=header, signer_keyid=keyid)
+    return OpenedEnvelope(envelope=envelope, header=header, signer_keyid=keyid, _token=_OPENED)
 
 
-def check_binding(answer: envelope_pb2.Header, request: OpenedEnvelope) -> None:
-    """A response must come from the recipient, to the sender, and name this exact request."""
-    req = request.header
+def check_binding(answer: envelope_pb2.Header, req: envelope_pb2.Header,
+                  request_digest: bytes) -> None:
+    """A response must come from the recipient, to the sender, and name this exact request.
+
+    `req` and `request_digest` are the request's header and SHA-256 of its bytes
+    (an opened request's `.header` and `.digest`, or the request a consumer sent).
+    """
     if (answer.sender != req.recipient or answer.recipient != req.sender
             or answer.service != req.service or answer.in_reply_to != req.message_id
-            or answer.request_digest != request.digest
+            or answer.request_digest != request_digest
             or answer.correlation_id != req.correlation_id):
         raise EnvelopeError("the response does not answer this request",
                             reason="RESPONSE_MISMATCH")

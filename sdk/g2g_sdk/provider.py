@@ -3,7 +3,8 @@
 An adapter registers one async handler per service it offers and calls
 `serve()`. For each call the toolkit checks, in order: the caller is the
 broker (mTLS), the broker's attestation signature, the consumer's own
-signature on the original envelope, that the attestation is about exactly
+signature (by a key of the consumer the attestation names) over the original
+header bytes before they are parsed, that the attestation is about exactly
 this request, and the request schema. It then runs the handler, applies the
 attested field mask and signs the response. Handlers never see unverified
 input and cannot leak fields outside the mask.
@@ -154,21 +155,18 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         except G2GError as exc:
             raise AttestationError(exc.message) from None
         now = self._clock()
-        # The sender only picks the keys; open_envelope parses and checks the header
-        # in protocol order, so it is validated once, not twice.
-        peeked = envelope.peek_header(request.request)
-        consumer = registry.agency(peeked.sender) if peeked is not None else None
+        # Verify, then parse: the broker's verified attestation names the consumer,
+        # whose registered keys must have signed the request's header bytes.
+        consumer = registry.agency(body.consumer)
         if consumer is None:
-            header = envelope.parse_header(request.request)  # a bad header's own error first
-            raise AuthenticationError(f"{header.sender} is not registered",
+            raise AuthenticationError(f"{body.consumer or 'the consumer'} is not registered",
                                       reason="UNKNOWN_SENDER")
         try:
-            opened = envelope.open_envelope(request.request, consumer.signing_keys, now=now,
+            opened = envelope.open_envelope(request.request, consumer, now=now,
                                             rules=self._rules, kind=envelope.REQUEST)
-            consumer.check_signer(opened.signer_keyid,
-                                  envelope.from_timestamp(opened.header.created_at))
         except SignatureError as exc:
-            raise SignatureError(f"consumer signature: {exc.message}", reason=exc.reason) from None
+            raise SignatureError(f"consumer signature: {exc.message}", reason=exc.reason,
+                                 metadata=exc.metadata) from None
         header = opened.header
         self._check_attestation(body, opened, now, registry.broker_id)
         route = self._routes.get(header.service)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from google.protobuf import descriptor_pool
 
+from g2g_cli.main import main
+from g2g_harness.federation import REGISTRY
 from tests.e2e.conftest import POLRI, Fed, expect_error
 
 pytestmark = pytest.mark.asyncio
@@ -62,3 +66,40 @@ async def test_describing_an_unknown_service_is_not_found(fed: Fed) -> None:
     async with fed.client(POLRI) as client:
         await expect_error(client.describe_service("g2g.interpol.v1.Notices/Delete"),
                            grpc.StatusCode.NOT_FOUND, "UNKNOWN_SERVICE")
+
+
+async def test_callable_only_lists_what_the_caller_may_call_and_for_which_purposes(
+        fed: Fed) -> None:
+    async with fed.client("NL/GOV/EMBASSY-JAKARTA") as client:
+        mine = await client.list_services(callable_only=True)
+    assert [(s.name, s.provider, [(p.purpose, list(p.legal_basis), list(p.rule_ids),
+                                   p.conditional) for p in s.permissions]) for s in mine] == [
+        ("g2g.consular.v1.ConsularNotifications/List", "ID/GOV/IMIGRASI",
+         [("consular_assistance", ["VCCR( .+)?"], ["consular-nl-notifications"], True)]),
+        ("g2g.consular.v1.StayPermits/GetStatus", "ID/GOV/IMIGRASI",
+         [("consular_assistance", ["VCCR( .+)?"], ["consular-nl-stay-permits"], True)]),
+    ]
+    async with fed.client("ID/GOV/KEMENKUMHAM-AUDIT") as client:
+        assert await client.list_services(callable_only=True) == []
+
+
+async def test_g2g_catalog_as_an_agency_prints_its_purposes_and_legal_basis(
+        fed: Fed, capsys: pytest.CaptureFixture[str]) -> None:
+    world = ["--registry", str(REGISTRY), "--pki-dir", str(fed.pki_dir),
+             "--broker", fed.federation.address]
+    code = await asyncio.to_thread(main, ["catalog", "--as", "ID/GOV/BEA-CUKAI", *world])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert code == 0
+    assert [line.split(maxsplit=2)[:2] if not line.startswith(" ") else line.strip()
+            for line in out] == [
+        ["g2g.immigration.v1.Watchlist/Screen", "ID/GOV/IMIGRASI"],
+        "purpose border_control: legal basis matching /UU 6/2011( .+)?/; further conditions "
+        "apply (rule imigrasi-watchlist-customs)",
+        ["g2g.interpol.v1.TravelDocuments/Check", "INT/IO/INTERPOL"],
+        "purpose border_control: no legal basis required; further conditions apply "
+        "(rule interpol-documents-customs-pilot)",
+    ]
+    code = await asyncio.to_thread(main, ["catalog", "--as", "ID/GOV/NOBODY", *world])
+    assert code == 1
+    assert "--as ID/GOV/NOBODY: no such agency in the registry" in capsys.readouterr().err

@@ -112,9 +112,16 @@ async def test_unsigned_envelope(fed: Fed) -> None:
 
 
 async def test_sender_must_match_client_certificate(fed: Fed) -> None:
+    # Signed by POLRI (the TLS identity) but claiming to be BIN.
+    env = _polri_request(fed, sender="ID/GOV/BIN")
+    await _bad(fed, env, grpc.StatusCode.UNAUTHENTICATED, "SENDER_MISMATCH")
+
+
+async def test_keys_come_from_the_client_certificate_not_the_header(fed: Fed) -> None:
+    # Signed by BIN as BIN, sent over POLRI's connection: POLRI's keys are the ones tried.
     bin_key = pki.load_identity(fed.pki_dir, "ID/GOV/BIN").signing_key
     env = _polri_request(fed, sender="ID/GOV/BIN", key=bin_key)
-    await _bad(fed, env, grpc.StatusCode.UNAUTHENTICATED, "SENDER_MISMATCH")
+    await _bad(fed, env, grpc.StatusCode.UNAUTHENTICATED, "UNKNOWN_KEY")
 
 
 async def test_expired_message(fed: Fed) -> None:
@@ -194,7 +201,9 @@ async def test_oversized_envelope(fed: Fed) -> None:
 
 async def test_unparseable_header(fed: Fed) -> None:
     env = _polri_request(fed)
-    env.header = b"\xff\xff\xff"
+    env.header = b"\xff\xff\xff"  # signed by POLRI: the signature verifies, then parsing fails
+    key = pki.load_identity(fed.pki_dir, POLRI).signing_key
+    env.signatures[0].CopyFrom(dsse.sign(key, dsse.HEADER_TYPE, env.header))
     async with fed.client(POLRI) as client:
         await expect_error(client.send(env), grpc.StatusCode.INVALID_ARGUMENT,
                            "HEADER_UNPARSEABLE")

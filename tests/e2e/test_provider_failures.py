@@ -14,8 +14,10 @@ import pytest
 from g2g_sdk import envelope, pki, tls
 from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2 as wl
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
+from g2g_sdk.registry import load_registry
 
 from g2g_harness.federation import start_federation, write_config
+from tests.conftest import REGISTRY
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 
 pytestmark = pytest.mark.asyncio
@@ -29,6 +31,7 @@ class RogueProvider(provider_pb2_grpc.ProviderServicer):
 
     def __init__(self, pki_dir: Path, behaviour: Behaviour | None) -> None:
         self.identity = pki.load_identity(pki_dir, IMIGRASI)
+        self.registry = load_registry(REGISTRY, pki_dir)
         self.behaviour = behaviour
         self.never = asyncio.Event()
         self.entered = asyncio.Event()  # a request reached the provider
@@ -38,9 +41,10 @@ class RogueProvider(provider_pb2_grpc.ProviderServicer):
         self.entered.set()
         if self.behaviour is None:
             await self.never.wait()  # the broker's deadline, not this test, ends the call
-        header = envelope.parse_header(request.request)
-        opened = envelope.OpenedEnvelope(envelope=request.request, header=header,
-                                         signer_keyid="")
+        consumer = self.registry.agency(POLRI)
+        assert consumer is not None
+        opened = envelope.open_envelope(request.request, consumer, now=datetime.now(UTC),
+                                        rules=envelope.TimeRules(), kind=envelope.REQUEST)
         assert self.behaviour is not None
         return self.behaviour(request, opened)
 
@@ -143,13 +147,10 @@ async def test_invalid_provider_response(tmp_path: Path, pki_dir: Path, name: st
             return envelope.build_response(opened, payload=wl.ScreenResponse(), key=other,
                                            now=datetime.now(UTC))
         if name == "answers_another_request":
-            header = envelope_pb2.Header()
-            header.CopyFrom(opened.header)
-            header.message_id = "another-message-id"
-            forged = envelope.OpenedEnvelope(
-                envelope=envelope_pb2.Envelope(header=header.SerializeToString()),
-                header=header, signer_keyid="")
-            return rogue.respond(forged)
+            answer = rogue.respond(opened)
+            header = envelope_pb2.Header.FromString(answer.header)
+            header.in_reply_to = "another-message-id"  # well signed, bound elsewhere
+            return envelope.seal(header, answer.payload, rogue.identity.signing_key)
         if name == "wrong_payload_type":
             return rogue.respond(opened, wl.NameQuery(full_name="x"))
         body = envelope_pb2.AttestationBody()

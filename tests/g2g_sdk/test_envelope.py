@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import envelope, keys
 from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
 from g2g_sdk._gen.g2g.v1 import envelope_pb2
-from g2g_sdk.errors import EnvelopeError, FreshnessError, SignatureError
+from g2g_sdk.errors import AuthenticationError, EnvelopeError, FreshnessError, SignatureError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
@@ -31,10 +31,13 @@ def request(key: Ed25519PrivateKey, **overrides: object) -> envelope_pb2.Envelop
     return envelope.build_request(**params)  # type: ignore[arg-type]
 
 
+def signer(key: Ed25519PrivateKey, party: str = "ID/GOV/POLRI") -> envelope.StaticSigner:
+    return envelope.StaticSigner(party, {keys.keyid(key.public_key()): key.public_key()})
+
+
 def open_(env: envelope_pb2.Envelope, key: Ed25519PrivateKey, now: datetime = NOW,
-          kind: int = envelope.REQUEST) -> envelope.OpenedEnvelope:
-    trusted = {keys.keyid(key.public_key()): key.public_key()}
-    return envelope.open_envelope(env, trusted, now=now, rules=RULES, kind=kind)
+          kind: int = envelope.REQUEST, party: str = "ID/GOV/POLRI") -> envelope.OpenedEnvelope:
+    return envelope.open_envelope(env, signer(key, party), now=now, rules=RULES, kind=kind)
 
 
 def test_round_trip_binds_payload_and_signer(key: Ed25519PrivateKey) -> None:
@@ -116,11 +119,11 @@ def test_response_binding(key: Ed25519PrivateKey) -> None:
     req = open_(request(key), key)
     answer = envelope.build_response(req, payload=watchlist_pb2.ScreenResponse(), key=key,
                                      now=NOW)
-    opened = open_(answer, key, kind=envelope.RESPONSE)
-    envelope.check_binding(opened.header, req)
+    opened = open_(answer, key, kind=envelope.RESPONSE, party="ID/GOV/IMIGRASI")
+    envelope.check_binding(opened.header, req.header, req.digest)
     other = open_(request(key), key)
     with pytest.raises(EnvelopeError) as info:
-        envelope.check_binding(opened.header, other)
+        envelope.check_binding(opened.header, other.header, other.digest)
     assert info.value.reason == "RESPONSE_MISMATCH"
 
 
@@ -183,3 +186,25 @@ def test_to_timestamp_matches_protobuf(moment: datetime) -> None:
     expected.FromDatetime(moment.astimezone(UTC))
     assert envelope.to_timestamp(moment) == expected
     assert envelope.from_timestamp(envelope.to_timestamp(moment)) == moment.astimezone(UTC)
+
+
+def test_the_signature_is_verified_before_the_header_is_read(key: Ed25519PrivateKey) -> None:
+    # Header bytes that would not even parse: an unverified signer learns only that
+    # the signature fails, because nothing parses the bytes before it verifies.
+    env = request(key)
+    env.header = b"\xff"
+    with pytest.raises(SignatureError) as info:
+        open_(env, key)
+    assert info.value.reason == "SIGNATURE_INVALID"
+
+
+def test_the_header_sender_must_be_the_signer(key: Ed25519PrivateKey) -> None:
+    with pytest.raises(AuthenticationError) as info:
+        open_(request(key, sender="ID/GOV/BIN"), key)  # POLRI's key, BIN's name
+    assert info.value.reason == "SENDER_MISMATCH"
+
+
+def test_an_opened_envelope_comes_only_from_open_envelope(key: Ed25519PrivateKey) -> None:
+    env = request(key)
+    with pytest.raises(TypeError):
+        envelope.OpenedEnvelope(env, envelope.parse_header(env), "")

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from g2g_sdk import envelope
+from g2g_sdk import envelope, fieldmask
 from g2g_sdk._gen.g2g.v1 import envelope_pb2
+from g2g_sdk.catalog import message_class
+from google.protobuf import descriptor_pool
 
 from tests.vectors import make_protocol_vectors
 
@@ -103,3 +105,30 @@ def test_protocol_document_quotes_the_current_vectors() -> None:
     assert sig[:64] in doc
     assert sig[64:] in doc
     assert V["request"]["payload_hex"] in doc
+
+
+def test_the_response_vector_sets_no_field_outside_its_attested_mask() -> None:
+    body = envelope_pb2.AttestationBody.FromString(bytes.fromhex(V["attestation"]["body_hex"]))
+    header = envelope_pb2.Header.FromString(bytes.fromhex(V["response"]["header_hex"]))
+    payload = message_class(descriptor_pool.Default().FindMessageTypeByName(
+        header.payload_type)).FromString(
+        bytes.fromhex(V["response"]["payload_hex"]))
+    assert payload.ListFields()  # the check below is not vacuous
+    assert fieldmask.violations(payload, fieldmask.compiled(tuple(body.field_mask))) == []
+
+
+def test_the_vectors_open_with_the_one_open_function() -> None:
+    def signer(who: str, party: str) -> envelope.StaticSigner:
+        public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(V["keys"][who]["public_hex"]))
+        return envelope.StaticSigner(party, {V["keys"][who]["keyid"]: public})
+
+    request = envelope_pb2.Envelope.FromString(bytes.fromhex(V["request"]["envelope_hex"]))
+    response = envelope_pb2.Envelope.FromString(bytes.fromhex(V["response"]["envelope_hex"]))
+    created = envelope.from_timestamp(
+        envelope_pb2.Header.FromString(request.header).created_at)
+    opened = envelope.open_envelope(request, signer("consumer", "ID/GOV/POLRI"), now=created,
+                                    rules=envelope.TimeRules(), kind=envelope.REQUEST)
+    answer = envelope.open_envelope(response, signer("provider", "ID/GOV/IMIGRASI"),
+                                    now=created, rules=envelope.TimeRules(),
+                                    kind=envelope.RESPONSE)
+    envelope.check_binding(answer.header, opened.header, opened.digest)

@@ -36,7 +36,10 @@ def build() -> dict[str, Any]:
         purpose="criminal_investigation", legal_basis="UU 6/2011 Pasal 91", key=consumer,
         now=NOW, lifetime=timedelta(seconds=120),
         message_id="00000000-0000-4000-8000-000000000001")
-    opened = envelope.OpenedEnvelope(request, envelope.parse_header(request), "")
+    opened = envelope.open_envelope(
+        request, envelope.StaticSigner("ID/GOV/POLRI", {keys.keyid(consumer.public_key()):
+                                                        consumer.public_key()}),
+        now=NOW, rules=envelope.TimeRules(), kind=envelope.REQUEST)
     body = envelope_pb2.AttestationBody(
         decision_id="00000000-0000-4000-8000-0000000000d1", request_digest=opened.digest,
         message_id=opened.header.message_id, consumer="ID/GOV/POLRI",
@@ -47,7 +50,9 @@ def build() -> dict[str, Any]:
         broker_id="G2G/BROKER")
     attestation = envelope.sign_attestation(body, broker)
     response_payload = watchlist_pb2.ScreenResponse(
-        hits=[watchlist_pb2.Hit(entry_id="CKL-2024-0000001", score=0.975)], threshold=0.85)
+        # Only fields inside the attested mask (hits.entry_id, hits.score): every
+        # vector obeys its own mask, as a provider must (§4).
+        hits=[watchlist_pb2.Hit(entry_id="CKL-2024-0000001", score=0.975)])
     rh = envelope_pb2.Header(
         kind=envelope.RESPONSE, message_id="00000000-0000-4000-8000-000000000002",
         correlation_id=opened.header.correlation_id, sender="ID/GOV/IMIGRASI",

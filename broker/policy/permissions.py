@@ -1,0 +1,48 @@
+"""What one consumer may call: the allow rules that name it, by provider, service and purpose.
+
+For the Catalog's `callable_only` listing (`g2g catalog --as X`). Pure: reads the
+compiled index only. A purpose is listed when at least one allow rule could
+decide it and no deny rule refuses it outright (an unconditional deny beats
+every allow, as in `PolicySet.evaluate`). Only rules written for this very
+consumer are read, so the listing never reveals another agency's agreements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from broker.policy.compile import PolicySet
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One purpose a consumer may call a service of a provider for, and what else it needs."""
+
+    provider: str
+    service: str
+    purpose: str
+    legal_basis: tuple[str, ...]
+    """Patterns the declared legal basis must fully match (one per rule); () = none needed."""
+    rule_ids: tuple[str, ...]
+    conditional: bool
+    """A schedule or request conditions also apply: a call may still be refused."""
+
+
+def permissions(policy: PolicySet, consumer: str) -> list[Permission]:
+    """Every (provider, service, purpose) `consumer` may call, sorted."""
+    found = []
+    for (who, provider, service, purpose), cands in sorted(policy.index.items()):
+        if who != consumer or not cands.allows:
+            continue
+        if any(rule.unconditional for rule in cands.denies):
+            continue
+        rules = [rule for rule, _ in cands.allows]
+        # An allow without a legal-basis pattern accepts any: then none is required.
+        patterns = () if any(r.legal_basis is None for r in rules) else tuple(
+            dict.fromkeys(r.legal_basis.pattern for r in rules if r.legal_basis is not None))
+        found.append(Permission(
+            provider=provider, service=service, purpose=purpose, legal_basis=patterns,
+            rule_ids=tuple(r.id for r in rules),
+            conditional=bool(cands.denies) or not any(
+                r.schedule.always and not r.conditions for r in rules)))
+    return found
