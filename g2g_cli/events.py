@@ -64,10 +64,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "publish a WatchlistHit if it is listed")
     crossing.add_argument("--document", required=True, help="document number")
     crossing.add_argument("--document-type", default="PASSPORT",
-                          choices=("PASSPORT", "NATIONAL_ID", "TRAVEL_DOCUMENT"))
+                          choices=("PASSPORT", "NATIONAL_ID", "TRAVEL_DOCUMENT"),
+                          help="the kind of document presented (default PASSPORT)")
     crossing.add_argument("--country", required=True, help="issuing country, ISO alpha-3")
     crossing.add_argument("--post", required=True, help="border post code, e.g. CGK")
-    crossing.add_argument("--direction", default="EXIT", choices=("ENTRY", "EXIT"))
+    crossing.add_argument("--direction", default="EXIT", choices=("ENTRY", "EXIT"),
+                          help="arriving (ENTRY) or departing (EXIT); default EXIT")
     crossing.set_defaults(handler=_crossing)
     watch = sub.add_parser(
         "watch-watchlist", help="immigration: publish a WatchlistEntryChanged for every entry "
