@@ -70,10 +70,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     crossing.add_argument("--post", required=True, help="border post code, e.g. CGK")
     crossing.add_argument("--direction", default="EXIT", choices=("ENTRY", "EXIT"),
                           help="arriving (ENTRY) or departing (EXIT); default EXIT")
+    crossing.add_argument("--broker", help="broker address (default: from the registry)")
     crossing.set_defaults(handler=_crossing)
     watch = sub.add_parser(
         "watch-watchlist", help="immigration: publish a WatchlistEntryChanged for every entry "
         "issued, extended or lifted when the watchlist data changes (runs until Ctrl-C)")
+    watch.add_argument("--broker", help="broker address (default: from the registry)")
     watch.set_defaults(handler=_watch_watchlist)
 
 
@@ -187,8 +189,9 @@ def _tail(args: argparse.Namespace) -> int:
     return 0
 
 
-def _immigration(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """(config, LiveData of the immigration watchlist, Publisher as ID/GOV/IMIGRASI)."""
+def _immigration(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(LiveData of the immigration watchlist, Publisher as ID/GOV/IMIGRASI); call it inside
+    the event loop (the gRPC channel belongs to it)."""
     from g2g_sdk import pki
     from g2g_sdk.publisher import Publisher
     from g2g_sdk.registry import load_registry
@@ -199,20 +202,24 @@ def _immigration(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     config = deployment.load(args.config)
     registry = load_registry(config.registry, config.pki_dir)
     live = LiveData("immigration", service.DATA, config.data_root / "immigration")
-    publisher = Publisher(pki.load_identity(config.pki_dir, service.AGENCY_ID), registry)
-    return config, live, publisher
+    publisher = Publisher(pki.load_identity(config.pki_dir, service.AGENCY_ID), registry,
+                          broker_endpoint=args.broker)
+    return live, publisher
 
 
 def _crossing(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from g2g_sdk.logs import configure
+
+    configure("WARNING", json=False)  # the answer is the output; logs on stderr
     from agency_adapters.immigration.alerts import Crossing, WatchlistAlerts
 
-    _config, live, publisher = _immigration(args)
     crossing = Crossing(args.document_type, args.document, args.country, args.post,
                         args.direction, datetime.now(UTC))
 
     async def run() -> Any:
+        live, publisher = _immigration(args)
         async with publisher:
             return await WatchlistAlerts(publisher, live).crossing(crossing)
 
@@ -232,11 +239,13 @@ def _crossing(args: argparse.Namespace) -> int:
 def _watch_watchlist(args: argparse.Namespace) -> int:
     import signal
 
+    from g2g_sdk.logs import configure
+
+    configure("INFO")  # JSON lines on stderr: each swap and how many events it published
     from agency_adapters.immigration.alerts import WatchlistAlerts
 
-    _config, live, publisher = _immigration(args)
-
     async def run() -> None:
+        live, publisher = _immigration(args)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
