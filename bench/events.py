@@ -14,7 +14,6 @@ loopback, so both rows pay the same client overhead.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import tempfile
 import time
 import uuid
@@ -182,8 +181,22 @@ async def g2g_events(url: str, work: Path, count: int, concurrency: int) -> Even
 
 
 def delivery_size() -> int:
-    """Bytes of one stored g2g delivery of the bench event (the baseline's message size)."""
-    return 1100
+    """Bytes of one stored g2g delivery of the bench event (the baseline's message size):
+    the signed event plus a routing statement and its signature."""
+    from datetime import UTC, datetime
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from g2g_sdk import events
+    from g2g_sdk._gen.g2g.interpol.v1 import events_pb2 as iev
+
+    notice = iev.NoticeChanged(notice_id="2026/000001", change=iev.NOTICE_CHANGE_PUBLISHED,
+                               full_name="Budi Santoso", date_of_birth="1975-01-01",
+                               nationality="IDN", issuing_country="IDN", charges=["fraud"],
+                               valid_until="2031-01-01")
+    signed = events.build_event(publisher="INT/IO/INTERPOL", payload=notice, purpose="bench",
+                                legal_basis="bench", key=Ed25519PrivateKey.generate(),
+                                now=datetime.now(UTC))
+    return signed.ByteSize() + 300
 
 
 async def run(quick: bool) -> list[EventsRow]:
@@ -214,6 +227,3 @@ def print_rows(rows: list[EventsRow]) -> None:
         print(f"g2g events / raw JetStream: {g2g.events_per_s / base.events_per_s:.2f}x "
               f"throughput, p50 +{g2g.p50_ms - base.p50_ms:.2f} ms")
 
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)

@@ -113,5 +113,5 @@ def load_config(path: Path) -> BrokerConfig:
         source=str(path),
         data_root=base / (adapters["data_root"].str() if "data_root" in adapters else "data"),
         log_dir=base / (top["log_dir"].str() if "log_dir" in top else "log"),
-        events=parse_events_config(top.get("events")),
+        events=parse_events_config(top.get("events"), base),
     )

@@ -62,13 +62,11 @@ def receive(agency: str) -> Run:
         async with _subscriber(fed, agency) as subscriber:
             [event] = await first(subscriber)
             ack = await subscriber.acknowledge(event)
-        spec = fed.registry.agency(event.header.publisher)
         withheld = sorted({f.name for f in event.payload.DESCRIPTOR.fields}
                           - set(event.routing.field_mask))
-        return (f"{event.payload.DESCRIPTOR.name} from {spec.id if spec else '?'} verified "
-                f"({len(event.fields)} signed fields"
-                + (f"; {', '.join(withheld)} withheld" if withheld else "")
-                + f"), receipt {ack.receipt_digest.hex()[:12]}… audited")
+        return (f"verified, {len(event.fields)} fields"
+                + (f" ({', '.join(withheld)} withheld)" if withheld else "")
+                + f"; receipt {ack.receipt_digest.hex()[:10]} audited")
     return run
 
 

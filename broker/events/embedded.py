@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from g2g_sdk.errors import StartupError
+from g2g_sdk.logs import configure
 
 
 def server_binary() -> str:
@@ -89,3 +90,38 @@ class EmbeddedJetStream:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=10)
             self._proc = None
+
+
+async def _serve(url: str, store: Path) -> int:
+    import signal
+    from urllib.parse import urlparse
+
+    import structlog
+
+    port = urlparse(url).port or 4222
+    server = EmbeddedJetStream(store, port)
+    await server.start()
+    structlog.get_logger("g2g.events").info("jetstream_ready", port=port, store=str(store))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m broker.events.embedded URL STORE`: what `g2g up` runs for `events:`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m broker.events.embedded")
+    parser.add_argument("url")
+    parser.add_argument("store", type=Path)
+    args = parser.parse_args(argv)
+    configure("INFO", json=True)
+    return asyncio.run(_serve(args.url, args.store))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

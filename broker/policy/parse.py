@@ -277,27 +277,34 @@ def _limits(node: yamlsrc.Node) -> tuple[RateLimit, ...]:
                  for name in LIMIT_WINDOWS if name in f)
 
 
-def parse_rule(node: yamlsrc.Node, order: int, groups: dict[str, tuple[str, ...]],
-               registry: Registry, catalog: Catalog) -> Rule:
-    """One rule node, resolved against the registry and catalog."""
-    f = node.mapping(allowed=RULE_FIELDS, required={
-        "id", "description", "agreement", "effect", "provider", "service", "consumers",
-        "purposes"})
+def _head(f: dict[str, yamlsrc.Node], party: str, registry: Registry
+          ) -> tuple[str, str, str, tuple[str, ...]]:
+    """A rule's id, effect, provider (or publisher, `party`) and purposes, each checked."""
     rule_id = f["id"].str()
     if not RULE_ID.fullmatch(rule_id):
         raise f["id"].error("a rule id is lowercase letters, digits, '.', '_' or '-'")
     effect = f["effect"].str()
     if effect not in ("allow", "deny"):
         raise f["effect"].error("effect is 'allow' or 'deny'")
-    provider = f["provider"].str()
-    if registry.agency(provider) is None:
-        raise f["provider"].error(f"unknown agency {provider!r}")
-    services = _services(f["service"], provider, registry)
-    consumers, refs = _consumers(f["consumers"], groups, registry)
+    agency = f[party].str()
+    if registry.agency(agency) is None:
+        raise f[party].error(f"unknown agency {agency!r}")
     purposes = f["purposes"].str_list()
     for p in purposes:
         if not PURPOSE.fullmatch(p):
             raise f["purposes"].error(f"purpose {p!r} must match {PURPOSE.pattern}")
+    return rule_id, effect, agency, purposes
+
+
+def parse_rule(node: yamlsrc.Node, order: int, groups: dict[str, tuple[str, ...]],
+               registry: Registry, catalog: Catalog) -> Rule:
+    """One rule node, resolved against the registry and catalog."""
+    f = node.mapping(allowed=RULE_FIELDS, required={
+        "id", "description", "agreement", "effect", "provider", "service", "consumers",
+        "purposes"})
+    rule_id, effect, provider, purposes = _head(f, "provider", registry)
+    services = _services(f["service"], provider, registry)
+    consumers, refs = _consumers(f["consumers"], groups, registry)
     mode, paths = _mask(f, services, catalog)
     if effect == "deny" and ("mask" in f or "rate_limit" in f):
         raise node.error("a deny rule takes no mask or rate_limit")
@@ -360,22 +367,10 @@ def parse_subscription(node: yamlsrc.Node, order: int, groups: dict[str, tuple[s
     f = node.mapping(allowed=SUBSCRIPTION_FIELDS, required={
         "id", "description", "agreement", "effect", "publisher", "event", "subscribers",
         "purposes"})
-    rule_id = f["id"].str()
-    if not RULE_ID.match(rule_id):
-        raise f["id"].error("a rule id is lowercase letters, digits, '.', '_' or '-'")
-    effect = f["effect"].str()
-    if effect not in ("allow", "deny"):
-        raise f["effect"].error("effect is 'allow' or 'deny'")
-    publisher = f["publisher"].str()
-    if registry.agency(publisher) is None:
-        raise f["publisher"].error(f"unknown agency {publisher!r}")
+    rule_id, effect, publisher, purposes = _head(f, "publisher", registry)
     events = _events(f["event"], publisher, catalog)
     descriptors = tuple(catalog.events[e].descriptor for e in events)
     subscribers, refs = _consumers(f["subscribers"], groups, registry)
-    purposes = f["purposes"].str_list()
-    for p in purposes:
-        if not PURPOSE.match(p):
-            raise f["purposes"].error(f"purpose {p!r} must match {PURPOSE.pattern}")
     mode, paths = _event_mask(f, descriptors)
     if effect == "deny" and "mask" in f:
         raise node.error("a deny rule takes no mask")

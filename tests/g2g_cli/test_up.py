@@ -9,7 +9,7 @@ from tests.conftest import REPO
 
 
 def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
-    broker, adapters = _children(REPO / "config" / "broker.yaml")
+    broker, adapters, jetstream = _children(REPO / "config" / "broker.yaml")
     assert broker.argv[-4:] == ["broker", "serve", "--config",
                                 str(REPO / "config" / "broker.yaml")]
     serve = adapters.argv[adapters.argv.index("serve") + 1:]
@@ -17,6 +17,9 @@ def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
     # The data root is the config's adapters.data_root, resolved against the config
     # file's directory: the same deployment from any working directory.
     assert Path(serve[serve.index("--data-root") + 1]).resolve() == REPO / "var" / "data"
+    # `events.embedded_store` is set: a development nats-server runs for `events.url`.
+    assert jetstream.argv[1:4] == ["-m", "broker.events.embedded", "nats://127.0.0.1:7422"]
+    assert Path(jetstream.argv[4]).resolve() == REPO / "var" / "jetstream"
 
 
 def test_the_status_line_names_each_agency_and_its_port() -> None:
