@@ -170,8 +170,11 @@ class _Log:
 
 
 @contextmanager
-def _reader(args: argparse.Namespace) -> Iterator[_Log]:
-    """The local store of the deployment, or with ``--as`` the remote broker's Audit service."""
+def open_log(args: argparse.Namespace) -> Iterator[_Log]:
+    """The local store of the deployment, or with ``--as`` the remote broker's Audit service.
+
+    Also for other command groups (`g2g policy show` reads stored policy sets).
+    """
     if args.auditor:
         with _remote(args) as log:
             yield log
@@ -248,7 +251,7 @@ def _print_table(records: list[dict[str, Any]]) -> None:
 def _tail(args: argparse.Namespace) -> int:
     from broker.audit.log import Filters
 
-    with _reader(args) as log:
+    with open_log(args) as log:
         reader = log.reader
         if args.follow and log.remote:
             raise ConfigError("tail -f is local only: every remote read is itself audited, so "
@@ -277,7 +280,7 @@ def _verify(args: argparse.Namespace) -> int:
         return _verify_bundle(args.bundle, args.key, pinned, args.records)
     from broker.audit.verify import verify_log
 
-    with _reader(args) as log:
+    with open_log(args) as log:
         if log.remote:
             raise ConfigError("a remote auditor verifies what it exported: `audit --as ... "
                               "export --out FILE`, then `audit verify --bundle FILE`")
@@ -334,7 +337,7 @@ def _verify_bundle(path: Path, key: str | None, pinned: list[str],
 def _export(args: argparse.Namespace) -> int:
     from broker.audit.bundle import BundleError, export, verify_bundle
 
-    with _reader(args) as log:
+    with open_log(args) as log:
         key = log.log_key
         try:
             done = export(log.reader, _filters(args, log), log_key=key,
@@ -415,7 +418,7 @@ def _notifications(args: argparse.Namespace, reader: Any, filters: Any) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    with _reader(args) as log:
+    with open_log(args) as log:
         if args.notifications:
             return _notifications(args, log.reader, _filters(args, log))
         records = log.reader.query(_filters(args, log))
@@ -438,7 +441,7 @@ def _b64(items: list[bytes]) -> list[str]:
 def _proof(args: argparse.Namespace) -> int:
     from broker.audit.merkle import verify_inclusion
 
-    with _reader(args) as log:
+    with open_log(args) as log:
         reader = log.reader
         latest = reader.latest_checkpoint()
         if latest is None or args.seq >= latest[0]:
@@ -463,7 +466,7 @@ def _proof(args: argparse.Namespace) -> int:
 def _consistency(args: argparse.Namespace) -> int:
     from broker.audit.merkle import verify_consistency
 
-    with _reader(args) as log:
+    with open_log(args) as log:
         reader = log.reader
         if not 0 < args.old <= args.new <= reader.size():
             print(f"g2g: sizes must satisfy 0 < old <= new <= {reader.size()}", file=sys.stderr)
@@ -478,7 +481,7 @@ def _consistency(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
-    with _reader(args) as log:
+    with open_log(args) as log:
         latest = log.reader.latest_checkpoint()
     if latest is None:
         print("g2g: no checkpoint yet", file=sys.stderr)

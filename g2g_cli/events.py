@@ -169,13 +169,13 @@ def _subscribe(args: argparse.Namespace) -> int:
 
 def _tail(args: argparse.Namespace) -> int:
     from broker.audit.log import Filters
-    from g2g_cli.audit import _print_table, _reader, _row
+    from g2g_cli.audit import _print_table, _row, open_log
 
     def latest(reader: Any, start: int, limit: int) -> list[dict[str, Any]]:
         return [r for r in reader.query(Filters(from_seq=start, limit=limit))
                 if r["kind"] in EVENT_KINDS]
 
-    with _reader(args) as log:
+    with open_log(args) as log:
         reader = log.reader
         # Scan back far enough to find n event records among the exchanges.
         start = max(reader.size() - max(args.n * 20, 1000), 0)

@@ -61,7 +61,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     diff = sub.add_parser("diff", help="decisions that change between two policy directories")
     diff.add_argument("old", type=Path, help="the policy directory in force")
     diff.add_argument("new", type=Path, help="the proposed policy directory")
+    diff.add_argument("--exit-code", action="store_true",
+                      help="exit 1 when any decision changes, 0 when none does (for CI "
+                           "pipelines, like `git diff --exit-code`)")
     diff.set_defaults(handler=_diff)
+    show = sub.add_parser("show", help="print the exact policy set stored under a past "
+                                       "version (the policy_version of audit records)")
+    show.add_argument("version", help="a policy version, e.g. from `g2g audit query`")
+    show.add_argument("--out", type=Path, metavar="DIR",
+                      help="write the files into DIR (new or empty) instead of printing, to "
+                           "re-run `g2g policy explain --policies DIR`")
+    show.set_defaults(handler=_show)
 
 
 def _world(args: argparse.Namespace) -> tuple[Registry, Catalog]:
@@ -318,4 +328,33 @@ def _diff(args: argparse.Namespace) -> int:
         for line in b:
             print(f"  + {line}")
     print(f"{changed} decision(s) change")
+    return 1 if args.exit_code and changed else 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    """The sources the broker kept for `version` beside its audit log, byte for byte."""
+    from g2g_cli.audit import open_log
+
+    args.auditor = None  # the policy sets are kept in the local store only
+    with open_log(args) as log:
+        sources = log.reader.policy_sources(args.version)
+    if sources is None:
+        raise ConfigError(f"no policy set is stored under version {args.version!r} "
+                          "(versions appear as policy_version in `g2g audit query --format "
+                          "jsonl`)")
+    if args.out is None:
+        for name, text in sorted(sources.items()):
+            print(f"# ---- {name} (policy {args.version}) ----")
+            print(text, end="" if text.endswith("\n") else "\n")
+        return 0
+    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        raise ConfigError(f"{args.out} exists and is not an empty directory")
+    for name in sources:
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ConfigError(f"stored file name {name!r} would leave {args.out}")
+    for name, text in sources.items():
+        target = args.out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    print(f"wrote {len(sources)} file(s) of policy {args.version} to {args.out}")
     return 0

@@ -115,7 +115,10 @@ def _document(payload: ipb.DocumentCheckResponse) -> str:
 
 def _permits(payload: cpb.StayPermitStatus) -> str:
     sponsors = sum(p.HasField("sponsor") for p in payload.permits)
-    return f"{len(payload.permits)} permit(s), {sponsors} with sponsor"
+    states = [f"{cpb.PermitStatus.Name(p.status).removeprefix('PERMIT_STATUS_')} "
+              f"(expires {p.expires_on})" for p in payload.permits[:2]]
+    return (f"{len(payload.permits)} permit(s), {sponsors} with sponsor"
+            + (f" [{'; '.join(states)}]" if states else ""))
 
 
 # What each answer says, without personal data.
@@ -319,7 +322,10 @@ def _interpol_steps() -> list[Step]:
 
 def _consular_steps() -> list[Step]:
     permits = _seeded("consular", "permits")
-    permit = next(p for p in permits if p.nationality == "NLD" and p.sponsor is not None)
+    today = _jakarta_today()
+    holders = Counter(p.passport_number for p in permits)
+    permit = next(p for p in permits if p.nationality == "NLD" and p.sponsor is not None
+                  and holders[p.passport_number] == 1 and p.status(today) == "ACTIVE")
     aussie = next(p for p in permits if p.nationality == "AUS")
     passport = next(p for p in _seeded("consular", "passports")
                     if p.issuing_country == "NLD" and p.status == "VALID")

@@ -65,10 +65,10 @@ DOB_SWAPPED: Final = 0.8
 # One slip apart in the same year (a digit of the day or month, one day): not a match,
 # but no conflict either; only a near-exact name reaches the threshold with it.
 DOB_NEAR: Final = 0.4
-# A slip in the year (one digit, one year) with the same day and month: only the exact
-# name with the same nationality reaches the threshold (on a large list a common name
-# has namesakes born on the same day in a near year).
-YEAR_SLIP: Final = 0.1
+# A slip in the year (one digit, one year) with the same day and month: only a name
+# scoring 0.96 or more reaches the threshold (on a large list a common name has
+# namesakes born on the same day of a near year: about one in 1,100 of them).
+YEAR_SLIP: Final = 0.2
 # The lowest score a candidate with a conflicting birth date can reach; at any threshold
 # above it, records born in another year need not be looked at (year blocking is exact).
 CONFLICT_CEILING: Final = W_NAME + W_DOB * DOB_CONFLICT + W_NAT
@@ -102,6 +102,8 @@ _MIN_DELETION_LEN: Final = 4
 # A word written together with the next is split into parts of at least this length.
 _MIN_SPLIT: Final = 2
 _MAX_RESEGMENTED: Final = 4
+# The shortest start of a name that counts as its abbreviation (Muh, Sulis).
+_MIN_PREFIX: Final = 3
 _TOKEN_BITS: Final = 22
 _YEAR_BASE: Final = 1800
 _SEXES: Final = {"": 0, "M": 1, "F": 2}
@@ -189,7 +191,8 @@ def dob_similarity(query: str, listed: str) -> tuple[float, bool]:  # noqa: PLR0
     placeholder 01-01 / 00-00 day and month, or the 1st of the same month: weak, on
     a large list thousands share a birth year); DOB_UNKNOWN unknown on either side;
     DOB_NEAR one slip apart in the same year (a digit of the day or month, a day) and
-    YEAR_SLIP in the year (a digit, one year): weak, not a match;
+    YEAR_SLIP in the year (a digit, one year) with the same day and month: weaker;
+    neither counts as a match;
     DOB_CONFLICT otherwise."""
     if not query or not listed:
         return DOB_UNKNOWN, False
@@ -244,7 +247,7 @@ def _token_slip(query: str, listed: str) -> float:
     if len(listed) <= SHORT and len(query) == len(listed) - 1 and len(query) >= 2 and (
             query in _deletions(listed)):
         return SHORT_SLIP
-    if len(query) >= 3 and len(listed) > len(query) and listed.startswith(query):
+    if len(query) >= _MIN_PREFIX and len(listed) > len(query) and listed.startswith(query):
         return ABBREVIATION
     return 0.0
 
@@ -281,12 +284,15 @@ class NameIndex:
         written: dict[int, set[str]] = defaultdict(set)
         # Names repeat (namesakes, aliases): each distinct one is analysed once.
         seen: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
+        shorts: dict[str, str | None] = {}
         fields: dict[str, int] = {}
         blocks = self._blocks
         for ri, field, full, date_of_birth in names:
             year = _birth_year(date_of_birth)
             self._years.add(year)
-            short = given_names(full)
+            short = shorts.get(full, "")
+            if short == "":
+                short = shorts[full] = given_names(full)
             for name in (full,) if short is None else (full, short):
                 known = seen.get(name)
                 if known is None:
@@ -329,6 +335,8 @@ class NameIndex:
             similar[self._phonetic[tid]].append(tid)
             for ci in surname_classes(token):  # "#n": no token or phonetic key has a "#"
                 similar[f"#{ci}"].append(tid)
+            for end in range(_MIN_PREFIX, len(token)):  # ">muh": found from an abbreviation
+                similar[">" + token[:end]].append(tid)
             for start in _COMPOUND_STARTS:  # found from the compound's initial (Nur H.)
                 if token.startswith(start) and len(token) > len(start) + 1:
                     similar[token[:len(start) + 1]].append(tid)
@@ -372,6 +380,8 @@ class NameIndex:
                     found.update(self._similar.get(variant, ()))
             elif len(tok) == _MIN_DELETION_LEN - 2 and tok not in self._vocab:
                 found.update(self._similar.get(tok, ()))  # Eo for Eko
+            if len(tok) >= _MIN_PREFIX and token not in self._vocab:
+                found.update(self._similar.get(">" + tok, ()))  # Muh for Muhammad
         if not found and not is_initial(token):
             # Nothing one edit away: compare with the whole vocabulary at C speed (a
             # few thousand distinct tokens even for a million names).
@@ -498,8 +508,9 @@ class NameIndex:
                     best[ri] = found
         return best
 
-    def _search(self, key: NameKey, full_name: str, date_of_birth: str, threshold: float,
-                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
+    def _search(  # noqa: PLR0912 - the scoring loop reads best in one piece
+            self, key: NameKey, full_name: str, date_of_birth: str, threshold: float,
+            facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
         year = _birth_year(date_of_birth)
         slips: list[int] = []  # birth years one slip away: candidates need a near-exact name
         if year and threshold > CONFLICT_CEILING:
@@ -524,29 +535,43 @@ class NameIndex:
         # I Wayan (male) and Ni Wayan (female) are two persons whatever else agrees.
         marker = _SEXES[sex_marker(full_name)]
         other_sex = 3 - marker if marker else -1
-        candidates = self._candidates(key, readings, years, name_floor)
+        # Hits whose date is one slip from the query's count only when no hit's date
+        # agrees: a mistyped date finds its person, but never adds namesakes born a
+        # day or a year apart to an answer that has the person born on that date.
+        slipped: dict[int, tuple[float, tuple[str, ...]]] = {}
+        agreed = False
+        passes = [self._candidates(key, readings, years, name_floor)]
         if slips:
-            near_floor = (threshold - W_DOB * YEAR_SLIP - W_NAT) / W_NAME
-            candidates += self._candidates(key, readings, slips, near_floor)
-        for ni in candidates:
-            if self._sex[ni] == other_sex:
-                continue
-            name_score = self._name_score(ni, readings, floors, cache)
-            if name_score < name_floor:
-                continue
-            ri = self._record[ni]
-            found = facts(ri)
-            if found is None:
-                continue
-            listed_dob, nat = found
-            dob_score, dob_match = dob_similarity(date_of_birth, listed_dob)
-            score = W_NAME * name_score + W_DOB * dob_score + W_NAT * nat
-            if score < threshold or (ri in best and best[ri][0] >= score):
-                continue
-            fields = [self._fields[self._field[ni]]]
-            if dob_match:
-                fields.append("date_of_birth")
-            if nat == 1.0:
-                fields.append("nationality")
-            best[ri] = (round(score, 4), tuple(fields))
+            passes.append(self._candidates(key, readings, slips, (
+                threshold - W_DOB * YEAR_SLIP - W_NAT) / W_NAME))
+        for candidates in passes:
+            if agreed:
+                break  # no slip will be shown: the other birth years need no look
+            for ni in candidates:
+                if self._sex[ni] == other_sex:
+                    continue
+                name_score = self._name_score(ni, readings, floors, cache)
+                if name_score < name_floor:
+                    continue
+                ri = self._record[ni]
+                found = facts(ri)
+                if found is None:
+                    continue
+                listed_dob, nat = found
+                dob_score, dob_match = dob_similarity(date_of_birth, listed_dob)
+                score = W_NAME * name_score + W_DOB * dob_score + W_NAT * nat
+                into = slipped if dob_score in (DOB_NEAR, YEAR_SLIP) else best
+                if score < threshold or (ri in into and into[ri][0] >= score):
+                    continue
+                agreed = agreed or dob_match
+                fields = [self._fields[self._field[ni]]]
+                if dob_match:
+                    fields.append("date_of_birth")
+                if nat == 1.0:
+                    fields.append("nationality")
+                into[ri] = (round(score, 4), tuple(fields))
+        if not agreed:
+            for ri, hit in slipped.items():
+                if ri not in best or best[ri][0] < hit[0]:
+                    best[ri] = hit
         return best

@@ -441,10 +441,15 @@ def given_names(name: str) -> str | None:
     return head if len(tokens(head)) >= 2 else None
 
 
+_MARKER: Final = re.compile(r"(?:^|[^a-z])n?i(?:[^a-z]|$)", re.IGNORECASE)
+
+
 def sex_marker(name: str) -> str:
     """"M" or "F" when the name carries the Balinese gender marker I (male) or Ni
     (female) before a birth-order name (I Wayan, Ni Made), else "". The marker is no
     comparison token, but names with opposite markers are of two different persons."""
+    if _MARKER.search(name) is None:
+        return ""  # most names: no word I or Ni at all
     words = [_spell(w) for w, _ in _words(name)]
     for word, following in pairwise(words):
         if word in ("i", "ni") and following in _BALI_ORDER:

@@ -17,6 +17,7 @@ from typing import Final, Literal, TypeAlias, cast
 
 from agency_adapters.common import records as r
 from agency_adapters.common.records import Invalid, RecordError
+from agency_adapters.consular import permit_terms
 
 __all__ = [
     "EMBASSY_COUNTRIES", "NOTIFICATIONS", "PASSPORTS", "PERMITS", "ConsularData",
@@ -26,14 +27,20 @@ __all__ = [
 
 PermitType: TypeAlias = Literal["ITK", "ITAS", "ITAP"]
 PermitStatus: TypeAlias = Literal["ACTIVE", "EXPIRED", "CANCELLED", "CONVERTED", "DEPARTED",
-                                  "DEPORTED", "DECEASED"]
+                                  "DEPORTED", "DECEASED", "NOT_YET_VALID"]
+PermitEnd: TypeAlias = Literal["CANCELLED", "CONVERTED", "DEPARTED", "DEPORTED", "DECEASED"]
 NotificationType: TypeAlias = Literal["ARREST", "DETENTION", "DEATH", "SERIOUS_INJURY",
                                       "DEPORTATION"]
 PassportStatus: TypeAlias = Literal["VALID", "REVOKED", "LOST", "STOLEN"]
 
 PERMIT_TYPES: Final[tuple[PermitType, ...]] = ("ITK", "ITAS", "ITAP")
 PERMIT_STATUSES: Final[tuple[PermitStatus, ...]] = (
-    "ACTIVE", "EXPIRED", "CANCELLED", "CONVERTED", "DEPARTED", "DEPORTED", "DECEASED")
+    "ACTIVE", "EXPIRED", "CANCELLED", "CONVERTED", "DEPARTED", "DEPORTED", "DECEASED",
+    "NOT_YET_VALID")
+PERMIT_ENDS: Final[tuple[PermitEnd, ...]] = (
+    "CANCELLED", "CONVERTED", "DEPARTED", "DEPORTED", "DECEASED")
+"""Why a permit ended before its expiry (UU 6/2011 Pasal 51, 52, 62: the holder left,
+the permit was cancelled or converted (alih status), the holder was deported or died)."""
 NOTIFICATION_TYPES: Final[tuple[NotificationType, ...]] = (
     "ARREST", "DETENTION", "DEATH", "SERIOUS_INJURY", "DEPORTATION")
 PASSPORT_STATUSES: Final[tuple[PassportStatus, ...]] = ("VALID", "REVOKED", "LOST", "STOLEN")
@@ -45,8 +52,8 @@ NOTIFICATION_ID: Final = re.compile(r"[A-Z0-9][A-Z0-9-]{2,39}")
 PHONE: Final = re.compile(r"\+?[0-9][0-9 -]{5,19}")
 
 PERMIT_FIELDS: Final[tuple[str, ...]] = (
-    "permit_number", "type", "status", "passport_number", "nationality", "holder_name",
-    "issued_on", "expires_on", "sponsor",
+    "permit_number", "type", "passport_number", "nationality", "holder_name",
+    "issued_on", "expires_on", "extensions", "ended", "ended_on", "sponsor",
 )
 PERMIT_CSV: Final[tuple[str, ...]] = (
     *PERMIT_FIELDS[:-1], "sponsor_name", "sponsor_address", "sponsor_phone")
@@ -68,17 +75,40 @@ class Sponsor:
 
 @dataclass(frozen=True, slots=True)
 class PermitRecord:
-    """One Indonesian stay permit (ITK/ITAS/ITAP); `sponsor` is None when there is none."""
+    """One Indonesian stay permit (ITK/ITAS/ITAP); `sponsor` is None when there is none.
+
+    `expires_on` is the end of the term granted on `issued_on`; each of
+    `extensions` is the new expiry an extension set; `ended` (``""`` when not)
+    says why it stopped early, from `ended_on`. Its status on a day follows from
+    these dates (`status`): no stored word can go stale.
+    """
 
     permit_number: str
     type: PermitType
-    status: PermitStatus
     passport_number: str
     nationality: str
     holder_name: str
     issued_on: str
     expires_on: str
     sponsor: Sponsor | None
+    extensions: tuple[str, ...] = ()
+    ended: PermitEnd | Literal[""] = ""
+    ended_on: str = ""
+
+    @property
+    def valid_until(self) -> str:
+        """The last day of the permit after its extensions."""
+        return self.extensions[-1] if self.extensions else self.expires_on
+
+    def status(self, on: date) -> PermitStatus:
+        """ACTIVE, EXPIRED, NOT_YET_VALID, or why it ended, on day `on` (Jakarta)."""
+        if self.ended and on >= date.fromisoformat(self.ended_on):
+            return self.ended
+        if on < date.fromisoformat(self.issued_on):
+            return "NOT_YET_VALID"
+        if on > date.fromisoformat(self.valid_until):
+            return "EXPIRED"
+        return "ACTIVE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +155,24 @@ def _sponsor(value: object) -> Sponsor | None:
     return Sponsor(name, address, phone)
 
 
+def _ending(row: Mapping[str, object], issued: date, last: date) -> tuple[str, str]:
+    ended = row["ended"]
+    if ended == "":
+        if row["ended_on"] != "":
+            raise Invalid("ended_on", "must be empty when the permit has not ended early")
+        return "", ""
+    reason = r.enum("ended", ended, PERMIT_ENDS)
+    ended_on = r.day("ended_on", row["ended_on"])
+    if not issued <= ended_on <= last:
+        raise Invalid("ended_on", "must fall within the permit's term (issued_on to its "
+                                  "last expiry)")
+    return reason, ended_on.isoformat()
+
+
 def _permit(row: Mapping[str, object]) -> PermitRecord:
     r.check_keys(row, PERMIT_FIELDS)
     number = r.pattern("permit_number", row["permit_number"], PERMIT_NUMBER, personal=False)
     permit_type = cast(PermitType, r.enum("type", row["type"], PERMIT_TYPES))
-    status = cast(PermitStatus, r.enum("status", row["status"], PERMIT_STATUSES))
     passport = _passport_number("passport_number", row["passport_number"])
     nationality = r.country("nationality", row["nationality"])
     holder = r.text("holder_name", row["holder_name"], personal=True)
@@ -137,17 +180,25 @@ def _permit(row: Mapping[str, object]) -> PermitRecord:
     expires = r.day("expires_on", row["expires_on"])
     if expires < issued:
         raise Invalid("expires_on", "is before issued_on")
+    raw = row["extensions"]
+    if not isinstance(raw, list | tuple):
+        raise Invalid("extensions", "must be a list of dates")
+    extensions = tuple(r.day(f"extensions[{i}]", d) for i, d in enumerate(raw))
+    permit_terms.check(permit_type, issued, expires, extensions)
+    ended, ended_on = _ending(row, issued, extensions[-1] if extensions else expires)
     sponsor = _sponsor(row["sponsor"])
     if permit_type == "ITAS" and sponsor is None:
         raise Invalid("sponsor", "is required for an ITAS")
-    return PermitRecord(permit_number=number, type=permit_type, status=status,
+    return PermitRecord(permit_number=number, type=permit_type,
                         passport_number=passport, nationality=nationality, holder_name=holder,
                         issued_on=issued.isoformat(), expires_on=expires.isoformat(),
-                        sponsor=sponsor)
+                        sponsor=sponsor, extensions=tuple(d.isoformat() for d in extensions),
+                        ended=cast(PermitEnd, ended), ended_on=ended_on)
 
 
 def _permit_from_csv(cells: dict[str, str]) -> Mapping[str, object]:
     row: dict[str, object] = {f: cells[f] for f in PERMIT_FIELDS[:-1]}
+    row["extensions"] = r.split_list(cells["extensions"])
     parts = {"name": cells["sponsor_name"], "address": cells["sponsor_address"],
              "phone": cells["sponsor_phone"]}
     row["sponsor"] = None if not any(parts.values()) else parts
@@ -156,9 +207,10 @@ def _permit_from_csv(cells: dict[str, str]) -> Mapping[str, object]:
 
 def permit_to_mapping(p: PermitRecord) -> dict[str, object]:
     return {
-        "permit_number": p.permit_number, "type": p.type, "status": p.status,
+        "permit_number": p.permit_number, "type": p.type,
         "passport_number": p.passport_number, "nationality": p.nationality,
         "holder_name": p.holder_name, "issued_on": p.issued_on, "expires_on": p.expires_on,
+        "extensions": list(p.extensions), "ended": p.ended, "ended_on": p.ended_on,
         "sponsor": (None if p.sponsor is None else
                     {"name": p.sponsor.name, "address": p.sponsor.address,
                      "phone": p.sponsor.phone}),
@@ -167,9 +219,9 @@ def permit_to_mapping(p: PermitRecord) -> dict[str, object]:
 
 def _permit_to_csv(p: PermitRecord) -> list[str]:
     s = p.sponsor
-    return [p.permit_number, p.type, p.status, p.passport_number, p.nationality, p.holder_name,
-            p.issued_on, p.expires_on, s.name if s else "", s.address if s else "",
-            s.phone if s else ""]
+    return [p.permit_number, p.type, p.passport_number, p.nationality, p.holder_name,
+            p.issued_on, p.expires_on, "|".join(p.extensions), p.ended, p.ended_on,
+            s.name if s else "", s.address if s else "", s.phone if s else ""]
 
 
 def _notification(row: Mapping[str, object]) -> NotificationRecord:

@@ -14,8 +14,9 @@ document numbers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Final
 
@@ -23,6 +24,7 @@ from g2g_sdk._gen.g2g.consular.v1 import consular_pb2 as pb
 from g2g_sdk.provider import Call, Handler
 from google.protobuf import message as pb_message
 
+from agency_adapters.common.calendar import local_day
 from agency_adapters.common.countries import require_assigned
 from agency_adapters.common.datasets import AdapterData, Current, Dataset, Records
 from agency_adapters.common.names import tokens
@@ -97,10 +99,13 @@ DATA: AdapterData[ConsularIndex] = AdapterData(
 """Stay permits, consular notifications and embassy passport registers; see docs/DATA.md."""
 
 
-def to_permit(record: rec.PermitRecord) -> pb.Permit:
+def to_permit(record: rec.PermitRecord, on: date) -> pb.Permit:
+    """The permit as the wire shows it, its status derived for day `on`."""
     permit = pb.Permit(permit_number=record.permit_number, type=_PERMIT_TYPES[record.type],
-                       status=_PERMIT_STATUSES[record.status], issued_on=record.issued_on,
-                       expires_on=record.expires_on, holder_name=record.holder_name)
+                       status=_PERMIT_STATUSES[record.status(on)], issued_on=record.issued_on,
+                       expires_on=record.valid_until, holder_name=record.holder_name,
+                       first_expires_on=record.expires_on, extensions=list(record.extensions),
+                       ended_on=record.ended_on)
     if record.sponsor is not None:
         permit.sponsor.CopyFrom(pb.Sponsor(name=record.sponsor.name,
                                            address=record.sponsor.address,
@@ -140,16 +145,23 @@ def verify(index: ConsularIndex, country: str, request: pb.PassportVerificationR
     return pb.PassportVerificationResponse(result=pb.VERIFICATION_RESULT_VALID)
 
 
-def imigrasi_handlers(data: Current[ConsularIndex]) -> dict[str, Handler]:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def imigrasi_handlers(data: Current[ConsularIndex],
+                      clock: Callable[[], datetime] = _now) -> dict[str, Handler]:
     """Imigrasi's consular handlers; each reads `data.current` once per request."""
 
     async def get_status(request: pb_message.Message, call: Call) -> pb_message.Message:
         assert isinstance(request, pb.StayPermitQuery)
         require_assigned("nationality", request.nationality)
+        on = local_day(clock())
         permits = [p for p in data.current.permits.get(
                        (request.passport_number, request.nationality), ())
                    if not request.permit_number or p.permit_number == request.permit_number]
-        return pb.StayPermitStatus(found=bool(permits), permits=[to_permit(p) for p in permits])
+        return pb.StayPermitStatus(found=bool(permits), permits=[to_permit(p, on) for p in permits],
+                                   checked_on=on.isoformat())
 
     async def list_notifications(request: pb_message.Message, call: Call
                                  ) -> pb_message.Message:

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from agency_adapters.common import records as r
+from agency_adapters.common.calendar import reference_date
 from agency_adapters.common.people import FOREIGN
 from agency_adapters.consular.records import (
     EMBASSY_COUNTRIES,
@@ -30,7 +31,6 @@ from agency_adapters.consular.records import (
     PassportRecord,
     PassportStatus,
     PermitRecord,
-    PermitStatus,
     PermitType,
     Sponsor,
 )
@@ -82,45 +82,75 @@ def _sponsor(rng: random.Random) -> Sponsor:
         phone=f"+62 21 {rng.randrange(10**6, 10**7)}")
 
 
-def _permits(rng: random.Random, person: _Person, counter: int) -> list[PermitRecord]:
+def _grant(dates: random.Random, kind: PermitType, start: date) -> tuple[date, list[date]]:
+    """A term and extensions within the regulation (`permit_terms`)."""
+    u, v = dates.random(), dates.random()
+    if kind == "ITK":
+        expires = start + timedelta(days=59)
+        extensions = [expires + timedelta(days=30 * (k + 1)) for k in range(int(u * 3))]
+    elif kind == "ITAS":
+        expires = start + timedelta(days=365 * (1 + int(u * 2)) - 1)
+        extensions = [expires + timedelta(days=365 * (k + 1)) for k in range(int(v * 3))]
+    else:
+        expires = start + timedelta(days=5 * 365 - 1)
+        extensions = [expires + timedelta(days=5 * 365)] if v < 0.3 else []
+    return expires, extensions
+
+
+def _permits(rng: random.Random, dates: random.Random, person: _Person, counter: int,
+             today: date) -> list[PermitRecord]:
+    """One to three permits (ITK to ITAS, ITAS to ITAP by alih status), dated relative to
+    `today` from their own stream `dates`; every boundary is at least 3 days from `today`."""
     out: list[PermitRecord] = []
-    start = date(2019, 1, 1) + timedelta(days=rng.randrange(2400))
-    first: PermitType = rng.choice(("ITK", "ITAS", "ITAS"))
+    start = today - timedelta(days=30 + int(dates.random() * 2400))
+    first: PermitType = "ITK" if dates.random() < 1 / 3 else "ITAS"
     chain: list[PermitType] = [first]
-    if first == "ITAS" and rng.random() < 0.3:
-        chain.append("ITAP")
-    elif first == "ITK" and rng.random() < 0.2:
-        chain.append("ITAS")
+    if (first == "ITAS" and dates.random() < 0.3) or (first == "ITK" and dates.random() < 0.2):
+        chain.append("ITAS" if first == "ITK" else "ITAP")
+    end_draw, when_draw, why_draw = dates.random(), dates.random(), dates.random()
     for k, permit_type in enumerate(chain):
-        days = {"ITK": 60, "ITAS": 365 * rng.choice((1, 2)), "ITAP": 365 * 5}[permit_type]
-        expires = start + timedelta(days=days)
-        last = k == len(chain) - 1
-        status: PermitStatus
-        if not last:
-            status = "CONVERTED"
-        elif expires < date(2025, 1, 1):
-            status = rng.choice(("EXPIRED", "EXPIRED", "DEPARTED", "CANCELLED", "DEPORTED"))
-        else:
-            status = rng.choice(("ACTIVE", "ACTIVE", "ACTIVE", "ACTIVE", "DECEASED"))
+        expires, extensions = _grant(dates, permit_type, start)
+        last = extensions[-1] if extensions else expires
+        while any(abs((day - today).days) <= 3 for day in (start, expires, *extensions)):
+            start, expires = start - timedelta(days=7), expires - timedelta(days=7)
+            extensions = [day - timedelta(days=7) for day in extensions]
+            last = extensions[-1] if extensions else expires
+        ended, ended_on = "", ""
+        converted = max(start, last - timedelta(days=20))
+        if k < len(chain) - 1 and converted > today - timedelta(days=4):
+            del chain[k + 1:]  # a conversion still to come is not in the data yet
+        if k < len(chain) - 1:  # converted (alih status) some weeks before its expiry
+            ended, ended_on = "CONVERTED", converted.isoformat()
+        elif end_draw < 0.25 and (min(last, today - timedelta(days=4)) - start).days > 2:
+            span = (min(last, today - timedelta(days=4)) - start).days
+            ended = ("DEPARTED", "CANCELLED", "DEPORTED", "DECEASED")[int(why_draw * 4)]
+            ended_on = (start + timedelta(days=1 + int(when_draw * (span - 1)))).isoformat()
         sponsor = _sponsor(rng) if permit_type != "ITK" or rng.random() < 0.5 else None
         out.append(PermitRecord(
             permit_number=f"{permit_type[:2]}{counter:06d}{k}{rng.randrange(10**4):04d}",
-            type=permit_type, status=status, passport_number=person.passport,
+            type=permit_type, passport_number=person.passport,
             nationality=person.nationality, holder_name=person.name,
-            issued_on=start.isoformat(), expires_on=expires.isoformat(), sponsor=sponsor))
-        start = expires if status == "CONVERTED" else start
+            issued_on=start.isoformat(), expires_on=expires.isoformat(), sponsor=sponsor,
+            extensions=tuple(day.isoformat() for day in extensions),
+            ended=ended,  # type: ignore[arg-type]
+            ended_on=ended_on))
+        if ended == "CONVERTED":
+            start = date.fromisoformat(ended_on)
     return out
 
 
-def generate(size: int = DEFAULT_SIZE, seed: int = SEED) -> ConsularData:
-    """Synthetic permits, notifications and passports, identical for identical (size, seed)."""
-    rng = random.Random(seed)
+def generate(size: int = DEFAULT_SIZE, seed: int = SEED,
+             today: date | None = None) -> ConsularData:
+    """Synthetic permits, notifications and passports, identical for identical (size, seed,
+    today); permit dates are relative to `today` (default `calendar.reference_date()`)."""
+    rng, dates = random.Random(seed), random.Random(seed + 1)
+    day = today or reference_date()
     people = [_person(rng, i) for i in range(size)]
     permits: list[PermitRecord] = []
     notifications: list[NotificationRecord] = []
     passports: list[PassportRecord] = []
     for i, person in enumerate(people):
-        permits.extend(_permits(rng, person, i))
+        permits.extend(_permits(rng, dates, person, i, day))
         if rng.random() < 0.125:
             kind = rng.choice(NOTIFICATION_TYPES)
             when = date(2020, 1, 1) + timedelta(days=rng.randrange(1800))

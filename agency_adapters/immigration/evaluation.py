@@ -59,6 +59,9 @@ DECOY_KINDS: Final = ("namesake_other_dob", "one_name_replaced", "twin_same_dob"
 _ARABIC: Final = frozenset(
     w for pool in (synthetic.ARABIC_M, synthetic.ARABIC_F, synthetic.MALAY_M, synthetic.MALAY_F,
                    synthetic.ARAB_M, synthetic.ARAB_F) for n in pool for w in n.split("_"))
+_CHINESE: Final = frozenset(
+    w for pool in (synthetic.CHINA_SURNAME, synthetic.CHINA_GIVEN, synthetic.HOKKIEN_SURNAME,
+                   synthetic.HOKKIEN_GIVEN) for w in pool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,9 @@ class Case:
 
     @property
     def full_dob(self) -> bool:
-        """The query carries a whole date of birth (YYYY-MM-DD)."""
-        return len(self.query.date_of_birth) == 10
+        """The query carries a whole date of birth: YYYY-MM-DD that is no placeholder
+        (01-01 and 00-00 say the year only, see `_known`)."""
+        return len(_known(self.query.date_of_birth)) == 10
 
     @property
     def meant(self) -> screening.NameQuery | None:
@@ -116,7 +120,7 @@ def variant(rng: random.Random, kind: str, record: WatchlistRecord) -> Case | No
         nationality, dob = changed, _pick_dob(rng, dob)
     else:
         changed = variants.change_name(rng, kind, name, nationality=record.nationality,
-                                       sex=record.sex, arabic=_ARABIC)
+                                       sex=record.sex, arabic=_ARABIC, chinese=_CHINESE)
         if changed is None:
             return None
         name, dob = changed, _pick_dob(rng, dob)
@@ -272,7 +276,7 @@ def decoys(rng: random.Random, listed: tuple[WatchlistRecord, ...],
                 spelling = rng.choice(("old_spelling", "arabic_romanisation",
                                        "chinese_romanisation"))
                 name = variants.change_name(rng, spelling, name, nationality=person.nationality,
-                                            arabic=_ARABIC) or name
+                                            arabic=_ARABIC, chinese=_CHINESE) or name
             dob = _other_dob(rng, dob)
         elif kind in ("one_name_replaced", "twin_same_dob"):
             words = name.split()
@@ -344,6 +348,7 @@ class Tally:
     truncated: int = 0
     latencies: list[float] = field(default_factory=list)
     misses: list[Case] = field(default_factory=list)
+    false_hits: list[tuple[Case, WatchlistRecord]] = field(default_factory=list)
 
     def add(self, case: Case, result: screening.Screening, seconds: float,  # noqa: PLR0912
             hidden: bool = False) -> None:  # one pass over the groups a query belongs to
@@ -358,7 +363,7 @@ class Tally:
                 keys.append("headline")
             if not case.identical:
                 keys.append(f"kind_full_dob:{case.kind}" if case.full_dob else "no_full_dob")
-        elif case.full_dob:
+        elif case.full_dob and case.kind != "ambiguous":
             keys.append("headline")
         if target is None:
             keys.append("decoys")
@@ -383,6 +388,7 @@ class Tally:
             else:
                 verdict = "false"
                 wrong += 1
+                self.false_hits.append((case, hit.record))
             for g in groups:
                 setattr(g, verdict, getattr(g, verdict) + 1)
         if case.kind == "ambiguous":
@@ -466,6 +472,10 @@ def report(r: Tally, size: int, build: float, *, details: bool) -> None:
             assert case.target is not None
             print(f"    MISS {case.kind}: {q.full_name!r} {q.date_of_birth!r} {q.nationality!r}"
                   f" for {case.target.full_name!r} {case.target.date_of_birth!r}")
+        for case, hit in r.false_hits:
+            q = case.query
+            print(f"    FALSE {case.kind}: {q.full_name!r} {q.date_of_birth!r} {q.nationality!r}"
+                  f" hit {hit.full_name!r} {hit.date_of_birth!r} {hit.nationality!r}")
     print(flush=True)
 
 

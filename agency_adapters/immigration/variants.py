@@ -411,9 +411,12 @@ def _kind_compound(rng: random.Random, words: list[str], **_: object) -> list[st
     return arabic_compound(rng, words)
 
 
-def _kind_chinese(rng: random.Random, words: list[str], **_: object) -> list[str] | None:
+def _kind_chinese(rng: random.Random, words: list[str], chinese: frozenset[str] = frozenset(),
+                  **_: object) -> list[str] | None:
     options: list[tuple[int, str]] = []
     for i, w in enumerate(words):
+        if w not in chinese:
+            continue  # Lee in James Lee is an English surname
         groups = [g for g in CHINESE_SURNAMES if w in g]
         if groups and (i == 0 or i == len(words) - 1):
             group = rng.choice(groups)
@@ -459,14 +462,29 @@ def _kind_dropped_respelt(rng: random.Random, words: list[str], **kw: object
     return None
 
 
+def _units(words: list[str]) -> list[list[str]]:
+    """Words that move together: a particle or a Balinese I/Ni with the name it stands
+    before (bin Ismail, van der Berg, I Wayan)."""
+    out: list[list[str]] = []
+    pending: list[str] = []
+    for w in words:
+        pending.append(w)
+        if w.lower() not in _PARTICLE_WORDS and w not in ("I", "Ni"):
+            out.append(pending)
+            pending = []
+    if pending:
+        out.append(pending)
+    return out
+
+
 def _kind_reordered(rng: random.Random, words: list[str], **_: object) -> list[str] | None:
-    if len(words) < 2:
-        return None
-    starts = [k for k in range(1, len(words)) if words[k].lower() not in _PARTICLE_WORDS]
+    units = _units(words)
+    # Rotations as clerks write them: never starting with "bin ..." or "van ...".
+    starts = [k for k in range(1, len(units)) if units[k][0].lower() not in _PARTICLE_WORDS]
     if not starts:
         return None
     k = rng.choice(starts)
-    return words[k:] + words[:k]
+    return [w for unit in units[k:] + units[:k] for w in unit]
 
 
 def _kind_space_lost(rng: random.Random, words: list[str], **_: object) -> list[str] | None:
@@ -523,13 +541,19 @@ def _kind_ocr(rng: random.Random, words: list[str], **_: object) -> list[str] | 
 
 
 def _kind_mrz(rng: random.Random, words: list[str], **_: object) -> list[str] | None:
-    if len(words) < 2:
+    units = _units(words)
+    if len(units) < 2:
         return None
-    # ICAO 9303: primary identifier (surname) << secondary identifiers joined by <;
-    # a clerk pasting the MRZ line keeps the fillers. Apostrophes and hyphens become <.
-    sur, given = words[-1], words[:-1]
-    line = (re.sub(r"[^A-Z]", "<", sur.upper()) + "<<"
-            + "<".join(re.sub(r"[^A-Z]", "<", g.upper()) for g in given))
+    # ICAO 9303: primary identifier (surname) << secondary identifiers, spaces and
+    # hyphens as <; a name without a surname (Malay bin/binti) is all primary. A clerk
+    # pasting the MRZ line keeps the fillers; the field holds 39 characters.
+    def mrz(part: list[str]) -> str:
+        return "<".join(re.sub(r"[^A-Z]", "<", w.upper()) for w in part)
+
+    if units[-1][0].lower() in ("bin", "binti"):
+        line = mrz(words)
+    else:
+        line = mrz(units[-1]) + "<<" + mrz([w for unit in units[:-1] for w in unit])
     return [line[:39]]
 
 
@@ -561,12 +585,14 @@ NAME_KINDS: Final = tuple(_NAME_CHANGES)
 
 
 def change_name(rng: random.Random, kind: str, name: str, *, nationality: str = "",
-                sex: str = "M", arabic: frozenset[str] = frozenset()) -> str | None:
+                sex: str = "M", arabic: frozenset[str] = frozenset(),
+                chinese: frozenset[str] = frozenset()) -> str | None:
     """`name` changed the `kind` way, or None when that change does not apply.
-    `arabic`: the words of `name` that are Arabic-origin names (they get Arabic
-    romanisations and may take bin/binti)."""
+    `arabic`: words that are Arabic-origin names (they get Arabic romanisations and
+    may take bin/binti); `chinese`: words that are Chinese names (romanised anew)."""
     words = name.split()
-    out = _NAME_CHANGES[kind](rng, words, nationality=nationality, sex=sex, arabic=arabic)
+    out = _NAME_CHANGES[kind](rng, words, nationality=nationality, sex=sex, arabic=arabic,
+                              chinese=chinese)
     return None if out is None else " ".join(out)
 
 

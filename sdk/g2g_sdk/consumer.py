@@ -146,16 +146,17 @@ class ConsumerClient:
 
     async def _error(self, exc: grpc.aio.AioRpcError) -> G2GError:
         """The broker's error, or `BROKER_IDENTITY_MISMATCH` if an impostor answered."""
-        if exc.code() == grpc.StatusCode.UNAVAILABLE and await tls.presents_other_identity(
-                self._endpoint, self._identity.ca_pem,
-                tls.PartyIdentity("broker", self._registry.broker_id)):
-            return IdentityMismatch(
-                f"the server at {self._endpoint} is not certified as the broker "
-                f"{self._registry.broker_id}; nothing was sent",
-                reason="BROKER_IDENTITY_MISMATCH", metadata={"broker": self._registry.broker_id})
         if not status.has_error_info(exc):
             # Made by our own gRPC library, not sent by the broker: say so, and
             # never blame a provider for it.
+            if exc.code() == grpc.StatusCode.UNAVAILABLE and await tls.presents_other_identity(
+                    self._endpoint, self._identity.ca_pem,
+                    tls.PartyIdentity("broker", self._registry.broker_id)):
+                return IdentityMismatch(
+                    f"the server at {self._endpoint} is not certified as the broker "
+                    f"{self._registry.broker_id}; nothing was sent",
+                    reason="BROKER_IDENTITY_MISMATCH",
+                    metadata={"broker": self._registry.broker_id})
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 return BrokerUnavailable(f"the broker at {self._endpoint} could not be reached")
             if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:

@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from g2g_sdk.errors import SchemaError
-from g2g_sdk.fieldmask import submessage_type
+from g2g_sdk.fieldmask import field_value, submessage_type
 
 _validator = protovalidate.Validator()
 
@@ -74,8 +74,44 @@ def validate(msg: pb_message.Message) -> None:
         violation = exc.violations[0].proto
         elements: list[Any] = list(violation.field.elements) if violation.field else []
         field = ".".join(_path_element(e) for e in elements) or "."
-        raise SchemaError(f"{field}: {violation.message}", reason="CONSTRAINT_VIOLATION",
+        text = plain_words(msg, field, violation.rule_id, violation.message)
+        raise SchemaError(f"{field}: {text}", reason="CONSTRAINT_VIOLATION",
                           metadata={"field": field, "rule": violation.rule_id}) from None
+
+
+def plain_words(msg: pb_message.Message, field: str, rule: str, raw: str) -> str:
+    """protovalidate's text for a violation, in plain words where it means "missing".
+
+    A required value, a oneof with nothing chosen, an unspecified enum, or an empty
+    string that a length or pattern rule refuses all say what to set; other rules
+    keep protovalidate's wording. Never quotes the value (only whether it is empty).
+    """
+    if rule == "required":
+        if raw.startswith("exactly one field is required in oneof"):
+            oneof = msg.DESCRIPTOR.oneofs_by_name.get(field)
+            names = ", ".join(f.name for f in oneof.fields) if oneof is not None else ""
+            return f"is missing: set exactly one of {names or 'its alternatives'}"
+        return "is required but not set"
+    if rule == "enum.not_in" and raw == "must not be in list [0]":
+        return "is required: choose one of its values (0, unspecified, is not allowed)"
+    if rule == "enum.defined_only":
+        return "is not one of the defined values"
+    if rule.startswith(("string.", "bytes.")) and _empty(msg, field):
+        return f"is required but empty ({raw})"
+    return raw
+
+
+def _empty(msg: pb_message.Message, path: str) -> bool:
+    """Whether the scalar at a plain dotted path is unset or empty (never its value)."""
+    if "[" in path:
+        return False
+    parent, _, name = path.rpartition(".")
+    holder: Any = msg
+    for part in parent.split(".") if parent else ():
+        holder = getattr(holder, part, None)
+        if not isinstance(holder, pb_message.Message):
+            return False
+    return name in holder.DESCRIPTOR.fields_by_name and field_value(msg, path) is None
 
 
 def _path_element(element: Any) -> str:

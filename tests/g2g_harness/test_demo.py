@@ -28,7 +28,7 @@ def test_demo_runs_and_every_exchange_is_as_expected(
     rows = len(demo._steps())
     assert f"\n{rows}/{rows} as expected; audit log: {tmp_path / 'audit.db'}" in out
     assert "UNEXPECTED" not in out
-    assert "1 permit(s), 0 with sponsor" in out  # the embassy rule masks the sponsor
+    assert "1 permit(s), 0 with sponsor [ACTIVE (expires " in out  # sponsor masked; status derived
     assert " hit(s) shown (add a DOB) [in force until " in out  # a cut answer says so
     assert "documents: must contain no more than 1000 item(s)" in out
     assert "POLICY_DENIED: denied by rule imigrasi-watchlist-no-intelligence-investigation" in out

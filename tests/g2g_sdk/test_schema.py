@@ -68,3 +68,20 @@ def test_a_violation_inside_a_repeated_field_names_the_index() -> None:
                       "g2g.interpol.v1.DocumentBatchRequest")
     assert info.value.metadata == {"field": "documents[1].number", "rule": "string.pattern"}
     assert info.value.message.startswith("documents[1].number: ")
+
+
+@pytest.mark.parametrize(("msg", "text"), [
+    (wl.ScreenRequest(), "query: is missing: set exactly one of by_name, by_document"),
+    (wl.ScreenRequest(by_document=wl.DocumentQuery(number="A1234567", issuing_country="IDN")),
+     "by_document.type: is required: choose one of its values (0, unspecified, is not allowed)"),
+    (by_name(full_name=""),
+     "by_name.full_name: is required but empty (must be at least 2 characters)"),
+    # Not a missing value: protovalidate's own words, and never the value itself.
+    (by_name(full_name="Budi", nationality="idn"),
+     "by_name.nationality: does not match regex pattern `^([A-Z]{3})?$`"),
+])
+def test_required_style_violations_are_said_in_plain_words(msg: wl.ScreenRequest,
+                                                           text: str) -> None:
+    with pytest.raises(SchemaError) as info:
+        schema.validate(msg)
+    assert info.value.message == text

@@ -77,3 +77,26 @@ def test_the_status_message_is_bounded() -> None:
     st = status.to_status(errors.EnvelopeError("x" * 10_000))
     assert len(st.message.encode()) <= status.MAX_MESSAGE_BYTES
     assert st.message.endswith("…")
+
+
+def _details(code: grpc.StatusCode, message: str, domain: str, reason: str) -> tuple[
+        tuple[str, bytes], ...]:
+    err = errors.ProviderRejected(message, code=code, reason=reason)
+    return (("grpc-status-details-bin", status.to_status(err, domain).SerializeToString()),)
+
+
+@pytest.mark.parametrize(("code", "trailing", "expected"), [
+    (grpc.StatusCode.NOT_FOUND, (), ("NOT_FOUND", errors.DOMAIN, "PROVIDER_REJECTED")),
+    (grpc.StatusCode.NOT_FOUND, _details(grpc.StatusCode.NOT_FOUND, "m", errors.PROVIDER_DOMAIN,
+                                         "GONE"),
+     ("NOT_FOUND", errors.PROVIDER_DOMAIN, "GONE")),
+    (grpc.StatusCode.NOT_FOUND, _details(grpc.StatusCode.NOT_FOUND, "m", errors.DOMAIN,
+                                         "UNKNOWN_SERVICE"),
+     ("INTERNAL", errors.DOMAIN, "PROVIDER_RESPONSE_INVALID")),
+    (grpc.StatusCode.UNKNOWN, (), ("INTERNAL", errors.DOMAIN, "PROVIDER_RESPONSE_INVALID")),
+])
+def test_provider_refusal_is_pure_and_never_a_broker_reason(
+        code: grpc.StatusCode, trailing: tuple[tuple[str, bytes], ...],
+        expected: tuple[str, str, str]) -> None:
+    error = status.provider_refusal(code, "m", trailing)
+    assert (error.code.name, error.domain, error.reason) == expected

@@ -44,7 +44,8 @@ def test_bad_permit_row_refuses_the_file_without_quoting_personal_values(tmp_pat
 
 @pytest.mark.parametrize(("changes", "field"), [
     ({"type": "KITAS"}, "type"),
-    ({"status": "ALIVE"}, "status"),
+    ({"status": "ACTIVE"}, "status"),  # a status is derived from the dates, never stored
+    ({"ended": "ALIVE", "ended_on": "2024-01-01"}, "ended"),
     ({"expires_on": "2000-01-01"}, "expires_on"),
     ({"sponsor": {"name": "PT X", "address": "Jl. Y"}}, "sponsor"),
     ({"sponsor": {"name": "PT X", "address": "Jl. Y", "phone": "call me"}}, "sponsor.phone"),
@@ -86,3 +87,45 @@ def test_synthetic_data_is_deterministic_and_linked() -> None:
     assert embassy_permits
     assert all((p.nationality, p.passport_number) in register for p in embassy_permits)
     assert {n.nationality for n in data.notifications} >= {"NLD", "AUS", "MYS"}
+
+
+
+def _itk(**changes: object) -> dict[str, object]:
+    return {"permit_number": "IT0000000009", "type": "ITK", "passport_number": "NA1234567",
+            "nationality": "NLD", "holder_name": "Jan de Vries", "issued_on": "2026-01-01",
+            "expires_on": "2026-03-01", "extensions": [], "ended": "", "ended_on": "",
+            "sponsor": None} | changes
+
+
+@pytest.mark.parametrize(("changes", "field", "reason"), [
+    ({"expires_on": "2026-03-02"}, "expires_on",
+     "an ITK is granted for at most 60 days (PP 31/2013 Pasal 136 as amended); this one runs 61"),
+    ({"extensions": ["2026-03-31", "2026-04-30", "2026-05-30", "2026-06-29", "2026-07-29"]},
+     "extensions[4]", "an ITK is extended at most 4 times (PP 31/2013 Pasal 136 as amended)"),
+    ({"extensions": ["2026-04-01"]}, "extensions[0]",
+     "an ITK extension is at most 30 days (PP 31/2013 Pasal 136 as amended)"),
+    ({"extensions": ["2026-02-01"]}, "extensions[0]", "must be after the expiry it extends"),
+    ({"type": "ITAP", "expires_on": "2031-01-05"}, "expires_on",
+     "an ITAP is granted for at most 1830 days (UU 6/2011; PP 31/2013 as amended); "
+     "this one runs 1831"),
+    ({"ended": "DEPARTED", "ended_on": "2026-04-01"}, "ended_on",
+     "must fall within the permit's term (issued_on to its last expiry)"),
+    ({"ended": "", "ended_on": "2026-02-01"}, "ended_on",
+     "must be empty when the permit has not ended early"),
+])
+def test_stay_permit_terms_follow_the_regulation(changes: dict[str, object], field: str,
+                                                 reason: str) -> None:
+    with pytest.raises(records.RecordError) as info:
+        common.from_mapping(records.PERMITS, _itk(**changes))
+    assert (info.value.field, info.value.reason) == (field, reason)
+
+
+def test_a_lawful_itk_with_four_extensions_loads_and_its_status_follows_the_dates() -> None:
+    from datetime import date
+    permit = common.from_mapping(records.PERMITS, _itk(
+        expires_on="2026-03-01",
+        extensions=["2026-03-31", "2026-04-30", "2026-05-30", "2026-06-29"]))
+    assert permit.valid_until == "2026-06-29"  # 180 days in all
+    assert [permit.status(date.fromisoformat(d)) for d in
+            ("2025-12-31", "2026-01-01", "2026-06-29", "2026-06-30")] == [
+        "NOT_YET_VALID", "ACTIVE", "ACTIVE", "EXPIRED"]

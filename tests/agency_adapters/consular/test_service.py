@@ -22,7 +22,7 @@ def test_build_serves_imigrasi_and_each_embassy() -> None:
 
 
 async def test_permits_newest_first_and_filtered_by_permit_number() -> None:
-    holder = next(p for p in DATA.permits if p.status == "CONVERTED")
+    holder = next(p for p in DATA.permits if p.ended == "CONVERTED")
     handler = service.imigrasi_handlers(Fixed(INDEX))[service.GET_STATUS]
     query = pb.StayPermitQuery(passport_number=holder.passport_number,
                                nationality=holder.nationality)
@@ -102,3 +102,34 @@ async def test_an_unassigned_nationality_is_refused_naming_the_field(service_nam
         await handler(request, None)  # type: ignore[arg-type]
     assert (info.value.code, info.value.reason, info.value.metadata) == (
         grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_COUNTRY", {"field": "nationality"})
+
+
+async def test_the_status_is_derived_from_the_dates_on_the_day_of_the_check() -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from agency_adapters.consular.records import ConsularData, Sponsor
+
+    sponsor = Sponsor("PT Maju Jaya Abadi", "Jl. Pemuda No. 1, Surabaya", "+62 21 5550000")
+    itas = DATA.permits[0].__class__(
+        permit_number="IT0000000001", type="ITAS", passport_number="NA1234567",
+        nationality="NLD", holder_name="Jan de Vries", issued_on="2025-01-10",
+        expires_on="2026-01-09", sponsor=sponsor, extensions=("2027-01-09",))
+    deported = replace(itas, permit_number="IT0000000002", issued_on="2024-01-10",
+                       expires_on="2025-01-09", extensions=(), ended="DEPORTED",
+                       ended_on="2024-06-01")
+    index = service.ConsularIndex.build(ConsularData((itas, deported), (), ()))
+
+    async def on(day: datetime) -> list[tuple[str, int, str]]:
+        handler = service.imigrasi_handlers(Fixed(index), clock=lambda: day)[service.GET_STATUS]
+        answer = await handler(pb.StayPermitQuery(passport_number="NA1234567",
+                                                  nationality="NLD"), None)  # type: ignore[arg-type]
+        assert isinstance(answer, pb.StayPermitStatus)
+        return [(answer.checked_on, p.status, p.expires_on) for p in answer.permits]
+
+    assert await on(datetime(2026, 12, 1, 3, tzinfo=UTC)) == [
+        ("2026-12-01", pb.PERMIT_STATUS_ACTIVE, "2027-01-09"),
+        ("2026-12-01", pb.PERMIT_STATUS_DEPORTED, "2025-01-09")]
+    assert (await on(datetime(2027, 1, 9, 17, tzinfo=UTC)))[0] == (  # 10 Jan in Jakarta
+        "2027-01-10", pb.PERMIT_STATUS_EXPIRED, "2027-01-09")
+    assert (await on(datetime(2024, 3, 1, tzinfo=UTC)))[1][1] == pb.PERMIT_STATUS_ACTIVE

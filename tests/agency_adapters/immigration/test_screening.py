@@ -90,3 +90,23 @@ def test_document_query_is_exact() -> None:
     hit = INDEX.screen(screening.DocumentQuery("PASSPORT", "B1234567", "NLD"))
     assert [h.entry_id for h in hit] == ["CKL-3"]
     assert INDEX.screen(screening.DocumentQuery("PASSPORT", "B1234568", "NLD")) == []
+
+
+def test_a_slipped_date_finds_its_person_unless_someone_has_the_date_as_written() -> None:
+    twins = (record("CKL-1", "Budi Santoso", "1967-02-03"),
+             record("CKL-2", "Budi Santoso", "1968-02-03"),
+             record("CKL-3", "Budi Santoso", "1967-02-13"))
+    index = screening.ScreeningIndex.build(twins)
+    # A year or a digit off, no one born on that date: the slips are shown, weaker.
+    slipped = index.screen(screening.NameQuery("Budi Santoso", "1957-02-03"))
+    assert [(h.entry_id, h.score, h.matched_fields) for h in slipped] == [
+        ("CKL-1", 0.855, ("full_name",))]
+    digit = index.screen(screening.NameQuery("Budi Santoso", "1967-02-14"))  # a day off
+    assert [(h.entry_id, h.score) for h in digit] == [("CKL-3", 0.885)]
+    # Someone has the date as written: only that person.
+    exact = index.screen(screening.NameQuery("Budi Santoso", "1967-02-03"))
+    assert [(h.entry_id, h.matched_fields) for h in exact] == [
+        ("CKL-1", ("full_name", "date_of_birth"))]
+    # A placeholder day and month says the year only: both born in 1967.
+    placeholder = index.screen(screening.NameQuery("Budi Santoso", "1967-01-01"))
+    assert sorted(h.entry_id for h in placeholder) == ["CKL-1", "CKL-3"]

@@ -44,13 +44,16 @@ def test_pinyin_to_wade_giles(pinyin: str, wade: str | None) -> None:
 
 
 def test_chinese_surnames_by_character() -> None:
-    spelt = {variants.change_name(random.Random(i), "chinese_romanisation", "Tan Swie Hok")
-             for i in range(40)}
+    chinese = frozenset({"Tan", "Swie", "Hok"})
+    spelt = {variants.change_name(random.Random(i), "chinese_romanisation", "Tan Swie Hok",
+                                  chinese=chinese) for i in range(40)}
     assert spelt == {"Chen Swie Hok", "Chan Swie Hok", "Tjhin Swie Hok", "Tjan Swie Hok",
                      "Chin Swie Hok"}
     assert variants.same_word("tan", "chen")
     assert variants.same_word("oei", "huang")
     assert not variants.same_word("tan", "lim")
+    # Lee in an English name is no romanisation of 李.
+    assert variants.change_name(random.Random(0), "chinese_romanisation", "James Lee") is None
 
 
 @pytest.mark.parametrize(("kind", "expected"), [
@@ -78,6 +81,11 @@ def test_date_errors_change_one_thing() -> None:
 
 @pytest.mark.parametrize(("kind", "name", "expected"), [
     ("mrz_form", "Budi Hartono Santoso", "SANTOSO<<BUDI<HARTONO"),
+    ("mrz_form", "Fleur Pieter de Jong", "DE<JONG<<FLEUR<PIETER"),
+    ("mrz_form", "Sofea Norhayati binti Azlan", "SOFEA<NORHAYATI<BINTI<AZLAN"),
+    ("reordered", "Hisham bin Amirul", None),  # only "bin Amirul Hisham": not written so
+    ("reordered", "Jan van der Berg", None),
+    ("reordered", "Budi Santoso", "Santoso Budi"),
     ("space_lost", "Wahyu Hidayat", "WahyuHidayat"),
     ("particle_dropped", "Jan van der Berg", "Jan Berg"),
     ("particle_dropped", "Ali van der Meer", "Ali Meer"),

@@ -85,7 +85,8 @@ def test_explain_conditions_on_a_request_file(capsys: pytest.CaptureFixture[str]
         "embassy",
         "  requires: legal basis matches /VCCR( .+)?/; nationality == 'NLD'",
         "  field mask: found, permits.permit_number, permits.type, permits.status, "
-        "permits.issued_on, permits.expires_on, permits.holder_name",
+        "permits.issued_on, permits.expires_on, permits.holder_name, permits.first_expires_on, "
+        "permits.extensions, permits.ended_on, checked_on",
         "  rate limits: 60 per_minute, 2000 per_day"]
     out = explain(capsys, *args, "--json", '{"passportNumber": "AA1234567", '
                   '"nationality": "AUS"}')
@@ -243,3 +244,11 @@ def test_explain_an_expired_agreement_puts_it_nearest(capsys: pytest.CaptureFixt
         "expired on 2024-12-31",
         f"  nearest rule interpol-documents-customs-pilot ({SHIPPED}/interpol.yaml:51:5) did "
         "not match: expired on 2024-12-31"]
+
+
+def test_diff_exit_code_says_whether_any_decision_changes(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    new = _edited_copy(tmp_path)
+    assert run(capsys, "diff", "--exit-code", str(SHIPPED), str(new))[0] == 1
+    assert run(capsys, "diff", "--exit-code", str(SHIPPED), str(SHIPPED))[0] == 0
+    assert run(capsys, "diff", str(SHIPPED), str(new))[0] == 0  # without it: a report only
