@@ -344,3 +344,31 @@ async def _until(condition: Any, timeout: float = 10.0) -> bool:
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+async def test_two_brokers_share_one_stream_and_one_audit_store(efed: EventsFed) -> None:
+    from g2g_sdk.publisher import Publisher
+    from g2g_sdk.subscriber import Subscriber
+
+    from broker.server import start_broker
+
+    fed = efed.federation
+    other = await start_broker(fed.config, registry=fed.registry, listen="127.0.0.1:0")
+    try:
+        address = f"127.0.0.1:{other.port}"
+        signed = signed_hit(efed)
+        first_answer = await efed.publisher(IMIGRASI).send(signed)  # through broker A
+        async with Publisher(pki.load_identity(fed.pki_dir, IMIGRASI), fed.registry,
+                             broker_endpoint=address) as via_b:
+            again = await via_b.send(signed)  # the same event through broker B
+        assert (first_answer.duplicate, again.duplicate) == (False, True)
+        async with Subscriber(pki.load_identity(fed.pki_dir, BIN), fed.registry,
+                              broker_endpoint=address) as at_b:
+            [got] = await first(at_b)  # delivered by broker B
+            assert got.event_id == first_answer.event_id
+            await at_b.acknowledge(got)
+        [receipt] = await efed.records(kind="receipt", consumer=BIN)
+        assert receipt["message_id"] == first_answer.event_id
+        await marker_is_next(efed, BIN)  # through broker A: nothing left, nothing twice
+    finally:
+        await other.stop(grace=0.5)
