@@ -266,16 +266,8 @@ def peek_header(envelope: envelope_pb2.Envelope) -> envelope_pb2.Header | None:
 def verify_signature(envelope: envelope_pb2.Envelope,
                      trusted: Mapping[str, Ed25519PublicKey]) -> str:
     """The keyid of a valid signature over the exact header bytes by a trusted key."""
-    if not envelope.signatures:
-        raise SignatureError("the envelope is not signed", reason="SIGNATURE_INVALID")
-    if not any(s.keyid in trusted for s in envelope.signatures):
-        raise SignatureError("no signature by a key registered for the sender",
-                             reason="UNKNOWN_KEY")
-    keyid = dsse.verify_any(envelope.signatures, trusted, dsse.HEADER_TYPE, envelope.header)
-    if keyid is None:
-        raise SignatureError("signature does not verify over the header bytes",
-                             reason="SIGNATURE_INVALID")
-    return keyid
+    return dsse.verify_required(envelope.signatures, trusted, dsse.HEADER_TYPE,
+                                envelope.header, what="envelope", signer="sender")
 
 
 def check_payload_digest(envelope: envelope_pb2.Envelope, header: envelope_pb2.Header) -> None:

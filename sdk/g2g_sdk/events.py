@@ -128,16 +128,8 @@ def parse_header(header_bytes: bytes) -> events_pb2.EventHeader:
 def verify_signature(header_bytes: bytes, signatures: Sequence[envelope_pb2.Signature],
                      trusted: Mapping[str, Ed25519PublicKey]) -> str:
     """The keyid of a valid publisher signature over the exact header bytes."""
-    if not signatures:
-        raise SignatureError("the event is not signed", reason="SIGNATURE_INVALID")
-    if not any(s.keyid in trusted for s in signatures):
-        raise SignatureError("no signature by a key registered for the publisher",
-                             reason="UNKNOWN_KEY")
-    keyid = dsse.verify_any(signatures, trusted, dsse.EVENT_TYPE, header_bytes)
-    if keyid is None:
-        raise SignatureError("signature does not verify over the event header bytes",
-                             reason="SIGNATURE_INVALID")
-    return keyid
+    return dsse.verify_required(signatures, trusted, dsse.EVENT_TYPE, header_bytes,
+                                what="event", signer="publisher")
 
 
 def check_freshness(header: events_pb2.EventHeader, now: datetime, rules: TimeRules) -> None:

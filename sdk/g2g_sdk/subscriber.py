@@ -13,9 +13,11 @@ Every delivery is verified before the application sees it
 (`g2g_sdk.events.open_delivery`): the publisher's signature over the exact
 header bytes, the broker's routing statement, each field's salted digest and
 the routed mask. A delivery that fails is never yielded; `rejected` counts it
-and it is left unacknowledged, so it ends in the dead-letter subject. Events
-are yielded once per event id: a redelivery of an event already acknowledged
-is acknowledged again and not yielded.
+and it is left unacknowledged, so it ends in the dead-letter subject. Each
+event id is yielded once per `Subscriber`: a redelivery of an event already
+acknowledged is acknowledged again, and one the application holds but has not
+acknowledged yet only refreshes what `acknowledge` will answer (a new
+`Subscriber`, e.g. after a crash, gets unacknowledged events again).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Subscriber:
             broker_endpoint or registry.broker_endpoint, tls.channel_credentials(identity))
         self._stub = events_pb2_grpc.EventsStub(self._channel)
         self._acked: OrderedDict[str, events_pb2.Receipt] = OrderedDict()
+        # Event id -> ack token of its latest delivery, for events handed out unacknowledged.
+        self._held: OrderedDict[str, str] = OrderedDict()
         self.rejected: list[DeliveryInvalid] = []
 
     async def __aenter__(self) -> Subscriber:
@@ -102,6 +106,13 @@ class Subscriber:
                 # Already handed to the application: a redelivery (our receipt was lost).
                 await self._send_receipt(receipt, event.ack_token)
                 continue
+            if event.event_id in self._held:
+                # The application has it and has not acknowledged it yet.
+                self._held[event.event_id] = event.ack_token
+                continue
+            self._held[event.event_id] = event.ack_token
+            if len(self._held) > SEEN_LIMIT:
+                self._held.popitem(last=False)
             yield event
 
     async def acknowledge(self, event: ReceivedEvent,
@@ -109,7 +120,8 @@ class Subscriber:
         """Sign a receipt bound to the event digest and send it; the broker audits it."""
         receipt = events.sign_receipt(event, subscriber=self._identity.agency_id,
                                       key=self._identity.signing_key, now=datetime.now(UTC))
-        reply = await self._send_receipt(receipt, event.ack_token, timeout)
+        token = self._held.pop(event.event_id, event.ack_token)  # its latest delivery
+        reply = await self._send_receipt(receipt, token, timeout)
         self._acked[event.event_id] = receipt
         if len(self._acked) > SEEN_LIMIT:
             self._acked.popitem(last=False)

@@ -216,21 +216,20 @@ async def test_subscriber_that_never_acknowledges_ends_in_the_dead_letter_subjec
     result = await efed.publisher(IMIGRASI).publish(hit(), purpose="border_control",
                                                     legal_basis=HIT_BASIS)
     client = efed.subscriber(BIN)
-    attempts: list[int] = []
+    handed: list[str] = []
 
     async def receive() -> None:
-        # Keeps pulling, as a live subscriber does: JetStream gives up on a delivery
-        # when it would hand it out a fourth time.
-        async for delivery in client.deliveries():
-            assert client.verify(delivery).event_id == result.event_id
-            attempts.append(delivery.attempt)
+        # Keeps pulling, as a live subscriber does (JetStream gives up on a delivery when
+        # it would hand it out a fourth time), but never acknowledges.
+        async for event in client.events():
+            handed.append(event.event_id)
 
     receiving = asyncio.ensure_future(receive())
     try:
         [failed] = await efed.wait_records(1, timeout=20, kind="delivery_failed")
     finally:
         receiving.cancel()
-    assert attempts == [1, 2, 3]
+    assert handed == [result.event_id]  # three deliveries, one event for the application
     assert (failed["consumer"], failed["message_id"], failed["status_code"],
             failed["reason"]) == (BIN, result.event_id, "DEADLINE_EXCEEDED", "UNACKNOWLEDGED")
     delivered = await efed.records(kind="delivered", consumer=BIN)
@@ -344,3 +343,58 @@ async def _until(condition: Any, timeout: float = 10.0) -> bool:
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+async def test_two_brokers_share_one_stream_and_one_audit_store(efed: EventsFed) -> None:
+    from g2g_sdk.publisher import Publisher
+    from g2g_sdk.subscriber import Subscriber
+
+    from broker.server import start_broker
+
+    fed = efed.federation
+    other = await start_broker(fed.config, registry=fed.registry, listen="127.0.0.1:0")
+    try:
+        address = f"127.0.0.1:{other.port}"
+        signed = signed_hit(efed)
+        first_answer = await efed.publisher(IMIGRASI).send(signed)  # through broker A
+        async with Publisher(pki.load_identity(fed.pki_dir, IMIGRASI), fed.registry,
+                             broker_endpoint=address) as via_b:
+            again = await via_b.send(signed)  # the same event through broker B
+        assert (first_answer.duplicate, again.duplicate) == (False, True)
+        async with Subscriber(pki.load_identity(fed.pki_dir, BIN), fed.registry,
+                              broker_endpoint=address) as at_b:
+            [got] = await first(at_b)  # delivered by broker B
+            assert got.event_id == first_answer.event_id
+            await at_b.acknowledge(got)
+        [receipt] = await efed.records(kind="receipt", consumer=BIN)
+        assert receipt["message_id"] == first_answer.event_id
+        await marker_is_next(efed, BIN)  # through broker A: nothing left, nothing twice
+    finally:
+        await other.stop(grace=0.5)
+
+
+async def test_an_event_acknowledged_late_is_settled_by_its_latest_delivery(
+        efed: EventsFed) -> None:
+    result = await efed.publisher(IMIGRASI).publish(hit(), purpose="border_control",
+                                                    legal_basis=HIT_BASIS)
+    client = efed.subscriber(BIN)
+    held: list[Any] = []
+    got_one = asyncio.Event()
+
+    async def receive() -> None:
+        async for event in client.events():
+            held.append(event)
+            got_one.set()
+
+    receiving = asyncio.ensure_future(receive())
+    try:
+        await asyncio.wait_for(got_one.wait(), 10)
+        # The ack wait (0.3 s) passes while the application still holds the event.
+        redelivered = await efed.wait_records(2, kind="delivered", consumer=BIN)
+        assert [r["reason"] for r in redelivered][:2] == ["DELIVERED", "REDELIVERED"]
+        await client.acknowledge(held[0])
+    finally:
+        receiving.cancel()
+    assert [e.event_id for e in held] == [result.event_id]
+    assert len(await efed.records(kind="receipt", consumer=BIN)) == 1
+    await marker_is_next(efed, BIN)
