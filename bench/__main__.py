@@ -278,7 +278,7 @@ def _federation_files(work: Path, endpoints: dict[str, int], audit: str) -> Path
     config.write_text(
         "broker:\n  listen: 127.0.0.1:0\n  instance_id: bench-1\n"
         f"registry: {work / 'agencies.yaml'}\npki_dir: {work / 'pki'}\n"
-        f"policies: {policies}\naudit:\n{audit}")
+        f"policies: {policies}\nops:\n  listen: 127.0.0.1:0\naudit:\n{audit}")
     return config
 
 

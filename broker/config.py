@@ -31,6 +31,11 @@ class Limits:
     max_lifetime_seconds: int = 600
     provider_timeout_seconds: float = 5.0
     max_concurrent_calls: int = 1024
+    max_concurrent_calls_per_consumer: int = 256
+    handshake_timeout_seconds: float = 10.0
+    connection_idle_seconds: float = 300.0
+    connection_max_age_seconds: float = 3600.0
+    connection_age_grace_seconds: float = 30.0
 
     @functools.cached_property  # read on every request; computed once
     def time_rules(self) -> TimeRules:
@@ -45,6 +50,14 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Ops:
+    """The plain-HTTP operations port (/metrics, /healthz, /readyz) and draining."""
+
+    listen: str = "127.0.0.1:9464"  # "" turns the port off
+    drain_seconds: float = 30.0  # how long calls in flight may finish after SIGTERM
+
+
+@dataclass(frozen=True)
 class BrokerConfig:
     listen: str
     instance_id: str
@@ -53,6 +66,7 @@ class BrokerConfig:
     policies: Path
     audit: AuditConfig
     limits: Limits = Limits()
+    ops: Ops = Ops()
     workers: int = 1
     source: str = ""
     data_root: Path = Path("data")
@@ -64,7 +78,23 @@ class BrokerConfig:
 
 
 _LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_seconds",
-                 "provider_timeout_seconds", "max_concurrent_calls"}
+                 "provider_timeout_seconds", "max_concurrent_calls",
+                 "max_concurrent_calls_per_consumer", "handshake_timeout_seconds",
+                 "connection_idle_seconds", "connection_max_age_seconds",
+                 "connection_age_grace_seconds"}
+
+
+_OPS_FIELDS = {"listen", "drain_seconds"}
+
+
+def _ops(node: yamlsrc.Node) -> Ops:
+    fields = node.mapping(allowed=_OPS_FIELDS)
+    defaults = Ops()
+    listen = fields["listen"].str(allow_empty=True) if "listen" in fields else defaults.listen
+    if listen and not listen.rpartition(":")[2].isdigit():
+        raise fields["listen"].error("listen is host:port, or \"\" for no port")
+    return Ops(listen=listen,
+               drain_seconds=_seconds(fields, "drain_seconds", defaults.drain_seconds))
 
 
 def _limits(node: yamlsrc.Node) -> Limits:
@@ -81,7 +111,27 @@ def _limits(node: yamlsrc.Node) -> Limits:
         if "provider_timeout_seconds" in fields else defaults.provider_timeout_seconds,
         max_concurrent_calls=fields["max_concurrent_calls"].int(minimum=1)
         if "max_concurrent_calls" in fields else defaults.max_concurrent_calls,
+        max_concurrent_calls_per_consumer=fields["max_concurrent_calls_per_consumer"].int(
+            minimum=1) if "max_concurrent_calls_per_consumer" in fields
+        else defaults.max_concurrent_calls_per_consumer,
+        handshake_timeout_seconds=_seconds(fields, "handshake_timeout_seconds",
+                                           defaults.handshake_timeout_seconds),
+        connection_idle_seconds=_seconds(fields, "connection_idle_seconds",
+                                         defaults.connection_idle_seconds),
+        connection_max_age_seconds=_seconds(fields, "connection_max_age_seconds",
+                                            defaults.connection_max_age_seconds),
+        connection_age_grace_seconds=_seconds(fields, "connection_age_grace_seconds",
+                                              defaults.connection_age_grace_seconds),
     )
+
+
+def _seconds(fields: dict[str, yamlsrc.Node], name: str, default: float) -> float:
+    if name not in fields:
+        return default
+    value = fields[name].float()
+    if value <= 0:
+        raise fields[name].error(f"{name} must be positive")
+    return value
 
 
 def load_config(path: Path) -> BrokerConfig:
@@ -94,8 +144,8 @@ def load_config(path: Path) -> BrokerConfig:
         raise ConfigError("the broker config is empty", file=str(path))
     base = path.resolve().parent
     top = root.mapping(
-        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits", "adapters",
-                 "log_dir", "events"},
+        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits", "ops",
+                 "adapters", "log_dir", "events"},
         required={"broker", "registry", "pki_dir", "policies"})
     broker = top["broker"].mapping(allowed={"listen", "instance_id", "workers"},
                                    required={"listen"})
@@ -109,6 +159,7 @@ def load_config(path: Path) -> BrokerConfig:
         policies=base / top["policies"].str(),
         audit=parse_audit_config(top.get("audit"), base),
         limits=_limits(top["limits"]) if "limits" in top else Limits(),
+        ops=_ops(top["ops"]) if "ops" in top else Ops(),
         workers=workers,
         source=str(path),
         data_root=base / (adapters["data_root"].str() if "data_root" in adapters else "data"),

@@ -65,7 +65,7 @@ from broker.config import Limits
 from broker.policy import Decision, PolicySet, RequestContext
 from broker.policy.ratelimit import windows
 from broker.trust import Trust
-from broker.typing import Clock, ReplayGuard
+from broker.typing import NO_OBSERVER, Clock, ExchangeObserver, ReplayGuard
 
 log = structlog.get_logger("g2g.broker")
 
@@ -107,6 +107,8 @@ class Broker:
     # Exchanges answered, by status code name; `g2g broker serve` reports it
     # periodically so the OK path needs no log line of its own.
     tally: Counter[str] = field(default_factory=Counter)
+    # Stage timings and outcomes for the metrics (broker/metrics.py); none by default.
+    observe: ExchangeObserver = NO_OBSERVER
 
     @property
     def registry(self) -> Registry:
@@ -123,6 +125,8 @@ class Trace:
     """What is known about a request so far; becomes its audit records."""
 
     started: float = field(default_factory=time.perf_counter)
+    observe: ExchangeObserver = NO_OBSERVER
+    _mark: float = field(default_factory=time.perf_counter)
     consumer: str = ""
     header: envelope_pb2.Header | None = None
     request_digest: str = ""
@@ -134,6 +138,18 @@ class Trace:
     # Set when `header` was read from bytes that did not open (a refused request):
     # its fields go in the record marked unverified, never as fact.
     unverified: bool = False
+
+    def lap(self, stage: str) -> None:
+        """The stage named `stage` ended now (it began when the previous one ended)."""
+        now = time.perf_counter()
+        self.observe.stage(stage, now - self._mark)
+        self._mark = now
+
+    def finished(self, code: str, reason: str) -> None:
+        h = self.header
+        self.observe.exchange(consumer=self.consumer, provider=h.recipient if h else "",
+                              service=h.service if h else "", code=code, reason=reason,
+                              seconds=time.perf_counter() - self.started)
 
     def event(self, kind: str, now: datetime, *, status: str = "", reason: str = "",
               response_digest: str = "", refused_by: str = "") -> AuditEvent:
@@ -283,7 +299,7 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
                       time_remaining: TimeRemaining = _no_deadline) -> envelope_pb2.Envelope:
     """Run one Exchange.Call (its request bytes as received) through every step; audit it."""
     trust = broker.trust()
-    trace = Trace(registry_version=trust.version)
+    trace = Trace(observe=broker.observe, registry_version=trust.version)
     try:
         trace.consumer = authenticate(peer)
         env = envelope.parse_envelope(raw, broker.limits.max_envelope_bytes)
@@ -291,6 +307,7 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
         sender = registered_sender(trace.consumer, trust.registry)
         opened = open_request(env, sender, broker)
         header = trace.header = opened.header  # from here on, every header field is verified
+        trace.lap("verify")
         keep_until = (envelope.from_timestamp(header.expires_at)
                       + broker.limits.time_rules.clock_skew)
         await replay.check_replay(broker.replay, header.sender, header.message_id, keep_until)
@@ -298,9 +315,11 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
         request = schema.decode(spec.request_type, opened.payload, header.payload_type)
         offer = spec.offers[header.recipient]
         trace.subjects = subject_keys(broker.log_secret, offer.subject_fields, request)
+        trace.lap("validate")
         now = broker.clock()
         decision = trace.decision = decide(opened, request, spec, broker.policies(), now)
         require_allowed(decision)
+        trace.lap("policy")
         trace.decision_id = str(uuid.uuid4())
         # Replay claim and rate limits are decided with the record, in one
         # transaction shared by every worker (broker/audit/store.py Admission).
@@ -308,11 +327,14 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
         await _record_request(trace, broker.audit.append(trace.event("request", now), Admission(
             claim=replay.claim(header.sender, header.message_id, keep_until),
             counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
+        trace.lap("audit_commit")
         attestation = attest(opened, spec, decision, trace.decision_id, broker, now)
         response = await _forward(broker, header.recipient, provider_pb2.ProviderRequest(
             request=env, attestation=attestation), time_remaining)
+        trace.lap("provider_call")
         verify_response(response, opened, spec, fieldmask.compiled(decision.field_mask), broker,
                         trust.registry)
+        trace.lap("response_verify")
         _require_time_to_answer(time_remaining)
     except G2GError as exc:
         await _record_failure(trace, exc, broker, raw)
@@ -334,12 +356,19 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
         await _record_failure(trace, fault, broker, raw)
         raise fault from None
     await _record_ok(trace, response, broker, raw, time_remaining)
+    trace.lap("audit_outcome")
     # The audit log is the record of every exchange; the OK path stays quiet at INFO.
     broker.tally["OK"] += 1
+    trace.finished("OK", "")
     log.debug("exchange", outcome="OK", message_id=header.message_id,
              correlation_id=header.correlation_id, consumer=header.sender,
              service=header.service, rule_id=decision.rule_id)
     return response
+
+
+async def refuse(raw: bytes, peer: str | None, broker: Broker, exc: G2GError) -> None:
+    """Count, log and audit a call refused before the pipeline ran (overload, draining)."""
+    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, raw)
 
 
 async def _forward(broker: Broker, provider: str, request: provider_pb2.ProviderRequest,
@@ -447,8 +476,10 @@ async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: byte
         log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)
         if refuse_unrecorded:
             broker.tally[AuditUnavailable.code.name] += 1
+            trace.finished(AuditUnavailable.code.name, AuditUnavailable.default_reason)
             raise AuditUnavailable("the refusal could not be recorded in the audit log; "
                                    "nothing was forwarded") from None
     broker.tally[exc.code.name] += 1
+    trace.finished(exc.code.name, exc.reason)
 
 

@@ -29,6 +29,9 @@ class MemoryReplayGuard:
         self._seen: dict[str, datetime] = {}
         self._expiry: list[tuple[datetime, str]] = []
 
+    def __len__(self) -> int:
+        return len(self._seen)
+
     async def claim(self, key: str, expires_at: datetime) -> bool:
         self._evict(self._clock())
         if key in self._seen:

@@ -17,27 +17,30 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import grpc
 import structlog
-from g2g_sdk import keys, logs, pki, status, tls
+from g2g_sdk import boundary, keys, logs, pki, tls
 from g2g_sdk._gen.g2g.v1 import (
     broker_pb2,
     broker_pb2_grpc,
     envelope_pb2,
 )
 from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
-from g2g_sdk.errors import AuthenticationError, G2GError, StartupError, UnknownServiceError
+from g2g_sdk.errors import G2GError, StartupError, UnknownServiceError
 from g2g_sdk.registry import Registry
 from g2g_sdk.reload import Reloader
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import generate_latest
 
 from broker import pipeline, workers
+from broker.admission import Gate
 from broker.audit import AuditStore, open_store
-from broker.config import BrokerConfig
+from broker.config import BrokerConfig, Limits
 from broker.forward import ProviderClients
+from broker.metrics import BrokerMetrics, certificate_expiry
+from broker.opsport import OpsPort, start_ops_port
 from broker.policy import PolicySet
 from broker.policy.permissions import Permission, permissions
 from broker.policy.reload import PolicyWatcher
@@ -53,7 +56,7 @@ _SERVICE_NAMES = ("g2g.v1.Exchange", "g2g.v1.Catalog", "g2g.v1.Audit")
 class ExchangeServicer:
     """g2g.v1.Exchange; `Call` receives the request's raw bytes (see `add_exchange`)."""
 
-    def __init__(self, broker: pipeline.Broker, gate: asyncio.Semaphore) -> None:
+    def __init__(self, broker: pipeline.Broker, gate: Gate) -> None:
         self._broker = broker
         self._gate = gate
 
@@ -61,20 +64,15 @@ class ExchangeServicer:
         self, request: bytes,
         context: grpc.aio.ServicerContext[bytes, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
-        async with self._gate:
-            try:
-                return await pipeline.handle_call(request, _peer_agency(context), self._broker,
-                                                  context.time_remaining)
-            except G2GError as exc:
-                await status.abort_with(context, exc)
-
-
-def _peer_agency(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
-    """The caller's agency id, or None so the pipeline refuses and audits the call."""
-    try:
-        return tls.peer_agency(context)
-    except AuthenticationError:
-        return None
+        peer = boundary.caller_agency()  # None: the pipeline refuses and audits the call
+        try:
+            self._gate.check(peer or "")
+        except G2GError as exc:  # overloaded or draining: refused at once, and audited
+            await pipeline.refuse(request, peer, self._broker, exc)
+            raise
+        with self._gate.admit(peer or ""):
+            return await pipeline.handle_call(request, peer, self._broker,
+                                              context.time_remaining)
 
 
 def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
@@ -112,10 +110,7 @@ class CatalogServicer(broker_pb2_grpc.CatalogServicer):
             broker_pb2.ListServicesRequest, broker_pb2.ListServicesResponse],
     ) -> broker_pb2.ListServicesResponse:
         if request.callable_only:
-            try:
-                return self._callable(tls.peer_agency(context), request.provider)
-            except G2GError as exc:
-                await status.abort_with(context, exc)
+            return self._callable(boundary.agency(), request.provider)
         return broker_pb2.ListServicesResponse(services=[
             info for _, spec in sorted(self._catalog().services.items())
             for info in self._infos(spec, request.provider)])
@@ -145,9 +140,7 @@ class CatalogServicer(broker_pb2_grpc.CatalogServicer):
     ) -> broker_pb2.DescribeServiceResponse:
         spec = self._catalog().get(request.name)
         if spec is None:
-            await status.abort_with(context, UnknownServiceError(
-                f"no service named {request.name}"))
-            raise AssertionError("unreachable")
+            raise UnknownServiceError(f"no service named {request.name}")
         return broker_pb2.DescribeServiceResponse(
             service=self._infos(spec)[0], schema=file_descriptor_set(spec.method))
 
@@ -161,13 +154,65 @@ class RunningBroker:
     broker: pipeline.Broker
     audit: AuditStore
     watcher: PolicyWatcher
+    metrics: BrokerMetrics
+    gate: Gate
+    health: health.aio.HealthServicer
     registry: Reloader[Trust]
+    certificates: dict[str, bytes] = field(default_factory=dict)
     _closers: list[object] = field(default_factory=list)
 
     def request_reload(self) -> None:
         """Re-read the registry and the policies now (SIGHUP)."""
         self.registry.request_reload()
         self.watcher.request_reload()
+
+    def readiness(self) -> list[str]:
+        """The readiness checks failing now; empty when this broker should get calls."""
+        failing = []
+        if self.gate.draining:
+            failing.append("draining")
+        if not self.audit.writable:
+            failing.append("audit store not writable")
+        return failing
+
+    def refresh_metrics(self) -> None:
+        """Sample the gauges (at each scrape, and each second for multi-worker brokers)."""
+        m = self.metrics
+        m.in_flight.set(self.gate.in_flight)
+        m.audit_queue.set(self.audit.queue_depth)
+        m.checkpoint_age.set(self.audit.checkpoint_age())
+        m.audit_writable.set(1 if self.audit.writable else 0)
+        replay = self.broker.replay
+        m.replay_entries.set(len(replay) if isinstance(replay, MemoryReplayGuard) else 0)
+        m.versions(policy=self.watcher.current.version, registry=self.registry.current.version)
+        m.policy_rejected.set(1 if self.watcher.last_error else 0)
+        for name, pem in self.certificates.items():
+            m.cert_expiry.labels(name).set(certificate_expiry(pem))
+        m.draining.set(1 if self.gate.draining else 0)
+        m.ready.set(0 if self.readiness() else 1)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of this process, sampled now."""
+        self.refresh_metrics()
+        return generate_latest(self.metrics.registry)
+
+    async def start_ops_port(self, listen: str) -> OpsPort:
+        """Serve /metrics, /healthz and /readyz of this broker on `listen` (plain HTTP)."""
+        port = await start_ops_port(listen, self.exposition, self.readiness)
+        self._closers.insert(0, port)
+        return port
+
+    async def drain(self, timeout: float) -> bool:
+        """Refuse new calls (DRAINING, /readyz 503, health NOT_SERVING) and wait up to
+        `timeout` s for the calls in flight; True if they all finished."""
+        if not self.gate.draining:
+            log.info("broker_draining", in_flight=self.gate.in_flight)
+        for name in ("", *_SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        finished = await self.gate.drain(timeout)
+        if not finished:
+            log.error("drain_timeout", in_flight=self.gate.in_flight, seconds=timeout)
+        return finished
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop accepting calls, let in-flight ones finish, then flush the audit log."""
@@ -230,17 +275,20 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     def current_policies() -> PolicySet:
         return watcher.current
 
+    metrics = BrokerMetrics(current_registry, current_catalog)
+    audit.on_commit = metrics.audit_commit
     broker = pipeline.Broker(
         broker_id=trust.registry.broker_id, instance_id=config.instance_id,
         trust=current_trust, policies=current_policies, audit=audit,
         replay=MemoryReplayGuard(clock), forward=clients, signing_key=identity.signing_key,
-        log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock)
-    server = grpc.aio.server(options=[
-        ("grpc.max_receive_message_length", config.limits.transport_max_bytes),
-        ("grpc.max_send_message_length", config.limits.transport_max_bytes),
-        ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
-    ])
-    gate = asyncio.Semaphore(config.limits.max_concurrent_calls)
+        log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock,
+        observe=metrics)
+    server = grpc.aio.server(interceptors=[boundary.Boundary(
+        party="broker", fault_event="server_fault", observe=metrics.rpc)],
+        options=[*server_options(config.limits),
+                 ("grpc.so_reuseport", 1 if config.workers > 1 else 0)])
+    gate = Gate(config.limits.max_concurrent_calls,
+                config.limits.max_concurrent_calls_per_consumer)
     add_exchange(ExchangeServicer(broker, gate), server)
     broker_pb2_grpc.add_CatalogServicer_to_server(
         CatalogServicer(current_catalog, current_policies), server)
@@ -257,7 +305,8 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     try:
         port = tls.bind(server, listen or config.listen, tls.server_credentials(identity))
     except StartupError:
-        await clients.close()
+        for closer in closers:
+            await closer.close()  # type: ignore[attr-defined]
         await audit.close()
         raise
     await server.start()
@@ -269,7 +318,31 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
              instance_id=config.instance_id, policy_version=watcher.current.version,
              registry_version=trust.version, services=len(trust.catalog.services))
     return RunningBroker(server=server, port=port, broker=broker, audit=audit,
-                         watcher=watcher, registry=registry_watch, _closers=closers)
+                         watcher=watcher, registry=registry_watch, metrics=metrics,
+                         gate=gate, health=health_servicer,
+                         certificates={"broker-tls": identity.tls_cert_pem,
+                                       "federation-ca": identity.ca_pem},
+                         _closers=closers)
+
+
+def server_options(limits: Limits) -> list[tuple[str, int]]:
+    """gRPC server options bounding messages and connections.
+
+    A connection must finish its TLS handshake in time, is closed when idle,
+    and is retired (after a grace period for its calls) at a maximum age, so
+    a load balancer in front re-spreads clients and nothing is held forever.
+    """
+    def ms(seconds: float) -> int:
+        return int(seconds * 1000)
+
+    return [
+        ("grpc.max_receive_message_length", limits.transport_max_bytes),
+        ("grpc.max_send_message_length", limits.transport_max_bytes),
+        ("grpc.server_handshake_timeout_ms", ms(limits.handshake_timeout_seconds)),
+        ("grpc.max_connection_idle_ms", ms(limits.connection_idle_seconds)),
+        ("grpc.max_connection_age_ms", ms(limits.connection_max_age_seconds)),
+        ("grpc.max_connection_age_grace_ms", ms(limits.connection_age_grace_seconds)),
+    ]
 
 
 async def _add_events_service(server: grpc.aio.Server, config: BrokerConfig,
@@ -289,7 +362,11 @@ def _add_audit_service(server: grpc.aio.Server, audit: AuditStore,
 
 
 async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
-    """Run until SIGINT/SIGTERM; SIGHUP reloads the registry and the policies.
+    """Run until SIGINT/SIGTERM, then drain and seal the log; SIGHUP reloads the registry
+    and the policies.
+
+    Draining refuses new calls with UNAVAILABLE / DRAINING (and /readyz answers
+    503) while the calls in flight finish, for at most `ops.drain_seconds`.
 
     As worker `worker` of a `--workers N` broker (broker/workers.py) it also
     stops when the parent's pipe on stdin closes, and reports readiness on stdout.
@@ -308,18 +385,35 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
             config.instance_id, worker))
     running = await start_broker(config, worker=worker)
     loop.add_signal_handler(signal.SIGHUP, running.request_reload)
+    if worker is None and config.ops.listen:
+        await running.start_ops_port(config.ops.listen)
     if worker is not None:
         sys.stdout.buffer.write(workers.READY)
         sys.stdout.flush()
         logs.discard_stdout()  # nobody reads the pipe after this line
     stopped = asyncio.Event()
     reporting = asyncio.ensure_future(report_tally(running.broker.tally, stopped))
+    # A worker's gauges reach the supervisor's /metrics through files, so they are
+    # sampled each second rather than at a scrape this process never sees.
+    sampling = (asyncio.ensure_future(_sample(running, stopped)) if worker is not None
+                else None)
     await stop.wait()
+    await running.drain(config.ops.drain_seconds)
     await running.stop()
     stopped.set()  # after the drain, so the last report counts every answered call
     await reporting
+    if sampling is not None:
+        await sampling
     if watch_parent is not None:
         watch_parent.cancel()
+
+
+async def _sample(running: RunningBroker, stopped: asyncio.Event,
+                  every_seconds: float = 1.0) -> None:
+    while not stopped.is_set():
+        running.refresh_metrics()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopped.wait(), every_seconds)
 
 
 async def report_tally(tally: Counter[str], stopped: asyncio.Event,

@@ -16,3 +16,25 @@ class ReplayGuard(Protocol):
     async def claim(self, key: str, expires_at: datetime) -> bool:
         """True if `key` was not seen before (and is now claimed), False on a replay."""
         ...
+
+
+class ExchangeObserver(Protocol):
+    """Told how long each pipeline stage took and how each exchange ended (metrics)."""
+
+    def stage(self, stage: str, seconds: float) -> None: ...
+
+    def exchange(self, *, consumer: str, provider: str, service: str, code: str, reason: str,
+                 seconds: float) -> None: ...
+
+
+class _NoObserver:
+    def stage(self, stage: str, seconds: float) -> None:
+        pass
+
+    def exchange(self, *, consumer: str, provider: str, service: str, code: str, reason: str,
+                 seconds: float) -> None:
+        pass
+
+
+NO_OBSERVER: ExchangeObserver = _NoObserver()
+"""Observes nothing: the pipeline's default when no metrics are kept."""

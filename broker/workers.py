@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import structlog
 from g2g_sdk.errors import ConfigError, G2GError, StartupError
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
 log = structlog.get_logger("g2g.broker")
 
@@ -126,6 +129,9 @@ class Supervisor:
     _workers: list[_Worker] = field(default_factory=list)
     _budget: RestartBudget = field(default_factory=RestartBudget)
 
+    metrics_dir: str = ""  # PROMETHEUS_MULTIPROC_DIR of this broker run, if any
+    stopping: bool = False
+
     def _argv(self, index: int) -> list[str]:
         return [sys.executable, "-m", "g2g_cli.main", "broker", "serve",
                 "--config", str(self.config_path), "--listen", self.listen,
@@ -134,8 +140,15 @@ class Supervisor:
 
     async def _start(self, worker: _Worker) -> None:
         """Start one worker and wait until it serves; raise if it dies first."""
+        if worker.process is not None and self.metrics_dir:
+            # Its live gauges leave the merged view; its counters stay counted.
+            multiprocess.mark_process_dead(  # type: ignore[no-untyped-call]
+                worker.process.pid, self.metrics_dir)
+        env = ({**os.environ, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
+               if self.metrics_dir else None)
         worker.process = await asyncio.create_subprocess_exec(
-            *worker.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            *worker.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            env=env)
         assert worker.process.stdout is not None
         try:
             line = await asyncio.wait_for(worker.process.stdout.readline(), self.start_timeout)
@@ -210,8 +223,30 @@ class Supervisor:
                  if worker.process else None)
         return True
 
+    def exposition(self) -> bytes:
+        """Every worker's metrics merged (prometheus-client multiprocess mode)."""
+        return generate_latest(self._collector())
+
+    def readiness(self) -> list[str]:
+        """Ready while not stopping and every live worker reports itself ready."""
+        if self.stopping:
+            return ["draining"]
+        for metric in self._collector().collect():
+            if metric.name == "g2g_ready":
+                if any(sample.value == 1 for sample in metric.samples):
+                    return []
+                break
+        return ["a worker is not ready"]
+
+    def _collector(self) -> CollectorRegistry:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
+            registry, path=self.metrics_dir)
+        return registry
+
     async def _stop_all(self) -> int:
         """SIGTERM every live worker and wait (bounded); worst exit code, 0 if all clean."""
+        self.stopping = True
         self.signal_all(signal.SIGTERM)
         code = 0
         for worker in self._workers:
@@ -228,19 +263,32 @@ class Supervisor:
         return code
 
 
-async def supervise(config_path: Path, listen: str, workers: int, log_level: str) -> int:
-    """Run `workers` broker processes on `listen` until SIGINT/SIGTERM; the exit code."""
+async def supervise(config_path: Path, listen: str, workers: int, log_level: str,
+                    ops_listen: str = "") -> int:
+    """Run `workers` broker processes on `listen` until SIGINT/SIGTERM; the exit code.
+
+    With `ops_listen` the supervisor serves the operations port for all of them:
+    /metrics merges every worker's values, /readyz is 200 while all are ready.
+    """
+    from broker.opsport import start_ops_port
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     reservation, address = reserve_port(listen)
-    supervisor = Supervisor(config_path, address, workers, log_level)
-    loop.add_signal_handler(signal.SIGHUP, supervisor.signal_all, signal.SIGHUP)
-    try:
-        return await supervisor.run(stop)
-    finally:
-        reservation.close()
+    with tempfile.TemporaryDirectory(prefix="g2g-metrics-") as metrics_dir:
+        supervisor = Supervisor(config_path, address, workers, log_level,
+                                metrics_dir=metrics_dir)
+        loop.add_signal_handler(signal.SIGHUP, supervisor.signal_all, signal.SIGHUP)
+        ops = (await start_ops_port(ops_listen, supervisor.exposition, supervisor.readiness)
+               if ops_listen else None)
+        try:
+            return await supervisor.run(stop)
+        finally:
+            reservation.close()
+            if ops is not None:
+                await ops.close()
 
 
 async def parent_gone(stop: asyncio.Event) -> None:

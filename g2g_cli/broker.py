@@ -15,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     deployment.add_config_option(serve)
     serve.add_argument("--listen", metavar="HOST:PORT",
                        help="bind here instead of the configured broker.listen (port 0: any)")
+    serve.add_argument("--ops-listen", metavar="HOST:PORT",
+                       help="serve /metrics, /healthz, /readyz here instead of the configured "
+                            "ops.listen ('' turns the port off)")
     serve.add_argument("--log-level", default="INFO",
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                        help="log level of the JSON lines on stderr (default INFO)")
@@ -40,12 +43,14 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(config_path)
     if args.listen:
         config = replace(config, listen=args.listen)
+    if args.ops_listen is not None:
+        config = replace(config, ops=replace(config.ops, listen=args.ops_listen))
     if args.workers is not None:
         if args.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {args.workers}")
         config = replace(config, workers=args.workers)
     if config.workers > 1 and args.worker is None:
         return asyncio.run(supervise(config_path, config.listen, config.workers,
-                                     args.log_level))
+                                     args.log_level, config.ops.listen))
     asyncio.run(serve(config, worker=args.worker))
     return 0

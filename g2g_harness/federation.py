@@ -59,10 +59,12 @@ def write_config(work_dir: Path, *, pki_dir: Path, policies: Path = POLICIES,
     """A broker config file for a local federation under `work_dir`."""
     audit = audit_yaml or f"  backend: sqlite\n  path: {work_dir / 'audit.db'}\n"
     path = work_dir / "broker.yaml"
+    # The operations port on a free port, so brokers of parallel tests never collide.
+    ops = "" if "ops:" in extra else "ops:\n  listen: 127.0.0.1:0\n"
     path.write_text(
         "broker:\n  listen: 127.0.0.1:0\n  instance_id: local-1\n"
         f"registry: {registry}\npki_dir: {pki_dir}\npolicies: {policies}\n"
-        f"audit:\n{audit}{extra}", encoding="utf-8")
+        f"audit:\n{audit}{ops}{extra}", encoding="utf-8")
     return path
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime
-from typing import Final
+from typing import Final, Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
-__all__ = ["JAKARTA", "local_day", "reference_date", "today"]
+__all__ = ["JAKARTA", "Phase", "local_day", "phase", "reference_date", "today"]
+
+Phase: TypeAlias = Literal["ENDED", "NOT_YET", "EXPIRED", "CURRENT"]
 
 JAKARTA: Final = ZoneInfo("Asia/Jakarta")
 
@@ -34,3 +36,16 @@ def reference_date() -> date:
     reproducible files), else today on the Jakarta calendar."""
     fixed = os.environ.get("G2G_SEED_DATE", "")
     return date.fromisoformat(fixed) if fixed else today()
+
+
+def phase(first: str, last: str, ended_on: str, on: date) -> Phase:
+    """Where day `on` falls in the life of an order, notice or permit running from `first`
+    through `last` (``""``: no end), ended early from `ended_on` (``""``: never): ENDED,
+    NOT_YET (before `first`), EXPIRED (after `last`) or CURRENT. Dates YYYY-MM-DD."""
+    if ended_on and on >= date.fromisoformat(ended_on):
+        return "ENDED"
+    if on < date.fromisoformat(first):
+        return "NOT_YET"
+    if last and on > date.fromisoformat(last):
+        return "EXPIRED"
+    return "CURRENT"

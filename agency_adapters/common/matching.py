@@ -91,8 +91,11 @@ ROMANISATION: Final = 0.95
 SHORT_SLIP: Final = 0.85
 # A query token that is no name on the list and starts a listed one (an abbreviation).
 ABBREVIATION: Final = 0.86
-# Phonetically equal tokens (same metaphone) score at least this much.
+# Phonetically equal tokens (same consonant skeleton, names.phonetic_key) score at
+# least this much, if their letters are not far apart (a skeleton alone is too coarse:
+# Mahmud and Mudi share "MD").
 PHONETIC_FLOOR: Final = 0.88
+PHONETIC_MIN: Final = 0.75
 # Vocabulary tokens below this similarity to a query token are not used for blocking.
 NEIGHBOUR_MIN: Final = 0.80
 MAX_NEIGHBOURS: Final = 16
@@ -131,7 +134,8 @@ def token_similarity(a: str, b: str) -> float:  # noqa: PLR0911 - one return per
     if len(a) < SHORT and len(b) < SHORT:
         return 0.0  # Li/Lin, Hui/Hua, Eko/Eka: one letter makes another short name
     score = float(JaroWinkler.similarity(a, b))
-    if score < PHONETIC_FLOOR and len(a) > 2 and phonetic_key(a) == phonetic_key(b):
+    if (PHONETIC_MIN <= score < PHONETIC_FLOOR and len(a) > 2
+            and phonetic_key(a) == phonetic_key(b)):
         return PHONETIC_FLOOR
     return score
 

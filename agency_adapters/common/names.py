@@ -24,8 +24,6 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Final
 
-import jellyfish
-
 __all__ = [
     "EQUIVALENTS",
     "PARTICLES",
@@ -467,12 +465,29 @@ def is_initial(token: str) -> bool:
     return len(token) == 1
 
 
+# Consonant classes of the skeleton key: letters that romanisations of Indonesian,
+# Malay, Arabic and Chinese names interchange (s/sh/sy/ts/th/z-like sibilants, c/ch/
+# tj/j affricates, f/v/p, k/q/g/kh) count as one; vowels, h, w and y carry no weight.
+_SKELETON: Final = str.maketrans({
+    "a": None, "e": None, "i": None, "o": None, "u": None, "h": None, "w": None, "y": None,
+    "z": "s", "x": "s", "c": "j", "v": "f", "p": "f", "q": "k", "g": "k",
+})
+
+
 @lru_cache(maxsize=262144)
 def phonetic_key(token: str) -> str:
-    """Metaphone of a comparison token (its own text when metaphone yields nothing)."""
-    if not token.isascii():
-        return token
-    return jellyfish.metaphone(token) or token
+    """The consonant skeleton of a comparison token, upper case: its first letter (a
+    vowel as "A") and then its consonants by class, repeats merged (Nasir/Naser = NSR,
+    Syarif/Saref = SRF, Mahmud/Machmud = MMD). English metaphone fitted Indonesian,
+    Arabic and Chinese names badly (Syarif and Sarif apart, Wahyu and Wahju apart).
+    Upper case: a lookup key that never equals a lower-case token or deletion."""
+    if not token.isascii() or not token.isalpha():
+        return token.upper()
+    first = "A" if token[0] in "aeiou" else token[0].translate(_SKELETON).upper() or "H"
+    rest = _DOUBLE.sub(r"\1", token[1:].translate(_SKELETON))
+    if rest[:1].upper() == first:
+        rest = rest[1:]
+    return first + rest.upper()
 
 
 @dataclass(frozen=True, slots=True)

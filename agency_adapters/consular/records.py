@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final, Literal, TypeAlias, cast
 
 from agency_adapters.common import records as r
+from agency_adapters.common.calendar import phase
 from agency_adapters.common.records import Invalid, RecordError
 from agency_adapters.consular import permit_terms
 
@@ -102,13 +103,11 @@ class PermitRecord:
 
     def status(self, on: date) -> PermitStatus:
         """ACTIVE, EXPIRED, NOT_YET_VALID, or why it ended, on day `on` (Jakarta)."""
-        if self.ended and on >= date.fromisoformat(self.ended_on):
+        where = phase(self.issued_on, self.valid_until, self.ended_on, on)
+        if where == "ENDED" and self.ended:
             return self.ended
-        if on < date.fromisoformat(self.issued_on):
-            return "NOT_YET_VALID"
-        if on > date.fromisoformat(self.valid_until):
-            return "EXPIRED"
-        return "ACTIVE"
+        return "NOT_YET_VALID" if where == "NOT_YET" else "EXPIRED" if where == "EXPIRED" \
+            else "ACTIVE"
 
 
 @dataclass(frozen=True, slots=True)

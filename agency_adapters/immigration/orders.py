@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final, Literal, TypeAlias
 
-from agency_adapters.common.calendar import local_day
+from agency_adapters.common.calendar import local_day, phase
 from agency_adapters.common.records import Invalid
 
 __all__ = [
@@ -281,11 +281,12 @@ def summary(decisions: Sequence[Decision]) -> Term:
 
 def standing(valid_from: str, valid_until: str, lifted_on: str, on: date) -> Standing:
     """Whether an order with this term binds on day `on` (a Jakarta calendar day)."""
-    if lifted_on and on >= date.fromisoformat(lifted_on):
+    where = phase(valid_from, valid_until, lifted_on, on)
+    if where == "ENDED":
         return Standing("LIFTED", lifted_on)
-    if on < date.fromisoformat(valid_from):
+    if where == "NOT_YET":
         return Standing("NOT_YET_IN_FORCE", valid_from)
-    if valid_until and on > date.fromisoformat(valid_until):
+    if where == "EXPIRED":
         return Standing("EXPIRED", valid_until)
     last = valid_until
     if lifted_on:

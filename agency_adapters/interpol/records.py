@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final, Literal, TypeAlias, cast
 
 from agency_adapters.common import records as r
+from agency_adapters.common.calendar import phase
 from agency_adapters.common.records import Invalid, RecordError
 
 __all__ = [
@@ -83,13 +84,9 @@ class NoticeRecord:
     def standing(self, on: date) -> str:
         """IN_FORCE, EXPIRED, CANCELLED, WITHDRAWN or NOT_YET_IN_FORCE on day `on`: a
         cancelled or withdrawn notice binds no one from its `status_date`."""
-        if self.status != "ACTIVE" and on >= date.fromisoformat(self.status_date):
-            return self.status
-        if on < date.fromisoformat(self.issued_on):
-            return "NOT_YET_IN_FORCE"
-        if on > date.fromisoformat(self.valid_until):
-            return "EXPIRED"
-        return "IN_FORCE"
+        where = phase(self.issued_on, self.valid_until, self.status_date, on)
+        return {"ENDED": self.status, "NOT_YET": "NOT_YET_IN_FORCE", "EXPIRED": "EXPIRED",
+                "CURRENT": "IN_FORCE"}[where]
 
 
 @dataclass(frozen=True, slots=True)

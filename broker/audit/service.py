@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import grpc
 import structlog
-from g2g_sdk import logs, schema, status, tls
+from g2g_sdk import boundary, logs, schema
 from g2g_sdk._gen.g2g.v1 import audit_pb2, audit_pb2_grpc
 from g2g_sdk.errors import AccessDenied, G2GError, InternalError, SchemaError
 from g2g_sdk.registry import Registry
@@ -78,14 +78,18 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
             request = redacted
         return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
 
-    async def _run(self, context: Any, method: str, request: pb_message.Message,
-                   fn: Any) -> Any:
+    async def _run(self, method: str, request: pb_message.Message, fn: Any) -> Any:
+        """Scope, validate and answer one read; record it, allowed or refused.
+
+        Refusals are raised for the boundary interceptor (g2g_sdk.boundary) to
+        turn into a status once they are recorded.
+        """
         started = time.perf_counter()
         read = AuditEvent(kind="audit_read", time=datetime.now(UTC),
                           service=f"g2g.v1.Audit/{method}",
                           request_digest=self._digest(request))
         try:
-            read = replace(read, consumer=tls.peer_agency(context))
+            read = replace(read, consumer=boundary.agency())
             limit_to = scope(self._registry(), read.consumer)
             # The rule that let the read in: whose records it could see.
             read = replace(read, rule_id=FEDERATION if limit_to is None
@@ -97,28 +101,25 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                 read = replace(read, subject_keys=(self._subject_key(request),))
             result = await fn(limit_to)
         except G2GError as exc:
-            await self._refuse(context, read, exc, started)
+            await self._refuse(read, exc, started)
         except Exception as exc:
             # A bug or a database fault, not a bad request: still audited and answered
             # with a reason. Its text may quote what was read, so only its type and
             # place are logged, and the caller sees neither.
             log.error("audit_read_fault", **logs.fault_fields(exc))
-            await self._refuse(context, read, InternalError(
+            await self._refuse(read, InternalError(
                 "the broker failed to answer this audit request"), started)
-        try:
-            await self._record(read, "OK", "", started)
-        except G2GError as exc:  # a read that cannot be recorded is not answered
-            await status.abort_with(context, exc)
+        # A read that cannot be recorded is not answered (AuditUnavailable propagates).
+        await self._record(read, "OK", "", started)
         return result
 
-    async def _refuse(self, context: Any, read: AuditEvent, exc: G2GError,
-                      started: float) -> NoReturn:
+    async def _refuse(self, read: AuditEvent, exc: G2GError, started: float) -> NoReturn:
         try:
             await self._record(read, exc.code.name, exc.reason, started)
         except G2GError as audit_exc:
             # The refusal is what the caller must see; the audit outage is logged.
             log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)
-        await status.abort_with(context, exc)
+        raise exc
 
     async def _record(self, read: AuditEvent, code: str, reason: str, started: float) -> None:
         await self._store.append(replace(
@@ -144,7 +145,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
             records = await self._store.read(lambda r: r.query_bytes(filters))
             return audit_pb2.AuditRecords(records=[data for data in records
                                                    if _visible(decode(data), limit_to)])
-        result: audit_pb2.AuditRecords = await self._run(context, "Query", request, query)
+        result: audit_pb2.AuditRecords = await self._run("Query", request, query)
         return result
 
     async def LatestCheckpoint(self, request: audit_pb2.CheckpointRequest,  # noqa: N802
@@ -153,7 +154,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
             found, size = await self._store.read(lambda r: (r.latest_checkpoint(), r.size()))
             return audit_pb2.SignedCheckpoint(note=found[2] if found else "", log_size=size)
         result: audit_pb2.SignedCheckpoint = await self._run(
-            context, "LatestCheckpoint", request, latest)
+            "LatestCheckpoint", request, latest)
         return result
 
     async def InclusionProof(self, request: audit_pb2.InclusionProofRequest,  # noqa: N802
@@ -174,7 +175,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                     proof=r.inclusion_proof(request.seq, size),
                     checkpoint=checkpoints.get(size, ""))
             return await self._store.read(work)
-        result: audit_pb2.InclusionProofResponse = await self._run(context, "InclusionProof",
+        result: audit_pb2.InclusionProofResponse = await self._run("InclusionProof",
                                                                    request, prove)
         return result
 
@@ -190,7 +191,7 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
                     old_root=r.root(request.old_size), new_root=r.root(request.new_size))
             return await self._store.read(work)
         result: audit_pb2.ConsistencyProofResponse = await self._run(
-            context, "ConsistencyProof", request, prove)
+            "ConsistencyProof", request, prove)
         return result
 
 

@@ -146,6 +146,9 @@ class AuditStore:
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._closed = False
         self._reconnect_at: float | None = None  # set while the connection is dead
+        self._write_failed = False  # the last write or probe failed
+        # Told (from the writer thread) how many records each commit carried and its time.
+        self.on_commit: Callable[[int, float], None] | None = None
         self._thread.start()
 
     @property
@@ -154,6 +157,20 @@ class AuditStore:
 
     def public_key_name(self) -> str:
         return self.config.origin
+
+    @property
+    def writable(self) -> bool:
+        """False while the connection is lost or the last write (or idle probe) failed."""
+        return not self._closed and self._reconnect_at is None and not self._write_failed
+
+    @property
+    def queue_depth(self) -> int:
+        """Records waiting for the writer thread."""
+        return self._queue.qsize()
+
+    def checkpoint_age(self) -> float:
+        """Seconds since this writer last checkpointed (or started, or found nothing new)."""
+        return time.monotonic() - self._last_cp_time
 
     # --- async API -----------------------------------------------------------
 
@@ -223,6 +240,7 @@ class AuditStore:
                 first = self._queue.get(timeout=self.config.checkpoint_seconds)
             except queue.Empty:
                 self._guarded(self._timed_checkpoint)
+                self._probe()
                 continue
             batch: list[_Pending] = []
             if first is _STOP:
@@ -251,6 +269,19 @@ class AuditStore:
             except Exception as exc:
                 log.error("audit_checkpoint_failed", **_db_error(exc))
                 self._rollback()
+
+    def _probe(self) -> None:
+        """While idle, find out whether the database still answers (for readiness)."""
+        self._reconnect_if_due()
+        if self._reconnect_at is not None:
+            return
+        try:
+            self._conn.execute("SELECT 1")
+        except Exception:
+            self._write_failed = True
+            self._after_failure()
+        else:
+            self._write_failed = False
 
     def _rollback(self) -> None:
         with contextlib.suppress(Exception):  # no transaction open is fine
@@ -288,6 +319,7 @@ class AuditStore:
 
     def _write(self, batch: list[_Pending]) -> None:
         self._reconnect_if_due()
+        started = time.perf_counter()
         try:
             with self._write_lock:
                 try:
@@ -297,9 +329,13 @@ class AuditStore:
                     raise
         except Exception as exc:
             log.error("audit_write_failed", records=len(batch), **_db_error(exc))
+            self._write_failed = True
             _hand_back(batch, [AuditUnavailable("the audit record could not be written")
                                for _ in batch])
             return
+        self._write_failed = False
+        if self.on_commit is not None:
+            self.on_commit(len(batch), time.perf_counter() - started)
         _hand_back(batch, outcomes)
 
     def _insert(self, batch: list[_Pending]) -> list[AuditReceipt | G2GError]:

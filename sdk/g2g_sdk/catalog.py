@@ -1,8 +1,10 @@
 """The service catalog: each registered service with its request and response types.
 
 Schemas come from the generated protobuf descriptors (proto/ is the source
-of truth); the registry says which agency provides which service. A service
-named in the registry that has no compiled schema is a configuration error.
+of truth), and from the generated modules that installed distributions name
+in the ``g2g.schemas`` entry-point group (a third-party adapter's own services,
+docs/ADAPTERS.md); the registry says which agency provides which service. A
+service named in the registry that has no compiled schema is a configuration error.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.metadata import entry_points
 from types import MappingProxyType
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
@@ -45,12 +48,26 @@ class ServiceSpec:
         return self.method.output_type
 
 
+SCHEMAS_GROUP = "g2g.schemas"
+"""Entry-point group naming installed distributions' generated ``*_pb2`` modules."""
+
+
 @cache
 def load_generated_schemas() -> None:
-    """Import every generated *_pb2 module so the default pool knows all schemas."""
+    """Import every generated *_pb2 module, g2g's and the installed plugins', so the
+    default pool knows all schemas. A plugin module that fails to import is a
+    ConfigError naming it: a service must never silently lose its schema."""
     for info in pkgutil.walk_packages(_gen.__path__, prefix=_gen.__name__ + "."):
         if info.name.endswith("_pb2"):
             importlib.import_module(info.name)
+    for ep in entry_points(group=SCHEMAS_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:
+            dist = ep.dist.name if ep.dist else "?"
+            raise ConfigError(f"schema module {ep.value} of {dist} (entry point {ep.name!r} "
+                              f"in {SCHEMAS_GROUP}) failed to import: "
+                              f"{type(exc).__name__}") from None
 
 
 def find_method(name: str) -> MethodDescriptor | None:

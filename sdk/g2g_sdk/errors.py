@@ -115,6 +115,21 @@ class RateLimited(G2GError):
     default_reason = "RATE_LIMITED"
 
 
+class Overloaded(G2GError):
+    """The broker is at its bound of concurrent calls, in all or for this consumer
+    (RESOURCE_EXHAUSTED, OVERLOADED; metadata `scope` is "broker" or "consumer")."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_reason = "OVERLOADED"
+
+
+class Draining(G2GError):
+    """The broker is draining (shutting down or in maintenance): retry on another (UNAVAILABLE)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "DRAINING"
+
+
 class ProviderUnavailable(G2GError):
     """The provider adapter could not be reached (UNAVAILABLE)."""
 

@@ -29,7 +29,7 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from g2g_sdk import envelope, errors, fieldmask, logs, schema, status, tls
+from g2g_sdk import boundary, envelope, errors, fieldmask, schema, status, tls
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -101,7 +101,9 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
 
     async def start(self, listen: str, *, max_message_bytes: int = 4 << 20) -> int:
         """Bind `listen` (port 0 picks a free port) with mTLS and start; returns the port."""
-        server = grpc.aio.server(options=[
+        server = grpc.aio.server(interceptors=[boundary.Boundary(
+            party="provider", fault_event="provider_fault", log_refusals=True,
+            domain=errors.PROVIDER_DOMAIN, refine=_contract)], options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
             # gRPC sets SO_REUSEPORT by default: a second process could then bind
@@ -127,20 +129,11 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         self, request: provider_pb2.ProviderRequest,
         context: grpc.aio.ServicerContext[provider_pb2.ProviderRequest, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
-        try:
-            return await self.handle(request, tls.peer_identity(context))
-        except G2GError as exc:
-            log.info("provider_rejected", reason=exc.reason)
-            if exc.code not in status.PROVIDER_CODES:
-                # A handler raised a code the contract does not let a provider use.
-                exc = InternalError(f"the handler raised {exc.code.name}", reason="HANDLER_BUG")
-            await status.abort_with(context, exc, errors.PROVIDER_DOMAIN)
-        except Exception as exc:
-            # A bug in the adapter: its text may quote the request, so it never
-            # reaches the log or the broker; the broker audits the status.
-            log.error("provider_fault", **logs.fault_fields(exc))
-            await status.abort_with(context, InternalError(
-                "the provider failed to process this request"), errors.PROVIDER_DOMAIN)
+        # Refusals become statuses in the provider domain, restricted to the codes the
+        # contract lets a provider use (`_contract`), and an adapter's bug INTERNAL_ERROR
+        # (its text may quote the request, so it never reaches the log or the broker),
+        # in the boundary interceptor installed by `start`; the broker audits the status.
+        return await self.handle(request, boundary.caller())
 
     async def handle(self, request: provider_pb2.ProviderRequest,
                      peer: tls.PartyIdentity) -> envelope_pb2.Envelope:
@@ -199,3 +192,10 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             raise AttestationError("the attestation has expired")
         if not body.field_mask:
             raise AttestationError("the attestation carries no field mask")
+
+
+def _contract(exc: G2GError) -> G2GError:
+    """A handler's refusal as the provider contract allows it (status.PROVIDER_CODES)."""
+    if exc.code not in status.PROVIDER_CODES:
+        return InternalError(f"the handler raised {exc.code.name}", reason="HANDLER_BUG")
+    return exc

@@ -45,6 +45,8 @@ _BY_REASON: dict[str, type[errors.G2GError]] = {
     "INTERNAL_ERROR": errors.InternalError,
     "EVENTS_UNAVAILABLE": errors.EventsUnavailable,
     "CALL_CANCELLED": errors.CallCancelled,
+    "OVERLOADED": errors.Overloaded,
+    "DRAINING": errors.Draining,
     "CALL_DEADLINE_EXCEEDED": errors.CallDeadlineExceeded,
     "PROVIDER_IDENTITY_MISMATCH": errors.IdentityMismatch,
     "BROKER_IDENTITY_MISMATCH": errors.IdentityMismatch,

@@ -36,6 +36,18 @@ async def expect_error(call: Awaitable[Any], code: grpc.StatusCode, reason: str)
     return info.value
 
 
+PEOPLE = [("Budi Santoso", "1980-02-03"), ("Siti Rahma", "1975-09-30"),
+          ("Budi Santoso", "1980-02-03"), ("Agus Salim", "1990-01-01")]
+"""Four name screens (one person twice) that the audit tests log and look up."""
+
+
+async def screen_people(client: ConsumerClient) -> None:
+    """The police screen `PEOPLE`: 8 audit records (a request and an outcome each)."""
+    for name, dob in PEOPLE:
+        await client.call(SCREEN, name_query(name, dob), purpose="criminal_investigation",
+                          legal_basis=LEGAL_BASIS)
+
+
 @dataclass
 class Fed:
     federation: LocalFederation

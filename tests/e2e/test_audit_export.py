@@ -12,10 +12,7 @@ import pytest
 
 from g2g_cli.main import main
 from g2g_harness.federation import start_federation, write_config
-from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, name_query
-
-PEOPLE = [("Budi Santoso", "1980-02-03"), ("Siti Rahma", "1975-09-30"),
-          ("Budi Santoso", "1980-02-03"), ("Agus Salim", "1990-01-01")]
+from tests.e2e.conftest import POLRI, Fed, screen_people
 
 
 @pytest.fixture
@@ -27,9 +24,7 @@ async def sealed_log(tmp_path: Path, pki_dir: Path) -> Path:
                                      adapters=("immigration",)))
     try:
         async with fed.client(POLRI) as client:
-            for name, dob in PEOPLE:
-                await client.call(SCREEN, name_query(name, dob),
-                                  purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+            await screen_people(client)
     finally:
         await fed.federation.stop()
     return config

@@ -14,12 +14,10 @@ from g2g_sdk import pki
 
 from g2g_cli.main import main
 from g2g_harness.federation import REGISTRY, start_federation, write_config
-from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, name_query
+from tests.e2e.conftest import POLRI, Fed, screen_people
 
 FEDERATION_AUDITOR = "ID/GOV/KEMENKUMHAM-AUDIT"
 IMIGRASI_AUDITOR = "ID/GOV/IMIGRASI/AUDIT"
-PEOPLE = [("Budi Santoso", "1980-02-03"), ("Siti Rahma", "1975-09-30"),
-          ("Budi Santoso", "1980-02-03"), ("Agus Salim", "1990-01-01")]
 
 
 @pytest.fixture
@@ -31,9 +29,7 @@ async def live(tmp_path: Path, pki_dir: Path) -> AsyncIterator[tuple[Fed, Path]]
                                      adapters=("immigration",)))
     try:
         async with fed.client(POLRI) as client:
-            for name, dob in PEOPLE:
-                await client.call(SCREEN, name_query(name, dob),
-                                  purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+            await screen_people(client)
         yield fed, config
     finally:
         await fed.federation.stop()

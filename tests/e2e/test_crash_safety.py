@@ -88,7 +88,8 @@ async def test_sigkill_under_load_loses_no_acknowledged_exchange(
     port = _free_port()
     config_path = _federation_files(tmp_path, {a: p for a, (_, p) in adapters.items()},
                                     audit_yaml)
-    config_path.write_text(config_path.read_text().replace("127.0.0.1:0", f"127.0.0.1:{port}"))
+    config_path.write_text(config_path.read_text().replace(  # the broker's, not the ops port
+        "listen: 127.0.0.1:0\n  instance_id", f"listen: 127.0.0.1:{port}\n  instance_id"))
     client_registry = load_registry(tmp_path / "agencies.yaml", pki_dir)
     rng = random.Random(6962)
     acknowledged: list[str] = []

@@ -63,7 +63,7 @@ class Impostor:
 
 
 @asynccontextmanager
-async def impostor(pki_dir: Path, holder: str) -> AsyncIterator[Impostor]:
+async def impostor(pki_dir: Path, holder: str, port: int = 0) -> AsyncIterator[Impostor]:
     """A raw TLS server with `holder`'s real certificate, requiring client certificates."""
     directory = pki.party_dir(pki_dir, holder)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=pki_dir / "ca.crt")
@@ -71,7 +71,7 @@ async def impostor(pki_dir: Path, holder: str) -> AsyncIterator[Impostor]:
     context.verify_mode = ssl.CERT_REQUIRED
     context.set_alpn_protocols(["h2"])  # what a gRPC client requires before it sends
     fake = Impostor()
-    server = await asyncio.start_server(fake.serve, "127.0.0.1", 0, ssl=context)
+    server = await asyncio.start_server(fake.serve, "127.0.0.1", port, ssl=context)
     fake.port = server.sockets[0].getsockname()[1]
     try:
         yield fake
@@ -107,6 +107,27 @@ async def test_broker_sends_nothing_to_a_provider_endpoint_held_by_another_agenc
                 ("outcome", POLRI, IMIGRASI, "UNAVAILABLE", "PROVIDER_IDENTITY_MISMATCH")]
         finally:
             await fed.federation.stop()
+
+
+async def test_an_impostor_taking_over_a_live_providers_port_gets_nothing(
+        tmp_path: Path, pki_dir: Path) -> None:
+    # The broker's channel to the real provider is up; the provider goes away and
+    # BIN's server takes its port. The identity is checked again on the reconnect.
+    fed = Fed(await start_federation(tmp_path, pki_dir=pki_dir, adapters=("immigration",)))
+    try:
+        async with fed.client(POLRI) as client:
+            await client.call(SCREEN, name_query("Budi Santoso"),
+                              purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+            provider, port = fed.federation.providers[IMIGRASI]
+            await provider.stop(grace=0)
+            async with impostor(pki_dir, BIN, port) as fake:
+                await expect_error(
+                    client.call(SCREEN, name_query("Budi Santoso"),
+                                purpose="criminal_investigation", legal_basis=LEGAL_BASIS),
+                    grpc.StatusCode.UNAVAILABLE, "PROVIDER_IDENTITY_MISMATCH")
+                await _no_byte_reached(fake)
+    finally:
+        await fed.federation.stop()
 
 
 async def test_consumer_sends_nothing_to_a_broker_endpoint_held_by_an_agency(

@@ -1,10 +1,11 @@
 """A third-party adapter distribution, built and installed beside g2g, is listed and serves.
 
 tests/plugins/example_adapter is a separate distribution with one entry point in
-the ``g2g.adapters`` group; g2g never names its module. It is built and installed
-into a private directory (a second site-packages on PYTHONPATH), then
-`g2g adapter list` shows it and `g2g adapter serve example-embassy` serves its
-agency through a real broker.
+the ``g2g.adapters`` group, and one in ``g2g.schemas`` for its own service's
+generated code; g2g never names its modules. Its .proto is compiled and the
+distribution built and installed into a private directory (a second
+site-packages on PYTHONPATH), then `g2g adapter list` shows it and
+`g2g adapter serve example-embassy` serves both its services through a real broker.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from g2g_sdk import pki
+from g2g_sdk import catalog, pki
 from g2g_sdk._gen.g2g.consular.v1 import consular_pb2 as cpb
+from grpc_tools import protoc
 
 from g2g_harness import example
 from g2g_harness.federation import start_federation, write_config
@@ -28,6 +30,7 @@ from tests.e2e.test_adapter_process import _event
 EXAMPLE = Path(__file__).parents[1] / "plugins" / "example_adapter"
 BELGIUM = "BE/GOV/EMBASSY-JAKARTA"
 VERIFY = "g2g.consular.v1.NationalityVerification/Verify"
+CHECK = "example.embassy.v1.Legalisations/Check"
 IMIGRASI = "ID/GOV/IMIGRASI"
 
 REGISTRY_ENTRY = f"""\
@@ -38,6 +41,8 @@ REGISTRY_ENTRY = f"""\
       - name: {VERIFY}
         description: Verify a Belgian passport (holder name, date of birth).
         subject_fields: {{document: passport_number, name_dob: full_name+date_of_birth}}
+      - name: {CHECK}
+        description: Whether a civil document was legalised by the embassy.
 """
 POLICY = f"""\
 rules:
@@ -49,6 +54,14 @@ rules:
     service: {VERIFY}
     consumers: [{IMIGRASI}]
     purposes: [border_control]
+  - id: consular-be-legalisations
+    description: Immigration may check a legalisation of the BE embassy.
+    agreement: "VCCR Art. 5(f)"
+    effect: allow
+    provider: {BELGIUM}
+    service: {CHECK}
+    consumers: [{IMIGRASI}]
+    purposes: [stay_permit_application]
 """
 
 
@@ -56,7 +69,11 @@ rules:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example distribution built from a copy of its source and installed to a directory."""
     source = tmp_path_factory.mktemp("example-src") / "example_adapter"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns(
+        "build", "*.egg-info", "*_pb2.py", "__pycache__"))
+    # The distribution's build step: generate its own service's code from its .proto.
+    proto = source / "g2g_example_adapter" / "legalisation.proto"
+    assert protoc.main(["protoc", f"-I{source}", f"--python_out={source}", str(proto)]) == 0
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--no-index", "--target", str(target), str(source)],
@@ -88,7 +105,16 @@ def test_an_installed_plugin_is_listed_and_an_absent_one_is_not(site: Path) -> N
 
 
 async def test_the_plugin_serves_its_agency_through_the_broker(
-        tmp_path: Path, site: Path) -> None:
+        tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # This process runs the broker and the consumer: both find the plugin's schema
+    # through its g2g.schemas entry point, as an installed g2g would.
+    monkeypatch.syspath_prepend(str(site))
+    catalog.load_generated_schemas.cache_clear()
+    assert "g2g_example_adapter.legalisation_pb2" not in sys.modules
+    method = catalog.find_method(CHECK)  # found only through the entry point
+    assert method is not None
+    assert method.input_type.full_name == "example.embassy.v1.LegalisationQuery"
+    leg = sys.modules["g2g_example_adapter.legalisation_pb2"]
     registry = tmp_path / "agencies.yaml"
     text = example.registry().read_text(encoding="utf-8")
     registry.write_text(text.replace("agencies:\n", "agencies:\n" + REGISTRY_ENTRY, 1),
@@ -120,6 +146,8 @@ async def test_the_plugin_serves_its_agency_through_the_broker(
                 wrong = await client.call(VERIFY, cpb.PassportVerificationRequest(
                     passport_number="EL1234567", full_name="Amélie Peeters",
                     date_of_birth="1988-03-01"), purpose="border_control", recipient=BELGIUM)
+                legalised = await client.call(CHECK, leg.LegalisationQuery(
+                    reference="LEG-2026-0001"), purpose="stay_permit_application")
             records = await read_records(fed)
         finally:
             await fed.stop()
@@ -131,6 +159,9 @@ async def test_the_plugin_serves_its_agency_through_the_broker(
         result=cpb.VERIFICATION_RESULT_VALID)
     assert wrong.payload == cpb.PassportVerificationResponse(
         result=cpb.VERIFICATION_RESULT_DATA_MISMATCH, mismatched_fields=["date_of_birth"])
+    assert legalised.payload == leg.LegalisationStatus(legalised=True,
+                                                       legalised_on="2026-03-02")
     outcomes = [(r["provider"], r["rule_id"], r["status_code"]) for r in records
                 if r["kind"] == "outcome"]
-    assert outcomes == [(BELGIUM, "consular-be-verify-passport", "OK")] * 2
+    assert outcomes == [(BELGIUM, "consular-be-verify-passport", "OK")] * 2 + [
+        (BELGIUM, "consular-be-legalisations", "OK")]

@@ -48,6 +48,11 @@ class RogueProvider(provider_pb2_grpc.ProviderServicer):
         assert self.behaviour is not None
         return self.behaviour(request, opened)
 
+    def answer(self, request: provider_pb2.ProviderRequest,
+               opened: envelope.OpenedEnvelope) -> envelope_pb2.Envelope:
+        """A correct, signed answer (a Behaviour)."""
+        return self.respond(opened)
+
     def respond(self, opened: envelope.OpenedEnvelope,
                 payload: object = None) -> envelope_pb2.Envelope:
         return envelope.build_response(
@@ -56,15 +61,15 @@ class RogueProvider(provider_pb2_grpc.ProviderServicer):
 
 
 async def _rogue_fed(tmp_path: Path, pki_dir: Path,
-                     behaviour: Behaviour | None, *, timeout: float = 5.0
-                     ) -> AsyncIterator[tuple[Fed, RogueProvider]]:
+                     behaviour: Behaviour | None, *, timeout: float = 5.0,
+                     limits: str = "") -> AsyncIterator[tuple[Fed, RogueProvider]]:
     rogue = RogueProvider(pki_dir, behaviour)
     server = grpc.aio.server()
     provider_pb2_grpc.add_ProviderServicer_to_server(rogue, server)
     port = server.add_secure_port("127.0.0.1:0", tls.server_credentials(rogue.identity))
     await server.start()
     config = write_config(tmp_path, pki_dir=pki_dir,
-                          extra=f"limits:\n  provider_timeout_seconds: {timeout}\n")
+                          extra=f"limits:\n  provider_timeout_seconds: {timeout}\n{limits}")
     federation = await start_federation(tmp_path, pki_dir=pki_dir, config_path=config,
                                         adapters=(), endpoints={IMIGRASI: f"127.0.0.1:{port}"})
     try:

@@ -80,3 +80,28 @@ def test_generate_to_a_file_takes_its_format_from_the_extension_and_refuses_a_co
                  "--out", str(out)]) == 2
     assert capsys.readouterr().err == (
         f"g2g data generate: --format jsonl contradicts {out}\n")
+
+
+def test_check_and_import_refuse_an_exit_prevention_of_24_months(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    main(["data", "generate", "immigration", "--size", "3", "--dataset", "watchlist",
+          "--out", str(tmp_path / "watchlist.jsonl")])
+    capsys.readouterr()
+    lines = (tmp_path / "watchlist.jsonl").read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[1])
+    row.update(ban_type="EXIT_PREVENTION", nationality="IDN", issuing_authority="JAKSA_AGUNG",
+               decisions=[{"kind": "ISSUED", "reference": "KEP-9/JA/2024",
+                           "decided_on": "2024-01-01", "valid_from": "2024-01-01",
+                           "valid_until": "2025-12-31"}])
+    lines[1] = json.dumps(row)
+    bad = tmp_path / "cekal.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    root = tmp_path / "var-data"
+    for command in ("check", "import"):
+        args = ["data", command, "immigration", str(bad)]
+        assert main([*args, "--data-root", str(root)] if command == "import" else args) == 1
+        err = capsys.readouterr().err
+        assert f"{bad}:2: decisions[0].valid_until: a term of 731 days is longer than the " \
+               "6 months UU 6/2011 Pasal 97 ayat (1) allows (it must end by 2024-06-30)" in err
+    assert not (root / "immigration" / "watchlist.jsonl").exists()

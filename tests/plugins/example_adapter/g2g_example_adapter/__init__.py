@@ -7,9 +7,12 @@ in the ``g2g.adapters`` group, that defines
 - ``build(data)``: ``{agency_id: {service: handler}}``, handlers reading
   ``data.current`` once per request.
 
-The service is one the catalog already knows (g2g.consular.v1.NationalityVerification),
-so the broker needs no new schema; the agency, its endpoint and the service offer
-are entries in the federation registry, and a policy rule allows the calls.
+It serves two services: one the catalog already knows
+(g2g.consular.v1.NationalityVerification/Verify), and its own
+(example.embassy.v1.Legalisations/Check, from legalisation.proto, whose generated
+module the distribution names in the ``g2g.schemas`` group). The agency, its
+endpoint and its service offers are entries in the federation registry, and
+policy rules allow the calls.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from g2g_sdk.provider import Call, Handler
 from google.protobuf import message as pb_message
 
 from agency_adapters.common.datasets import AdapterData, Current
+from g2g_example_adapter import legalisation_pb2 as leg
 
 AGENCY_ID = "BE/GOV/EMBASSY-JAKARTA"
 VERIFY = "g2g.consular.v1.NationalityVerification/Verify"
+CHECK = "example.embassy.v1.Legalisations/Check"
+LEGALISED = {"LEG-2026-0001": "2026-03-02"}
 
 # The embassy's (tiny, fixed) passport register: number -> (full name, date of birth).
 REGISTER: Mapping[str, tuple[str, str]] = {
@@ -53,6 +59,12 @@ def verify_handler(data: Current[Mapping[str, tuple[str, str]]]) -> Handler:
     return verify
 
 
+async def check(request: pb_message.Message, call: Call) -> pb_message.Message:
+    assert isinstance(request, leg.LegalisationQuery)
+    on = LEGALISED.get(request.reference, "")
+    return leg.LegalisationStatus(legalised=bool(on), legalised_on=on)
+
+
 def build(data: Current[Mapping[str, tuple[str, str]]]) -> Mapping[str, Mapping[str, Handler]]:
     """Handlers of every service BE/GOV/EMBASSY-JAKARTA offers."""
-    return {AGENCY_ID: {VERIFY: verify_handler(data)}}
+    return {AGENCY_ID: {VERIFY: verify_handler(data), CHECK: check}}

@@ -1,0 +1,131 @@
+"""The server boundary, written once: a grpc.aio interceptor every g2g server installs.
+
+For each unary call it establishes the caller's identity (the g2g identity of
+the verified client certificate, read by handlers through `caller()`), turns
+a raised `G2GError` into its status + ErrorInfo (g2g_sdk.status, the one
+mapping), answers an unexpected exception with INTERNAL / INTERNAL_ERROR
+after logging only its type and place (its text may quote request data), and
+reports every finished call to an optional observer (metrics). Handlers
+therefore raise; they never pick a status code or call `context.abort`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import grpc
+import structlog
+
+from g2g_sdk import logs, status, tls
+from g2g_sdk.errors import AuthenticationError, G2GError, InternalError
+
+_NO_CALL = AuthenticationError("no call is being handled", reason="NO_PEER_IDENTITY")
+
+_CALLER: contextvars.ContextVar[tls.PartyIdentity | AuthenticationError] = (
+    contextvars.ContextVar("g2g_caller"))
+
+
+def caller() -> tls.PartyIdentity:
+    """The g2g identity of the verified client certificate of the call being handled.
+
+    Raises `AuthenticationError` (NO_PEER_IDENTITY) when the certificate names no
+    party: every check that needs an identity fails closed.
+    """
+    found = _CALLER.get(_NO_CALL)
+    if isinstance(found, AuthenticationError):
+        raise found
+    return found
+
+
+def agency() -> str:
+    """The caller's agency id; a broker or identity-less certificate fails closed."""
+    identity = caller()
+    if identity.kind != "agency":
+        raise AuthenticationError("the peer's certificate does not name an agency",
+                                  reason="NO_PEER_IDENTITY")
+    return identity.id
+
+
+def caller_agency() -> str | None:
+    """The caller's agency id, or None when its certificate names no agency."""
+    found = _CALLER.get(_NO_CALL)
+    return found.id if isinstance(found, tls.PartyIdentity) and found.kind == "agency" else None
+
+
+def _identity(context: Any) -> tls.PartyIdentity | AuthenticationError:
+    try:
+        return tls.peer_identity(context)
+    except AuthenticationError as exc:
+        return exc
+
+
+class CallObserver(Protocol):
+    """Told about every finished unary call (e.g. to count it in metrics)."""
+
+    def __call__(self, method: str, code: grpc.StatusCode, reason: str,
+                 seconds: float) -> None: ...
+
+
+class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Identity, error mapping, fault logging and call accounting for every unary method."""
+
+    def __init__(self, *, party: str, fault_event: str = "rpc_fault",
+                 log_refusals: bool = False, observe: CallObserver | None = None,
+                 domain: str | None = None,
+                 refine: Callable[[G2GError], G2GError] | None = None) -> None:
+        self._party = party  # "broker" or "provider": the logger and the fault message
+        self._log = structlog.get_logger(f"g2g.{party}")
+        self._fault_event = fault_event
+        self._log_refusals = log_refusals
+        self._observe = observe
+        self._domain = domain  # ErrorInfo domain of the statuses sent (None: the default)
+        self._refine = refine  # narrows a refusal to what this party may send
+
+    async def intercept_service(
+            self, continuation: Callable[[Any], Awaitable[grpc.RpcMethodHandler | None]],
+            details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler  # streaming methods (health Watch, reflection) pass untouched
+        inner = handler.unary_unary
+        method: str = details.method
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            return await self._guard(inner, method, request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+    async def _guard(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
+                     context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        token = _CALLER.set(_identity(context))
+        started = time.perf_counter()
+        code, reason = grpc.StatusCode.OK, ""
+        try:
+            return await inner(request, context)
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except grpc.aio.AbortError:
+            code, reason = context.code() or grpc.StatusCode.UNKNOWN, ""
+            raise
+        except G2GError as raised:
+            exc = self._refine(raised) if self._refine is not None else raised
+            code, reason = exc.code, exc.reason
+            if self._log_refusals:
+                self._log.info("rpc_refused", method=method, code=code.name, reason=reason)
+            await status.abort_with(context, exc, self._domain)
+        except Exception as exc:
+            self._log.error(self._fault_event, method=method, **logs.fault_fields(exc))
+            fault = InternalError(f"the {self._party} failed to process this request")
+            code, reason = fault.code, fault.reason
+            await status.abort_with(context, fault, self._domain)
+        finally:
+            _CALLER.reset(token)
+            if self._observe is not None:
+                self._observe(method, code, reason, time.perf_counter() - started)
