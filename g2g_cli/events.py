@@ -240,6 +240,7 @@ def _crossing(args: argparse.Namespace) -> int:
 def _watch_watchlist(args: argparse.Namespace) -> int:
     import signal
 
+    import structlog
     from g2g_sdk.logs import configure
 
     configure("INFO")  # JSON lines on stderr: each swap and how many events it published
@@ -253,6 +254,8 @@ def _watch_watchlist(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         async with publisher:
             alerts = WatchlistAlerts(publisher, live)
+            structlog.get_logger("g2g.events").info("watchlist_events_ready",
+                                                    entries=live.current.listed)
             await asyncio.gather(live.watch(stop), alerts.follow(live, stop))
 
     asyncio.run(run())

@@ -26,7 +26,7 @@ from g2g_sdk.errors import ConfigError
 from g2g_cli import deployment
 
 STARTED_EVENTS = {"broker_started", "adapter_started", "jetstream_ready"}
-READY_EVENTS = {"broker_started", "adapter_ready", "jetstream_ready"}
+READY_EVENTS = {"broker_started", "adapter_ready", "jetstream_ready", "watchlist_events_ready"}
 # Data swaps are shown on their own line above the status line.
 DATA_EVENTS = {
     "data_reloaded": "{adapter}: new data swapped in ({sources})",
@@ -64,6 +64,8 @@ class Child:
     def status(self) -> str:
         if not self.ready.is_set():
             return f"{self.name} …"
+        if not self.ports:  # a child that listens on nothing (the watchlist watcher)
+            return f"{self.name} ready"
         if list(self.ports) == [self.name]:
             return f"{self.name} :{self.ports[self.name]}"
         return f"{self.name} " + ", ".join(f"{agency} :{port}"
@@ -113,6 +115,10 @@ def _children(config_path: Path, workers: int | None = None) -> list[Child]:
         children.append(Child("jetstream", [sys.executable, "-m", "broker.events.embedded",
                                             config.events.url,
                                             str(config.events.embedded_store)]))
+    if config.events is not None:
+        # Immigration publishes a WatchlistEntryChanged for each entry an import changes.
+        children.append(Child("watchlist-events", [*g2g, "events", "--config", str(config_path),
+                                                   "watch-watchlist"]))
     return children
 
 

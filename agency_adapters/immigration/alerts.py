@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import structlog
 from g2g_sdk._gen.g2g.immigration.v1 import events_pb2 as ev
+from g2g_sdk.errors import G2GError
 from g2g_sdk.publisher import Published, Publisher
 
 from agency_adapters.common.datasets import Current, LiveData
@@ -123,8 +124,13 @@ class WatchlistAlerts:
         """One WatchlistEntryChanged per changed entry between two loaded watchlists."""
         out = []
         for change in entry_changes(old.index.records, new.index.records):
-            out.append(await self._publisher.publish(change, purpose=PURPOSE,
-                                                     legal_basis=self._legal_basis))
+            try:
+                out.append(await self._publisher.publish(change, purpose=PURPOSE,
+                                                         legal_basis=self._legal_basis))
+            except G2GError as exc:
+                # The watch goes on; the operator sees which change was not published.
+                log.error("watchlist_change_not_published", entry_id=change.entry_id,
+                          reason=exc.reason, code=exc.code.name)
         return out
 
     async def follow(self, live: LiveData[Watchlist], stop: asyncio.Event) -> None:

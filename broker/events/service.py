@@ -287,7 +287,8 @@ async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
         sub = await broker.bus.subscription(agency.id, types)
     except G2GError as exc:
         await _audit(broker, trace.record("subscribe", broker.clock(), subscriber=peer or "",
-                                          decision="deny", status=exc.code.name,
+                                          decision="deny" if isinstance(exc, PolicyDenied)
+                                          else "", status=exc.code.name,
                                           reason=exc.reason,
                                           policy_version=exc.metadata.get("policy_version",
                                                                           "")))

@@ -9,7 +9,7 @@ from tests.conftest import REPO
 
 
 def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
-    broker, adapters, jetstream = _children(REPO / "config" / "broker.yaml")
+    broker, adapters, jetstream, watcher = _children(REPO / "config" / "broker.yaml")
     assert broker.argv[-4:] == ["broker", "serve", "--config",
                                 str(REPO / "config" / "broker.yaml")]
     serve = adapters.argv[adapters.argv.index("serve") + 1:]
@@ -20,6 +20,9 @@ def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
     # `events.embedded_store` is set: a development nats-server runs for `events.url`.
     assert jetstream.argv[1:4] == ["-m", "broker.events.embedded", "nats://127.0.0.1:7422"]
     assert Path(jetstream.argv[4]).resolve() == REPO / "var" / "jetstream"
+    # Immigration's entry changes are published by a watcher of the same data root.
+    assert watcher.argv[-4:] == ["events", "--config", str(REPO / "config" / "broker.yaml"),
+                                 "watch-watchlist"]
 
 
 def test_the_status_line_names_each_agency_and_its_port() -> None:
