@@ -32,6 +32,7 @@ from g2g_sdk.errors import ConfigError
 from g2g_sdk.provider import Handler, ProviderServer
 from g2g_sdk.registry import Registry, load_registry
 from g2g_sdk.reload import Reloader
+from g2g_sdk.revocation import PeerChecker, RevocationConfig, crl_reloader
 
 from agency_adapters.common.datasets import RELOAD_INTERVAL, AdapterData, Current, LiveData
 from agency_adapters.common.records import RecordError
@@ -147,6 +148,7 @@ async def start_adapters(names: Iterable[str], registry: Registry | Callable[[],
                          listen: str | None = None,
                          data: Mapping[str, Path | None] | None = None,
                          live: Mapping[str, Current[Any]] | None = None,
+                         peer_check: Callable[[bytes | None], object] | None = None,
                          ) -> dict[str, tuple[ProviderServer, int]]:
     """Start every identity of adapters `names`, one server per agency (handlers merged).
 
@@ -155,6 +157,7 @@ async def start_adapters(names: Iterable[str], registry: Registry | Callable[[],
     `live` to already opened data (`open_data`) that the caller keeps refreshing.
     `registry` may be a function returning the live registry (hot reload): the
     servers then verify every call against the registry of that moment.
+    `peer_check` refuses revoked callers (`g2g_sdk.revocation.PeerChecker.check`).
     """
     names = tuple(names)
     merged = merged_handlers(names, data, live=live)
@@ -172,7 +175,8 @@ async def start_adapters(names: Iterable[str], registry: Registry | Callable[[],
             assert agency is not None
             address = listen or agency.endpoint
             assert address is not None
-            server = ProviderServer(pki.load_identity(pki_dir, agency_id), registry, handlers)
+            server = ProviderServer(pki.load_identity(pki_dir, agency_id), registry, handlers,
+                                    peer_check=peer_check)
             port = await server.start(address)
             started[agency_id] = (server, port)
             log.info("adapter_started", adapter=",".join(names), agency=agency_id, port=port)
@@ -198,14 +202,16 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
                 listen: str | None = None,
                 data: Path | Mapping[str, Path | None] | None = None,
                 data_root: Path | None = None,
-                reload_interval: float = RELOAD_INTERVAL) -> None:
+                reload_interval: float = RELOAD_INTERVAL,
+                crls: tuple[Path, ...] = ()) -> None:
     """Run adapters `names` (handlers merged per agency) until SIGINT/SIGTERM.
 
     `data` is one adapter's data directory (with one name) or a {name: dir} map;
     other adapters read ``data_root/<name>`` when `data_root` is set. Changed
     data files are swapped in (checked every `reload_interval` s, and on SIGHUP);
     so is a changed registry (keys of the broker and of consumers; an adapter's
-    own endpoint stays what it bound at start).
+    own endpoint stays what it bound at start) and a changed CRL (`crls`, default
+    `<pki_dir>/crl.pem`): a caller whose certificate it revokes is refused.
     """
     names = (names,) if isinstance(names, str) else tuple(names)
     if isinstance(data, Path):
@@ -214,12 +220,15 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
         data = {names[0]: data}
     registry = Reloader("registry", lambda: load_registry(registry_path, pki_dir),
                         interval=max(reload_interval, 1.0))
+    crl = crl_reloader(RevocationConfig(pki_dir / "ca.crt", crls or (pki_dir / "crl.pem",)),
+                       interval=max(reload_interval, 1.0))
     live = open_data(names, data, data_root)
 
     def current_registry() -> Registry:
         return registry.current
 
-    started = await start_adapters(names, current_registry, pki_dir, listen=listen, live=live)
+    started = await start_adapters(names, current_registry, pki_dir, listen=listen, live=live,
+                                   peer_check=PeerChecker(lambda: crl.current).check)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -228,6 +237,7 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
 
     def reload_now() -> None:
         registry.request_reload()
+        crl.request_reload()
         for source in live.values():
             task = asyncio.create_task(source.refresh(force=True))
             pending.add(task)
@@ -242,8 +252,10 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
     watchers = [asyncio.create_task(source.watch(stop, reload_interval))
                 for source in live.values()]
     registry.start()
+    crl.start()
     await stop.wait()
     await registry.stop()
+    await crl.stop()
     await asyncio.gather(*watchers, *pending)
     for server, _ in started.values():
         await server.stop()

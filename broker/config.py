@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from g2g_sdk import yamlsrc
 from g2g_sdk.envelope import TimeRules
 from g2g_sdk.errors import ConfigError
+from g2g_sdk.revocation import RevocationConfig
 
 if TYPE_CHECKING:
     from broker.audit import AuditConfig
@@ -31,6 +32,10 @@ class Limits:
     max_lifetime_seconds: int = 600
     provider_timeout_seconds: float = 5.0
     max_concurrent_calls: int = 1024
+    # The in-memory replay cache (broker/replay.py): in total, and per sender so
+    # that one sender cannot fill it for everyone.
+    replay_cache_entries: int = 1_000_000
+    replay_cache_per_sender: int = 100_000
     max_concurrent_calls_per_consumer: int = 256
     handshake_timeout_seconds: float = 10.0
     connection_idle_seconds: float = 300.0
@@ -47,6 +52,21 @@ class Limits:
         # gRPC itself refuses anything larger, unaudited; leave room above the
         # envelope limit so oversized envelopes reach the pipeline and get audited.
         return 2 * self.max_envelope_bytes + (64 << 10)
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """Revocation and expiry settings (`trust:`); CRL paths default to `<pki_dir>/crl.pem`."""
+
+    crls: tuple[Path, ...] = ()
+    stale_grace_seconds: int = 0
+    crl_warning_hours: float = 24.0
+    expiry_warning_days: float = 30.0
+    reload_seconds: float = 2.0
+    check_interval_seconds: float = 3600.0
+
+    def crl_files(self, pki_dir: Path) -> tuple[Path, ...]:
+        return self.crls or (pki_dir / "crl.pem",)
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,14 @@ class BrokerConfig:
     """Where `g2g up` adapters and `g2g data import` keep data: ``data_root/<adapter>/``."""
     log_dir: Path = Path("log")
     """Where `g2g up` writes each child's log."""
+    trust: TrustConfig = TrustConfig()
+
+    def revocation(self) -> RevocationConfig:
+        """Where the CA certificate and CRLs are, for g2g_sdk.revocation."""
+        return RevocationConfig(
+            ca_file=self.pki_dir / "ca.crt", crl_files=self.trust.crl_files(self.pki_dir),
+            stale_grace=timedelta(seconds=self.trust.stale_grace_seconds),
+            crl_warning=timedelta(hours=self.trust.crl_warning_hours))
     events: EventsConfig | None = None
     """The `events:` section (broker/events/config.py); None: no Events service."""
 
@@ -81,7 +109,8 @@ _LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_secon
                  "provider_timeout_seconds", "max_concurrent_calls",
                  "max_concurrent_calls_per_consumer", "handshake_timeout_seconds",
                  "connection_idle_seconds", "connection_max_age_seconds",
-                 "connection_age_grace_seconds"}
+                 "connection_age_grace_seconds", "replay_cache_entries",
+                 "replay_cache_per_sender"}
 
 
 _OPS_FIELDS = {"listen", "drain_seconds"}
@@ -122,6 +151,10 @@ def _limits(node: yamlsrc.Node) -> Limits:
                                             defaults.connection_max_age_seconds),
         connection_age_grace_seconds=_seconds(fields, "connection_age_grace_seconds",
                                               defaults.connection_age_grace_seconds),
+        replay_cache_entries=fields["replay_cache_entries"].int(minimum=1)
+        if "replay_cache_entries" in fields else defaults.replay_cache_entries,
+        replay_cache_per_sender=fields["replay_cache_per_sender"].int(minimum=1)
+        if "replay_cache_per_sender" in fields else defaults.replay_cache_per_sender,
     )
 
 
@@ -132,6 +165,26 @@ def _seconds(fields: dict[str, yamlsrc.Node], name: str, default: float) -> floa
     if value <= 0:
         raise fields[name].error(f"{name} must be positive")
     return value
+
+
+_TRUST_FIELDS = {"crls", "stale_grace_seconds", "crl_warning_hours", "expiry_warning_days",
+                 "reload_seconds", "check_interval_seconds"}
+
+
+def _trust(node: yamlsrc.Node, base: Path) -> TrustConfig:
+    fields = node.mapping(allowed=_TRUST_FIELDS)
+    defaults = TrustConfig()
+    return TrustConfig(
+        crls=tuple(base / p for p in fields["crls"].str_list()) if "crls" in fields else (),
+        stale_grace_seconds=fields["stale_grace_seconds"].int(minimum=0)
+        if "stale_grace_seconds" in fields else defaults.stale_grace_seconds,
+        crl_warning_hours=_seconds(fields, "crl_warning_hours", defaults.crl_warning_hours),
+        expiry_warning_days=_seconds(fields, "expiry_warning_days",
+                                     defaults.expiry_warning_days),
+        reload_seconds=_seconds(fields, "reload_seconds", defaults.reload_seconds),
+        check_interval_seconds=_seconds(fields, "check_interval_seconds",
+                                        defaults.check_interval_seconds),
+    )
 
 
 def load_config(path: Path) -> BrokerConfig:
@@ -145,7 +198,7 @@ def load_config(path: Path) -> BrokerConfig:
     base = path.resolve().parent
     top = root.mapping(
         allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits", "ops",
-                 "adapters", "log_dir", "events"},
+                 "adapters", "log_dir", "trust", "events"},
         required={"broker", "registry", "pki_dir", "policies"})
     broker = top["broker"].mapping(allowed={"listen", "instance_id", "workers"},
                                    required={"listen"})
@@ -164,5 +217,6 @@ def load_config(path: Path) -> BrokerConfig:
         source=str(path),
         data_root=base / (adapters["data_root"].str() if "data_root" in adapters else "data"),
         log_dir=base / (top["log_dir"].str() if "log_dir" in top else "log"),
+        trust=_trust(top["trust"], base) if "trust" in top else TrustConfig(),
         events=parse_events_config(top.get("events"), base),
     )

@@ -1,7 +1,8 @@
 """The broker's request path, one small function per step, in this order:
 
-    authenticate (mTLS identity) → size → parse envelope → sender's keys from the
-    TLS identity → open: signature over the raw header bytes, then parse header →
+    authenticate (mTLS identity) → certificate status (CRL, published) → size →
+    parse envelope → sender's keys from the TLS identity → open: signature over
+    the raw header bytes, then parse header →
     kind → header sender = TLS identity → key valid → payload digest → freshness →
     replay → service → schema → policy → rate limit → audit request (durable) →
     forward with attestation → verify response → audit outcome
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 import uuid
 from collections import Counter
@@ -33,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import envelope, fieldmask, logs, schema
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
@@ -107,6 +111,9 @@ class Broker:
     # Exchanges answered, by status code name; `g2g broker serve` reports it
     # periodically so the OK path needs no log line of its own.
     tally: Counter[str] = field(default_factory=Counter)
+    # Checks the caller's certificate against the live CRLs and returns it parsed
+    # (g2g_sdk.revocation.PeerChecker); None skips the check (unit tests only).
+    peer_check: Callable[[bytes | None], x509.Certificate] | None = None
     # Stage timings and outcomes for the metrics (broker/metrics.py); none by default.
     observe: ExchangeObserver = NO_OBSERVER
 
@@ -203,6 +210,25 @@ def authenticate(peer: str | None) -> str:
     return peer
 
 
+def check_peer(broker: Broker, pem: bytes | None, consumer: str, registry: Registry) -> None:
+    """The caller's certificate: not expired, not revoked, status known, and published."""
+    if broker.peer_check is not None:
+        check_certificate(broker.peer_check(pem), consumer, registry)
+
+
+def check_certificate(cert: x509.Certificate, consumer: str, registry: Registry) -> None:
+    """When the CA publishes the agency's certificates, the caller's must be one of them."""
+    agency = registry.agency(consumer)
+    if agency is None or not agency.certificates:
+        return  # not registered (registered_sender says so) or nothing published: CA + CRL decide
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    if all(c.sha256 != fingerprint for c in agency.certificates):
+        raise AuthenticationError(
+            f"the client certificate (serial {cert.serial_number:x}) is not one the "
+            f"federation CA published for {consumer}", reason="CERT_UNKNOWN",
+            metadata={"serial": f"{cert.serial_number:x}"})
+
+
 def registered_sender(consumer: str, registry: Registry) -> Agency:
     """The registry entry of the TLS-identified consumer: whose keys must have signed."""
     agency = registry.agency(consumer)
@@ -296,12 +322,17 @@ def _invalid(check: str, message: str, **extra: str) -> ProviderResponseInvalid:
 # --- the pipeline ------------------------------------------------------------
 
 async def handle_call(raw: bytes, peer: str | None, broker: Broker,
-                      time_remaining: TimeRemaining = _no_deadline) -> envelope_pb2.Envelope:
-    """Run one Exchange.Call (its request bytes as received) through every step; audit it."""
+                      time_remaining: TimeRemaining = _no_deadline,
+                      peer_cert: bytes | None = None) -> envelope_pb2.Envelope:
+    """Run one Exchange.Call (its request bytes as received) through every step; audit it.
+
+    `peer_cert` is the caller's PEM certificate from the TLS session.
+    """
     trust = broker.trust()
     trace = Trace(observe=broker.observe, registry_version=trust.version)
     try:
         trace.consumer = authenticate(peer)
+        check_peer(broker, peer_cert, trace.consumer, trust.registry)
         env = envelope.parse_envelope(raw, broker.limits.max_envelope_bytes)
         trace.request_digest = envelope.sha256(env.header).hex()
         sender = registered_sender(trace.consumer, trust.registry)

@@ -12,41 +12,62 @@ are refused rather than old ids forgotten (fail closed).
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from g2g_sdk.errors import ReplayError
+from g2g_sdk.errors import RateLimited, ReplayError
 
 from broker.typing import Clock, ReplayGuard
 
 
 class MemoryReplayGuard:
-    """Process-local replay cache with expiry."""
+    """Process-local replay cache with expiry, bounded in total and per sender.
 
-    def __init__(self, clock: Clock, max_entries: int = 1_000_000) -> None:
+    Past either bound a new message is refused (`RESOURCE_EXHAUSTED` /
+    `REPLAY_CACHE_FULL`, metadata `scope` = `sender` or `broker`) rather than an
+    old id forgotten. The per-sender bound keeps one sender, however fast, from
+    filling the cache for everyone: it is refused alone.
+    """
+
+    def __init__(self, clock: Clock, max_entries: int = 1_000_000,
+                 max_per_sender: int = 100_000) -> None:
         self._clock = clock
         self._max = max_entries
-        self._seen: dict[str, datetime] = {}
-        self._expiry: list[tuple[datetime, str]] = []
+        self._max_per_sender = max_per_sender
+        self._seen: dict[tuple[str, str], datetime] = {}
+        self._per_sender: Counter[str] = Counter()
+        self._expiry: list[tuple[datetime, str, str]] = []
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    async def claim(self, key: str, expires_at: datetime) -> bool:
+    async def claim(self, sender: str, message_id: str, expires_at: datetime) -> bool:
         self._evict(self._clock())
+        key = (sender, message_id)
         if key in self._seen:
             return False
+        if self._per_sender[sender] >= self._max_per_sender:
+            raise _full("this sender has too many messages in flight; try again shortly",
+                        "sender")
         if len(self._seen) >= self._max:
-            raise ReplayError("replay cache is full; try again shortly",
-                              reason="REPLAY_CACHE_FULL")
+            raise _full("replay cache is full; try again shortly", "broker")
         self._seen[key] = expires_at
-        heapq.heappush(self._expiry, (expires_at, key))
+        self._per_sender[sender] += 1
+        heapq.heappush(self._expiry, (expires_at, sender, message_id))
         return True
 
     def _evict(self, now: datetime) -> None:
         while self._expiry and self._expiry[0][0] < now:
-            _, key = heapq.heappop(self._expiry)
-            self._seen.pop(key, None)
+            _, sender, message_id = heapq.heappop(self._expiry)
+            if self._seen.pop((sender, message_id), None) is not None:
+                self._per_sender[sender] -= 1
+                if not self._per_sender[sender]:
+                    del self._per_sender[sender]
+
+
+def _full(message: str, scope: str) -> RateLimited:
+    return RateLimited(message, reason="REPLAY_CACHE_FULL", metadata={"scope": scope})
 
 
 def replayed(message_id: str) -> ReplayError:
@@ -73,12 +94,8 @@ def claim(sender: str, message_id: str, keep_until: datetime) -> Claim:
     return Claim(f"{sender} {message_id}", int(keep_until.timestamp()) + 1, message_id)
 
 
-def _key(sender: str, message_id: str) -> str:
-    return f"{sender}\x00{message_id}"
-
-
 async def check_replay(guard: ReplayGuard, sender: str, message_id: str,
                        keep_until: datetime) -> None:
     """Raise ReplayError if `sender` already used `message_id` within the window."""
-    if not await guard.claim(_key(sender, message_id), keep_until):
+    if not await guard.claim(sender, message_id, keep_until):
         raise replayed(message_id)

@@ -16,11 +16,11 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import structlog
-from g2g_sdk import boundary, keys, logs, pki, tls
+from g2g_sdk import boundary, keys, logs, pki, revocation, tls
 from g2g_sdk._gen.g2g.v1 import (
     broker_pb2,
     broker_pb2_grpc,
@@ -30,6 +30,7 @@ from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
 from g2g_sdk.errors import G2GError, StartupError, UnknownServiceError
 from g2g_sdk.registry import Registry
 from g2g_sdk.reload import Reloader
+from g2g_sdk.revocation import CrlState, crl_reloader
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import generate_latest
@@ -38,6 +39,7 @@ from broker import pipeline, workers
 from broker.admission import Gate
 from broker.audit import AuditStore, open_store
 from broker.config import BrokerConfig, Limits
+from broker.expiry import ExpiryMonitor
 from broker.forward import ProviderClients
 from broker.metrics import BrokerMetrics, certificate_expiry
 from broker.opsport import OpsPort, start_ops_port
@@ -72,7 +74,8 @@ class ExchangeServicer:
             raise
         with self._gate.admit(peer or ""):
             return await pipeline.handle_call(request, peer, self._broker,
-                                              context.time_remaining)
+                                              context.time_remaining,
+                                              revocation.peer_certificate(context))
 
 
 def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
@@ -158,12 +161,15 @@ class RunningBroker:
     gate: Gate
     health: health.aio.HealthServicer
     registry: Reloader[Trust]
+    crls: Reloader[CrlState]
+    monitor: ExpiryMonitor
     certificates: dict[str, bytes] = field(default_factory=dict)
     _closers: list[object] = field(default_factory=list)
 
     def request_reload(self) -> None:
-        """Re-read the registry and the policies now (SIGHUP)."""
+        """Re-read the registry, the CRLs and the policies now (SIGHUP)."""
         self.registry.request_reload()
+        self.crls.request_reload()
         self.watcher.request_reload()
 
     def readiness(self) -> list[str]:
@@ -219,6 +225,8 @@ class RunningBroker:
         await self.server.stop(grace)
         await self.watcher.stop()
         await self.registry.stop()
+        await self.crls.stop()
+        await self.monitor.stop()
         for closer in self._closers:
             await closer.close()  # type: ignore[attr-defined]
         await self.audit.close()
@@ -244,6 +252,9 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     if registry is not None and endpoints is None:
         endpoints = {a.id: a.endpoint for a in registry.agencies.values() if a.endpoint}
     trust = load_trust(config.registry, config.pki_dir, endpoints)
+    # Fail closed at start-up too: no valid, fresh CRL of the federation CA, no broker.
+    crls = crl_reloader(config.revocation(), interval=config.trust.reload_seconds,
+                        clock=clock)
     identity = pki.load_identity(config.pki_dir, "broker")
     log_key = keys.load_private_key(config.pki_dir / "broker" / "log.key")
     log_secret_path = config.pki_dir / "broker" / "log-secret"
@@ -280,9 +291,11 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     broker = pipeline.Broker(
         broker_id=trust.registry.broker_id, instance_id=config.instance_id,
         trust=current_trust, policies=current_policies, audit=audit,
-        replay=MemoryReplayGuard(clock), forward=clients, signing_key=identity.signing_key,
+        replay=MemoryReplayGuard(clock, config.limits.replay_cache_entries,
+                                 config.limits.replay_cache_per_sender),
+        forward=clients, signing_key=identity.signing_key,
         log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock,
-        observe=metrics)
+        observe=metrics, peer_check=revocation.PeerChecker(lambda: crls.current, clock).check)
     server = grpc.aio.server(interceptors=[boundary.Boundary(
         party="broker", fault_event="server_fault", observe=metrics.rpc)],
         options=[*server_options(config.limits),
@@ -293,11 +306,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     broker_pb2_grpc.add_CatalogServicer_to_server(
         CatalogServicer(current_catalog, current_policies), server)
     _add_audit_service(server, audit, current_registry, broker.log_secret)
-    closers: list[object] = [clients]
-    service_names = list(_SERVICE_NAMES)
-    if config.events is not None:
-        closers.append(await _add_events_service(server, config, broker))
-        service_names.append("g2g.v1.Events")
+    closers, service_names = await _add_optional_services(server, config, broker, clients)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
@@ -312,6 +321,12 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     await server.start()
     watcher.start()
     registry_watch.start()
+    crls.start()
+    monitor = ExpiryMonitor(
+        lambda: (registry_watch.current.registry, crls.current), identity.tls_cert_pem,
+        window=timedelta(days=config.trust.expiry_warning_days),
+        interval=config.trust.check_interval_seconds, clock=clock)
+    monitor.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("broker_started" if worker is None else "worker_started", port=port,
@@ -319,7 +334,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
              registry_version=trust.version, services=len(trust.catalog.services))
     return RunningBroker(server=server, port=port, broker=broker, audit=audit,
                          watcher=watcher, registry=registry_watch, metrics=metrics,
-                         gate=gate, health=health_servicer,
+                         gate=gate, health=health_servicer, crls=crls, monitor=monitor,
                          certificates={"broker-tls": identity.tls_cert_pem,
                                        "federation-ca": identity.ca_pem},
                          _closers=closers)
@@ -345,13 +360,20 @@ def server_options(limits: Limits) -> list[tuple[str, int]]:
     ]
 
 
-async def _add_events_service(server: grpc.aio.Server, config: BrokerConfig,
-                              broker: pipeline.Broker) -> object:
-    """Connect to JetStream (in the background) and serve g2g.v1.Events; returns its closer."""
-    from broker.events.service import add_events_service
+async def _add_optional_services(server: grpc.aio.Server, config: BrokerConfig,
+                                 broker: pipeline.Broker, clients: ProviderClients
+                                 ) -> tuple[list[object], list[str]]:
+    """The configured optional services (g2g.v1.Events when `events:` is set): what to
+    close with the broker, and every service name served."""
+    closers: list[object] = [clients]
+    names = list(_SERVICE_NAMES)
+    if config.events is not None:
+        from broker.events.service import add_events_service
 
-    assert config.events is not None
-    return await add_events_service(server, config.events, broker)
+        # Connects to JetStream in the background: the broker serves exchanges meanwhile.
+        closers.append(await add_events_service(server, config.events, broker))
+        names.append("g2g.v1.Events")
+    return closers, names
 
 
 def _add_audit_service(server: grpc.aio.Server, audit: AuditStore,

@@ -56,8 +56,8 @@ def registry_reloader(path: Path, pki_dir: Path, initial: Trust, policies: Polic
     """
     compiled: dict[str, PolicySet] = {}
 
-    def accept(trust: Trust) -> None:
-        if trust is not initial:
+    def accept(old: Trust | None, trust: Trust) -> None:
+        if old is not None:
             compiled[trust.version] = policies.compile_for(trust.registry, trust.catalog)
         store(trust.version, trust.registry.sources)
 

@@ -13,8 +13,11 @@ Clock = Callable[[], datetime]
 class ReplayGuard(Protocol):
     """Remembers message ids until they expire; shared by all workers where configured."""
 
-    async def claim(self, key: str, expires_at: datetime) -> bool:
-        """True if `key` was not seen before (and is now claimed), False on a replay."""
+    async def claim(self, sender: str, message_id: str, expires_at: datetime) -> bool:
+        """True if `sender` did not use `message_id` before (now claimed), False on a replay.
+
+        Raises `RateLimited` / REPLAY_CACHE_FULL when it cannot remember one more.
+        """
         ...
 
 

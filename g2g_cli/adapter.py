@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        metavar="SECONDS",
                        help="seconds between checks for changed data files, 0.05..3600 "
                             f"(default {RELOAD_INTERVAL:g}; SIGHUP: now)")
+    serve.add_argument("--crl", action="append", default=[], type=Path, metavar="FILE",
+                       help="the federation CA's CRL (repeatable; default <pki-dir>/crl.pem); "
+                            "reloaded when it changes")
     serve.add_argument("--log-level", default="INFO",
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                        help="log level of the JSON lines on stderr (default INFO)")
@@ -67,7 +70,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from g2g_sdk.logs import configure
+    from g2g_sdk.logs import configure, json_stderr
 
     from agency_adapters.runner import load, serve
 
@@ -75,9 +78,10 @@ def _serve(args: argparse.Namespace) -> int:
         load(name)  # an unknown name fails here, listing what is installed
     where = deployment.world(args)
     configure(args.log_level)
+    json_stderr()  # gRPC's own lines and any traceback become JSON events too
     asyncio.run(serve(args.name, where.registry, where.pki_dir, listen=args.listen,
                       data=_data_paths(args.name, args.data), data_root=args.data_root,
-                      reload_interval=args.reload_interval))
+                      reload_interval=args.reload_interval, crls=tuple(args.crl)))
     return 0
 
 

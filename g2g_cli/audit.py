@@ -200,7 +200,6 @@ def open_log(args: argparse.Namespace) -> Iterator[_Log]:
 
 @contextmanager
 def _remote(args: argparse.Namespace) -> Iterator[_Log]:
-    from g2g_sdk import pki
     from g2g_sdk.registry import load_registry
 
     from g2g_cli.audit_remote import RemoteLog, Subject
@@ -213,7 +212,8 @@ def _remote(args: argparse.Namespace) -> Iterator[_Log]:
                           "publishes it as log.pub or a vkey)")
     key = _trusted_key(key_text)
     reader = RemoteLog(
-        args.broker or registry.broker_endpoint, pki.load_identity(where.pki_dir, args.auditor),
+        args.broker or registry.broker_endpoint,
+        deployment.identity(where, registry, args.auditor),
         key, broker_id=registry.broker_id,
         subject=Subject(full_name=getattr(args, "name", ""),
                         date_of_birth=getattr(args, "dob", ""),

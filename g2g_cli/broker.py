@@ -32,13 +32,14 @@ def _serve(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from g2g_sdk.errors import ConfigError
-    from g2g_sdk.logs import configure
+    from g2g_sdk.logs import configure, json_stderr
 
     from broker.config import load_config
     from broker.server import serve
     from broker.workers import supervise
 
     configure(args.log_level)
+    json_stderr()  # gRPC's own lines and any traceback become JSON events too
     config_path = deployment.find_config(args.config)
     config = load_config(config_path)
     if args.listen:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from g2g_sdk import ConsumerClient, ProviderServer, pki
 from g2g_sdk.registry import Registry, load_registry
+from g2g_sdk.reload import Reloader
+from g2g_sdk.revocation import CrlState, PeerChecker, crl_reloader
 
 from agency_adapters.runner import names, start_adapters
 from broker.config import BrokerConfig, load_config
@@ -33,7 +35,17 @@ class LocalFederation:
     config: BrokerConfig
     broker: RunningBroker
     providers: dict[str, tuple[ProviderServer, int]] = field(default_factory=dict)
+    # The adapters' live views of the registry and the CRLs, as `g2g adapter serve` has.
+    adapter_registry: Reloader[Registry] | None = None
+    adapter_crls: Reloader[CrlState] | None = None
     _clients: list[ConsumerClient] = field(default_factory=list)
+
+    async def reload_trust(self) -> list[bool]:
+        """Re-read registry and CRLs now in the broker and the adapters (what SIGHUP does),
+        waiting for each; which swapped (broker registry, broker CRLs, adapters' …)."""
+        reloaders = (self.broker.registry, self.broker.crls, self.adapter_registry,
+                     self.adapter_crls)
+        return [await r.reload() for r in reloaders if r is not None]
 
     @property
     def address(self) -> str:
@@ -51,6 +63,9 @@ class LocalFederation:
         await self.broker.stop(grace=1.0)
         for server, _ in self.providers.values():
             await server.stop(grace=0.5)
+        for reloader in (self.adapter_registry, self.adapter_crls):
+            if reloader is not None:
+                await reloader.stop()
 
 
 def write_config(work_dir: Path, *, pki_dir: Path, policies: Path = POLICIES,
@@ -85,16 +100,22 @@ async def start_federation(work_dir: Path, *, pki_dir: Path | None = None,
         pki.init_pki(registry_path, pki_dir)
     config = load_config(config_path or write_config(work_dir, pki_dir=pki_dir,
                                                      registry=registry_path))
-    registry = load_registry(config.registry, pki_dir)
+    adapter_registry = Reloader("registry", lambda: load_registry(config.registry, pki_dir))
+    adapter_crls = crl_reloader(config.revocation())
+    registry = adapter_registry.current
     # Adapters serving the same agency (immigration and consular both serve
     # ID/GOV/IMIGRASI) share that agency's one server: handlers are merged.
     providers = await start_adapters(
-        adapters if adapters is not None else names(), registry, pki_dir,
-        listen="127.0.0.1:0")
+        adapters if adapters is not None else names(), lambda: adapter_registry.current,
+        pki_dir, listen="127.0.0.1:0",
+        peer_check=PeerChecker(lambda: adapter_crls.current).check)
+    adapter_registry.start()
+    adapter_crls.start()
     bound = ({agency: f"127.0.0.1:{port}" for agency, (_, port) in providers.items()}
              | (endpoints or {}))
     registry = registry.with_endpoints(bound)
     running = (await start_broker(config, endpoints=bound) if clock is None
                else await start_broker(config, endpoints=bound, clock=clock))
     return LocalFederation(work_dir=work_dir, pki_dir=pki_dir, registry=registry,
-                           config=config, broker=running, providers=providers)
+                           config=config, broker=running, providers=providers,
+                           adapter_registry=adapter_registry, adapter_crls=adapter_crls)

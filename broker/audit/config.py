@@ -16,6 +16,7 @@ class AuditConfig:
     backend: Literal["sqlite", "postgres"] = "sqlite"
     path: Path = Path("var/audit.db")
     dsn: str = ""
+    password_file: Path | None = None  # PostgreSQL only; else libpq's PGPASSWORD/PGPASSFILE
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 10.0
     origin: str = "g2g-dev/audit"
@@ -23,8 +24,8 @@ class AuditConfig:
     synchronous: Literal["full", "normal"] = "full"  # SQLite only; see docs/AUDIT.md
 
 
-_FIELDS = {"backend", "path", "dsn", "checkpoint_every", "checkpoint_seconds", "origin",
-           "reconnect_seconds", "synchronous"}
+_FIELDS = {"backend", "path", "dsn", "password_file", "checkpoint_every", "checkpoint_seconds",
+           "origin", "reconnect_seconds", "synchronous"}
 
 
 def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
@@ -46,6 +47,8 @@ def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
     if backend == "sqlite":
         if "dsn" in f:
             raise f["dsn"].error("the sqlite backend takes a path, not a dsn")
+        if "password_file" in f:
+            raise f["password_file"].error("password_file is a postgres setting")
         path = base / f["path"].str() if "path" in f else base / "audit.db"
         synchronous: Literal["full", "normal"] = defaults.synchronous
         if "synchronous" in f:
@@ -60,5 +63,7 @@ def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
         if "synchronous" in f:
             raise f["synchronous"].error(
                 "synchronous is an SQLite setting; PostgreSQL commits follow the server's")
-        return AuditConfig(backend="postgres", dsn=f["dsn"].str(), **common)
+        password_file = base / f["password_file"].str() if "password_file" in f else None
+        return AuditConfig(backend="postgres", dsn=f["dsn"].str(), password_file=password_file,
+                           **common)
     raise f["backend"].error("backend is 'sqlite' or 'postgres'")

@@ -17,6 +17,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
+from g2g_sdk.errors import AuditUnavailable, ConfigError
+from g2g_sdk.keys import check_private_mode
+
 from broker.audit.config import AuditConfig
 
 TABLES = """
@@ -97,7 +100,7 @@ class SQLite:
     name: str = "sqlite"
 
     def connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                timeout=30.0)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -122,16 +125,44 @@ class SQLite:
         return f"sqlite:{self.path}"
 
 
+def _private_file(path: Path) -> None:
+    """Create the log's directory (0700) and file (0600) before SQLite opens it.
+
+    SQLite gives the -wal and -shm files the database file's mode, so all three
+    are private; a log created earlier with a looser mode is tightened.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Only a file that does not exist yet is opened here: closing any descriptor of
+    # a database file drops every POSIX lock this process holds on it, including
+    # those of open SQLite connections (which then lose commits to other readers).
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+
+
 @dataclass(frozen=True)
 class Postgres:
     dsn: str
+    password_file: Path | None = None
     name: str = "postgres"
     LOCK_ID = 0x6732_6761_7564  # "g2gaud": one advisory lock serialises all writers
 
     def connect(self) -> Any:
+        """Connect (libpq also reads PGPASSWORD / PGPASSFILE); errors never quote the DSN."""
         import psycopg
 
-        conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+        # A keyword given to connect overrides the same one in the DSN.
+        extra: dict[str, Any] = {"password": self._password()} if self.password_file else {}
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10, **extra)
+        except psycopg.Error as exc:
+            raise AuditUnavailable(f"cannot connect to the audit database: "
+                                   f"{_connect_failure(exc, self.dsn)}") from None
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (self.LOCK_ID,))
             try:
@@ -155,6 +186,47 @@ class Postgres:
     def describe(self) -> str:
         return "postgres"
 
+    def _password(self) -> str:
+        """The password in `password_file` (first line), read at every connect."""
+        assert self.password_file is not None
+        try:
+            check_private_mode(self.password_file)
+            return self.password_file.read_text(encoding="utf-8").split("\n", 1)[0]
+        except OSError as exc:
+            raise ConfigError(f"cannot read the audit database password: {exc.strerror}",
+                              file=str(self.password_file), field="audit.password_file") \
+                from None
+
+
+def _connect_failure(exc: Exception, dsn: str) -> str:
+    """Why a connection failed, without the DSN or anything from it.
+
+    libpq's own connection errors (refused, authentication failed) name host and
+    user, never the password; a DSN it cannot parse is quoted back in fragments,
+    so for those only the type is said.
+    """
+    import psycopg
+
+    sqlstate = getattr(exc, "sqlstate", None)
+    where = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+    if isinstance(exc, psycopg.OperationalError):
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if text and dsn not in text and not _quotes_secret(text, dsn):
+            return f"{text}{where}"
+    if isinstance(exc, psycopg.ProgrammingError):
+        return "the dsn is not a valid libpq connection string (not shown: it may hold a password)"
+    return f"{type(exc).__name__}{where}"
+
+
+def _quotes_secret(text: str, dsn: str) -> bool:
+    import psycopg
+
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(dsn).get("password")
+    except psycopg.Error:
+        return True
+    return bool(password) and str(password) in text
+
 
 class _NoLock(contextlib.nullcontext[None]):
     def close(self) -> None:
@@ -163,5 +235,5 @@ class _NoLock(contextlib.nullcontext[None]):
 
 def dialect_for(config: AuditConfig) -> SQLite | Postgres:
     if config.backend == "postgres":
-        return Postgres(config.dsn)
+        return Postgres(config.dsn, config.password_file)
     return SQLite(config.path, config.synchronous)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -471,9 +472,13 @@ async def open_store(config: AuditConfig, *, log_key: Ed25519PrivateKey,
     dialect: Dialect = dialect_for(config)
     try:
         return await asyncio.to_thread(AuditStore, dialect, config, log_key, instance_id)
+    except G2GError:
+        raise  # already says why, without the DSN (dialect.Postgres.connect)
     except Exception as exc:
+        # An SQLite error names the file at most; a database's text is never echoed.
+        text = str(exc) if isinstance(exc, (sqlite3.Error, OSError)) else ""
         raise AuditUnavailable(f"cannot open the audit log ({dialect.describe()}): "
-                               f"{type(exc).__name__}: {exc}") from None
+                               f"{type(exc).__name__}" + (f": {text}" if text else "")) from None
 
 
 def _db_error(exc: Exception) -> dict[str, str]:

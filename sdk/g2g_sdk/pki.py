@@ -45,7 +45,8 @@ def party_dir(pki_dir: Path, agency_id: str) -> Path:
     return pki_dir / "agencies" / registry.slug(agency_id)
 
 
-def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """PKCS#8 PEM of an EC private key (written 0600 by keys.write_private)."""
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
@@ -75,7 +76,7 @@ def _ensure_ca(out: Path, now: dt.datetime) -> tuple[x509.Certificate, ec.Ellipt
                 data_encipherment=False, key_agreement=False, key_cert_sign=True,
                 crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
             .sign(key, hashes.SHA256()))
-    keys.write_private(key_path, _private_pem(key))
+    keys.write_private(key_path, private_pem(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
@@ -99,11 +100,20 @@ def _issue_tls(directory: Path, kind: tls.Kind, party_id: str, ca: x509.Certific
     if key_path.exists() and cert_path.exists() and _has_identity(cert_path, kind, party_id):
         return
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name(party_id))
-            .issuer_name(ca.subject).public_key(key.public_key())
+    cert = issue_certificate(key.public_key(), kind, party_id, ca, ca_key, now)
+    keys.write_private(key_path, private_pem(key))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def issue_certificate(public_key: ec.EllipticCurvePublicKey, kind: tls.Kind, party_id: str,
+                      ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+                      now: dt.datetime, days: int = CERT_DAYS) -> x509.Certificate:
+    """A federation TLS certificate for `public_key` naming the party (identity SANs)."""
+    return (x509.CertificateBuilder().subject_name(_name(party_id))
+            .issuer_name(ca.subject).public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=CERT_DAYS))
+            .not_valid_after(now + dt.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName([
                 x509.UniformResourceIdentifier(tls.identity_uri(kind, party_id)),
@@ -114,8 +124,6 @@ def _issue_tls(directory: Path, kind: tls.Kind, party_id: str, ca: x509.Certific
                                                   ExtendedKeyUsageOID.CLIENT_AUTH]),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
-    keys.write_private(key_path, _private_pem(key))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _ensure_signing(directory: Path, stem: str = "signing") -> None:
@@ -153,6 +161,13 @@ def init_pki(registry_path: Path, out_dir: Path, force: bool = False) -> list[Pa
         directory.mkdir(parents=True, exist_ok=True)
         _issue_tls(directory, "agency", agency_id, ca, ca_key, now)
         _ensure_signing(directory, "signing")
+    # The CA's CRL (reissued once half its life is gone) and what it publishes for the
+    # registry: every party's current signing key and certificate (docs/PKI.md).
+    from g2g_sdk import ca as dev_ca
+
+    dev_ca.ensure_crl(out_dir, now)
+    dev_ca.publish_all(out_dir, [BROKER, *(a for a, _, _ in
+                                           registry.read_agency_ids(registry_path))])
     return sorted(p for p in out_dir.rglob("*") if p.is_file() and p not in before)
 
 

@@ -29,7 +29,7 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from g2g_sdk import boundary, envelope, errors, fieldmask, schema, status, tls
+from g2g_sdk import boundary, envelope, errors, fieldmask, revocation, schema, status, tls
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -82,9 +82,13 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
 
     def __init__(self, identity: Identity, registry: Registry | Callable[[], Registry],
                  handlers: Mapping[str, Handler], *, time_rules: TimeRules | None = None,
-                 clock: Callable[[], datetime] = _now) -> None:
+                 clock: Callable[[], datetime] = _now,
+                 peer_check: Callable[[bytes | None], object] | None = None) -> None:
         """`registry` is a Registry, or a function returning the live one (hot reload:
-        `g2g_sdk.reload.Reloader`); each call reads it once."""
+        `g2g_sdk.reload.Reloader`); each call reads it once. `peer_check` refuses a
+        caller certificate that is revoked or of unknown status
+        (`g2g_sdk.revocation.PeerChecker.check`)."""
+        self._peer_check = peer_check
         self._identity = identity
         self._registry: Callable[[], Registry] = (
             registry if callable(registry) else lambda: registry)
@@ -133,6 +137,8 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         # contract lets a provider use (`_contract`), and an adapter's bug INTERNAL_ERROR
         # (its text may quote the request, so it never reaches the log or the broker),
         # in the boundary interceptor installed by `start`; the broker audits the status.
+        if self._peer_check is not None:
+            self._peer_check(revocation.peer_certificate(context))
         return await self.handle(request, boundary.caller())
 
     async def handle(self, request: provider_pb2.ProviderRequest,

@@ -318,16 +318,28 @@ def _pki_key(pki_dir: Path | None, where: yamlsrc.Node, files: dict[str, bytes |
     return {keys.keyid(key): KeyInfo(keyid=keys.keyid(key), key=key)}
 
 
-def _merged(where: yamlsrc.Node, inline: dict[str, KeyInfo],
+def _merged(inline: dict[str, KeyInfo],
             published: dict[str, KeyInfo] | None) -> dict[str, KeyInfo]:
-    """Inline keys plus the CA's published ones; the same key twice must agree."""
+    """Inline keys plus the CA's published ones. A key in both gets the stricter of each
+    time (latest not_before, earliest not_after and revoked_at): either source can
+    restrict a key, neither can widen what the other says."""
     merged = dict(inline)
     for kid, info in (published or {}).items():
-        if kid in merged and merged[kid] != info:
-            raise where.error(f"key {kid[:16]} is listed inline and in {PUBLISHED} with "
-                              "different validity")
-        merged[kid] = info
+        other = merged.get(kid)
+        merged[kid] = info if other is None else KeyInfo(
+            keyid=kid, key=info.key,
+            not_before=_latest(info.not_before, other.not_before),
+            not_after=_earliest(info.not_after, other.not_after),
+            revoked_at=_earliest(info.revoked_at, other.revoked_at))
     return merged
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def _party_keys(fields: dict[str, yamlsrc.Node], published: dict[str, KeyInfo] | None,
@@ -335,7 +347,7 @@ def _party_keys(fields: dict[str, yamlsrc.Node], published: dict[str, KeyInfo] |
                 *, required: bool) -> dict[str, KeyInfo]:
     """A party's keys: inline and published; with neither, the PKI's `signing.pub`."""
     inline = _keys_from(fields["signing_keys"]) if "signing_keys" in fields else {}
-    merged = _merged(fields["id"], inline, published)
+    merged = _merged(inline, published)
     if merged or "signing_keys" in fields:
         return merged
     return _pki_key(pki_dir, fields["id"], files, *legacy, required=required)

@@ -57,14 +57,15 @@ class Reloader(Generic[T]):
     """The live value of `kind` (e.g. "registry"), rebuilt by `load` when its files change.
 
     `load` runs in a thread and raises `G2GError` (usually `ConfigError`, with
-    file:line:field) for invalid input; `accept(new)` may refuse a valid but
-    unusable value the same way (the broker checks the policies still compile
-    against a new registry) and may store it (the audit log keeps every version).
+    file:line:field) for invalid input; `accept(old, new)` (old is None for the
+    first value) may refuse a valid but unusable value the same way (the broker
+    checks the policies still compile against a new registry; a CRL must not
+    roll back) and may store it (the audit log keeps every version).
     Log events: `<kind>_reloaded`, `<kind>_reload_rejected`, `<kind>_reload_failed`.
     """
 
     def __init__(self, kind: str, load: Callable[[], T], *, interval: float = 2.0,
-                 accept: Callable[[T], None] | None = None,
+                 accept: Callable[[T | None, T], None] | None = None,
                  on_swapped: Callable[[T, T], None] | None = None,
                  initial: T | None = None) -> None:
         self.kind = kind
@@ -76,7 +77,7 @@ class Reloader(Generic[T]):
         self._task: asyncio.Task[None] | None = None
         current = initial if initial is not None else load()
         if accept is not None:
-            accept(current)
+            accept(None, current)
         self.current: T = current
         self.last_error: str | None = None
         self.reloaded = asyncio.Condition()
@@ -98,7 +99,7 @@ class Reloader(Generic[T]):
             if new.version == self.current.version:
                 return False
             if self._accept is not None:
-                await asyncio.to_thread(self._accept, new)
+                await asyncio.to_thread(self._accept, self.current, new)
         except G2GError as exc:
             if exc.message != self.last_error:
                 log.error(f"{self.kind}_reload_rejected", error=exc.diagnostics(),

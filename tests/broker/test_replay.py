@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import grpc
 import pytest
-from g2g_sdk.errors import ReplayError
+from g2g_sdk.errors import RateLimited, ReplayError
 
 from broker.replay import MemoryReplayGuard, check_replay
 
@@ -24,10 +25,25 @@ async def test_second_use_is_refused_until_expiry() -> None:
     await check_replay(guard, "A", "m-1", T0 + timedelta(minutes=11))
 
 
-async def test_full_cache_fails_closed() -> None:
+async def test_full_cache_fails_closed_as_resource_exhausted() -> None:
     guard = MemoryReplayGuard(lambda: T0, max_entries=2)
     for i in range(2):
-        assert await guard.claim(str(i), T0 + timedelta(minutes=1))
-    with pytest.raises(ReplayError) as info:
-        await guard.claim("x", T0 + timedelta(minutes=1))
-    assert info.value.reason == "REPLAY_CACHE_FULL"
+        assert await guard.claim(f"S{i}", "m", T0 + timedelta(minutes=1))
+    with pytest.raises(RateLimited) as info:
+        await guard.claim("S9", "m", T0 + timedelta(minutes=1))
+    assert (info.value.code, info.value.reason, info.value.metadata) == (
+        grpc.StatusCode.RESOURCE_EXHAUSTED, "REPLAY_CACHE_FULL", {"scope": "broker"})
+
+
+async def test_one_sender_cannot_fill_the_cache_for_everyone() -> None:
+    now = [T0]
+    guard = MemoryReplayGuard(lambda: now[0], max_entries=10, max_per_sender=3)
+    for i in range(3):
+        await check_replay(guard, "FLOOD", f"m-{i}", T0 + timedelta(minutes=1))
+    with pytest.raises(RateLimited) as info:
+        await check_replay(guard, "FLOOD", "m-3", T0 + timedelta(minutes=1))
+    assert info.value.metadata == {"scope": "sender"}
+    for i in range(7):  # everyone else still gets the rest of the cache
+        await check_replay(guard, f"S{i}", "m-0", T0 + timedelta(minutes=1))
+    now[0] = T0 + timedelta(minutes=2)  # the flood's ids expire: it may send again
+    await check_replay(guard, "FLOOD", "m-4", T0 + timedelta(minutes=3))

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from g2g_sdk import envelope
+from g2g_sdk import envelope, pki
 
 from broker import pipeline
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, name_query
@@ -33,7 +33,9 @@ async def test_a_caller_leaving_during_the_request_commit_still_gets_an_outcome(
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         waiting = _flock_waiters()
-        call = asyncio.ensure_future(pipeline.handle_call(env.SerializeToString(), POLRI, broker))
+        cert = pki.load_identity(fed.pki_dir, POLRI).tls_cert_pem  # what mTLS would hand over
+        call = asyncio.ensure_future(pipeline.handle_call(env.SerializeToString(), POLRI, broker,
+                                                          peer_cert=cert))
         deadline = time.monotonic() + 10.0
         while _flock_waiters() == waiting:  # the writer now blocks on our lock
             assert time.monotonic() < deadline, "the request record never reached the writer"

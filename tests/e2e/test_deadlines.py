@@ -17,7 +17,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from g2g_sdk import envelope
+from g2g_sdk import envelope, pki
 from g2g_sdk.errors import G2GError
 
 from broker import pipeline
@@ -72,12 +72,17 @@ def _request(fed: Fed) -> bytes:
                         legal_basis=LEGAL_BASIS).SerializeToString()
 
 
+def _cert(fed: Fed) -> bytes:
+    """POLRI's certificate, as mTLS hands it to the servicer (the revocation check reads it)."""
+    return pki.load_identity(fed.pki_dir, POLRI).tls_cert_pem
+
+
 async def test_no_ok_is_committed_without_time_left_to_deliver_it(fed: Fed) -> None:
     raw = _request(fed)
     # 10 s left when forwarding; 10 ms (under the margin) once the answer is verified.
     with pytest.raises(G2GError) as info:
         await pipeline.handle_call(raw, POLRI, fed.federation.broker.broker,
-                                   _remaining(10.0, 0.01))
+                                   _remaining(10.0, 0.01), peer_cert=_cert(fed))
     assert (info.value.code, info.value.reason) == (
         grpc.StatusCode.DEADLINE_EXCEEDED, "CALL_DEADLINE_EXCEEDED")
     records = await fed.records_for(envelope.parse_header(envelope.peek_envelope(raw)).message_id)
@@ -89,7 +94,8 @@ async def test_a_deadline_too_short_to_ask_the_provider_is_not_forwarded(fed: Fe
     raw = _request(fed)
     with pytest.raises(G2GError) as info:
         await pipeline.handle_call(raw, POLRI, fed.federation.broker.broker,
-                                   _remaining(pipeline.ANSWER_MARGIN_SECONDS / 2))
+                                   _remaining(pipeline.ANSWER_MARGIN_SECONDS / 2),
+                                   peer_cert=_cert(fed))
     assert info.value.reason == "CALL_DEADLINE_EXCEEDED"
     records = await fed.records_for(envelope.parse_header(envelope.peek_envelope(raw)).message_id)
     assert [(r["kind"], r["status_code"], r["reason"]) for r in records] == [
@@ -103,7 +109,7 @@ async def test_a_deadline_passing_while_ok_commits_is_recorded_after_it(
         raw = _request(fed)
         message_id = envelope.parse_header(envelope.peek_envelope(raw)).message_id
         call = asyncio.ensure_future(pipeline.handle_call(
-            raw, POLRI, broker, _remaining(10.0, 10.0, 0.0)))
+            raw, POLRI, broker, _remaining(10.0, 10.0, 0.0), peer_cert=_cert(fed)))
         await rogue.entered.wait()  # the request is recorded and forwarded
         # Hold the SQLite writers' lock: the OK record waits in the writer while
         # the caller's deadline passes.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import pytest
@@ -17,6 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from g2g_harness.federation import start_federation, write_config
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 
 pytestmark = pytest.mark.asyncio
@@ -176,3 +178,29 @@ async def test_a_legal_basis_pattern_must_match_the_whole_value(fed: Fed) -> Non
     (record,) = await fed.records_for(envelope.parse_header(env).message_id)
     assert (record["kind"], record["decision"], record["reason"]) == (
         "rejected", "deny", "POLICY_DENIED")
+
+
+async def test_one_sender_filling_its_replay_share_is_refused_alone(
+        tmp_path: Path, pki_dir: Path) -> None:
+    config = write_config(tmp_path, pki_dir=pki_dir,
+                          extra="limits:\n  replay_cache_per_sender: 2\n")
+    fed = Fed(await start_federation(tmp_path, pki_dir=pki_dir, config_path=config,
+                                     adapters=("immigration",)))
+    try:
+        async with fed.client(POLRI) as police:
+            for _ in range(2):
+                await police.call(SCREEN, name_query("Budi Santoso"),
+                                  purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+            env = police.build(SCREEN, name_query("Budi Santoso"),
+                               purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
+            err = await expect_error(police.send(env), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                     "REPLAY_CACHE_FULL")
+        assert err.metadata == {"scope": "sender"}
+        (record,) = await fed.records_for(envelope.parse_header(env).message_id)
+        assert (record["kind"], record["consumer"], record["status_code"], record["reason"]) == (
+            "rejected", POLRI, "RESOURCE_EXHAUSTED", "REPLAY_CACHE_FULL")
+        async with fed.client("ID/GOV/BIN") as other:  # another sender is unaffected
+            await other.call(SCREEN, name_query("Budi Santoso"),
+                             purpose="border_control", legal_basis=LEGAL_BASIS)
+    finally:
+        await fed.federation.stop()

@@ -120,16 +120,20 @@ async def test_invalid_registries_are_refused_and_the_old_one_keeps_serving(
         registry.write_text(good)
         assert await reloader.reload() is False  # same bytes, same version: nothing to swap
         assert reloader.current.version == first
-        # A valid registry that lists another key for POLRI: its signatures stop verifying.
+        # A valid registry revoking POLRI's key (inline, beside the CA's published entry:
+        # the stricter time wins): its signatures are refused from then on.
+        polri_key = keys.public_to_b64(keys.load_public_key(
+            fed.pki_dir / "agencies" / "id-gov-polri" / "signing.pub"))
         registry.write_text(good.replace(
             "    name: Indonesian National Police (Polri)\n",
             f"    name: Indonesian National Police (Polri)\n"
-            f"    signing_keys: [{{public_key: {OTHER_KEY}}}]\n"))
+            f"    signing_keys: [{{public_key: {polri_key},\n"
+            "                    revoked_at: '2026-01-01T00:00:00Z'}]\n"))
         assert await reloader.reload() is True, reloader.last_error
         async with fed.client(POLRI) as client:
             await expect_error(
                 client.call(SCREEN, name_query("Budi Santoso"), purpose="criminal_investigation",
                             legal_basis=LEGAL_BASIS),
-                grpc.StatusCode.UNAUTHENTICATED, "UNKNOWN_KEY")
-        (record,) = [r for r in await read_records(fed) if r["reason"] == "UNKNOWN_KEY"]
+                grpc.StatusCode.UNAUTHENTICATED, "KEY_REVOKED")
+        (record,) = [r for r in await read_records(fed) if r["reason"] == "KEY_REVOKED"]
         assert record["registry_version"] == reloader.current.version != first

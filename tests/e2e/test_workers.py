@@ -21,7 +21,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import ConsumerClient, envelope, keys, pki, tls
 from g2g_sdk._gen.g2g.v1 import broker_pb2_grpc, envelope_pb2
 from g2g_sdk.errors import G2GError
@@ -221,11 +220,13 @@ async def test_sighup_reloads_the_policy_in_every_worker(start_brokers: Start) -
 async def test_sighup_reloads_the_registry_in_every_worker(start_brokers: Start) -> None:
     broker = await start_brokers()
     registry = broker.work / "agencies.yaml"
-    other = keys.public_to_b64(Ed25519PrivateKey.generate().public_key())
+    polri = keys.public_to_b64(keys.load_public_key(
+        broker.pki_dir / "agencies" / "id-gov-polri" / "signing.pub"))
     text = registry.read_text()
-    # POLRI's registered key becomes one POLRI does not hold: every worker must refuse it.
+    # POLRI's key is revoked in the registry: every worker must refuse its signatures.
     changed = re.sub(r"\n( +)name: Indonesian National Police \(Polri\)\n",
-                     lambda m: f"{m.group(0)}{m.group(1)}signing_keys: [{{public_key: {other}}}]\n",
+                     lambda m: f"{m.group(0)}{m.group(1)}signing_keys: [{{public_key: {polri}, "
+                               "revoked_at: '2026-01-01T00:00:00Z'}]\n",
                      text, count=1)
     assert changed != text
     staged = registry.with_suffix(".staged")
@@ -240,7 +241,7 @@ async def test_sighup_reloads_the_registry_in_every_worker(start_brokers: Start)
         env = broker.build()
         error = await broker.send_fresh(env)
         assert error is not None
-        assert (error.code, error.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNKNOWN_KEY")
+        assert (error.code, error.reason) == (grpc.StatusCode.UNAUTHENTICATED, "KEY_REVOKED")
         refused_by.add(worker_of(broker, env))
         (record,) = broker.records(message_id=envelope.parse_header(env).message_id)
         assert record["registry_version"] == reloaded[0]["version"]

@@ -46,7 +46,7 @@ async def test_refusals_keep_the_old_value_and_are_logged_once(tmp_path: Path) -
     path.write_text("[1, 2]\n")
     refused: list[Numbers] = []
 
-    def accept(value: Numbers) -> None:
+    def accept(_old: Numbers | None, value: Numbers) -> None:
         if 13 in value.values:
             refused.append(value)
             raise ConfigError("13 is not allowed", file=str(path), line=1, field="[0]")
