@@ -59,24 +59,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tail.add_argument("-f", "--follow", action="store_true",
                       help="keep printing new event records")
     tail.set_defaults(handler=_tail, auditor=None)  # the local log only
-    crossing = sub.add_parser(
-        "crossing", help="immigration: screen a document presented at a border post and "
-        "publish a WatchlistHit if it is listed")
-    crossing.add_argument("--document", required=True, help="document number")
-    crossing.add_argument("--document-type", default="PASSPORT",
-                          choices=("PASSPORT", "NATIONAL_ID", "TRAVEL_DOCUMENT"),
-                          help="the kind of document presented (default PASSPORT)")
-    crossing.add_argument("--country", required=True, help="issuing country, ISO alpha-3")
-    crossing.add_argument("--post", required=True, help="border post code, e.g. CGK")
-    crossing.add_argument("--direction", default="EXIT", choices=("ENTRY", "EXIT"),
-                          help="arriving (ENTRY) or departing (EXIT); default EXIT")
-    crossing.add_argument("--broker", help="broker address (default: from the registry)")
-    crossing.set_defaults(handler=_crossing)
-    watch = sub.add_parser(
-        "watch-watchlist", help="immigration: publish a WatchlistEntryChanged for every entry "
-        "issued, extended or lifted when the watchlist data changes (runs until Ctrl-C)")
-    watch.add_argument("--broker", help="broker address (default: from the registry)")
-    watch.set_defaults(handler=_watch_watchlist)
 
 
 def _client_options(parser: argparse.ArgumentParser) -> None:
@@ -189,74 +171,3 @@ def _tail(args: argparse.Namespace) -> int:
             start = reader.size()
     return 0
 
-
-def _immigration(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(LiveData of the immigration watchlist, Publisher as ID/GOV/IMIGRASI); call it inside
-    the event loop (the gRPC channel belongs to it)."""
-    from g2g_sdk import pki
-    from g2g_sdk.publisher import Publisher
-    from g2g_sdk.registry import load_registry
-
-    from agency_adapters.common.datasets import LiveData
-    from agency_adapters.immigration import service
-
-    config = deployment.load(args.config)
-    registry = load_registry(config.registry, config.pki_dir)
-    live = LiveData("immigration", service.DATA, config.data_root / "immigration")
-    publisher = Publisher(pki.load_identity(config.pki_dir, service.AGENCY_ID), registry,
-                          broker_endpoint=args.broker)
-    return live, publisher
-
-
-def _crossing(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from g2g_sdk.logs import configure
-
-    configure("WARNING", json=False)  # the answer is the output; logs on stderr
-    from agency_adapters.immigration.alerts import Crossing, WatchlistAlerts
-
-    crossing = Crossing(args.document_type, args.document, args.country, args.post,
-                        args.direction, datetime.now(UTC))
-
-    async def run() -> Any:
-        live, publisher = _immigration(args)
-        async with publisher:
-            return await WatchlistAlerts(publisher, live).crossing(crossing)
-
-    try:
-        result = asyncio.run(run())
-    except G2GError as exc:
-        print(f"g2g: {exc.code.name} {exc.diagnostics()}", file=sys.stderr)
-        return 1
-    if result is None:
-        print("no watchlist hit: nothing published")
-        return 0
-    print(json.dumps({"event_id": result.event_id, "recipients": list(result.recipients)},
-                     indent=2))
-    return 0
-
-
-def _watch_watchlist(args: argparse.Namespace) -> int:
-    import signal
-
-    import structlog
-    from g2g_sdk.logs import configure
-
-    configure("INFO")  # JSON lines on stderr: each swap and how many events it published
-    from agency_adapters.immigration.alerts import WatchlistAlerts
-
-    async def run() -> None:
-        live, publisher = _immigration(args)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with publisher:
-            alerts = WatchlistAlerts(publisher, live)
-            structlog.get_logger("g2g.events").info("watchlist_events_ready",
-                                                    entries=live.current.listed)
-            await asyncio.gather(live.watch(stop), alerts.follow(live, stop))
-
-    asyncio.run(run())
-    return 0

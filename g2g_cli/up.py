@@ -115,10 +115,13 @@ def _children(config_path: Path, workers: int | None = None) -> list[Child]:
         children.append(Child("jetstream", [sys.executable, "-m", "broker.events.embedded",
                                             config.events.url,
                                             str(config.events.embedded_store)]))
-    if config.events is not None:
-        # Immigration publishes a WatchlistEntryChanged for each entry an import changes.
-        children.append(Child("watchlist-events", [*g2g, "events", "--config", str(config_path),
-                                                   "watch-watchlist"]))
+    if config.events is not None and "immigration" in adapters:
+        # Immigration publishes a WatchlistEntryChanged for each entry an import changes
+        # (the adapter's own tool, run by module path: nothing here imports an adapter).
+        children.append(Child("watchlist-events", [
+            sys.executable, "-m", "agency_adapters.immigration.alerts", "watch",
+            "--registry", str(config.registry), "--pki-dir", str(config.pki_dir),
+            "--data-dir", str(config.data_root / "immigration")]))
     return children
 
 

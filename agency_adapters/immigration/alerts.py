@@ -7,24 +7,39 @@ border post and builds the `WatchlistHit` for the best hit. `WatchlistAlerts`
 publishes both through the broker with the agency toolkit's `Publisher`;
 `follow` publishes the changes of every swap of the live watchlist. Never
 logs names, dates of birth or document numbers.
+
+The adapter's own command line (`g2g up` runs `watch`; a border post's system
+runs `crossing`)::
+
+    python -m agency_adapters.immigration.alerts watch --registry R --pki-dir P --data-dir D
+    python -m agency_adapters.immigration.alerts crossing --registry R --pki-dir P \
+        --document B1234567 --country IDN --post CGK --direction EXIT
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import signal
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
+from g2g_sdk import pki
 from g2g_sdk._gen.g2g.immigration.v1 import events_pb2 as ev
 from g2g_sdk.errors import G2GError
+from g2g_sdk.logs import configure
 from g2g_sdk.publisher import Published, Publisher
+from g2g_sdk.registry import load_registry
 
 from agency_adapters.common.datasets import Current, LiveData
 from agency_adapters.immigration import records as rec
 from agency_adapters.immigration import screening
-from agency_adapters.immigration.service import _BAN_TYPES, Watchlist
+from agency_adapters.immigration.service import _BAN_TYPES, AGENCY_ID, DATA, Watchlist
 
 log = structlog.get_logger("g2g.adapter.immigration")
 
@@ -149,3 +164,79 @@ class WatchlistAlerts:
             log.info("watchlist_changes_published", events=len(published),
                      generation=generation)
             previous = current
+
+
+def _tools(args: argparse.Namespace) -> tuple[LiveData[Watchlist], Publisher]:
+    """The live watchlist and a Publisher as ID/GOV/IMIGRASI (inside the event loop)."""
+    registry = load_registry(args.registry, args.pki_dir)
+    live = LiveData("immigration", DATA, args.data_dir)
+    publisher = Publisher(pki.load_identity(args.pki_dir, AGENCY_ID), registry,
+                          broker_endpoint=args.broker)
+    return live, publisher
+
+
+async def _crossing(args: argparse.Namespace) -> int:
+    live, publisher = _tools(args)
+    crossing = Crossing(args.document_type, args.document, args.country, args.post,
+                        args.direction, datetime.now(UTC))
+    async with publisher:
+        result = await WatchlistAlerts(publisher, live).crossing(crossing)
+    if result is None:
+        print("no watchlist hit: nothing published")
+    else:
+        print(json.dumps({"event_id": result.event_id, "recipients": list(result.recipients)},
+                         indent=2))
+    return 0
+
+
+async def _watch(args: argparse.Namespace) -> int:
+    live, publisher = _tools(args)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with publisher:
+        alerts = WatchlistAlerts(publisher, live)
+        log.info("watchlist_events_ready", entries=live.current.listed)
+        await asyncio.gather(live.watch(stop), alerts.follow(live, stop))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m agency_adapters.immigration.alerts {crossing,watch} ...`."""
+    parser = argparse.ArgumentParser(prog="python -m agency_adapters.immigration.alerts",
+                                     description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    crossing = sub.add_parser("crossing", help="screen a document presented at a border "
+                              "post and publish a WatchlistHit if it is listed")
+    crossing.add_argument("--document", required=True, help="document number")
+    crossing.add_argument("--document-type", default="PASSPORT",
+                          choices=("PASSPORT", "NATIONAL_ID", "TRAVEL_DOCUMENT"),
+                          help="the kind of document presented (default PASSPORT)")
+    crossing.add_argument("--country", required=True, help="issuing country, ISO alpha-3")
+    crossing.add_argument("--post", required=True, help="border post code, e.g. CGK")
+    crossing.add_argument("--direction", default="EXIT", choices=("ENTRY", "EXIT"),
+                          help="arriving (ENTRY) or departing (EXIT); default EXIT")
+    watch = sub.add_parser("watch", help="publish a WatchlistEntryChanged for every entry "
+                           "issued, extended or lifted when the data changes (until Ctrl-C)")
+    for command in (crossing, watch):
+        command.add_argument("--registry", type=Path, required=True,
+                             help="the federation registry")
+        command.add_argument("--pki-dir", type=Path, required=True,
+                             help="keys and certificates (ID/GOV/IMIGRASI's)")
+        command.add_argument("--data-dir", type=Path,
+                             help="the immigration data directory (default: seeded data)")
+        command.add_argument("--broker", help="broker address (default: from the registry)")
+    args = parser.parse_args(argv)
+    # The answer (crossing) is the output; logs go to stderr, JSON lines for `g2g up`.
+    configure("WARNING" if args.command == "crossing" else "INFO",
+              json=args.command == "watch")
+    try:
+        return asyncio.run(_crossing(args) if args.command == "crossing" else _watch(args))
+    except G2GError as exc:
+        print(f"alerts: {exc.code.name} {exc.diagnostics()}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

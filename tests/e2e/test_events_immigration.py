@@ -4,6 +4,7 @@ of a listed document publishes a hit, to exactly the subscribers the policy name
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,3 +70,21 @@ async def test_a_listed_passport_at_the_border_alerts_intelligence_and_police(
     assert await alerts.crossing(Crossing("PASSPORT", "ZZ0000000", "IDN", "CGK", "EXIT",
                                           datetime.now(UTC))) is None
 
+
+
+async def test_the_adapters_crossing_tool_publishes_a_hit(
+        efed: EventsFed, capsys: pytest.CaptureFixture[str]) -> None:
+    from agency_adapters.immigration.alerts import main
+
+    record = next(r for r in service.seeded_records()
+                  if r.issuing_authority == "KAPOLRI" and r.documents and not r.lifted_on)
+    doc = record.documents[0]
+    fed = efed.federation
+    common = ["--registry", str(fed.config.registry), "--pki-dir", str(fed.pki_dir),
+              "--broker", fed.address, "--post", "CGK", "--country", doc.issuing_country]
+    code = await asyncio.to_thread(main, ["crossing", "--document", doc.number, *common])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert json.loads(out)["recipients"] == [BIN, POLRI]
+    code = await asyncio.to_thread(main, ["crossing", "--document", "ZZ0000000", *common])
+    assert (code, capsys.readouterr().out) == (0, "no watchlist hit: nothing published\n")

@@ -77,21 +77,3 @@ async def test_subscribe_without_a_rule_fails_with_the_reason(
     assert code == 1
     assert "PERMISSION_DENIED POLICY_DENIED" in capsys.readouterr().err
 
-
-async def test_a_crossing_of_a_listed_passport_publishes_a_hit(
-        efed: EventsFed, capsys: pytest.CaptureFixture[str]) -> None:
-    from agency_adapters.immigration.service import seeded_records
-
-    record = next(r for r in seeded_records()
-                  if r.issuing_authority == "KAPOLRI" and r.documents and not r.lifted_on)
-    doc = record.documents[0]
-    config = efed.federation.config.source
-    code, out = await g2g(capsys, "events", "--config", config, "crossing", "--document",
-                          doc.number, "--country", doc.issuing_country, "--post", "CGK",
-                          "--broker", efed.federation.address)
-    assert code == 0, out
-    assert json.loads(out)["recipients"] == ["ID/GOV/BIN", "ID/GOV/POLRI"]
-    code, out = await g2g(capsys, "events", "--config", config, "crossing", "--document",
-                          "ZZ0000000", "--country", "IDN", "--post", "CGK",
-                          "--broker", efed.federation.address)
-    assert (code, out) == (0, "no watchlist hit: nothing published\n")

@@ -21,8 +21,8 @@ def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
     assert jetstream.argv[1:4] == ["-m", "broker.events.embedded", "nats://127.0.0.1:7422"]
     assert Path(jetstream.argv[4]).resolve() == REPO / "var" / "jetstream"
     # Immigration's entry changes are published by a watcher of the same data root.
-    assert watcher.argv[-4:] == ["events", "--config", str(REPO / "config" / "broker.yaml"),
-                                 "watch-watchlist"]
+    assert watcher.argv[1:4] == ["-m", "agency_adapters.immigration.alerts", "watch"]
+    assert Path(watcher.argv[-1]).resolve() == REPO / "var" / "data" / "immigration"
 
 
 def test_the_status_line_names_each_agency_and_its_port() -> None:
