@@ -8,13 +8,14 @@ GEN    := sdk/g2g_sdk/_gen/__init__.py
 PROTOS := $(shell find proto -name '*.proto')
 PKI    := var/pki
 
-.PHONY: help install gen pki run demo test lint bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
+.PHONY: help install gen pki run demo test lint check-deploy bench-overload bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
 
 help:
 	@echo "make run    - start broker + adapters on localhost (Ctrl-C stops all)"
 	@echo "make test   - the full test suite"
 	@echo "make demo   - self-contained scripted demo on free ports"
 	@echo "make lint   - ruff + mypy + buf lint"
+	@echo "make check-deploy - promtool on the alert rules, systemd-analyze on the units"
 	@echo "make bench  - benchmarks (prints a table, writes bench/results/)"
 	@echo "make eval-screening - watchlist screening recall/precision/latency"
 	@echo "make wheels - build the g2g-sdk and g2g wheels into dist/"
@@ -46,6 +47,13 @@ demo: $(GEN)
 test: $(GEN)
 	$(BIN)/pytest -q -p no:cacheprovider
 
+# Deployment files: Prometheus alert rules (promtool, Debian package `prometheus`)
+# and the systemd units (systemd-analyze, where installed).
+check-deploy:
+	promtool check rules deploy/prometheus/g2g-rules.yaml
+	promtool test rules deploy/prometheus/g2g-rules.test.yaml
+	deploy/systemd/verify.sh
+
 lint: $(GEN)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -53,6 +61,10 @@ lint: $(GEN)
 
 bench: $(GEN)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.overload
+
+bench-overload: $(GEN)
+	$(BIN)/python -m bench.overload
 
 bench-quick: $(GEN)
 	$(BIN)/python -m bench --quick

@@ -24,6 +24,16 @@ from g2g_sdk.registry import Registry
 
 log = structlog.get_logger("g2g.broker")
 
+RECONNECT_OPTIONS = [
+    # gRPC's defaults (1 s initial, 20 s minimum connect timeout, x1.6 up to 120 s) left
+    # a restarted adapter unused for seconds after it listened again. Retry sooner and
+    # never wait more than 2 s between attempts: a provider endpoint is a known peer.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+"""Channel options for prompt reconnection to a restarted provider (docs/OPERATIONS.md)."""
+
 
 class ProviderClients:
     """Lazily opened, long-lived channels to every provider in the registry.
@@ -38,7 +48,8 @@ class ProviderClients:
         self._ca_pem = identity.ca_pem
         self._credentials = tls.channel_credentials(identity)
         self._options = [("grpc.max_receive_message_length", max_message_bytes),
-                         ("grpc.max_send_message_length", max_message_bytes)]
+                         ("grpc.max_send_message_length", max_message_bytes),
+                         *RECONNECT_OPTIONS]
         self._stubs: dict[tuple[str, str], provider_pb2_grpc.ProviderStub] = {}
         self._channels: list[grpc.aio.Channel] = []
 

@@ -37,7 +37,6 @@ from datetime import datetime
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import envelope, fieldmask, logs, schema
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
 from g2g_sdk.catalog import Catalog, ServiceSpec
@@ -60,6 +59,7 @@ from g2g_sdk.errors import (
     UnknownServiceError,
 )
 from g2g_sdk.registry import Agency, Registry
+from g2g_sdk.signer import Signer
 from google.protobuf import message as pb_message
 
 from broker import replay
@@ -104,7 +104,7 @@ class Broker:
     audit: AuditStore
     replay: ReplayGuard
     forward: Forward
-    signing_key: Ed25519PrivateKey
+    signing_key: Signer  # a key file's key or an HSM's (g2g_sdk.signer)
     log_secret: bytes
     limits: Limits
     clock: Clock
@@ -397,9 +397,11 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
     return response
 
 
-async def refuse(raw: bytes, peer: str | None, broker: Broker, exc: G2GError) -> None:
+async def refuse(raw: bytes, peer: str | None, broker: Broker, exc: G2GError, *,
+                 refuse_unrecorded: bool = True) -> None:
     """Count, log and audit a call refused before the pipeline ran (overload, draining)."""
-    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, raw)
+    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, raw,
+                          refuse_unrecorded=refuse_unrecorded)
 
 
 async def _forward(broker: Broker, provider: str, request: provider_pb2.ProviderRequest,

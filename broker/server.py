@@ -27,7 +27,7 @@ from g2g_sdk._gen.g2g.v1 import (
     envelope_pb2,
 )
 from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
-from g2g_sdk.errors import G2GError, StartupError, UnknownServiceError
+from g2g_sdk.errors import G2GError, Overloaded, StartupError, UnknownServiceError
 from g2g_sdk.registry import Registry
 from g2g_sdk.reload import Reloader
 from g2g_sdk.revocation import CrlState, crl_reloader
@@ -61,6 +61,7 @@ class ExchangeServicer:
     def __init__(self, broker: pipeline.Broker, gate: Gate) -> None:
         self._broker = broker
         self._gate = gate
+        self._shed_records: set[asyncio.Future[None]] = set()
 
     async def Call(  # noqa: N802 (gRPC method name)
         self, request: bytes,
@@ -69,7 +70,16 @@ class ExchangeServicer:
         peer = boundary.caller_agency()  # None: the pipeline refuses and audits the call
         try:
             self._gate.check(peer or "")
-        except G2GError as exc:  # overloaded or draining: refused at once, and audited
+        except Overloaded as exc:
+            # Shedding must cost least when the broker has least to spare: the refusal
+            # is answered now and its record commits behind it (one the store refuses
+            # is logged as audit_failed, as a late outcome is).
+            record = asyncio.ensure_future(pipeline.refuse(
+                request, peer, self._broker, exc, refuse_unrecorded=False))
+            self._shed_records.add(record)
+            record.add_done_callback(self._shed_records.discard)
+            raise
+        except G2GError as exc:  # draining: refused once the refusal is recorded
             await pipeline.refuse(request, peer, self._broker, exc)
             raise
         with self._gate.admit(peer or ""):
@@ -194,6 +204,10 @@ class RunningBroker:
         m.policy_rejected.set(1 if self.watcher.last_error else 0)
         for name, pem in self.certificates.items():
             m.cert_expiry.labels(name).set(certificate_expiry(pem))
+        # Every published certificate of every party and every CRL's nextUpdate
+        # (broker/expiry.py), labelled "<kind>:<party>:<serial or CRL file>".
+        for (kind, party, serial), left in self.monitor.figures().items():
+            m.cert_expiry.labels(f"{kind}:{party}:{serial}").set(left)
         m.draining.set(1 if self.gate.draining else 0)
         m.ready.set(0 if self.readiness() else 1)
 
@@ -256,7 +270,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     crls = crl_reloader(config.revocation(), interval=config.trust.reload_seconds,
                         clock=clock)
     identity = pki.load_identity(config.pki_dir, "broker")
-    log_key = keys.load_private_key(config.pki_dir / "broker" / "log.key")
+    log_key = pki.load_log_key(config.pki_dir)
     log_secret_path = config.pki_dir / "broker" / "log-secret"
     keys.check_private_mode(log_secret_path)
     audit = await open_store(config.audit, log_key=log_key, instance_id=config.instance_id)

@@ -74,7 +74,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument("--bundle", type=Path,
                         help="an exported bundle to check offline (no database needed)")
     verify.add_argument("--key", help="the log public key you trust: a PEM file "
-                        "(var/pki/broker/log.pub) or a vkey string")
+                        "(var/pki/broker/log.pub) or a vkey string; required with --bundle")
+    verify.add_argument("--unsafe-trust-embedded-key", action="store_true",
+                        help="with --bundle and no --key: trust the key the bundle names for "
+                        "itself. UNSAFE: anyone can re-sign a bundle with their own key")
     verify.add_argument("--records", action="store_true",
                         help="with --bundle: print its records as JSON lines once verified")
     verify.set_defaults(handler=_verify)
@@ -277,7 +280,8 @@ def _log_key(pki_dir: Path) -> Any:
 def _verify(args: argparse.Namespace) -> int:
     if args.bundle:
         pinned = [p.read_text(encoding="utf-8") for p in args.from_checkpoint]
-        return _verify_bundle(args.bundle, args.key, pinned, args.records)
+        return _verify_bundle(args.bundle, args.key, pinned, args.records,
+                              unsafe_embedded=args.unsafe_trust_embedded_key)
     from broker.audit.verify import verify_log
 
     with open_log(args) as log:
@@ -304,11 +308,18 @@ def _trusted_key(text: str) -> Any:
 
 
 def _verify_bundle(path: Path, key: str | None, pinned: list[str],
-                   print_records: bool = False) -> int:
-    """Offline: only the bundle file and (optionally) the key the auditor trusts."""
-    from broker.audit.bundle import Bundle, BundleError, verify_bundle
+                   print_records: bool = False, *, unsafe_embedded: bool = False) -> int:
+    """Offline: only the bundle file and the key the auditor trusts (fail closed without)."""
+    from broker.audit.bundle import Bundle, BundleError, unsafe_embedded_key, verify_bundle
     from broker.audit.checkpoint import CheckpointError
 
+    if key and unsafe_embedded:
+        print("g2g: --key and --unsafe-trust-embedded-key exclude each other", file=sys.stderr)
+        return 1
+    if not key and not unsafe_embedded:
+        print("g2g: --bundle needs --key (the log public key you trust): a bundle's own key "
+              "proves nothing about who signed it", file=sys.stderr)
+        return 1
     try:
         trusted = _trusted_key(key) if key else None
     except (CheckpointError, ValueError) as exc:
@@ -316,6 +327,11 @@ def _verify_bundle(path: Path, key: str | None, pinned: list[str],
         return 1
     try:
         bundle = Bundle.from_json(path.read_bytes())
+        if trusted is None:
+            trusted = unsafe_embedded_key(bundle)
+            print("g2g: WARNING: --unsafe-trust-embedded-key: checking against the key the "
+                  "bundle names for itself; anyone can make a bundle that passes this",
+                  file=sys.stderr)
     except (OSError, BundleError) as exc:
         print(f"FAIL: {path}: {exc}")
         return 2

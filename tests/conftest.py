@@ -11,6 +11,8 @@ import structlog
 from g2g_sdk import logs, pki
 from g2g_sdk.registry import Registry, load_registry
 
+from tests.softhsm import Token, make_token
+
 REPO = Path(__file__).resolve().parent.parent
 REGISTRY = REPO / "config" / "agencies.yaml"
 
@@ -21,6 +23,12 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pki")
     pki.init_pki(REGISTRY, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Token:
+    """The session's SoftHSM2 token (skips locally, fails with CI=true, without SoftHSM2)."""
+    return make_token(tmp_path_factory.mktemp("softhsm"))
 
 
 @pytest.fixture(scope="session")

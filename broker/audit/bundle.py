@@ -218,8 +218,17 @@ def _record_problem(rec: BundleRecord, size: int, root: bytes,
     return _proof_problem(rec, size, root)
 
 
-def _key(bundle: Bundle, trusted: Ed25519PublicKey | None,
-         report: BundleReport) -> Ed25519PublicKey | None:
+def unsafe_embedded_key(bundle: Bundle) -> Ed25519PublicKey:
+    """The log key the bundle names for itself. UNSAFE as a trusted key: anyone can
+    re-sign a bundle with their own key and name it here; only for a verifier that
+    says so (`g2g audit verify --unsafe-trust-embedded-key`)."""
+    try:
+        return checkpoint.parse_vkey(bundle.log_key)[1]
+    except checkpoint.CheckpointError as exc:
+        raise BundleError(f"log_key: {exc}") from None
+
+
+def _key(bundle: Bundle, trusted: Ed25519PublicKey, report: BundleReport) -> Ed25519PublicKey:
     try:
         name, key = checkpoint.parse_vkey(bundle.log_key)
     except checkpoint.CheckpointError as exc:
@@ -228,10 +237,6 @@ def _key(bundle: Bundle, trusted: Ed25519PublicKey | None,
     if name != bundle.origin:
         report.problems.append(f"log_key: names {name!r}, the bundle's origin is "
                                f"{bundle.origin!r}")
-    if trusted is None:
-        report.notes.append("checked against the log key inside the bundle; pass the key "
-                            "you trust (--key) to know who signed it")
-        return key
     if checkpoint.vkey(bundle.origin, trusted) != checkpoint.vkey(bundle.origin, key):
         report.problems.append(
             f"log_key: the bundle's key (hash {checkpoint.key_hash(bundle.origin, key).hex()}) "
@@ -262,10 +267,11 @@ def _check_pinned(bundle: Bundle, cp: checkpoint.Checkpoint, pinned: str,
                                f"extend yours (size {old.size}): the log was forked or rewritten")
 
 
-def verify_bundle(bundle: Bundle, trusted: Ed25519PublicKey | None = None,
+def verify_bundle(bundle: Bundle, trusted: Ed25519PublicKey,
                   pinned: Sequence[str] = ()) -> BundleReport:
-    """Check everything the bundle claims; `trusted` is the log key the verifier pins,
-    `pinned` checkpoint notes the verifier saved earlier that the log must extend."""
+    """Check everything the bundle claims against `trusted`, the log key the verifier
+    already trusts (required: the key inside a bundle proves nothing about who signed
+    it); `pinned` checkpoint notes the verifier saved earlier that the log must extend."""
     report = BundleReport()
     key = _key(bundle, trusted, report)
     try:
@@ -273,18 +279,16 @@ def verify_bundle(bundle: Bundle, trusted: Ed25519PublicKey | None = None,
     except checkpoint.CheckpointError as exc:
         report.problems.append(f"checkpoint: {exc}")
         return report
-    if key is not None:
-        try:
-            checkpoint.verify(bundle.checkpoint, bundle.origin, key)
-        except checkpoint.CheckpointError as exc:
-            report.problems.append(f"checkpoint: {exc}")
+    try:
+        checkpoint.verify(bundle.checkpoint, bundle.origin, key)
+    except checkpoint.CheckpointError as exc:
+        report.problems.append(f"checkpoint: {exc}")
     if cp.origin != bundle.origin:
         report.problems.append(f"checkpoint: origin {cp.origin!r} is not the bundle's "
                                f"{bundle.origin!r}")
     report.tree_size = cp.size
-    if key is not None:
-        for note in pinned:
-            _check_pinned(bundle, cp, note, key, report)
+    for note in pinned:
+        _check_pinned(bundle, cp, note, key, report)
     _check_records(bundle, cp, report)
     return report
 

@@ -15,8 +15,9 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from g2g_sdk.keys import raw_public
+from g2g_sdk.signer import Signer
 
 DASH = "\u2014"
 ED25519_ALG = b"\x01"
@@ -59,7 +60,8 @@ def parse_vkey(text: str) -> tuple[str, Ed25519PublicKey]:
     return name, key
 
 
-def sign(checkpoint: Checkpoint, name: str, key: Ed25519PrivateKey) -> str:
+def sign(checkpoint: Checkpoint, name: str, key: Signer) -> str:
+    """The signed note of `checkpoint` (`key`: a key file's or an HSM's, g2g_sdk.signer)."""
     body = checkpoint.body()
     sig = key.sign(body.encode())
     blob = base64.b64encode(key_hash(name, key.public_key()) + sig).decode()

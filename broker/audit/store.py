@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import logs
 from g2g_sdk.errors import AuditUnavailable, G2GError
+from g2g_sdk.signer import Signer
 
 from broker.audit import checkpoint, merkle
 from broker.audit.config import AuditConfig
@@ -128,7 +128,7 @@ def _hand_back(batch: Sequence[_Pending],
 class AuditStore:
     """Durable, append-only, tamper-evident exchange log."""
 
-    def __init__(self, dialect: Dialect, config: AuditConfig, log_key: Ed25519PrivateKey,
+    def __init__(self, dialect: Dialect, config: AuditConfig, log_key: Signer,
                  instance_id: str) -> None:
         self.dialect = dialect
         self.config = config
@@ -466,7 +466,7 @@ class AuditStore:
             self._last_cp_time = time.monotonic()
 
 
-async def open_store(config: AuditConfig, *, log_key: Ed25519PrivateKey,
+async def open_store(config: AuditConfig, *, log_key: Signer,
                      instance_id: str) -> AuditStore:
     """Open (creating if needed) the configured backend; fails closed if unreachable."""
     dialect: Dialect = dialect_for(config)

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import events
 from g2g_sdk._gen.g2g.v1 import events_pb2
 from g2g_sdk.envelope import to_timestamp
 from g2g_sdk.registry import slug
+from g2g_sdk.signer import Signer
 
 from broker.events.config import EventsConfig
 from broker.policy import Decision
@@ -43,7 +43,7 @@ def msg_id(event_digest: bytes, subscriber: str) -> str:
 def plan(signed: events_pb2.SignedEvent, header: events_pb2.EventHeader,
          opened: Sequence[events.OpenDisclosure],
          decisions: Sequence[tuple[str, Decision]], *, config: EventsConfig,
-         broker_id: str, key: Ed25519PrivateKey, now: datetime) -> tuple[Route, ...]:
+         broker_id: str, key: Signer, now: datetime) -> tuple[Route, ...]:
     """A `Route` per allowed decision, in subscriber order."""
     digest = events.sha256(signed.header)
     routes = []

@@ -32,7 +32,6 @@ from typing import Any
 import grpc
 import nats
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from g2g_sdk import events, logs, schema, status, tls
 from g2g_sdk._gen.g2g.v1 import events_pb2, events_pb2_grpc
 from g2g_sdk.catalog import Catalog, EventSpec
@@ -50,6 +49,7 @@ from g2g_sdk.errors import (
     UnknownServiceError,
 )
 from g2g_sdk.registry import Agency, Registry
+from g2g_sdk.signer import Signer
 from google.protobuf.message import DecodeError
 
 from broker.audit import AuditEvent, AuditStore, subject_keys
@@ -79,7 +79,7 @@ class EventsBroker:
     policies: Callable[[], PolicySet]
     audit: AuditStore
     bus: JetStreamBus
-    signing_key: Ed25519PrivateKey
+    signing_key: Signer
     log_secret: bytes
     limits: Limits
     config: EventsConfig

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -458,3 +459,62 @@ def status(reg: registry.Registry, pki_dir: Path, now: dt.datetime | None = None
                                   state_name,
                                   iso(info.revoked_at) if info.revoked_at else ""))
     return rows
+
+
+# --- onboarding (development federation) --------------------------------------------
+
+def _agency_block(agency_id: str, name: str, indent: int, endpoint: str | None) -> str:
+    pad, item = " " * indent, " " * (indent + 2)
+    lines = [f"{pad}- id: {agency_id}", f"{item}name: {json.dumps(name, ensure_ascii=False)}"]
+    if endpoint:
+        lines.append(f"{item}endpoint: {endpoint}")
+    return "\n".join(lines) + "\n"
+
+
+def add_agency(registry_path: Path, pki_dir: Path, agency_id: str, name: str, *,
+               endpoint: str | None = None) -> dict[str, str]:
+    """Onboard an agency in the development federation, with no restart anywhere.
+
+    In this order, so that no reader ever sees a registry naming keys that do not
+    exist yet: issue its TLS certificate and signing key, publish both
+    (published.yaml ignores parties the registry does not name), then append its
+    entry to the registry — validated as a whole before it atomically replaces
+    the file. Its services, if any, and its policies are added separately.
+    """
+    if not registry.AGENCY_ID.match(agency_id):
+        raise ConfigError(f"{agency_id!r} is not an agency id like ID/GOV/KPK")
+    text = yamlsrc.decode(yamlsrc.read_bytes(registry_path), str(registry_path))
+    if agency_id in {a for a, _, _ in registry.read_agency_ids(registry_path)}:
+        raise ConfigError(f"{agency_id} is already in the registry", file=str(registry_path))
+    node = yaml.compose(text)
+    assert node is not None  # read_agency_ids parsed it
+    agencies = next(v for k, v in node.value if k.value == "agencies")
+    if not isinstance(agencies, yaml.SequenceNode) or agencies.flow_style or not agencies.value:
+        raise ConfigError("the registry's agencies are not a block list to append to",
+                          file=str(registry_path))
+    indent = agencies.value[0].start_mark.column - 2
+    # A block list ends where the next token (the next top-level key, or the end) starts.
+    head, tail = text[:agencies.end_mark.index], text[agencies.end_mark.index:]
+    new_text = (head if head.endswith("\n") else head + "\n") + _agency_block(
+        agency_id, name, indent, endpoint) + tail
+
+    ca_cert, ca_key = load_ca(pki_dir)
+    now = _now()
+    directory = pki.party_dir(pki_dir, agency_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    pki.issue_party(directory, "agency", agency_id, ca_cert, ca_key, now)
+    published = read_published(pki_dir)
+    publish_current(pki_dir, agency_id, published)
+    write_published(pki_dir, published)
+    staged = registry_path.with_name(f".{registry_path.name}.new")
+    staged.write_text(new_text, encoding="utf-8")
+    try:
+        registry.load_registry(staged, pki_dir)  # the whole file must still be valid
+    except ConfigError:
+        staged.unlink()
+        raise
+    os.replace(staged, registry_path)
+    key = keys.load_public_key(directory / "signing.pub")
+    cert = current_certificate(pki_dir, agency_id)
+    return {"agency": agency_id, "keyid": keys.keyid(key), "serial": f"{cert.serial_number:x}",
+            "directory": str(directory)}

@@ -12,11 +12,12 @@ import functools
 from collections.abc import Mapping, Sequence
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from g2g_sdk import keys
 from g2g_sdk._gen.g2g.v1 import envelope_pb2
 from g2g_sdk.errors import SignatureError
+from g2g_sdk.signer import Signer
 
 HEADER_TYPE = "application/vnd.g2g.header.v1+proto"
 ATTESTATION_TYPE = "application/vnd.g2g.attestation.v1+proto"
@@ -32,13 +33,14 @@ def pae(payload_type: str, body: bytes) -> bytes:
     return b"DSSEv1 %d %b %d %b" % (len(type_bytes), type_bytes, len(body), body)
 
 
-def sign(key: Ed25519PrivateKey, payload_type: str, body: bytes) -> envelope_pb2.Signature:
-    """Sign `body` as `payload_type`; the keyid is derived from the public key."""
+def sign(key: Signer, payload_type: str, body: bytes) -> envelope_pb2.Signature:
+    """Sign `body` as `payload_type` (a key file's key or an HSM's, g2g_sdk.signer); the
+    keyid is derived from the public key."""
     return envelope_pb2.Signature(keyid=_keyid(key), sig=key.sign(pae(payload_type, body)))
 
 
 @functools.lru_cache(maxsize=64)
-def _keyid(key: Ed25519PrivateKey) -> str:
+def _keyid(key: Signer) -> str:
     # A process signs with a handful of long-lived keys; deriving the public key
     # and hashing it cost 3.7 µs of every 33 µs signature. Keys hash by identity
     # and the cache holds them, so an entry can never answer for another key.

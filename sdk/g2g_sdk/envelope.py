@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import message as pb_message
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from g2g_sdk import dsse, schema
+from g2g_sdk import signer as signing
 from g2g_sdk._gen.g2g.v1 import envelope_pb2
 from g2g_sdk.errors import (
     AttestationError,
@@ -132,7 +133,7 @@ class OpenedEnvelope:
 
 
 def seal(header: envelope_pb2.Header, payload: bytes,
-         key: Ed25519PrivateKey) -> envelope_pb2.Envelope:
+         key: signing.Signer) -> envelope_pb2.Envelope:
     """Fill in the payload digest, serialise the header once, and sign those bytes."""
     header.version = PROTOCOL_VERSION
     header.payload_sha256 = sha256(payload)
@@ -149,7 +150,7 @@ def build_request(
     payload: pb_message.Message,
     purpose: str,
     legal_basis: str,
-    key: Ed25519PrivateKey,
+    key: signing.Signer,
     now: datetime,
     lifetime: timedelta = timedelta(seconds=120),
     correlation_id: str | None = None,
@@ -169,7 +170,7 @@ def build_response(
     request: OpenedEnvelope,
     *,
     payload: pb_message.Message,
-    key: Ed25519PrivateKey,
+    key: signing.Signer,
     now: datetime,
     lifetime: timedelta = timedelta(seconds=120),
 ) -> envelope_pb2.Envelope:
@@ -339,7 +340,7 @@ def check_binding(answer: envelope_pb2.Header, req: envelope_pb2.Header,
 
 
 def sign_attestation(body: envelope_pb2.AttestationBody,
-                     key: Ed25519PrivateKey) -> envelope_pb2.Attestation:
+                     key: signing.Signer) -> envelope_pb2.Attestation:
     body_bytes = body.SerializeToString(deterministic=True)
     return envelope_pb2.Attestation(
         body=body_bytes, signatures=[dsse.sign(key, dsse.ATTESTATION_TYPE, body_bytes)])

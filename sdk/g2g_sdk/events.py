@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import message as pb_message
 from google.protobuf.message import DecodeError
 
@@ -30,6 +30,7 @@ from g2g_sdk import dsse, schema
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, events_pb2
 from g2g_sdk.envelope import TimeRules, check_window, from_timestamp, to_timestamp
 from g2g_sdk.errors import DeliveryInvalid, EnvelopeError, SchemaError, SignatureError
+from g2g_sdk.signer import Signer
 
 EVENT_VERSION = 1
 SALT_BYTES = 16
@@ -79,7 +80,7 @@ def build_event(
     payload: pb_message.Message,
     purpose: str,
     legal_basis: str,
-    key: Ed25519PrivateKey,
+    key: Signer,
     now: datetime,
     lifetime: timedelta = timedelta(seconds=120),
     correlation_id: str | None = None,
@@ -196,7 +197,7 @@ def check_disclosures(header: events_pb2.EventHeader, disclosures: Iterable[byte
 
 # --- broker side: routing statements -----------------------------------------------
 
-def sign_routing(body: events_pb2.RoutingBody, key: Ed25519PrivateKey
+def sign_routing(body: events_pb2.RoutingBody, key: Signer
                  ) -> tuple[bytes, envelope_pb2.Signature]:
     body_bytes = body.SerializeToString(deterministic=True)
     return body_bytes, dsse.sign(key, dsse.ROUTING_TYPE, body_bytes)
@@ -277,7 +278,7 @@ def open_delivery(delivery: events_pb2.Delivery, *, subscriber: str,
                          attempt=delivery.attempt, ack_token=delivery.ack_token)
 
 
-def sign_receipt(event: ReceivedEvent, *, subscriber: str, key: Ed25519PrivateKey,
+def sign_receipt(event: ReceivedEvent, *, subscriber: str, key: Signer,
                  now: datetime) -> events_pb2.Receipt:
     """The subscriber's signed receipt, bound to the event digest and what it received."""
     body = events_pb2.ReceiptBody(

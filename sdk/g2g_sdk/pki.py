@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from g2g_sdk import keys, registry, tls
+from g2g_sdk import keys, registry, signer, tls
 from g2g_sdk.errors import AuthenticationError, ConfigError
 
 BROKER = "broker"
@@ -35,7 +35,8 @@ class Identity:
     tls_cert_pem: bytes
     tls_key_pem: bytes
     ca_pem: bytes
-    signing_key: Ed25519PrivateKey
+    # A key file's key or an HSM key (g2g_sdk.signer): whatever signs for the party.
+    signing_key: signer.Signer
 
 
 def party_dir(pki_dir: Path, agency_id: str) -> Path:
@@ -126,6 +127,13 @@ def issue_certificate(public_key: ec.EllipticCurvePublicKey, kind: tls.Kind, par
             .sign(ca_key, hashes.SHA256()))
 
 
+def issue_party(directory: Path, kind: tls.Kind, party_id: str, ca: x509.Certificate,
+                ca_key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> None:
+    """A party's TLS pair and signing key, unless present (onboarding one party)."""
+    _issue_tls(directory, kind, party_id, ca, ca_key, now)
+    _ensure_signing(directory, "signing")
+
+
 def _ensure_signing(directory: Path, stem: str = "signing") -> None:
     private, public = directory / f"{stem}.key", directory / f"{stem}.pub"
     if private.exists():
@@ -188,7 +196,7 @@ def load_identity(pki_dir: Path, agency_id: str) -> Identity:
         tls_cert_pem=_read(directory / "tls.crt"),
         tls_key_pem=_read(directory / "tls.key", private=True),
         ca_pem=_read(Path(pki_dir) / "ca.crt"),
-        signing_key=keys.load_private_key(directory / "signing.key"))
+        signing_key=signer.load_signer(directory, "signing"))
 
 
 def load_log_secret(pki_dir: Path) -> bytes:
@@ -196,6 +204,6 @@ def load_log_secret(pki_dir: Path) -> bytes:
     return _read(Path(pki_dir) / BROKER / "log-secret", private=True)
 
 
-def load_log_key(pki_dir: Path) -> Ed25519PrivateKey:
-    """The broker's dedicated checkpoint-signing key."""
-    return keys.load_private_key(Path(pki_dir) / BROKER / "log.key")
+def load_log_key(pki_dir: Path) -> signer.Signer:
+    """The broker's dedicated checkpoint-signing key (`log.uri` for an HSM, else `log.key`)."""
+    return signer.load_signer(Path(pki_dir) / BROKER, "log")

@@ -15,7 +15,7 @@ from g2g_sdk.errors import G2GError
 
 from agency_adapters.immigration.records import WatchlistRecord
 from agency_adapters.immigration.service import seeded_example
-from g2g_harness.federation import LocalFederation, start_federation
+from g2g_harness.federation import LocalFederation, start_federation, write_config
 from tests.audit_reader import read_records
 
 POLRI = "ID/GOV/POLRI"
@@ -39,6 +39,24 @@ async def expect_error(call: Awaitable[Any], code: grpc.StatusCode, reason: str)
 PEOPLE = [("Budi Santoso", "1980-02-03"), ("Siti Rahma", "1975-09-30"),
           ("Budi Santoso", "1980-02-03"), ("Agus Salim", "1990-01-01")]
 """Four name screens (one person twice) that the audit tests log and look up."""
+
+
+async def screened_log(work_dir: Path, pki_dir: Path, *, checkpoint_every: int,
+                        ) -> tuple[Fed, Path]:
+    """A running federation (immigration only) with its SQLite log's config, after the
+    police screened `PEOPLE`; checkpoints are signed every `checkpoint_every` records."""
+    audit_yaml = (f"  backend: sqlite\n  path: {work_dir / 'audit.db'}\n"
+                  f"  checkpoint_every: {checkpoint_every}\n")
+    config = write_config(work_dir, pki_dir=pki_dir, audit_yaml=audit_yaml)
+    fed = Fed(await start_federation(work_dir, pki_dir=pki_dir, config_path=config,
+                                     adapters=("immigration",)))
+    try:
+        async with fed.client(POLRI) as client:
+            await screen_people(client)
+    except BaseException:
+        await fed.federation.stop()
+        raise
+    return fed, config
 
 
 async def screen_people(client: ConsumerClient) -> None:

@@ -11,22 +11,15 @@ from typing import Any
 import pytest
 
 from g2g_cli.main import main
-from g2g_harness.federation import start_federation, write_config
-from tests.e2e.conftest import POLRI, Fed, screen_people
+from g2g_harness.federation import write_config
+from tests.e2e.conftest import POLRI, screened_log
 
 
 @pytest.fixture
 async def sealed_log(tmp_path: Path, pki_dir: Path) -> Path:
     """A broker config whose log holds 4 exchanges (8 records), sealed by a clean stop."""
-    audit_yaml = f"  backend: sqlite\n  path: {tmp_path / 'audit.db'}\n  checkpoint_every: 3\n"
-    config = write_config(tmp_path, pki_dir=pki_dir, audit_yaml=audit_yaml)
-    fed = Fed(await start_federation(tmp_path, pki_dir=pki_dir, config_path=config,
-                                     adapters=("immigration",)))
-    try:
-        async with fed.client(POLRI) as client:
-            await screen_people(client)
-    finally:
-        await fed.federation.stop()
+    fed, config = await screened_log(tmp_path, pki_dir, checkpoint_every=3)
+    await fed.federation.stop()
     return config
 
 
@@ -122,6 +115,43 @@ def test_verify_bundle_fails_precisely_on_tampering(
     assert code == 2
     assert text.splitlines()[0].startswith(message), text
     assert text.splitlines()[-1].startswith("INVALID: ")
+
+
+def _re_sign(doc: dict[str, Any]) -> None:
+    """Re-sign the bundle's checkpoint with another key and name that key inside."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from broker.audit import checkpoint
+    rogue = Ed25519PrivateKey.generate()
+    cp, _ = checkpoint.parse(doc["checkpoint"])
+    doc["log_key"] = checkpoint.vkey(doc["origin"], rogue.public_key())
+    doc["checkpoint"] = checkpoint.sign(cp, doc["origin"], rogue)
+
+
+def test_a_re_signed_bundle_fails_without_a_key_and_with_the_real_one(
+        sealed_log: Path, tmp_path: Path, pki_dir: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "forged.json"
+    assert g2g(capsys, "audit", "--config", str(sealed_log), "export", "--out", str(out))[0] == 0
+    doc = json.loads(out.read_bytes())
+    _re_sign(doc)
+    out.write_text(json.dumps(doc))
+    code, text, err = g2g(capsys, "audit", "verify", "--bundle", str(out), "--records")
+    assert (code, text) == (1, "")  # fails closed, prints no record
+    assert err == ("g2g: --bundle needs --key (the log public key you trust): a bundle's own "
+                   "key proves nothing about who signed it\n")
+    code, text, _ = g2g(capsys, "audit", "verify", "--bundle", str(out), "--key",
+                        str(pki_dir / "broker" / "log.pub"), "--records")
+    assert code == 2
+    assert text.splitlines()[0].startswith("FAIL: log_key: the bundle's key (hash ")
+    assert text.splitlines()[-1].startswith("INVALID: ")
+    # Named unsafe, it passes: and says so on stderr, every run.
+    for _ in range(2):
+        code, text, err = g2g(capsys, "audit", "verify", "--bundle", str(out),
+                              "--unsafe-trust-embedded-key")
+        assert code == 0
+        assert text.splitlines()[-1].startswith("OK: ")
+        assert err.startswith("g2g: WARNING: --unsafe-trust-embedded-key: ")
 
 
 def test_export_refuses_a_checkpoint_that_does_not_exist(

@@ -13,8 +13,8 @@ import pytest
 from g2g_sdk import pki
 
 from g2g_cli.main import main
-from g2g_harness.federation import REGISTRY, start_federation, write_config
-from tests.e2e.conftest import POLRI, Fed, screen_people
+from g2g_harness.federation import REGISTRY
+from tests.e2e.conftest import POLRI, Fed, screened_log
 
 FEDERATION_AUDITOR = "ID/GOV/KEMENKUMHAM-AUDIT"
 IMIGRASI_AUDITOR = "ID/GOV/IMIGRASI/AUDIT"
@@ -23,13 +23,8 @@ IMIGRASI_AUDITOR = "ID/GOV/IMIGRASI/AUDIT"
 @pytest.fixture
 async def live(tmp_path: Path, pki_dir: Path) -> AsyncIterator[tuple[Fed, Path]]:
     """A running broker whose log holds 4 exchanges; every commit signs a checkpoint."""
-    audit_yaml = f"  backend: sqlite\n  path: {tmp_path / 'audit.db'}\n  checkpoint_every: 1\n"
-    config = write_config(tmp_path, pki_dir=pki_dir, audit_yaml=audit_yaml)
-    fed = Fed(await start_federation(tmp_path, pki_dir=pki_dir, config_path=config,
-                                     adapters=("immigration",)))
+    fed, config = await screened_log(tmp_path, pki_dir, checkpoint_every=1)
     try:
-        async with fed.client(POLRI) as client:
-            await screen_people(client)
         yield fed, config
     finally:
         await fed.federation.stop()

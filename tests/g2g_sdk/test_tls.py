@@ -77,3 +77,30 @@ def test_the_identity_pair_is_read_whatever_else_the_san_holds() -> None:
     cert = _cert(DNS("imigrasi.example.go.id"), URI("urn:g2g:agency:ID/GOV/IMIGRASI"),
                  DNS("ID.GOV.IMIGRASI.agency.g2g.invalid"), URI("https://example.go.id/"))
     assert tls.certificate_identity(cert) == tls.PartyIdentity("agency", "ID/GOV/IMIGRASI")
+
+
+class _Context:
+    """A server-side call context as far as peer_identity reads it."""
+
+    def __init__(self, *pems: bytes) -> None:
+        self._pems = list(pems)
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {"x509_pem_cert": self._pems}
+
+
+def test_a_peer_certificate_is_parsed_once_and_a_bad_one_refused_every_time() -> None:
+    good = _cert(URI("urn:g2g:agency:ID/GOV/POLRI"), DNS("id.gov.polri.agency.g2g.invalid"))
+    pem = good.public_bytes(serialization.Encoding.PEM)
+    before = tls._pem_identity.cache_info()
+    for _ in range(3):
+        assert tls.peer_agency(_Context(pem)) == "ID/GOV/POLRI"
+    after = tls._pem_identity.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
+    bad = _cert(DNS("localhost")).public_bytes(serialization.Encoding.PEM)
+    for _ in range(2):
+        with pytest.raises(AuthenticationError) as info:
+            tls.peer_identity(_Context(bad))
+        assert info.value.reason == "NO_PEER_IDENTITY"
+    with pytest.raises(AuthenticationError):
+        tls.peer_identity(_Context())  # no certificate at all

@@ -10,7 +10,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broker.audit import AuditConfig, checkpoint, open_store
-from broker.audit.bundle import Bundle, BundleError, export, matches, verify_bundle
+from broker.audit.bundle import (
+    Bundle,
+    BundleError,
+    export,
+    matches,
+    unsafe_embedded_key,
+    verify_bundle,
+)
 from broker.audit.log import Filters
 from tests.broker.audit.test_store import Db, event, fill
 
@@ -138,13 +145,21 @@ def test_verify_bundle_names_what_was_tampered(name: str, sealed: Bundle,
     assert any(p.startswith(message) or message in p for p in report.problems), report.problems
 
 
-def test_without_a_trusted_key_only_the_bundle_s_own_key_is_checked(
+def test_only_the_unsafe_embedded_key_accepts_a_re_signed_bundle(
         sealed: Bundle, log_key: Ed25519PrivateKey) -> None:
     forged = _rogue_signed(sealed)
-    report = verify_bundle(forged)
-    assert report.ok  # self-consistent: only pinning the key catches a re-signed bundle
-    assert "pass the key you trust" in report.notes[0]
-    assert not verify_bundle(forged, log_key.public_key()).ok
+    # Self-consistent: only a key the verifier already trusts catches a re-signed bundle.
+    assert verify_bundle(forged, unsafe_embedded_key(forged)).ok
+    report = verify_bundle(forged, log_key.public_key())
+    assert not report.ok
+    assert report.problems[0].startswith("log_key: the bundle's key (hash ")
+
+
+def test_the_trusted_key_is_a_required_argument() -> None:
+    import inspect
+
+    parameter = inspect.signature(verify_bundle).parameters["trusted"]
+    assert parameter.default is inspect.Parameter.empty
 
 
 @pytest.mark.parametrize(("edit", "message"), [
