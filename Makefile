@@ -8,12 +8,13 @@ GEN    := sdk/g2g_sdk/_gen/__init__.py
 PROTOS := $(shell find proto -name '*.proto')
 PKI    := var/pki
 
-.PHONY: help install gen pki run demo test lint check-deploy bench-overload bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
+.PHONY: help install gen pki run demo test conformance lint check-deploy bench-overload bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
 
 help:
 	@echo "make run    - start broker + adapters on localhost (Ctrl-C stops all)"
 	@echo "make test   - the full test suite"
 	@echo "make demo   - self-contained scripted demo on free ports"
+	@echo "make conformance - Node.js consumer/provider (written from docs/ alone) against the Python federation"
 	@echo "make lint   - ruff + mypy + buf lint"
 	@echo "make check-deploy - promtool on the alert rules, systemd-analyze on the units"
 	@echo "make bench  - benchmarks (prints a table, writes bench/results/)"
@@ -46,6 +47,11 @@ demo: $(GEN)
 
 test: $(GEN)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# A consumer and provider in Node.js, built from docs/ and proto/ only, against
+# the Python broker, adapter and consumer (conformance/run; needs node + npm).
+conformance: $(GEN)
+	bash conformance/run
 
 # Deployment files: Prometheus alert rules (promtool, Debian package `prometheus`)
 # and the systemd units (systemd-analyze, where installed).

@@ -187,6 +187,23 @@ def _trust(node: yamlsrc.Node, base: Path) -> TrustConfig:
     )
 
 
+_TOP_FIELDS = {"broker", "registry", "pki_dir", "policies", "audit", "limits", "ops",
+               "adapters", "log_dir", "trust", "events"}
+_BROKER_FIELDS = {"listen", "instance_id", "workers"}
+_ADAPTERS_FIELDS = {"data_root"}
+
+
+def section_fields() -> dict[str, frozenset[str]]:
+    """Every key the broker config accepts, by section ("" is the top level)."""
+    from broker.audit.config import FIELDS as AUDIT_FIELDS
+    from broker.events.config import FIELDS as EVENTS_FIELDS
+
+    return {"": frozenset(_TOP_FIELDS), "broker": frozenset(_BROKER_FIELDS),
+            "adapters": frozenset(_ADAPTERS_FIELDS), "limits": frozenset(_LIMIT_FIELDS),
+            "ops": frozenset(_OPS_FIELDS), "trust": frozenset(_TRUST_FIELDS),
+            "audit": frozenset(AUDIT_FIELDS), "events": frozenset(EVENTS_FIELDS)}
+
+
 def load_config(path: Path) -> BrokerConfig:
     """Parse the broker config file at `path`."""
     from broker.audit import parse_audit_config
@@ -196,14 +213,10 @@ def load_config(path: Path) -> BrokerConfig:
     if root is None:
         raise ConfigError("the broker config is empty", file=str(path))
     base = path.resolve().parent
-    top = root.mapping(
-        allowed={"broker", "registry", "pki_dir", "policies", "audit", "limits", "ops",
-                 "adapters", "log_dir", "trust", "events"},
-        required={"broker", "registry", "pki_dir", "policies"})
-    broker = top["broker"].mapping(allowed={"listen", "instance_id", "workers"},
-                                   required={"listen"})
+    top = root.mapping(allowed=_TOP_FIELDS, required={"broker", "registry", "pki_dir", "policies"})
+    broker = top["broker"].mapping(allowed=_BROKER_FIELDS, required={"listen"})
     workers = broker["workers"].int(minimum=1) if "workers" in broker else 1
-    adapters = top["adapters"].mapping(allowed={"data_root"}) if "adapters" in top else {}
+    adapters = top["adapters"].mapping(allowed=_ADAPTERS_FIELDS) if "adapters" in top else {}
     return BrokerConfig(
         listen=broker["listen"].str(),
         instance_id=broker["instance_id"].str() if "instance_id" in broker else "broker-1",

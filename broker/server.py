@@ -132,7 +132,7 @@ class CatalogServicer(broker_pb2_grpc.CatalogServicer):
         """The services `caller` may call under the policy in force, with their permissions."""
         by_offer: dict[tuple[str, str], list[Permission]] = {}
         if self._policies is not None:
-            for allowed in permissions(self._policies(), caller):
+            for allowed in permissions(self._policies(), caller, datetime.now(UTC)):
                 by_offer.setdefault((allowed.service, allowed.provider), []).append(allowed)
         catalog = self._catalog()
         services = []

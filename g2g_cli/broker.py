@@ -1,4 +1,4 @@
-"""`g2g broker serve`: run the broker in the foreground."""
+"""`g2g broker serve | drain | config-reference`: run, drain and document the broker."""
 
 from __future__ import annotations
 
@@ -26,6 +26,49 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     # Internal: set by the supervisor on the processes it starts (broker/workers.py).
     serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
+    drain = sub.add_parser("drain", help="drain a running broker: refuse new calls (DRAINING), "
+                                         "finish those in flight, seal the log, exit")
+    drain.add_argument("--pid", type=int, required=True,
+                       help="the broker's process id (the supervisor's, with --workers)")
+    drain.add_argument("--timeout", type=float, default=60.0,
+                       help="seconds to wait for it to exit (default 60; above ops.drain_seconds)")
+    drain.set_defaults(handler=_drain)
+    reference = sub.add_parser("config-reference",
+                               help="print every configuration key and metric (markdown)")
+    reference.set_defaults(handler=_reference)
+
+
+def _drain(args: argparse.Namespace) -> int:
+    """SIGTERM is the drain: this sends it and waits for the broker to exit."""
+    import os
+    import select
+    import signal
+    import sys
+
+    try:
+        handle = os.pidfd_open(args.pid)
+    except ProcessLookupError:
+        print(f"g2g broker drain: no process {args.pid}", file=sys.stderr)
+        return 1
+    try:
+        os.kill(args.pid, signal.SIGTERM)
+        # A pidfd becomes readable when the process exits: no polling loop.
+        readable, _, _ = select.select([handle], [], [], args.timeout)
+    finally:
+        os.close(handle)
+    if not readable:
+        print(f"g2g broker drain: {args.pid} still runs after {args.timeout:g} s",
+              file=sys.stderr)
+        return 1
+    print(f"g2g broker drain: {args.pid} drained and exited")
+    return 0
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from broker.reference import reference
+
+    print(reference(), end="")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ class AuditConfig:
     synchronous: Literal["full", "normal"] = "full"  # SQLite only; see docs/AUDIT.md
 
 
-_FIELDS = {"backend", "path", "dsn", "password_file", "checkpoint_every", "checkpoint_seconds",
+FIELDS = {"backend", "path", "dsn", "password_file", "checkpoint_every", "checkpoint_seconds",
            "origin", "reconnect_seconds", "synchronous"}
 
 
@@ -32,7 +32,7 @@ def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
     """Parse the section; without one, an SQLite log next to the config."""
     if node is None:
         return AuditConfig(path=base / "audit.db")
-    f = node.mapping(allowed=_FIELDS, required={"backend"})
+    f = node.mapping(allowed=FIELDS, required={"backend"})
     backend = f["backend"].str()
     defaults = AuditConfig()
     common: dict[str, Any] = {

@@ -3,15 +3,20 @@
 For the Catalog's `callable_only` listing (`g2g catalog --as X`). Pure: reads the
 compiled index only. A purpose is listed when at least one allow rule could
 decide it and no deny rule refuses it outright (an unconditional deny beats
-every allow, as in `PolicySet.evaluate`). Only rules written for this very
-consumer are read, so the listing never reveals another agency's agreements.
+every allow, as in `PolicySet.evaluate`). A rule outside its validity period
+(`valid_from`/`valid_until`, at `now` in the rule's time zone) allows nothing
+today and is left out; weekday and hour windows only mark a purpose
+`conditional`. Only rules written for this very consumer are read, so the
+listing never reveals another agency's agreements.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from broker.policy.compile import PolicySet
+from broker.policy.model import Rule
 
 
 @dataclass(frozen=True)
@@ -28,15 +33,25 @@ class Permission:
     """A schedule or request conditions also apply: a call may still be refused."""
 
 
-def permissions(policy: PolicySet, consumer: str) -> list[Permission]:
-    """Every (provider, service, purpose) `consumer` may call, sorted."""
+def in_force(rule: Rule, now: datetime) -> bool:
+    """Whether `now` lies in the rule's validity period (dates only, not its windows)."""
+    schedule = rule.schedule
+    today = now.astimezone(schedule.zone).date()
+    return ((schedule.valid_from is None or schedule.valid_from <= today)
+            and (schedule.valid_until is None or today <= schedule.valid_until))
+
+
+def permissions(policy: PolicySet, consumer: str, now: datetime) -> list[Permission]:
+    """Every (provider, service, purpose) `consumer` may call at `now`, sorted."""
     found = []
     for (who, provider, service, purpose), cands in sorted(policy.index.items()):
         if who != consumer or not cands.allows:
             continue
         if any(rule.unconditional for rule in cands.denies):
             continue
-        rules = [rule for rule, _ in cands.allows]
+        rules = [rule for rule, _ in cands.allows if in_force(rule, now)]
+        if not rules:
+            continue
         # An allow without a legal-basis pattern accepts any: then none is required.
         patterns = () if any(r.legal_basis is None for r in rules) else tuple(
             dict.fromkeys(r.legal_basis.pattern for r in rules if r.legal_basis is not None))

@@ -147,13 +147,15 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         registry = self._registry()
         if peer != tls.PartyIdentity("broker", registry.broker_id):
             raise AccessDenied("only the broker may call a provider", reason="NOT_BROKER")
+        now = self._clock()
         try:
-            body = envelope.open_attestation(request.attestation, registry.broker_keys)
+            # Attestations are made just before forwarding: a broker key revoked (or
+            # retired by not_after) before now signs nothing this provider accepts.
+            body = envelope.open_attestation(request.attestation, registry.broker_keys_at(now))
         except AttestationError:
             raise
         except G2GError as exc:
             raise AttestationError(exc.message) from None
-        now = self._clock()
         # Verify, then parse: the broker's verified attestation names the consumer,
         # whose registered keys must have signed the request's header bytes.
         consumer = registry.agency(body.consumer)

@@ -162,6 +162,12 @@ class Registry:
         """Content hash of every file this registry was built from (16 hex digits)."""
         return files_version(self.files)
 
+    def broker_keys_at(self, moment: datetime) -> Mapping[str, Ed25519PublicKey]:
+        """The broker's keys valid at `moment` (not revoked, expired or not yet valid)."""
+        return {kid: key for kid, key in self.broker_keys.items()
+                if (info := self.broker_key_info.get(kid)) is None
+                or info.refusal(moment) is None}
+
     @property
     def sources(self) -> dict[str, bytes]:
         """The files that exist, by path: what is stored beside the audit log."""

@@ -11,6 +11,7 @@ certificate whose issuer has no loaded CRL, or whose CRL is stale, is refused.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from g2g_sdk import yamlsrc
@@ -46,6 +48,7 @@ class Crl:
 
     path: str
     issuer: str
+    ca_der: bytes  # the verified issuing CA certificate (DER)
     number: int | None
     this_update: datetime
     next_update: datetime
@@ -74,7 +77,9 @@ class CrlState:
                 f"{_iso(cert.not_valid_after_utc)}", reason="CERT_EXPIRED",
                 metadata={"serial": serial})
         crl = self.crls.get(cert.issuer.public_bytes())
-        if crl is None:
+        if crl is None or not _issued_by(cert.public_bytes(serialization.Encoding.DER),
+                                         crl.ca_der):
+            # No CRL of its issuer — or of a CA that merely has the same name.
             raise AuthenticationError(
                 f"no CRL of the certificate's issuer ({cert.issuer.rfc4514_string()}) is "
                 "loaded, so its status is unknown", reason="CERT_STATUS_UNKNOWN",
@@ -105,6 +110,17 @@ class CrlState:
             out.append({"file": crl.path, "issuer": crl.issuer, "state": state,
                         "next_update": _iso(crl.next_update)})
         return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _issued_by(cert_der: bytes, ca_der: bytes) -> bool:
+    """Whether the CA's key signed the certificate (cached: a few peers, many calls)."""
+    try:
+        x509.load_der_x509_certificate(cert_der).verify_directly_issued_by(
+            x509.load_der_x509_certificate(ca_der))
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _iso(moment: datetime) -> str:
@@ -165,7 +181,8 @@ def _parse(path: Path, data: bytes, cas: Sequence[x509.Certificate], now: dateti
         number: int | None = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     except x509.ExtensionNotFound:
         number = None
-    return Crl(path=str(path), issuer=issuer, number=number,
+    return Crl(path=str(path), issuer=issuer,
+               ca_der=ca.public_bytes(serialization.Encoding.DER), number=number,
                this_update=crl.last_update_utc, next_update=next_update,
                revoked={r.serial_number: r.revocation_date_utc for r in crl})
 

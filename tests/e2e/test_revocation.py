@@ -184,3 +184,19 @@ async def test_bad_crls_are_refused_and_the_previous_state_keeps_serving(
     # Logged once per distinct error (the two malformed files say the same), plus stale.
     assert len(rejected) == len(cases)
     assert {e["keeping_version"] for e in rejected} == {revoked_state}
+
+
+async def test_providers_refuse_attestations_by_a_revoked_broker_key(
+        fed: LocalFederation) -> None:
+    await screen(fed, POLRI)
+    pki(fed, "revoke", "broker", "--key-only")
+    assert await fed.reload_trust() == [True, False, True, False]
+    async with fed.client(POLRI) as client:
+        env = client.build(SCREEN, name_query("Budi Santoso"), purpose="criminal_investigation",
+                           legal_basis=LEGAL_BASIS)
+        await expect_error(client.send(env), grpc.StatusCode.PERMISSION_DENIED,
+                           "ATTESTATION_INVALID")
+    records = [r for r in await read_records(fed)
+               if r["message_id"] == envelope.parse_header(env).message_id]
+    assert [(r["kind"], r["status_code"], r["reason"]) for r in records] == [
+        ("request", "", ""), ("outcome", "PERMISSION_DENIED", "ATTESTATION_INVALID")]

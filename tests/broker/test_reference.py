@@ -1,0 +1,26 @@
+"""docs/OPERATIONS.md embeds the configuration and metric reference the code generates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from broker.config import section_fields
+from broker.reference import MEANING, config_reference, reference
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md"
+BEGIN = "<!-- BEGIN GENERATED: g2g broker config-reference -->\n"
+END = "<!-- END GENERATED -->"
+
+
+def test_the_operations_doc_embeds_exactly_the_generated_reference() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    embedded = text[text.index(BEGIN) + len(BEGIN):text.index(END)]
+    # Regenerate with: g2g broker config-reference (and paste between the markers).
+    assert embedded.strip() == reference().strip()
+
+
+def test_every_accepted_key_is_documented_and_nothing_else() -> None:
+    accepted = {f"{section}.{key}" if section else key
+                for section, keys in section_fields().items() for key in keys}
+    assert set(MEANING) == accepted
+    assert config_reference().count("\n| `") == len(accepted)
