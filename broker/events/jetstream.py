@@ -107,9 +107,14 @@ class JetStreamBus:
         nc = await nats.connect(
             self.config.url, allow_reconnect=True, max_reconnect_attempts=-1,
             reconnect_time_wait=0.5, connect_timeout=2, name="g2g-broker",
-            error_cb=_quiet, disconnected_cb=_disconnected, reconnected_cb=self._reconnected)
+            error_cb=_quiet, disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected)
         self._nc, self._js = nc, nc.jetstream(timeout=self.config.publish_timeout_seconds)
         await self._ensure_stream()
+
+    async def _disconnected(self) -> None:
+        if not self._closing:  # our own close is not news
+            log.warning("jetstream_disconnected")
 
     async def _reconnected(self) -> None:
         # A server that lost its state (memory storage, a rebuilt cluster) gets the
@@ -262,7 +267,5 @@ async def _quiet(exc: Exception) -> None:
     log.debug("jetstream_error", **logs.fault_fields(exc))
 
 
-async def _disconnected() -> None:
-    log.warning("jetstream_disconnected")
 
 

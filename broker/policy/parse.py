@@ -129,18 +129,24 @@ def _consumers(node: yamlsrc.Node, groups: dict[str, tuple[str, ...]],
 
 
 def _services(node: yamlsrc.Node, provider: str, registry: Registry) -> tuple[str, ...]:
-    pattern = node.str()
     agency = registry.agency(provider)
     offered = tuple(s.name for s in agency.services) if agency else ()
+    return _matching(node, offered, "/*", f"{provider} offers no service", "it offers")
+
+
+def _matching(node: yamlsrc.Node, names: tuple[str, ...], wildcard: str, none: str,
+              listed: str) -> tuple[str, ...]:
+    """The `names` a pattern selects: `*`, a prefix ending in `wildcard`, or one name."""
+    pattern = node.str()
     if pattern == ANY:
-        matched = offered
-    elif pattern.endswith("/*"):
-        matched = tuple(s for s in offered if s.startswith(pattern[:-1]))
+        matched = names
+    elif pattern.endswith(wildcard):
+        matched = tuple(n for n in names if n.startswith(pattern[:-1]))
     else:
-        matched = (pattern,) if pattern in offered else ()
+        matched = (pattern,) if pattern in names else ()
     if not matched:
-        raise node.error(f"{provider} offers no service matching {pattern!r} "
-                         f"(it offers: {', '.join(offered) or 'nothing'})")
+        raise node.error(f"{none} matching {pattern!r} "
+                         f"({listed}: {', '.join(names) or 'nothing'})")
     return matched
 
 
@@ -322,19 +328,10 @@ def parse_rule(node: yamlsrc.Node, order: int, groups: dict[str, tuple[str, ...]
 
 
 def _events(node: yamlsrc.Node, publisher: str, catalog: Catalog) -> tuple[str, ...]:
-    pattern = node.str()
     published = tuple(name for name, spec in sorted(catalog.events.items())
                       if publisher in spec.offers)
-    if pattern == ANY:
-        matched = published
-    elif pattern.endswith(".*"):
-        matched = tuple(e for e in published if e.startswith(pattern[:-1]))
-    else:
-        matched = (pattern,) if pattern in published else ()
-    if not matched:
-        raise node.error(f"{publisher} publishes no event type matching {pattern!r} "
-                         f"(it publishes: {', '.join(published) or 'nothing'})")
-    return matched
+    return _matching(node, published, ".*", f"{publisher} publishes no event type",
+                     "it publishes")
 
 
 def _event_mask(f: dict[str, yamlsrc.Node], descriptors: tuple[Descriptor, ...]
