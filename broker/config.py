@@ -78,6 +78,27 @@ class Ops:
 
 
 @dataclass(frozen=True)
+class Tracing:
+    """OpenTelemetry export (`tracing:`); spans are made either way, exported only if set."""
+
+    otlp_endpoint: str = ""  # e.g. http://collector:4317; "" exports nothing
+    service_name: str = "g2g-broker"
+
+
+_TRACING_FIELDS = {"otlp_endpoint", "service_name"}
+
+
+def _tracing(node: yamlsrc.Node) -> Tracing:
+    fields = node.mapping(allowed=_TRACING_FIELDS)
+    defaults = Tracing()
+    return Tracing(
+        otlp_endpoint=fields["otlp_endpoint"].str(allow_empty=True)
+        if "otlp_endpoint" in fields else defaults.otlp_endpoint,
+        service_name=fields["service_name"].str() if "service_name" in fields
+        else defaults.service_name)
+
+
+@dataclass(frozen=True)
 class BrokerConfig:
     listen: str
     instance_id: str
@@ -93,7 +114,10 @@ class BrokerConfig:
     """Where `g2g up` adapters and `g2g data import` keep data: ``data_root/<adapter>/``."""
     log_dir: Path = Path("log")
     """Where `g2g up` writes each child's log."""
+    adapters: tuple[str, ...] | None = None
+    """The adapters `g2g up` runs (`adapters.serve`); None: every installed one."""
     trust: TrustConfig = TrustConfig()
+    tracing: Tracing = Tracing()
 
     def revocation(self) -> RevocationConfig:
         """Where the CA certificate and CRLs are, for g2g_sdk.revocation."""
@@ -188,9 +212,9 @@ def _trust(node: yamlsrc.Node, base: Path) -> TrustConfig:
 
 
 _TOP_FIELDS = {"broker", "registry", "pki_dir", "policies", "audit", "limits", "ops",
-               "adapters", "log_dir", "trust", "events"}
+               "adapters", "log_dir", "trust", "tracing", "events"}
 _BROKER_FIELDS = {"listen", "instance_id", "workers"}
-_ADAPTERS_FIELDS = {"data_root"}
+_ADAPTERS_FIELDS = {"data_root", "serve"}
 
 
 def section_fields() -> dict[str, frozenset[str]]:
@@ -201,6 +225,7 @@ def section_fields() -> dict[str, frozenset[str]]:
     return {"": frozenset(_TOP_FIELDS), "broker": frozenset(_BROKER_FIELDS),
             "adapters": frozenset(_ADAPTERS_FIELDS), "limits": frozenset(_LIMIT_FIELDS),
             "ops": frozenset(_OPS_FIELDS), "trust": frozenset(_TRUST_FIELDS),
+            "tracing": frozenset(_TRACING_FIELDS),
             "audit": frozenset(AUDIT_FIELDS), "events": frozenset(EVENTS_FIELDS)}
 
 
@@ -229,7 +254,9 @@ def load_config(path: Path) -> BrokerConfig:
         workers=workers,
         source=str(path),
         data_root=base / (adapters["data_root"].str() if "data_root" in adapters else "data"),
+        adapters=adapters["serve"].str_list() if "serve" in adapters else None,
         log_dir=base / (top["log_dir"].str() if "log_dir" in top else "log"),
         trust=_trust(top["trust"], base) if "trust" in top else TrustConfig(),
+        tracing=_tracing(top["tracing"]) if "tracing" in top else Tracing(),
         events=parse_events_config(top.get("events"), base),
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 import structlog
-from g2g_sdk import status, tls
+from g2g_sdk import status, tls, tracing
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.errors import G2GError, IdentityMismatch, ProviderTimeout, ProviderUnavailable
 from g2g_sdk.pki import Identity
@@ -71,7 +71,7 @@ class ProviderClients:
                        timeout: float) -> envelope_pb2.Envelope:
         try:
             response: envelope_pb2.Envelope = await self._stub(provider).Handle(
-                request, timeout=timeout)
+                request, timeout=timeout, metadata=tracing.outgoing())
         except grpc.aio.AioRpcError as exc:
             trailing = tuple(exc.trailing_metadata() or ())
             transport = not any(key == "grpc-status-details-bin" for key, _ in trailing)

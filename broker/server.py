@@ -27,7 +27,7 @@ from g2g_sdk._gen.g2g.v1 import (
     envelope_pb2,
 )
 from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
-from g2g_sdk.errors import G2GError, Overloaded, StartupError, UnknownServiceError
+from g2g_sdk.errors import ConfigError, G2GError, Overloaded, StartupError, UnknownServiceError
 from g2g_sdk.registry import Registry
 from g2g_sdk.reload import Reloader
 from g2g_sdk.revocation import CrlState, crl_reloader
@@ -419,6 +419,7 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
         watch_parent = asyncio.ensure_future(workers.parent_gone(stop))
         config = replace(config, instance_id=workers.worker_instance_id(
             config.instance_id, worker))
+    _export_spans(config)
     running = await start_broker(config, worker=worker)
     loop.add_signal_handler(signal.SIGHUP, running.request_reload)
     if worker is None and config.ops.listen:
@@ -442,6 +443,30 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
         await sampling
     if watch_parent is not None:
         watch_parent.cancel()
+
+
+def _export_spans(config: BrokerConfig) -> None:
+    """Send this process's spans to the configured OTLP collector (off by default)."""
+    if not config.tracing.otlp_endpoint:
+        return
+    try:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found, unused-ignore]
+            OTLPSpanExporter,
+        )
+    except ImportError:
+        raise ConfigError("tracing.otlp_endpoint needs the OTLP exporter: "
+                          "pip install 'g2g[otlp]'", file=config.source,
+                          field="tracing.otlp_endpoint") from None
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create(
+        {"service.name": config.tracing.service_name, "service.instance.id": config.instance_id}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
+        endpoint=config.tracing.otlp_endpoint)))
+    trace.set_tracer_provider(provider)
 
 
 async def _sample(running: RunningBroker, stopped: asyncio.Event,

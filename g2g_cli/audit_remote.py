@@ -124,14 +124,9 @@ class RemoteLog:
 
     def checkpoint_at(self, size: int) -> tuple[int, bytes, str] | None:
         """The signed checkpoint of tree size `size`, when the broker signed one."""
-        try:
-            reply: audit_pb2.InclusionProofResponse = self._call(
-                "InclusionProof", audit_pb2.InclusionProofRequest(seq=0, tree_size=size))
-        except G2GError as exc:
-            if exc.reason == "OUT_OF_RANGE":
-                return None
-            raise
-        return self._verified(reply.checkpoint) if reply.checkpoint else None
+        reply: audit_pb2.SignedCheckpoint = self._call(
+            "LatestCheckpoint", audit_pb2.CheckpointRequest(tree_size=size))
+        return self._verified(reply.note) if reply.note else None
 
     def query_bytes(self, f: Filters) -> list[bytes]:
         """Matching records' exact bytes, fetched a page at a time."""

@@ -97,10 +97,17 @@ def _children(config_path: Path, workers: int | None = None) -> list[Child]:
     from broker.config import load_config
 
     config = load_config(config_path)
-    adapters = names()
+    installed = names()
+    adapters = installed if config.adapters is None else config.adapters
+    missing = [name for name in adapters if name not in installed]
+    if missing:
+        raise ConfigError(f"adapters.serve names {', '.join(missing)}, not installed "
+                          f"(installed: {', '.join(installed) or 'none'}; `g2g adapter list`)",
+                          file=str(config_path), field="adapters.serve")
     if not adapters:
-        raise ConfigError("no adapters are installed (`g2g adapter list`); g2g up runs the "
-                          "broker with every installed adapter")
+        raise ConfigError("no adapters to run: none is installed (`g2g adapter list`) or "
+                          "adapters.serve is empty", file=str(config_path),
+                          field="adapters.serve")
     g2g = [sys.executable, "-m", "g2g_cli.main"]
     broker = [*g2g, "broker", "serve", "--config", str(config_path)]
     children = [Child("broker", broker + ([] if workers is None else ["--workers", str(workers)]))]

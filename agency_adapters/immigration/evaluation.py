@@ -349,6 +349,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     misses: list[Case] = field(default_factory=list)
     false_hits: list[tuple[Case, WatchlistRecord]] = field(default_factory=list)
+    neutral_hits: list[tuple[Case, WatchlistRecord]] = field(default_factory=list)
 
     def add(self, case: Case, result: screening.Screening, seconds: float,  # noqa: PLR0912
             hidden: bool = False) -> None:  # one pass over the groups a query belongs to
@@ -385,6 +386,7 @@ class Tally:
             elif consistent(case.query, hit.record) or (
                     meant is not None and consistent(meant, hit.record)):
                 verdict = "neutral"
+                self.neutral_hits.append((case, hit.record))
             else:
                 verdict = "false"
                 wrong += 1
@@ -472,10 +474,12 @@ def report(r: Tally, size: int, build: float, *, details: bool) -> None:
             assert case.target is not None
             print(f"    MISS {case.kind}: {q.full_name!r} {q.date_of_birth!r} {q.nationality!r}"
                   f" for {case.target.full_name!r} {case.target.date_of_birth!r}")
-        for case, hit in r.false_hits:
-            q = case.query
-            print(f"    FALSE {case.kind}: {q.full_name!r} {q.date_of_birth!r} {q.nationality!r}"
-                  f" hit {hit.full_name!r} {hit.date_of_birth!r} {hit.nationality!r}")
+        for label, hits in (("FALSE", r.false_hits), ("NEUTRAL", r.neutral_hits)):
+            for case, hit in hits:
+                q = case.query
+                print(f"    {label} {case.kind}: {q.full_name!r} {q.date_of_birth!r} "
+                      f"{q.nationality!r} hit {hit.full_name!r} {hit.date_of_birth!r} "
+                      f"{hit.nationality!r}")
     print(flush=True)
 
 

@@ -151,7 +151,12 @@ class AuditServicer(audit_pb2_grpc.AuditServicer):
     async def LatestCheckpoint(self, request: audit_pb2.CheckpointRequest,  # noqa: N802
                                context: Any) -> audit_pb2.SignedCheckpoint:
         async def latest(limit_to: str | None) -> audit_pb2.SignedCheckpoint:
-            found, size = await self._store.read(lambda r: (r.latest_checkpoint(), r.size()))
+            def work(r: LogReader) -> tuple[tuple[int, bytes, str] | None, int]:
+                if not request.tree_size:
+                    return r.latest_checkpoint(), r.size()
+                at = [c for c in r.checkpoints() if c[0] == request.tree_size]
+                return (at[0] if at else None), r.size()
+            found, size = await self._store.read(work)
             return audit_pb2.SignedCheckpoint(note=found[2] if found else "", log_size=size)
         result: audit_pb2.SignedCheckpoint = await self._run(
             "LatestCheckpoint", request, latest)

@@ -33,7 +33,7 @@ class EventsConfig:
     backoff_seconds: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0)
     max_age_seconds: float = 30 * 86400.0
     # JetStream de-duplicates Nats-Msg-Id within this window; it must cover an
-    # event's whole publishable life (max lifetime + clock skew), see PROTOCOL.md §8.
+    # event's whole publishable life (max lifetime + clock skew), see PROTOCOL.md §9.
     duplicate_window_seconds: float = 1200.0
     replicas: int = 1
     publish_timeout_seconds: float = 5.0

@@ -1,4 +1,4 @@
-"""The Events service: publish, subscribe, acknowledge (docs/PROTOCOL.md §8).
+"""The Events service: publish, subscribe, acknowledge (docs/PROTOCOL.md §9).
 
 Publish, in this order:
 

@@ -9,7 +9,6 @@ files) and on SIGHUP via `request_reload`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,25 +17,24 @@ from g2g_sdk import logs
 from g2g_sdk.catalog import Catalog
 from g2g_sdk.errors import ConfigError
 from g2g_sdk.registry import Registry
+from g2g_sdk.reload import Poller
 
 from broker.policy.compile import PolicySet, compile_sources, read_sources, version_of
 
 log = structlog.get_logger("g2g.policy")
 
 
-class PolicyWatcher:
+class PolicyWatcher(Poller):
     """Holds the live PolicySet; loads it at construction (fail closed on errors)."""
 
     def __init__(self, directory: Path, registry: Registry, catalog: Catalog, *,
                  interval: float = 2.0,
                  on_loaded: Callable[[PolicySet], None] | None = None) -> None:
+        super().__init__(interval)
         self._directory = Path(directory)
         self._registry = registry
         self._catalog = catalog
-        self._interval = interval
         self._on_loaded = on_loaded
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.current = self._compile(read_sources(self._directory))
         self.reloaded = asyncio.Condition()
         self.last_error: str | None = None
@@ -57,13 +55,6 @@ class PolicyWatcher:
     def rebase(self, registry: Registry, catalog: Catalog, policy: PolicySet) -> None:
         """Decide against a newly loaded registry from now on, with `policy` compiled for it."""
         self._registry, self._catalog, self.current = registry, catalog, policy
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def request_reload(self) -> None:
-        """Check the directory now (SIGHUP)."""
-        self._wake.set()
 
     async def reload(self) -> bool:
         """Validate the directory's current contents and swap if valid and changed."""
@@ -93,16 +84,3 @@ class PolicyWatcher:
             self.reloaded.notify_all()
         return True
 
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            await self.reload()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -13,7 +13,10 @@
 // closed (PROVIDER_RESPONSE_INVALID): "Leak Me" (answers without applying the
 // mask: check mask), "Speak For Broker" (a refusal in the g2g.broker domain:
 // check domain), "Two Messages" (Status message differs from grpc-message:
-// check message).
+// check message), and "Wrong Recipient", "Wrong Correlation", "Wrong Purpose",
+// "Wrong Legal Basis", "Wrong Service", "Wrong In Reply To", "Wrong Digest",
+// "Long Lifetime", "Wrong Kind", "Wrong Type", "Bad Signature" (a response
+// header with that defect: which PROTOCOL.md §5 check catches it).
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
@@ -136,12 +139,29 @@ function handle(call, bytes) {
   // Clear every field outside the attested mask, then sign.
   const masked = leak ? full : g.applyMask(types.output, JSON.parse(JSON.stringify(full)), att.fieldMask);
   const payload = Buffer.from(types.output.encode(types.output.fromObject(masked)).finish());
-  return g.sealEnvelope(root, signer, {
+  const fields = {
     kind: g.KIND_RESPONSE, messageId: crypto.randomUUID(), correlationId: h.correlationId,
     sender: me, recipient: h.sender, service: h.service, payloadType: types.output.fullName.slice(1),
     purpose: h.purpose, legalBasis: h.legalBasis, createdAt: g.timestamp(now), expiresAt: g.timestamp(now + 120),
     inReplyTo: h.messageId, requestDigest: g.sha256(opened.headerBytes),
-  }, payload);
+  };
+  // Response-side misbehaviour, to pin down what the broker's §5 checks cover.
+  const wrong = {
+    'wrong recipient': { recipient: 'ID/GOV/BIN' },
+    'wrong correlation': { correlationId: 'another-case' },
+    'wrong purpose': { purpose: 'other_purpose' },
+    'wrong legal basis': { legalBasis: 'something else' },
+    'wrong service': { service: 'g2g.interpol.v1.Notices/Get' },
+    'wrong in reply to': { inReplyTo: 'not-the-request-id' },
+    'wrong digest': { requestDigest: crypto.randomBytes(32) },
+    'long lifetime': { expiresAt: g.timestamp(now + 3600) },
+    'wrong kind': { kind: g.KIND_REQUEST },
+    'wrong type': { payloadType: 'g2g.immigration.v1.ScreenRequest' },
+  }[name];
+  if (wrong) Object.assign(fields, wrong);
+  const env = g.sealEnvelope(root, signer, fields, payload);
+  if (name === 'bad signature') env.signatures[0].sig[5] ^= 1;
+  return env;
 }
 
 /** PROTOCOL.md §5.1: code, grpc-message, and one google.rpc.Status with one ErrorInfo. */

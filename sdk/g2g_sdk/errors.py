@@ -221,6 +221,14 @@ class DeliveryInvalid(G2GError):
     default_reason = "DELIVERY_INVALID"
 
 
+class AuditProofError(G2GError):
+    """An audit checkpoint note, log key or bundle is malformed or does not verify
+    (INVALID_ARGUMENT); raised offline by verifiers, never by the exchange path."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "AUDIT_PROOF_INVALID"
+
+
 class InternalError(G2GError):
     """A fault inside g2g itself, not in the request (INTERNAL); logged by type, never data."""
 

@@ -29,7 +29,17 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from g2g_sdk import boundary, envelope, errors, fieldmask, revocation, schema, status, tls
+from g2g_sdk import (
+    boundary,
+    envelope,
+    errors,
+    fieldmask,
+    revocation,
+    schema,
+    status,
+    tls,
+    tracing,
+)
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -169,6 +179,7 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             raise SignatureError(f"consumer signature: {exc.message}", reason=exc.reason,
                                  metadata=exc.metadata) from None
         header = opened.header
+        tracing.annotate(correlation_id=header.correlation_id, message_id=header.message_id)
         self._check_attestation(body, opened, now, registry.broker_id)
         route = self._routes.get(header.service)
         if route is None:

@@ -53,7 +53,45 @@ def changed(files: Mapping[str, bytes | None]) -> bool:
     return False
 
 
-class Reloader(Generic[T]):
+class Poller:
+    """Calls `reload()` every `interval` seconds, and at once on `request_reload()` (SIGHUP).
+
+    The loop shared by every hot-reloaded thing (registry, CRLs, policies); a
+    subclass implements `reload`, which must not raise (it logs and keeps the old).
+    """
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def reload(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start polling (on the running loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def request_reload(self) -> None:
+        """Check now (SIGHUP)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            await self.reload()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+class Reloader(Poller, Generic[T]):
     """The live value of `kind` (e.g. "registry"), rebuilt by `load` when its files change.
 
     `load` runs in a thread and raises `G2GError` (usually `ConfigError`, with
@@ -68,27 +106,17 @@ class Reloader(Generic[T]):
                  accept: Callable[[T | None, T], None] | None = None,
                  on_swapped: Callable[[T, T], None] | None = None,
                  initial: T | None = None) -> None:
+        super().__init__(interval)
         self.kind = kind
         self._load = load
-        self._interval = interval
         self._accept = accept
         self._on_swapped = on_swapped
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         current = initial if initial is not None else load()
         if accept is not None:
             accept(None, current)
         self.current: T = current
         self.last_error: str | None = None
         self.reloaded = asyncio.Condition()
-
-    def start(self) -> None:
-        """Start polling (on the running loop)."""
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def request_reload(self) -> None:
-        """Check the files now (SIGHUP)."""
-        self._wake.set()
 
     async def reload(self, *, force: bool = False) -> bool:
         """Rebuild if the files changed (or `force`); swap if valid and new. True if swapped."""
@@ -130,17 +158,3 @@ class Reloader(Generic[T]):
             return self.current
 
         return await asyncio.wait_for(swapped(), timeout)
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            await self.reload()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -113,6 +113,24 @@ async def test_a_remote_auditor_exports_a_bundle_and_verifies_it_offline(
         (POLRI, "request"), (POLRI, "outcome")] * 4
 
 
+async def test_an_agency_auditor_exports_against_an_earlier_checkpoint(
+        live: tuple[Fed, Path], pki_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    fed, _ = live
+    monkeypatch.chdir(tmp_path)
+    mine = own_files(pki_dir, IMIGRASI_AUDITOR, tmp_path / "imigrasi-audit")
+    bundle = tmp_path / "first-two.json"
+    code, _, err = await g2g(capsys, *remote(fed, mine, IMIGRASI_AUDITOR), "export",
+                             "--provider", "ID/GOV/IMIGRASI", "--at-size", "4",
+                             "--out", str(bundle))
+    assert code == 0, err
+    assert "4 record(s) from [0, 4) with proofs against checkpoint size 4" in err
+    code, text, err = await g2g(capsys, "audit", "verify", "--bundle", str(bundle),
+                                "--key", str(mine / "broker" / "log.pub"))
+    assert code == 0, err
+    assert text.splitlines()[-1].endswith("checkpoint g2g-dev/audit size 4")
+
+
 async def test_what_a_remote_auditor_may_not_do_is_refused_with_the_real_reason(
         live: tuple[Fed, Path], pki_dir: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

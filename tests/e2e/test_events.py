@@ -1,4 +1,4 @@
-"""The three event flows end to end through real NATS JetStream (docs/PROTOCOL.md §8)."""
+"""The three event flows end to end through real NATS JetStream (docs/PROTOCOL.md §9)."""
 
 from __future__ import annotations
 

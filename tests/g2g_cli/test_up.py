@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from g2g_sdk.errors import ConfigError
+
 from g2g_cli.up import Child, Status, _children
 from tests.conftest import REPO
 
@@ -47,3 +50,21 @@ def test_workers_are_passed_to_the_broker_as_given_so_zero_is_refused_there() ->
     assert _children(config, 2)[0].argv[-2:] == ["--workers", "2"]
     # `g2g broker serve --workers 0` refuses it; up must not quietly start one process.
     assert _children(config, 0)[0].argv[-2:] == ["--workers", "0"]
+
+
+def test_adapters_serve_picks_the_adapters_and_an_uninstalled_one_is_named(
+        tmp_path: Path) -> None:
+    config = tmp_path / "broker.yaml"
+    base = (REPO / "config" / "broker.yaml").read_text(encoding="utf-8").replace(
+        "registry: agencies.yaml", f"registry: {REPO / 'config' / 'agencies.yaml'}").replace(
+        "policies: policies", f"policies: {REPO / 'config' / 'policies'}")
+    config.write_text(base.replace("  data_root: ../var/data",
+                                   "  data_root: data\n  serve: [interpol]"), encoding="utf-8")
+    _, adapters, *_ = _children(config)  # and the events children (JetStream)
+    serve = adapters.argv[adapters.argv.index("serve") + 1:]
+    assert serve[:2] == ["interpol", "--registry"]
+    config.write_text(base.replace("  data_root: ../var/data",
+                                   "  data_root: data\n  serve: [interpol, nope]"),
+                      encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"adapters\.serve names nope, not installed"):
+        _children(config)

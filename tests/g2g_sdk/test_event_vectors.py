@@ -1,4 +1,4 @@
-"""docs/PROTOCOL.md §8.7 event vectors, and the subscriber's checks against a tampering broker."""
+"""docs/PROTOCOL.md §9.7 event vectors, and the subscriber's checks against a tampering broker."""
 
 from __future__ import annotations
 

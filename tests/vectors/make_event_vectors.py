@@ -2,7 +2,7 @@
 
 Fixed inputs (key seeds, salts, times, ids); Ed25519 is deterministic and the
 messages serialise deterministically in field order, so the outputs are stable
-across implementations. docs/PROTOCOL.md §8.7 describes the file.
+across implementations. docs/PROTOCOL.md §9.7 describes the file.
 """
 
 from __future__ import annotations
