@@ -50,46 +50,71 @@ class ProviderClients:
         self._options = [("grpc.max_receive_message_length", max_message_bytes),
                          ("grpc.max_send_message_length", max_message_bytes),
                          *RECONNECT_OPTIONS]
-        self._stubs: dict[tuple[str, str], provider_pb2_grpc.ProviderStub] = {}
+        self._stubs: dict[tuple[str, str], tuple[grpc.aio.Channel,
+                                                 provider_pb2_grpc.ProviderStub]] = {}
         self._channels: list[grpc.aio.Channel] = []
 
-    def _stub(self, provider: str) -> provider_pb2_grpc.ProviderStub:
-        agency = self._registry().agency(provider)
-        if agency is None or agency.endpoint is None:
-            raise ProviderUnavailable(f"{provider} has no endpoint in the registry")
-        stub = self._stubs.get((provider, agency.endpoint))
-        if stub is None:
+    def _stub(self, provider: str, endpoint: str) -> tuple[grpc.aio.Channel,
+                                                          provider_pb2_grpc.ProviderStub]:
+        found = self._stubs.get((provider, endpoint))
+        if found is None:
             channel = grpc.aio.secure_channel(
-                agency.endpoint, self._credentials,
+                endpoint, self._credentials,
                 options=self._options + tls.pinned_channel_options("agency", provider))
             self._channels.append(channel)
-            stub = self._stubs[provider, agency.endpoint] = provider_pb2_grpc.ProviderStub(
-                channel)
-        return stub
+            found = self._stubs[provider, endpoint] = (
+                channel, provider_pb2_grpc.ProviderStub(channel))
+        return found
+
+    def _route(self, provider: str) -> list[tuple[str, grpc.aio.Channel,
+                                                  provider_pb2_grpc.ProviderStub]]:
+        """The provider's endpoints in the order to try: registry order, but those whose
+        connection is failing now last."""
+        agency = self._registry().agency(provider)
+        endpoints = agency.all_endpoints if agency is not None else ()
+        if not endpoints:
+            raise ProviderUnavailable(f"{provider} has no endpoint in the registry")
+        route = [(endpoint, *self._stub(provider, endpoint)) for endpoint in endpoints]
+        failing = grpc.ChannelConnectivity.TRANSIENT_FAILURE
+        return sorted(route, key=lambda r: r[1].get_state() == failing)
 
     async def __call__(self, provider: str, request: provider_pb2.ProviderRequest,
                        timeout: float) -> envelope_pb2.Envelope:
-        try:
-            response: envelope_pb2.Envelope = await self._stub(provider).Handle(
-                request, timeout=timeout, metadata=tracing.outgoing())
-        except grpc.aio.AioRpcError as exc:
-            trailing = tuple(exc.trailing_metadata() or ())
-            transport = not any(key == "grpc-status-details-bin" for key, _ in trailing)
-            if (exc.code() == grpc.StatusCode.UNAVAILABLE and transport
-                    and await self._impostor(provider)):
-                raise IdentityMismatch(
-                    f"the server at {provider}'s endpoint is not certified as {provider}; "
-                    "nothing was sent", metadata={"provider": provider}) from None
-            raise _translate(exc.code(), exc.details() or "", trailing, transport,
-                             provider) from None
-        return response
+        """Call the provider; on an endpoint that could not even be connected to, the next.
 
-    async def _impostor(self, provider: str) -> bool:
-        agency = self._registry().agency(provider)
-        if agency is None or agency.endpoint is None:
-            return False
+        A request is only sent on to another endpoint when it cannot have reached the
+        first: that endpoint had no established connection when the call began and
+        the call failed in the transport (UNAVAILABLE without a provider status). A
+        call that fails on an established connection may have reached the provider
+        and is never repeated (the provider may not be idempotent).
+        """
+        route = self._route(provider)
+        for position, (endpoint, channel, stub) in enumerate(route):
+            connected = channel.get_state() == grpc.ChannelConnectivity.READY
+            try:
+                response: envelope_pb2.Envelope = await stub.Handle(
+                    request, timeout=timeout, metadata=tracing.outgoing())
+            except grpc.aio.AioRpcError as exc:
+                trailing = tuple(exc.trailing_metadata() or ())
+                transport = not any(key == "grpc-status-details-bin" for key, _ in trailing)
+                unreached = exc.code() == grpc.StatusCode.UNAVAILABLE and transport
+                if unreached and await self._impostor(provider, endpoint):
+                    raise IdentityMismatch(
+                        f"the server at {provider}'s endpoint is not certified as "
+                        f"{provider}; nothing was sent", metadata={"provider": provider}) \
+                        from None
+                if unreached and not connected and position + 1 < len(route):
+                    log.warning("provider_endpoint_unavailable", provider=provider,
+                                endpoint=endpoint, next=route[position + 1][0])
+                    continue
+                raise _translate(exc.code(), exc.details() or "", trailing, transport,
+                                 provider) from None
+            return response
+        raise AssertionError("unreachable: the last endpoint returns or raises")
+
+    async def _impostor(self, provider: str, endpoint: str) -> bool:
         other = await tls.presents_other_identity(
-            agency.endpoint, self._ca_pem, tls.PartyIdentity("agency", provider))
+            endpoint, self._ca_pem, tls.PartyIdentity("agency", provider))
         if other:
             log.warning("provider_identity_mismatch", provider=provider)
         return other

@@ -207,7 +207,13 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
                 or body.provider != self._identity.agency_id
                 or body.broker_id != broker_id):
             raise AttestationError("the attestation is not about this request")
-        if envelope.from_timestamp(body.expires_at) + self._rules.clock_skew < now:
+        try:
+            envelope.check_timestamp(body.expires_at, "expires_at")
+        except G2GError:
+            raise AttestationError("the attestation's expires_at is not a valid timestamp") \
+                from None
+        # now - skew, not expires + skew: the latter overflows for a date in year 9999.
+        if envelope.from_timestamp(body.expires_at) < now - self._rules.clock_skew:
             raise AttestationError("the attestation has expired")
         if not body.field_mask:
             raise AttestationError("the attestation carries no field mask")

@@ -135,6 +135,14 @@ class Agency:
     events: tuple[EventOffer, ...] = ()
     key_info: Mapping[str, KeyInfo] = field(default_factory=dict)
     certificates: tuple[CertificateInfo, ...] = ()
+    # Every endpoint serving this provider, in order of preference (`endpoints:`);
+    # `endpoint` is the first. Empty when only `endpoint` is given.
+    endpoints: tuple[str, ...] = ()
+
+    @property
+    def all_endpoints(self) -> tuple[str, ...]:
+        """The endpoints to try, in order (just `endpoint` unless several are listed)."""
+        return self.endpoints or ((self.endpoint,) if self.endpoint else ())
 
     def check_signer(self, keyid: str, created: datetime) -> None:
         """Refuse a verified signature by one of this agency's keys outside its validity."""
@@ -187,8 +195,8 @@ class Registry:
 
     def with_endpoints(self, endpoints: Mapping[str, str]) -> Registry:
         """A copy with some agencies' endpoints replaced (adapters bound to port 0)."""
-        agencies = {aid: replace(a, endpoint=endpoints.get(aid, a.endpoint))
-                    for aid, a in self.agencies.items()}
+        agencies = {aid: replace(a, endpoint=endpoints[aid], endpoints=())
+                    if aid in endpoints else a for aid, a in self.agencies.items()}
         return replace(self, agencies=MappingProxyType(agencies))
 
     def offer(self, provider: str, service: str) -> ServiceOffer | None:
@@ -418,6 +426,19 @@ def _roles(fields: dict[str, yamlsrc.Node]) -> tuple[frozenset[str], str | None]
     return roles, fields["audits"].str()
 
 
+def _endpoints(fields: dict[str, yamlsrc.Node]) -> tuple[str | None, tuple[str, ...]]:
+    """(`endpoint`, `endpoints`): one endpoint, or several in order of preference."""
+    endpoint = fields["endpoint"].str() if "endpoint" in fields else None
+    if "endpoints" not in fields:
+        return endpoint, ()
+    if endpoint is not None:
+        raise fields["endpoints"].error("give endpoint or endpoints, not both")
+    endpoints = fields["endpoints"].str_list()
+    if not endpoints or len(set(endpoints)) != len(endpoints):
+        raise fields["endpoints"].error("endpoints lists one or more distinct host:port")
+    return endpoints[0], endpoints
+
+
 def load_registry(path: Path, pki_dir: Path | None = None, *,
                   require_keys: bool = True) -> Registry:
     """Parse the agencies registry at `path`.
@@ -446,8 +467,8 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
     audited: list[tuple[yamlsrc.Node, str]] = []
     for item in top["agencies"].items():
         fields = item.mapping(
-            allowed={"id", "name", "endpoint", "services", "signing_keys", "roles", "audits",
-                     "events"},
+            allowed={"id", "name", "endpoint", "endpoints", "services", "signing_keys", "roles",
+                     "audits", "events"},
             required={"id", "name"})
         agency_id = fields["id"].str()
         if not AGENCY_ID.match(agency_id):
@@ -456,7 +477,7 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
             raise fields["id"].error(f"duplicate agency id {agency_id!r}")
         services = tuple(_service(s) for s in fields["services"].items()) \
             if "services" in fields else ()
-        endpoint = fields["endpoint"].str() if "endpoint" in fields else None
+        endpoint, endpoints = _endpoints(fields)
         if services and endpoint is None:
             raise item.error("an agency that offers services needs an endpoint",
                              field=item.path + ".endpoint")
@@ -475,7 +496,8 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
         if len({e.type for e in events}) != len(events):
             raise fields["events"].error(f"{agency_id} lists an event type twice")
         agencies[agency_id] = Agency(
-            id=agency_id, name=fields["name"].str(), endpoint=endpoint, services=services,
+            id=agency_id, name=fields["name"].str(), endpoint=endpoint, endpoints=endpoints,
+            services=services,
             signing_keys=_public(signing), roles=roles, audits=audits,
             key_info=MappingProxyType(signing),
             certificates=published.certificates.get(agency_id, ()), events=events)
