@@ -227,6 +227,25 @@ def _row(record: dict[str, Any]) -> list[str]:
     return [_printable(str(record.get(c, ""))) for c in COLUMNS]
 
 
+def _json_line(value: object) -> str:
+    """One JSON line, with every non-printable character escaped (still the same JSON)."""
+    return _printable_json(json.dumps(value, sort_keys=True, ensure_ascii=False))
+
+
+def _printable_json(text: str) -> str:
+    # Outside strings compact JSON has only printable characters, and inside one
+    # a \uXXXX escape means the same character: the value is unchanged.
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "".join(
+        f"\\u{unit:04x}" for unit in _utf16(c)) for c in text)
+
+
+def _utf16(c: str) -> list[int]:
+    data = c.encode("utf-16-be")
+    return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
+
+
 def _printable(text: str) -> str:
     """`text` with anything non-printable escaped: a rejected request's record keeps
     header fields as sent (unvalidated), and they must not drive the terminal."""
@@ -338,7 +357,7 @@ def _verify_bundle(path: Path, key: str | None, pinned: list[str],
           f"{selection}, checkpoint {bundle.origin} size {report.tree_size}")
     if print_records and report.ok:
         for rec in bundle.records:
-            print(rec.record.decode("utf-8"))
+            print(_printable_json(rec.record.decode("utf-8")))
     return 0 if report.ok else 2
 
 
@@ -375,7 +394,7 @@ def _query(args: argparse.Namespace) -> int:
         records = log.reader.query(_filters(args, log))
     if args.format == "jsonl":
         for r in records:
-            print(json.dumps(r, sort_keys=True, ensure_ascii=False))
+            print(_json_line(r))
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(COLUMNS)
