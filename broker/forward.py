@@ -4,7 +4,10 @@ Each channel accepts only a server whose certificate names the registry's
 provider (tls.pinned_channel_options): gRPC checks it in every handshake,
 before any request byte leaves. A refused handshake to a server certified as
 someone else is `IdentityMismatch`; other transport failures are
-`ProviderUnavailable` / `ProviderTimeout`; a status the provider chose is
+`ProviderUnavailable` / `ProviderTimeout`. Before a call, the provider's
+server certificate at that endpoint must also have passed the CRLs lately
+(provider_cert.py, PROVIDER_CERT_REVOKED ...), or nothing is sent there. A
+status the provider chose is
 passed through as the provider's (status.provider_refusal, docs/PROTOCOL.md
 §5.1), never turned into a broker reason.
 """
@@ -21,6 +24,8 @@ from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.errors import G2GError, IdentityMismatch, ProviderTimeout, ProviderUnavailable
 from g2g_sdk.pki import Identity
 from g2g_sdk.registry import Registry
+
+from broker.provider_cert import ProviderCertificates
 
 log = structlog.get_logger("g2g.broker")
 
@@ -40,11 +45,15 @@ class ProviderClients:
 
     `registry` returns the live registry: a provider whose endpoint a reloaded
     registry changed gets a new channel (the old one closes with the others).
+    `certificates`, when given, must pass the provider's server certificate at an
+    endpoint against the CRLs before a call uses it (broker/provider_cert.py).
     """
 
     def __init__(self, registry: Callable[[], Registry], identity: Identity,
-                 max_message_bytes: int) -> None:
+                 max_message_bytes: int,
+                 certificates: ProviderCertificates | None = None) -> None:
         self._registry = registry
+        self._certificates = certificates
         self._ca_pem = identity.ca_pem
         self._credentials = tls.channel_credentials(identity)
         self._options = [("grpc.max_receive_message_length", max_message_bytes),
@@ -93,6 +102,16 @@ class ProviderClients:
         idempotent = self._idempotent(provider, request)
         for position, (endpoint, channel, stub) in enumerate(route):
             connected = channel.get_state() == grpc.ChannelConnectivity.READY
+            if self._certificates is not None:
+                try:
+                    await self._certificates.check(provider, endpoint, timeout)
+                except (ProviderUnavailable, ProviderTimeout) as exc:
+                    # Unreachable for the check: nothing was sent, like a failed connect.
+                    if exc.reason == "PROVIDER_UNAVAILABLE" and position + 1 < len(route):
+                        log.warning("provider_endpoint_unavailable", provider=provider,
+                                    endpoint=endpoint, next=route[position + 1][0])
+                        continue
+                    raise  # a refused certificate (PROVIDER_CERT_REVOKED ...) fails closed
             try:
                 response: envelope_pb2.Envelope = await stub.Handle(
                     request, timeout=timeout, metadata=tracing.outgoing())

@@ -25,6 +25,7 @@ from g2g_sdk import keys, yamlsrc
 from g2g_sdk.errors import ConfigError, SignatureError
 
 AGENCY_ID = re.compile(r"^[A-Z0-9]{2,8}(/[A-Z0-9-]{1,40}){1,4}$")
+EVENT_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 SERVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*/[A-Za-z_][A-Za-z0-9_]*$")
 ROLES = frozenset({"auditor", "federation-auditor"})
 # Kinds of personal identifier a service's request fields may carry, and how
@@ -61,6 +62,16 @@ class ServiceOffer:
     # The provider declares that answering a request twice does no harm (a lookup):
     # the broker may then repeat it on another endpoint after any transport failure.
     idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class EventOffer:
+    """An event type an agency publishes, by full protobuf message name."""
+
+    type: str
+    description: str = ""
+    # Event fields that identify a person, for keyed audit subject hashes.
+    subject_fields: tuple[SubjectField, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,7 @@ class Agency:
     # With the `auditor` role: the agency whose exchanges it may read (default: itself).
     audits: str | None = None
     # Validity and revocation of each key in `signing_keys` (same key ids).
+    events: tuple[EventOffer, ...] = ()
     key_info: Mapping[str, KeyInfo] = field(default_factory=dict)
     certificates: tuple[CertificateInfo, ...] = ()
     # Every endpoint serving this provider, in order of preference (`endpoints:`);
@@ -395,6 +407,18 @@ def _service(node: yamlsrc.Node) -> ServiceOffer:
                         idempotent=idempotent)
 
 
+def _event(node: yamlsrc.Node) -> EventOffer:
+    fields = node.mapping(allowed={"type", "description", "subject_fields"}, required={"type"})
+    name = fields["type"].str()
+    if not EVENT_TYPE.match(name):
+        raise fields["type"].error(f"event type {name!r} is not a full message name "
+                                   "like g2g.immigration.v1.WatchlistHit")
+    return EventOffer(
+        type=name, description=fields["description"].str() if "description" in fields else "",
+        subject_fields=(_subject_fields(fields["subject_fields"])
+                        if "subject_fields" in fields else ()))
+
+
 def _roles(fields: dict[str, yamlsrc.Node]) -> tuple[frozenset[str], str | None]:
     """An agency's roles and, for an auditor, the agency it audits."""
     roles = frozenset(fields["roles"].str_list()) if "roles" in fields else frozenset()
@@ -450,7 +474,7 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
     for item in top["agencies"].items():
         fields = item.mapping(
             allowed={"id", "name", "endpoint", "endpoints", "services", "signing_keys", "roles",
-                     "audits"},
+                     "audits", "events"},
             required={"id", "name"})
         agency_id = fields["id"].str()
         if not AGENCY_ID.match(agency_id):
@@ -474,12 +498,15 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
         signing = _party_keys(fields, published.keys.get(agency_id), pki_dir, files,
                               ("agencies", slug(agency_id), "signing.pub"),
                               required=require_keys)
+        events = tuple(_event(e) for e in fields["events"].items()) if "events" in fields else ()
+        if len({e.type for e in events}) != len(events):
+            raise fields["events"].error(f"{agency_id} lists an event type twice")
         agencies[agency_id] = Agency(
             id=agency_id, name=fields["name"].str(), endpoint=endpoint, endpoints=endpoints,
             services=services,
             signing_keys=_public(signing), roles=roles, audits=audits,
             key_info=MappingProxyType(signing),
-            certificates=published.certificates.get(agency_id, ()))
+            certificates=published.certificates.get(agency_id, ()), events=events)
     for node, audits in audited:
         if audits not in agencies:
             raise node.error(f"audits {audits!r}, which is not an agency of the registry")

@@ -12,7 +12,7 @@ from tests.conftest import REPO
 
 
 def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
-    broker, adapters = _children(REPO / "config" / "broker.yaml")
+    broker, adapters, jetstream, watcher = _children(REPO / "config" / "broker.yaml")
     assert broker.argv[-4:] == ["broker", "serve", "--config",
                                 str(REPO / "config" / "broker.yaml")]
     serve = adapters.argv[adapters.argv.index("serve") + 1:]
@@ -20,6 +20,12 @@ def test_one_adapter_process_serves_every_adapter_from_the_data_root() -> None:
     # The data root is the config's adapters.data_root, resolved against the config
     # file's directory: the same deployment from any working directory.
     assert Path(serve[serve.index("--data-root") + 1]).resolve() == REPO / "var" / "data"
+    # `events.embedded_store` is set: a development nats-server runs for `events.url`.
+    assert jetstream.argv[1:4] == ["-m", "broker.events.embedded", "nats://127.0.0.1:7422"]
+    assert Path(jetstream.argv[4]).resolve() == REPO / "var" / "jetstream"
+    # Immigration's entry changes are published by a watcher of the same data root.
+    assert watcher.argv[1:4] == ["-m", "agency_adapters.immigration.alerts", "watch"]
+    assert Path(watcher.argv[-1]).resolve() == REPO / "var" / "data" / "immigration"
 
 
 def test_the_status_line_names_each_agency_and_its_port() -> None:
@@ -54,7 +60,7 @@ def test_adapters_serve_picks_the_adapters_and_an_uninstalled_one_is_named(
         "policies: policies", f"policies: {REPO / 'config' / 'policies'}")
     config.write_text(base.replace("  data_root: ../var/data",
                                    "  data_root: data\n  serve: [interpol]"), encoding="utf-8")
-    _, adapters = _children(config)
+    _, adapters, *_ = _children(config)  # and the events children (JetStream)
     serve = adapters.argv[adapters.argv.index("serve") + 1:]
     assert serve[:2] == ["interpol", "--registry"]
     config.write_text(base.replace("  data_root: ../var/data",
