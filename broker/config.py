@@ -64,6 +64,9 @@ class TrustConfig:
     expiry_warning_days: float = 30.0
     reload_seconds: float = 2.0
     check_interval_seconds: float = 3600.0
+    # A provider's server certificate is re-fetched and re-checked against the CRLs at
+    # least this often per endpoint (and after every CRL reload): the revocation window.
+    provider_recheck_seconds: float = 60.0
 
     def crl_files(self, pki_dir: Path) -> tuple[Path, ...]:
         return self.crls or (pki_dir / "crl.pem",)
@@ -192,7 +195,7 @@ def _seconds(fields: dict[str, yamlsrc.Node], name: str, default: float) -> floa
 
 
 _TRUST_FIELDS = {"crls", "stale_grace_seconds", "crl_warning_hours", "expiry_warning_days",
-                 "reload_seconds", "check_interval_seconds"}
+                 "reload_seconds", "check_interval_seconds", "provider_recheck_seconds"}
 
 
 def _trust(node: yamlsrc.Node, base: Path) -> TrustConfig:
@@ -208,6 +211,8 @@ def _trust(node: yamlsrc.Node, base: Path) -> TrustConfig:
         reload_seconds=_seconds(fields, "reload_seconds", defaults.reload_seconds),
         check_interval_seconds=_seconds(fields, "check_interval_seconds",
                                         defaults.check_interval_seconds),
+        provider_recheck_seconds=_seconds(fields, "provider_recheck_seconds",
+                                          defaults.provider_recheck_seconds),
     )
 
 

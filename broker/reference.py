@@ -91,6 +91,8 @@ MEANING: dict[str, str] = {
     "trust.expiry_warning_days": "warn this long before a certificate expires",
     "trust.reload_seconds": "how often the registry and CRLs are checked for changes",
     "trust.check_interval_seconds": "how often expiry warnings are evaluated",
+    "trust.provider_recheck_seconds": "re-check each provider's server certificate against "
+                                      "the CRLs at least this often (also after a CRL reload)",
 }
 
 # Defaults that are not a dataclass field's default (paths relative to the file).

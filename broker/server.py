@@ -46,6 +46,7 @@ from broker.opsport import OpsPort, start_ops_port
 from broker.policy import PolicySet
 from broker.policy.permissions import Permission, permissions
 from broker.policy.reload import PolicyWatcher
+from broker.provider_cert import ProviderCertificates
 from broker.replay import MemoryReplayGuard
 from broker.trust import Trust, load_trust, registry_reloader
 from broker.typing import Clock
@@ -294,8 +295,13 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     def current_catalog() -> Catalog:
         return registry_watch.current.catalog
 
-    clients = ProviderClients(current_registry, identity,
-                              config.limits.transport_max_bytes)
+    broker_dir = pki.party_dir(config.pki_dir, "broker")
+    clients = ProviderClients(
+        current_registry, identity, config.limits.transport_max_bytes,
+        ProviderCertificates(lambda: crls.current, identity.ca_pem, broker_dir / "tls.crt",
+                             broker_dir / "tls.key",
+                             recheck_seconds=config.trust.provider_recheck_seconds,
+                             clock=clock))
 
     def current_policies() -> PolicySet:
         return watcher.current
