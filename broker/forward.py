@@ -19,7 +19,7 @@ from typing import Any
 
 import grpc
 import structlog
-from g2g_sdk import status, tls, tracing
+from g2g_sdk import envelope, status, tls, tracing
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.errors import G2GError, IdentityMismatch, ProviderTimeout, ProviderUnavailable
 from g2g_sdk.pki import Identity
@@ -92,12 +92,14 @@ class ProviderClients:
         """Call the provider; on an endpoint that could not even be connected to, the next.
 
         A request is only sent on to another endpoint when it cannot have reached the
-        first: that endpoint had no established connection when the call began and
-        the call failed in the transport (UNAVAILABLE without a provider status). A
-        call that fails on an established connection may have reached the provider
-        and is never repeated (the provider may not be idempotent).
+        first: the call failed in the transport (UNAVAILABLE without a provider status),
+        the endpoint had no established connection when the call began, and the
+        attempt to connect failed (the channel is in TRANSIENT_FAILURE). A call that
+        failed otherwise may have reached the provider and is repeated only for a
+        service the provider declared `idempotent`.
         """
         route = self._route(provider)
+        idempotent = self._idempotent(provider, request)
         for position, (endpoint, channel, stub) in enumerate(route):
             connected = channel.get_state() == grpc.ChannelConnectivity.READY
             if self._certificates is not None:
@@ -122,7 +124,9 @@ class ProviderClients:
                         f"the server at {provider}'s endpoint is not certified as "
                         f"{provider}; nothing was sent", metadata={"provider": provider}) \
                         from None
-                if unreached and not connected and position + 1 < len(route):
+                never_connected = not connected and channel.get_state() == \
+                    grpc.ChannelConnectivity.TRANSIENT_FAILURE
+                if unreached and (idempotent or never_connected) and position + 1 < len(route):
                     log.warning("provider_endpoint_unavailable", provider=provider,
                                 endpoint=endpoint, next=route[position + 1][0])
                     continue
@@ -130,6 +134,11 @@ class ProviderClients:
                                  provider) from None
             return response
         raise AssertionError("unreachable: the last endpoint returns or raises")
+
+    def _idempotent(self, provider: str, request: provider_pb2.ProviderRequest) -> bool:
+        header = envelope.peek_header(request.request)  # the broker verified it already
+        offer = self._registry().offer(provider, header.service) if header else None
+        return offer is not None and offer.idempotent
 
     async def _impostor(self, provider: str, endpoint: str) -> bool:
         other = await tls.presents_other_identity(

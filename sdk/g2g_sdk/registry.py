@@ -59,6 +59,9 @@ class ServiceOffer:
     description: str = ""
     # Request fields that identify a person, for keyed audit subject hashes.
     subject_fields: tuple[SubjectField, ...] = ()
+    # The provider declares that answering a request twice does no harm (a lookup):
+    # the broker may then repeat it on another endpoint after any transport failure.
+    idempotent: bool = False
 
 
 @dataclass(frozen=True)
@@ -387,18 +390,21 @@ def _subject_fields(node: yamlsrc.Node) -> tuple[SubjectField, ...]:
 
 def _service(node: yamlsrc.Node) -> ServiceOffer:
     subjects: tuple[SubjectField, ...] = ()
+    idempotent = False
     if node.is_scalar:
         name, description = node.str(), ""
     else:
-        fields = node.mapping(allowed={"name", "description", "subject_fields"},
+        fields = node.mapping(allowed={"name", "description", "subject_fields", "idempotent"},
                               required={"name"})
         name = fields["name"].str()
         description = fields["description"].str() if "description" in fields else ""
         if "subject_fields" in fields:
             subjects = _subject_fields(fields["subject_fields"])
+        idempotent = fields["idempotent"].bool() if "idempotent" in fields else False
     if not SERVICE_NAME.match(name):
         raise node.error(f"service {name!r} is not a full method name like pkg.Service/Method")
-    return ServiceOffer(name=name, description=description, subject_fields=subjects)
+    return ServiceOffer(name=name, description=description, subject_fields=subjects,
+                        idempotent=idempotent)
 
 
 def _event(node: yamlsrc.Node) -> EventOffer:
