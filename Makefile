@@ -8,7 +8,7 @@ GEN    := sdk/g2g_sdk/_gen/__init__.py
 PROTOS := $(shell find proto -name '*.proto')
 PKI    := var/pki
 
-.PHONY: help install gen pki run demo test conformance lint check-deploy bench-overload bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
+.PHONY: help install gen pki run demo test fuzz conformance lint check-deploy bench-overload bench bench-quick bench-policy bench-audit eval-screening clean wheels wheel-check
 
 help:
 	@echo "make run    - start broker + adapters on localhost (Ctrl-C stops all)"
@@ -16,6 +16,7 @@ help:
 	@echo "make demo   - self-contained scripted demo on free ports"
 	@echo "make conformance - Node.js consumer/provider (written from docs/ alone) against the Python federation"
 	@echo "make lint   - ruff + mypy + buf lint"
+	@echo "make fuzz   - the property-based tests, long (a short run is part of make test)"
 	@echo "make check-deploy - promtool on the alert rules, systemd-analyze on the units"
 	@echo "make bench  - benchmarks (prints a table, writes bench/results/)"
 	@echo "make eval-screening - watchlist screening recall/precision/latency"
@@ -47,6 +48,10 @@ demo: $(GEN)
 
 test: $(GEN)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The property-based tests with many more (random) examples than `make test` runs.
+fuzz: $(GEN)
+	G2G_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider -m fuzz
 
 # A consumer and provider in Node.js, built from docs/ and proto/ only, against
 # the Python broker, adapter and consumer (conformance/run; needs node + npm).

@@ -17,6 +17,7 @@ bounded by request counts.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -494,6 +495,11 @@ def main() -> int:
         micro = {} if args.quick else micro_figures(work)
     rows = with_ratios(rows)
     print_table(rows)
+    # The events row (publish → 10 verified deliveries) next to raw JetStream, same run.
+    from bench import events as events_bench
+
+    event_rows = asyncio.run(events_bench.run(args.quick))
+    events_bench.print_rows(event_rows)
     elapsed = round(time.monotonic() - started, 1)
     c1 = {r.path: r for r in rows if r.concurrency == 1}
     base1 = c1[MTLS]
@@ -523,13 +529,15 @@ def main() -> int:
     document = {"when": stamp, "quick": args.quick, "cores": os.cpu_count(),
                 "machine": {**host, "load_average_before": load_before, "note": args.note},
                 "elapsed_s": elapsed, "rows": [asdict(r) for r in rows], "micro": micro,
-                "added_latency_c1_over_mtls": added}
+                "added_latency_c1_over_mtls": added,
+                "events": [asdict(r) for r in event_rows]}
     names = [f"bench-{stamp}.json"]
     if not args.reference:
         names.append("latest.json" if not args.quick else "quick.json")
     for name in names:
         (out / name).write_text(json.dumps(document, indent=2) + "\n")
-    bad = [r for r in rows if r.errors or r.rps <= 0]
+    bad = [r for r in rows if r.errors or r.rps <= 0] + [
+        r for r in event_rows if r.errors or r.events_per_s <= 0]
     return 1 if bad else 0
 
 

@@ -20,6 +20,7 @@ from g2g_sdk.revocation import RevocationConfig
 
 if TYPE_CHECKING:
     from broker.audit import AuditConfig
+    from broker.events.config import EventsConfig
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class TrustConfig:
     expiry_warning_days: float = 30.0
     reload_seconds: float = 2.0
     check_interval_seconds: float = 3600.0
+    # A provider's server certificate is re-fetched and re-checked against the CRLs at
+    # least this often per endpoint (and after every CRL reload): the revocation window.
+    provider_recheck_seconds: float = 60.0
 
     def crl_files(self, pki_dir: Path) -> tuple[Path, ...]:
         return self.crls or (pki_dir / "crl.pem",)
@@ -74,6 +78,27 @@ class Ops:
 
     listen: str = "127.0.0.1:9464"  # "" turns the port off
     drain_seconds: float = 30.0  # how long calls in flight may finish after SIGTERM
+
+
+@dataclass(frozen=True)
+class Tracing:
+    """OpenTelemetry export (`tracing:`); spans are made either way, exported only if set."""
+
+    otlp_endpoint: str = ""  # e.g. http://collector:4317; "" exports nothing
+    service_name: str = "g2g-broker"
+
+
+_TRACING_FIELDS = {"otlp_endpoint", "service_name"}
+
+
+def _tracing(node: yamlsrc.Node) -> Tracing:
+    fields = node.mapping(allowed=_TRACING_FIELDS)
+    defaults = Tracing()
+    return Tracing(
+        otlp_endpoint=fields["otlp_endpoint"].str(allow_empty=True)
+        if "otlp_endpoint" in fields else defaults.otlp_endpoint,
+        service_name=fields["service_name"].str() if "service_name" in fields
+        else defaults.service_name)
 
 
 @dataclass(frozen=True)
@@ -92,7 +117,10 @@ class BrokerConfig:
     """Where `g2g up` adapters and `g2g data import` keep data: ``data_root/<adapter>/``."""
     log_dir: Path = Path("log")
     """Where `g2g up` writes each child's log."""
+    adapters: tuple[str, ...] | None = None
+    """The adapters `g2g up` runs (`adapters.serve`); None: every installed one."""
     trust: TrustConfig = TrustConfig()
+    tracing: Tracing = Tracing()
 
     def revocation(self) -> RevocationConfig:
         """Where the CA certificate and CRLs are, for g2g_sdk.revocation."""
@@ -100,6 +128,8 @@ class BrokerConfig:
             ca_file=self.pki_dir / "ca.crt", crl_files=self.trust.crl_files(self.pki_dir),
             stale_grace=timedelta(seconds=self.trust.stale_grace_seconds),
             crl_warning=timedelta(hours=self.trust.crl_warning_hours))
+    events: EventsConfig | None = None
+    """The `events:` section (broker/events/config.py); None: no Events service."""
 
 
 _LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_seconds",
@@ -165,7 +195,7 @@ def _seconds(fields: dict[str, yamlsrc.Node], name: str, default: float) -> floa
 
 
 _TRUST_FIELDS = {"crls", "stale_grace_seconds", "crl_warning_hours", "expiry_warning_days",
-                 "reload_seconds", "check_interval_seconds"}
+                 "reload_seconds", "check_interval_seconds", "provider_recheck_seconds"}
 
 
 def _trust(node: yamlsrc.Node, base: Path) -> TrustConfig:
@@ -181,28 +211,33 @@ def _trust(node: yamlsrc.Node, base: Path) -> TrustConfig:
         reload_seconds=_seconds(fields, "reload_seconds", defaults.reload_seconds),
         check_interval_seconds=_seconds(fields, "check_interval_seconds",
                                         defaults.check_interval_seconds),
+        provider_recheck_seconds=_seconds(fields, "provider_recheck_seconds",
+                                          defaults.provider_recheck_seconds),
     )
 
 
 _TOP_FIELDS = {"broker", "registry", "pki_dir", "policies", "audit", "limits", "ops",
-               "adapters", "log_dir", "trust"}
+               "adapters", "log_dir", "trust", "tracing", "events"}
 _BROKER_FIELDS = {"listen", "instance_id", "workers"}
-_ADAPTERS_FIELDS = {"data_root"}
+_ADAPTERS_FIELDS = {"data_root", "serve"}
 
 
 def section_fields() -> dict[str, frozenset[str]]:
     """Every key the broker config accepts, by section ("" is the top level)."""
     from broker.audit.config import FIELDS as AUDIT_FIELDS
+    from broker.events.config import FIELDS as EVENTS_FIELDS
 
     return {"": frozenset(_TOP_FIELDS), "broker": frozenset(_BROKER_FIELDS),
             "adapters": frozenset(_ADAPTERS_FIELDS), "limits": frozenset(_LIMIT_FIELDS),
             "ops": frozenset(_OPS_FIELDS), "trust": frozenset(_TRUST_FIELDS),
-            "audit": frozenset(AUDIT_FIELDS)}
+            "tracing": frozenset(_TRACING_FIELDS),
+            "audit": frozenset(AUDIT_FIELDS), "events": frozenset(EVENTS_FIELDS)}
 
 
 def load_config(path: Path) -> BrokerConfig:
     """Parse the broker config file at `path`."""
     from broker.audit import parse_audit_config
+    from broker.events.config import parse_events_config
 
     root = yamlsrc.load(path)
     if root is None:
@@ -224,6 +259,9 @@ def load_config(path: Path) -> BrokerConfig:
         workers=workers,
         source=str(path),
         data_root=base / (adapters["data_root"].str() if "data_root" in adapters else "data"),
+        adapters=adapters["serve"].str_list() if "serve" in adapters else None,
         log_dir=base / (top["log_dir"].str() if "log_dir" in top else "log"),
         trust=_trust(top["trust"], base) if "trust" in top else TrustConfig(),
+        tracing=_tracing(top["tracing"]) if "tracing" in top else Tracing(),
+        events=parse_events_config(top.get("events"), base),
     )

@@ -79,7 +79,8 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef("g2g_registry_version_info", "gauge", ("version",),
               "1 for the registry version in force, 0 for one replaced", "livemax"),
     MetricDef("g2g_certificate_expiry_seconds", "gauge", ("certificate",),
-              "Seconds until a certificate in use expires (negative: expired)", "livemin"),
+              "Seconds until a certificate in use expires, or a CRL (label crl:...) is due "
+              "(negative: expired or overdue)", "livemin"),
     MetricDef("g2g_ready", "gauge", (),
               "1 while the process answers /readyz with 200", "livemin"),
     MetricDef("g2g_draining", "gauge", (),

@@ -37,7 +37,7 @@ from datetime import datetime
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from g2g_sdk import envelope, fieldmask, logs, schema
+from g2g_sdk import envelope, fieldmask, logs, schema, tracing
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
 from g2g_sdk.catalog import Catalog, ServiceSpec
 from g2g_sdk.envelope import OpenedEnvelope
@@ -150,10 +150,13 @@ class Trace:
         """The stage named `stage` ended now (it began when the previous one ended)."""
         now = time.perf_counter()
         self.observe.stage(stage, now - self._mark)
+        tracing.stage(stage, now - self._mark)
         self._mark = now
 
     def finished(self, code: str, reason: str) -> None:
         h = self.header
+        if h is not None and not self.unverified:  # ids the signature vouches for
+            tracing.annotate(correlation_id=h.correlation_id, message_id=h.message_id)
         self.observe.exchange(consumer=self.consumer, provider=h.recipient if h else "",
                               service=h.service if h else "", code=code, reason=reason,
                               seconds=time.perf_counter() - self.started)
@@ -400,7 +403,8 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
 async def refuse(raw: bytes, peer: str | None, broker: Broker, exc: G2GError, *,
                  refuse_unrecorded: bool = True) -> None:
     """Count, log and audit a call refused before the pipeline ran (overload, draining)."""
-    await _record_failure(Trace(observe=broker.observe, consumer=peer or ""), exc, broker, raw,
+    await _record_failure(Trace(observe=broker.observe, consumer=peer or "",
+                                registry_version=broker.trust().version), exc, broker, raw,
                           refuse_unrecorded=refuse_unrecorded)
 
 

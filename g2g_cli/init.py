@@ -33,6 +33,7 @@ audit:
   synchronous: full
 adapters:
   data_root: data         # adapter NAME reads data/NAME/<dataset>.jsonl (`g2g data import`)
+  # serve: [immigration, interpol, consular]   # default: every installed adapter
 log_dir: log              # g2g up: one log file per child process
 limits:
   max_envelope_bytes: 1048576   # bytes (1 MiB)

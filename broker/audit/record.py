@@ -15,7 +15,10 @@ from typing import Any, Literal
 
 from broker.audit.merkle import leaf_hash
 
-Kind = Literal["request", "outcome", "rejected", "audit_read"]
+Kind = Literal["request", "outcome", "rejected", "audit_read",
+               # events (docs/AUDIT.md "Event records")
+               "event", "event_rejected", "event_outcome", "route", "subscribe", "delivered",
+               "receipt", "receipt_rejected", "delivery_failed"]
 # v2 added `registry_version`; the log keeps v1 records as written (their bytes are
 # what was hashed), so readers take both (docs/AUDIT.md).
 RECORD_VERSION = 2

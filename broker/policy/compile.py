@@ -9,8 +9,8 @@ Cross-rule checks (shadowed rules, conflicting masks) refuse the load.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -61,6 +61,27 @@ class PolicySet:
     index: Mapping[Key, Candidates]
     sources: Mapping[str, bytes]
     _deny_none: Decision = field(repr=False, default=Decision(False, None, ""))
+    # (publisher, event type, purpose) -> every agency some subscription rule names.
+    subscribers: Mapping[tuple[str, str, str], tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+    def route(self, ctx: RequestContext) -> tuple[tuple[str, Decision], ...]:
+        """The subscription decision for every agency a rule names for this event.
+
+        `ctx.provider` is the publisher, `ctx.service` the event type and
+        `ctx.request` the event payload; `ctx.consumer` is ignored. Agencies no
+        rule names are denied by default and not listed.
+        """
+        out = []
+        for subscriber in self.subscribers.get((ctx.provider, ctx.service, ctx.purpose), ()):
+            out.append((subscriber, self.evaluate(replace(ctx, consumer=subscriber))))
+        return tuple(out)
+
+    def may_subscribe(self, subscriber: str, event_types: Iterable[str] = ()) -> bool:
+        """Whether any allow subscription rule names `subscriber` (for these types, if given)."""
+        wanted = set(event_types)
+        return any(r.kind == "subscription" and r.effect == "allow" and subscriber in r.consumers
+                   and (not wanted or wanted & set(r.services)) for r in self.rules)
 
     def evaluate(self, ctx: RequestContext) -> Decision:
         """Default deny; an applicable deny rule beats any allow."""
@@ -101,8 +122,10 @@ class PolicySet:
             return Explanation(decision, rule, overrides=tuple(
                 r for r in self.rules if r.effect == "allow" and not mismatch(r, ctx)))
         scored = []
+        # A service name has a "/", an event type never: near misses of the same kind only.
+        kind = "request" if "/" in ctx.service else "subscription"
         for r in self.rules:
-            if r is rule:
+            if r is rule or r.kind != kind:
                 continue
             why = mismatch(r, ctx)
             if why:
@@ -177,9 +200,7 @@ def build(rules: list[Rule], sources: Mapping[str, bytes], catalog: Catalog) -> 
     allows: dict[Key, list[tuple[Rule, Decision]]] = {}
     for rule in rules:
         for service in rule.services:
-            spec = catalog.get(service)
-            assert spec is not None
-            mask = resolve_mask(rule, spec.response_descriptor)
+            mask = resolve_mask(rule, _disclosed(rule, service, catalog))
             decision = Decision(True, rule.id, version, mask, rule.description, rule.limits)
             for consumer in rule.consumers:
                 for purpose in rule.purposes:
@@ -201,7 +222,30 @@ def build(rules: list[Rule], sources: Mapping[str, bytes], catalog: Catalog) -> 
     index = {key: Candidates(tuple(denies.get(key, ())), tuple(allows.get(key, ())))
              for key in denies.keys() | allows.keys()}
     return PolicySet(version, tuple(rules), MappingProxyType(index),
-                     MappingProxyType(dict(sources)), Decision(False, None, version, (), NO_RULE))
+                     MappingProxyType(dict(sources)), Decision(False, None, version, (), NO_RULE),
+                     _subscribers(rules))
+
+
+def _subscribers(rules: list[Rule]) -> Mapping[tuple[str, str, str], tuple[str, ...]]:
+    """(publisher, event type, purpose) -> every agency a subscription rule names for it."""
+    named: dict[tuple[str, str, str], list[str]] = {}
+    for rule in rules:
+        if rule.kind != "subscription":
+            continue
+        for event_type in rule.services:
+            for purpose in rule.purposes:
+                names = named.setdefault((rule.provider, event_type, purpose), [])
+                names.extend(c for c in rule.consumers if c not in names)
+    return MappingProxyType({k: tuple(v) for k, v in named.items()})
+
+
+def _disclosed(rule: Rule, name: str, catalog: Catalog) -> Descriptor:
+    """What a rule's mask selects from: a service's response, or an event's payload."""
+    if rule.kind == "subscription":
+        return catalog.events[name].descriptor
+    spec = catalog.get(name)
+    assert spec is not None
+    return spec.response_descriptor
 
 
 def _check_reachable(rule: Rule, denies: Mapping[Key, list[Rule]]) -> None:

@@ -94,6 +94,9 @@ class Rule:
     limits: tuple[RateLimit, ...]
     where: Location
     order: int
+    # A request rule, or a subscription rule (provider = publisher, services =
+    # event types, consumers = subscribers).
+    kind: Literal["request", "subscription"] = "request"
 
     @property
     def unconditional(self) -> bool:

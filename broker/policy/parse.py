@@ -17,6 +17,7 @@ from g2g_sdk import fieldmask, yamlsrc
 from g2g_sdk.catalog import Catalog
 from g2g_sdk.errors import ConfigError
 from g2g_sdk.registry import Registry
+from google.protobuf.descriptor import Descriptor
 
 from broker.policy.model import (
     WEEKDAYS,
@@ -38,10 +39,16 @@ RULE_FIELDS = {"id", "description", "agreement", "effect", "provider", "service"
                "timezone", "when", "mask", "rate_limit"}
 
 
+SUBSCRIPTION_FIELDS = {"id", "description", "agreement", "effect", "publisher", "event",
+                       "subscribers", "purposes", "legal_basis", "valid_from", "valid_until",
+                       "hours", "weekdays", "timezone", "when", "mask"}
+
+
 @dataclass(frozen=True)
 class ParsedFile:
     groups: dict[str, tuple[yamlsrc.Node, tuple[str, ...]]]
     rules: tuple[yamlsrc.Node, ...]
+    subscriptions: tuple[yamlsrc.Node, ...] = ()
 
 
 def parse_file(root: yamlsrc.Node | None, file: str) -> ParsedFile:
@@ -50,9 +57,9 @@ def parse_file(root: yamlsrc.Node | None, file: str) -> ParsedFile:
         # Most likely a truncated write or a wrong file: refuse rather than drop its rules.
         raise ConfigError("empty policy file (expected 'rules:' and/or 'groups:')",
                           file=file, line=1, column=1)
-    top = root.mapping(allowed={"groups", "rules", "agreement"})
-    if not top.keys() & {"groups", "rules"}:
-        raise root.error("a policy file has 'rules:' and/or 'groups:'")
+    top = root.mapping(allowed={"groups", "rules", "subscriptions", "agreement"})
+    if not top.keys() & {"groups", "rules", "subscriptions"}:
+        raise root.error("a policy file has 'rules:', 'subscriptions:' and/or 'groups:'")
     groups = {}
     if "groups" in top:
         for name, node in top["groups"].mapping().items():
@@ -60,7 +67,8 @@ def parse_file(root: yamlsrc.Node | None, file: str) -> ParsedFile:
                 raise node.error(f"group name {name!r} must be lowercase letters, digits, -_.")
             groups[name] = (node, node.str_list())
     rules = tuple(top["rules"].items()) if "rules" in top else ()
-    return ParsedFile(groups, rules)
+    subscriptions = tuple(top["subscriptions"].items()) if "subscriptions" in top else ()
+    return ParsedFile(groups, rules, subscriptions)
 
 
 def resolve_groups(files: list[ParsedFile], registry: Registry) -> dict[str, tuple[str, ...]]:
@@ -121,18 +129,24 @@ def _consumers(node: yamlsrc.Node, groups: dict[str, tuple[str, ...]],
 
 
 def _services(node: yamlsrc.Node, provider: str, registry: Registry) -> tuple[str, ...]:
-    pattern = node.str()
     agency = registry.agency(provider)
     offered = tuple(s.name for s in agency.services) if agency else ()
+    return _matching(node, offered, "/*", f"{provider} offers no service", "it offers")
+
+
+def _matching(node: yamlsrc.Node, names: tuple[str, ...], wildcard: str, none: str,
+              listed: str) -> tuple[str, ...]:
+    """The `names` a pattern selects: `*`, a prefix ending in `wildcard`, or one name."""
+    pattern = node.str()
     if pattern == ANY:
-        matched = offered
-    elif pattern.endswith("/*"):
-        matched = tuple(s for s in offered if s.startswith(pattern[:-1]))
+        matched = names
+    elif pattern.endswith(wildcard):
+        matched = tuple(n for n in names if n.startswith(pattern[:-1]))
     else:
-        matched = (pattern,) if pattern in offered else ()
+        matched = (pattern,) if pattern in names else ()
     if not matched:
-        raise node.error(f"{provider} offers no service matching {pattern!r} "
-                         f"(it offers: {', '.join(offered) or 'nothing'})")
+        raise node.error(f"{none} matching {pattern!r} "
+                         f"({listed}: {', '.join(names) or 'nothing'})")
     return matched
 
 
@@ -192,6 +206,17 @@ def _where(node: yamlsrc.Node) -> Location:
 
 def _conditions(node: yamlsrc.Node, services: tuple[str, ...],
                 catalog: Catalog) -> tuple[Condition, ...]:
+    descriptors = []
+    for service in services:
+        spec = catalog.get(service)
+        assert spec is not None
+        descriptors.append(spec.request_descriptor)
+    return _conditions_on(node, tuple(descriptors))
+
+
+def _conditions_on(node: yamlsrc.Node, descriptors: tuple[Descriptor, ...]
+                   ) -> tuple[Condition, ...]:
+    """Conditions on fields of a request or event message (each of `descriptors`)."""
     out = []
     for item in node.items():
         f = item.mapping(allowed={"field", "equals", "in", "matches", "present"},
@@ -200,12 +225,10 @@ def _conditions(node: yamlsrc.Node, services: tuple[str, ...],
         if len(ops) != 1:
             raise item.error("a condition needs exactly one of: equals, in, matches, present")
         path = f["field"].str()
-        for service in services:
-            spec = catalog.get(service)
-            assert spec is not None
-            if not _is_scalar_path(spec.request_descriptor, path):
+        for descriptor in descriptors:
+            if not _is_scalar_path(descriptor, path):
                 raise f["field"].error(f"{path!r} is not a single-valued field of "
-                                       f"{spec.request_descriptor.full_name}")
+                                       f"{descriptor.full_name}")
         op = ops[0]
         where = _where(item)
         if op == "equals":
@@ -260,27 +283,34 @@ def _limits(node: yamlsrc.Node) -> tuple[RateLimit, ...]:
                  for name in LIMIT_WINDOWS if name in f)
 
 
-def parse_rule(node: yamlsrc.Node, order: int, groups: dict[str, tuple[str, ...]],
-               registry: Registry, catalog: Catalog) -> Rule:
-    """One rule node, resolved against the registry and catalog."""
-    f = node.mapping(allowed=RULE_FIELDS, required={
-        "id", "description", "agreement", "effect", "provider", "service", "consumers",
-        "purposes"})
+def _head(f: dict[str, yamlsrc.Node], party: str, registry: Registry
+          ) -> tuple[str, str, str, tuple[str, ...]]:
+    """A rule's id, effect, provider (or publisher, `party`) and purposes, each checked."""
     rule_id = f["id"].str()
     if not RULE_ID.fullmatch(rule_id):
         raise f["id"].error("a rule id is lowercase letters, digits, '.', '_' or '-'")
     effect = f["effect"].str()
     if effect not in ("allow", "deny"):
         raise f["effect"].error("effect is 'allow' or 'deny'")
-    provider = f["provider"].str()
-    if registry.agency(provider) is None:
-        raise f["provider"].error(f"unknown agency {provider!r}")
-    services = _services(f["service"], provider, registry)
-    consumers, refs = _consumers(f["consumers"], groups, registry)
+    agency = f[party].str()
+    if registry.agency(agency) is None:
+        raise f[party].error(f"unknown agency {agency!r}")
     purposes = f["purposes"].str_list()
     for p in purposes:
         if not PURPOSE.fullmatch(p):
             raise f["purposes"].error(f"purpose {p!r} must match {PURPOSE.pattern}")
+    return rule_id, effect, agency, purposes
+
+
+def parse_rule(node: yamlsrc.Node, order: int, groups: dict[str, tuple[str, ...]],
+               registry: Registry, catalog: Catalog) -> Rule:
+    """One rule node, resolved against the registry and catalog."""
+    f = node.mapping(allowed=RULE_FIELDS, required={
+        "id", "description", "agreement", "effect", "provider", "service", "consumers",
+        "purposes"})
+    rule_id, effect, provider, purposes = _head(f, "provider", registry)
+    services = _services(f["service"], provider, registry)
+    consumers, refs = _consumers(f["consumers"], groups, registry)
     mode, paths = _mask(f, services, catalog)
     if effect == "deny" and ("mask" in f or "rate_limit" in f):
         raise node.error("a deny rule takes no mask or rate_limit")
@@ -297,14 +327,72 @@ def parse_rule(node: yamlsrc.Node, order: int, groups: dict[str, tuple[str, ...]
         where=_where(node), order=order)
 
 
+def _events(node: yamlsrc.Node, publisher: str, catalog: Catalog) -> tuple[str, ...]:
+    published = tuple(name for name, spec in sorted(catalog.events.items())
+                      if publisher in spec.offers)
+    return _matching(node, published, ".*", f"{publisher} publishes no event type",
+                     "it publishes")
+
+
+def _event_mask(f: dict[str, yamlsrc.Node], descriptors: tuple[Descriptor, ...]
+                ) -> tuple[Literal["all", "allow", "redact"], tuple[str, ...]]:
+    """An event mask names top-level fields only: each one is one signed disclosure."""
+    if "mask" not in f:
+        return "all", ()
+    m = f["mask"].mapping(allowed={"allow", "redact"})
+    if len(m) != 1:
+        raise f["mask"].error("a mask has exactly one of: allow, redact")
+    mode = cast(Literal["allow", "redact"], next(iter(m)))
+    paths = m[mode].str_list()
+    for descriptor in descriptors:
+        for path in paths:
+            if path not in descriptor.fields_by_name:
+                raise m[mode].error(f"{path!r} is not a top-level field of "
+                                    f"{descriptor.full_name} (event masks select whole "
+                                    "top-level fields)")
+    return mode, paths
+
+
+def parse_subscription(node: yamlsrc.Node, order: int, groups: dict[str, tuple[str, ...]],
+                       registry: Registry, catalog: Catalog) -> Rule:
+    """One subscription rule: which agencies may receive which events of a publisher.
+
+    It is a `Rule` whose provider is the publisher, whose services are event
+    types and whose consumers are the subscribers, so that evaluation,
+    explanation and diffs are the request rules' own.
+    """
+    f = node.mapping(allowed=SUBSCRIPTION_FIELDS, required={
+        "id", "description", "agreement", "effect", "publisher", "event", "subscribers",
+        "purposes"})
+    rule_id, effect, publisher, purposes = _head(f, "publisher", registry)
+    events = _events(f["event"], publisher, catalog)
+    descriptors = tuple(catalog.events[e].descriptor for e in events)
+    subscribers, refs = _consumers(f["subscribers"], groups, registry)
+    mode, paths = _event_mask(f, descriptors)
+    if effect == "deny" and "mask" in f:
+        raise node.error("a deny rule takes no mask")
+    return Rule(
+        id=rule_id, description=f["description"].str(), agreement=f["agreement"].str(),
+        effect=cast(Effect, effect), provider=publisher, services=events,
+        service_pattern=f["event"].str(), consumers=subscribers, consumer_refs=refs,
+        purposes=purposes,
+        legal_basis=_regex(f["legal_basis"]) if "legal_basis" in f else None,
+        schedule=_schedule(f),
+        conditions=_conditions_on(f["when"], descriptors) if "when" in f else (),
+        mask=None, mask_mode=mode, mask_paths=paths, limits=(), where=_where(node),
+        order=order, kind="subscription")
+
+
 def iter_rules(files: list[ParsedFile], registry: Registry, catalog: Catalog
                ) -> Iterator[tuple[yamlsrc.Node, Rule]]:
     groups = resolve_groups(files, registry)
     order = 0
     seen: dict[str, yamlsrc.Node] = {}
     for parsed in files:
-        for node in parsed.rules:
-            rule = parse_rule(node, order, groups, registry, catalog)
+        parsed_rules = [(node, parse_rule) for node in parsed.rules]
+        parsed_rules += [(node, parse_subscription) for node in parsed.subscriptions]
+        for node, parse in parsed_rules:
+            rule = parse(node, order, groups, registry, catalog)
             if rule.id in seen:
                 first = seen[rule.id]
                 raise node.error(f"rule id {rule.id!r} already used at {first.file}:{first.line}",

@@ -49,7 +49,9 @@ def permissions(policy: PolicySet, consumer: str, now: datetime) -> list[Permiss
             continue
         if any(rule.unconditional for rule in cands.denies):
             continue
-        rules = [rule for rule, _ in cands.allows if in_force(rule, now)]
+        # Subscription rules share the index (keyed by event type): they call nothing.
+        rules = [rule for rule, _ in cands.allows
+                 if rule.kind == "request" and in_force(rule, now)]
         if not rules:
             continue
         # An allow without a legal-basis pattern accepts any: then none is required.

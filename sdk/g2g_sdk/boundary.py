@@ -5,7 +5,8 @@ the verified client certificate, read by handlers through `caller()`), turns
 a raised `G2GError` into its status + ErrorInfo (g2g_sdk.status, the one
 mapping), answers an unexpected exception with INTERNAL / INTERNAL_ERROR
 after logging only its type and place (its text may quote request data), and
-reports every finished call to an optional observer (metrics). Handlers
+reports every finished call to an optional observer (metrics) and to a
+server span continuing the caller's trace (g2g_sdk.tracing). Handlers
 therefore raise; they never pick a status code or call `context.abort`.
 """
 
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 import grpc
 import structlog
 
-from g2g_sdk import logs, status, tls
+from g2g_sdk import logs, status, tls, tracing
 from g2g_sdk.errors import AuthenticationError, G2GError, InternalError
 
 _NO_CALL = AuthenticationError("no call is being handled", reason="NO_PEER_IDENTITY")
@@ -103,6 +104,11 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def _guard(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
                      context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        with tracing.server_span(method, context.invocation_metadata()) as span:
+            return await self._answer(inner, method, request, context, span)
+
+    async def _answer(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
+                      context: grpc.aio.ServicerContext[Any, Any], span: Any) -> Any:
         token = _CALLER.set(_identity(context))
         started = time.perf_counter()
         code, reason = grpc.StatusCode.OK, ""
@@ -127,5 +133,6 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             await status.abort_with(context, fault, self._domain)
         finally:
             _CALLER.reset(token)
+            tracing.finish(span, code.name, reason)
             if self._observe is not None:
                 self._observe(method, code, reason, time.perf_counter() - started)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from types import MappingProxyType
@@ -22,7 +22,7 @@ from google.protobuf.descriptor import Descriptor, FileDescriptor, MethodDescrip
 
 from g2g_sdk import _gen
 from g2g_sdk.errors import ConfigError
-from g2g_sdk.registry import Registry, ServiceOffer
+from g2g_sdk.registry import EventOffer, Registry, ServiceOffer
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,53 @@ def message_class(descriptor: Descriptor) -> type[message.Message]:
 
 
 @dataclass(frozen=True)
+class EventSpec:
+    """One event type: its schema, and the agencies that publish it."""
+
+    name: str
+    descriptor: Descriptor
+    cls: type[message.Message]
+    offers: Mapping[str, EventOffer]
+
+
+def find_descriptor(name: str) -> Descriptor | None:
+    """The descriptor of the message `name`, if compiled."""
+    load_generated_schemas()
+    try:
+        descriptor: Descriptor = descriptor_pool.Default().FindMessageTypeByName(name)
+    except KeyError:
+        return None
+    return descriptor
+
+
+def find_message(name: str) -> type[message.Message] | None:
+    """The generated class of the message `name`, if compiled."""
+    descriptor = find_descriptor(name)
+    return None if descriptor is None else message_class(descriptor)
+
+
+def _event_specs(registry: Registry) -> Mapping[str, EventSpec]:
+    offers: dict[str, dict[str, EventOffer]] = {}
+    for agency in registry.agencies.values():
+        for offer in agency.events:
+            offers.setdefault(offer.type, {})[agency.id] = offer
+    specs = {}
+    for name, by_publisher in sorted(offers.items()):
+        descriptor = find_descriptor(name)
+        if descriptor is None:
+            raise ConfigError(f"event type {name} of {', '.join(by_publisher)} has no compiled "
+                              "schema in proto/", file=registry.source, field="events")
+        specs[name] = EventSpec(name=name, descriptor=descriptor, cls=message_class(descriptor),
+                                offers=MappingProxyType(by_publisher))
+    return MappingProxyType(specs)
+
+
+@dataclass(frozen=True)
 class Catalog:
-    """All services of a registry, resolved to their schemas."""
+    """All services and event types of a registry, resolved to their schemas."""
 
     services: Mapping[str, ServiceSpec]
+    events: Mapping[str, EventSpec] = field(default_factory=dict)
 
     @classmethod
     def from_registry(cls, registry: Registry) -> Catalog:
@@ -110,10 +153,13 @@ class Catalog:
                 name=name, method=method, request_type=message_class(method.input_type),
                 response_type=message_class(method.output_type),
                 offers=MappingProxyType(by_provider))
-        return cls(services=MappingProxyType(specs))
+        return cls(services=MappingProxyType(specs), events=_event_specs(registry))
 
     def get(self, name: str) -> ServiceSpec | None:
         return self.services.get(name)
+
+    def event(self, name: str) -> EventSpec | None:
+        return self.events.get(name)
 
     def offer(self, provider: str, name: str) -> ServiceOffer | None:
         """What `provider` declared for service `name`, if it offers it."""

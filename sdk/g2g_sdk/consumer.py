@@ -25,7 +25,7 @@ from types import TracebackType
 import grpc
 from google.protobuf import message as pb_message
 
-from g2g_sdk import envelope, schema, status, tls
+from g2g_sdk import envelope, schema, status, tls, tracing
 from g2g_sdk._gen.g2g.v1 import broker_pb2, broker_pb2_grpc, envelope_pb2
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -106,11 +106,15 @@ class ConsumerClient:
     async def send(self, request_envelope: envelope_pb2.Envelope,
                    timeout: float = 10.0) -> envelope_pb2.Envelope:
         """Send a prepared envelope; a failure raises the broker's `G2GError`."""
-        try:
-            answer: envelope_pb2.Envelope = await self._exchange.Call(
-                request_envelope, timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise await self._error(exc) from None
+        header = envelope.peek_header(request_envelope)
+        with tracing.client_span("/g2g.v1.Exchange/Call", **{
+                "g2g.correlation_id": header.correlation_id if header else "",
+                "g2g.message_id": header.message_id if header else ""}):
+            try:
+                answer: envelope_pb2.Envelope = await self._exchange.Call(
+                    request_envelope, timeout=timeout, metadata=tracing.outgoing())
+            except grpc.aio.AioRpcError as exc:
+                raise await self._error(exc) from None
         return answer
 
     async def call(self, service: str, request: pb_message.Message, *, purpose: str,

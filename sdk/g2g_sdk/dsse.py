@@ -16,10 +16,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from g2g_sdk import keys
 from g2g_sdk._gen.g2g.v1 import envelope_pb2
+from g2g_sdk.errors import SignatureError
 from g2g_sdk.signer import Signer
 
 HEADER_TYPE = "application/vnd.g2g.header.v1+proto"
 ATTESTATION_TYPE = "application/vnd.g2g.attestation.v1+proto"
+EVENT_TYPE = "application/vnd.g2g.event.v1+proto"
+ROUTING_TYPE = "application/vnd.g2g.routing.v1+proto"
+RECEIPT_TYPE = "application/vnd.g2g.receipt.v1+proto"
 MAX_SIGNATURES = 4  # bounds verification work per message
 
 
@@ -65,3 +69,20 @@ def verify_any(
             continue
         return signature.keyid
     return None
+
+
+def verify_required(signatures: Sequence[envelope_pb2.Signature],
+                    trusted: Mapping[str, Ed25519PublicKey], payload_type: str, body: bytes,
+                    *, what: str, signer: str) -> str:
+    """The keyid of a valid signature by a trusted key, else SignatureError saying why:
+    `SIGNATURE_INVALID` (none, or none verifies) or `UNKNOWN_KEY` (no key of the `signer`)."""
+    if not signatures:
+        raise SignatureError(f"the {what} is not signed", reason="SIGNATURE_INVALID")
+    if not any(s.keyid in trusted for s in signatures):
+        raise SignatureError(f"no signature by a key registered for the {signer}",
+                             reason="UNKNOWN_KEY")
+    keyid = verify_any(signatures, trusted, payload_type, body)
+    if keyid is None:
+        raise SignatureError(f"signature does not verify over the {what} header bytes",
+                             reason="SIGNATURE_INVALID")
+    return keyid

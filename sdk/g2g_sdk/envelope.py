@@ -267,16 +267,8 @@ def peek_header(envelope: envelope_pb2.Envelope) -> envelope_pb2.Header | None:
 def verify_signature(envelope: envelope_pb2.Envelope,
                      trusted: Mapping[str, Ed25519PublicKey]) -> str:
     """The keyid of a valid signature over the exact header bytes by a trusted key."""
-    if not envelope.signatures:
-        raise SignatureError("the envelope is not signed", reason="SIGNATURE_INVALID")
-    if not any(s.keyid in trusted for s in envelope.signatures):
-        raise SignatureError("no signature by a key registered for the sender",
-                             reason="UNKNOWN_KEY")
-    keyid = dsse.verify_any(envelope.signatures, trusted, dsse.HEADER_TYPE, envelope.header)
-    if keyid is None:
-        raise SignatureError("signature does not verify over the header bytes",
-                             reason="SIGNATURE_INVALID")
-    return keyid
+    return dsse.verify_required(envelope.signatures, trusted, dsse.HEADER_TYPE,
+                                envelope.header, what="envelope", signer="sender")
 
 
 def check_payload_digest(envelope: envelope_pb2.Envelope, header: envelope_pb2.Header) -> None:
@@ -287,7 +279,11 @@ def check_payload_digest(envelope: envelope_pb2.Envelope, header: envelope_pb2.H
 
 def check_freshness(header: envelope_pb2.Header, now: datetime, rules: TimeRules) -> None:
     """created_at within the skew window, not expired, bounded lifetime."""
-    created, expires = from_timestamp(header.created_at), from_timestamp(header.expires_at)
+    check_window(from_timestamp(header.created_at), from_timestamp(header.expires_at), now, rules)
+
+
+def check_window(created: datetime, expires: datetime, now: datetime, rules: TimeRules) -> None:
+    """The §2.4 time rules for any signed object with a creation and an expiry time."""
     if created > now + rules.clock_skew:
         raise FreshnessError("created_at is in the future beyond the allowed clock skew",
                              reason="NOT_YET_VALID")

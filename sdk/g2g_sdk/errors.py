@@ -207,6 +207,28 @@ class AuditUnavailable(G2GError):
     default_reason = "AUDIT_UNAVAILABLE"
 
 
+class EventsUnavailable(G2GError):
+    """The event store (NATS JetStream) cannot take or serve events now (UNAVAILABLE)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "EVENTS_UNAVAILABLE"
+
+
+class DeliveryInvalid(G2GError):
+    """A delivered event failed the subscriber's checks; it never reaches the application."""
+
+    code = grpc.StatusCode.DATA_LOSS
+    default_reason = "DELIVERY_INVALID"
+
+
+class AuditProofError(G2GError):
+    """An audit checkpoint note, log key or bundle is malformed or does not verify
+    (INVALID_ARGUMENT); raised offline by verifiers, never by the exchange path."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "AUDIT_PROOF_INVALID"
+
+
 class InternalError(G2GError):
     """A fault inside g2g itself, not in the request (INTERNAL); logged by type, never data."""
 

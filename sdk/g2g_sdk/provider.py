@@ -29,7 +29,17 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 
-from g2g_sdk import boundary, envelope, errors, fieldmask, revocation, schema, status, tls
+from g2g_sdk import (
+    boundary,
+    envelope,
+    errors,
+    fieldmask,
+    revocation,
+    schema,
+    status,
+    tls,
+    tracing,
+)
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
@@ -169,6 +179,7 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             raise SignatureError(f"consumer signature: {exc.message}", reason=exc.reason,
                                  metadata=exc.metadata) from None
         header = opened.header
+        tracing.annotate(correlation_id=header.correlation_id, message_id=header.message_id)
         self._check_attestation(body, opened, now, registry.broker_id)
         route = self._routes.get(header.service)
         if route is None:
@@ -196,7 +207,13 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
                 or body.provider != self._identity.agency_id
                 or body.broker_id != broker_id):
             raise AttestationError("the attestation is not about this request")
-        if envelope.from_timestamp(body.expires_at) + self._rules.clock_skew < now:
+        try:
+            envelope.check_timestamp(body.expires_at, "expires_at")
+        except G2GError:
+            raise AttestationError("the attestation's expires_at is not a valid timestamp") \
+                from None
+        # now - skew, not expires + skew: the latter overflows for a date in year 9999.
+        if envelope.from_timestamp(body.expires_at) < now - self._rules.clock_skew:
             raise AttestationError("the attestation has expired")
         if not body.field_mask:
             raise AttestationError("the attestation carries no field mask")

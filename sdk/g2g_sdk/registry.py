@@ -25,6 +25,7 @@ from g2g_sdk import keys, yamlsrc
 from g2g_sdk.errors import ConfigError, SignatureError
 
 AGENCY_ID = re.compile(r"^[A-Z0-9]{2,8}(/[A-Z0-9-]{1,40}){1,4}$")
+EVENT_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 SERVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*/[A-Za-z_][A-Za-z0-9_]*$")
 ROLES = frozenset({"auditor", "federation-auditor"})
 # Kinds of personal identifier a service's request fields may carry, and how
@@ -57,6 +58,19 @@ class ServiceOffer:
     name: str
     description: str = ""
     # Request fields that identify a person, for keyed audit subject hashes.
+    subject_fields: tuple[SubjectField, ...] = ()
+    # The provider declares that answering a request twice does no harm (a lookup):
+    # the broker may then repeat it on another endpoint after any transport failure.
+    idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class EventOffer:
+    """An event type an agency publishes, by full protobuf message name."""
+
+    type: str
+    description: str = ""
+    # Event fields that identify a person, for keyed audit subject hashes.
     subject_fields: tuple[SubjectField, ...] = ()
 
 
@@ -121,8 +135,17 @@ class Agency:
     # With the `auditor` role: the agency whose exchanges it may read (default: itself).
     audits: str | None = None
     # Validity and revocation of each key in `signing_keys` (same key ids).
+    events: tuple[EventOffer, ...] = ()
     key_info: Mapping[str, KeyInfo] = field(default_factory=dict)
     certificates: tuple[CertificateInfo, ...] = ()
+    # Every endpoint serving this provider, in order of preference (`endpoints:`);
+    # `endpoint` is the first. Empty when only `endpoint` is given.
+    endpoints: tuple[str, ...] = ()
+
+    @property
+    def all_endpoints(self) -> tuple[str, ...]:
+        """The endpoints to try, in order (just `endpoint` unless several are listed)."""
+        return self.endpoints or ((self.endpoint,) if self.endpoint else ())
 
     def check_signer(self, keyid: str, created: datetime) -> None:
         """Refuse a verified signature by one of this agency's keys outside its validity."""
@@ -175,8 +198,8 @@ class Registry:
 
     def with_endpoints(self, endpoints: Mapping[str, str]) -> Registry:
         """A copy with some agencies' endpoints replaced (adapters bound to port 0)."""
-        agencies = {aid: replace(a, endpoint=endpoints.get(aid, a.endpoint))
-                    for aid, a in self.agencies.items()}
+        agencies = {aid: replace(a, endpoint=endpoints[aid], endpoints=())
+                    if aid in endpoints else a for aid, a in self.agencies.items()}
         return replace(self, agencies=MappingProxyType(agencies))
 
     def offer(self, provider: str, service: str) -> ServiceOffer | None:
@@ -367,18 +390,33 @@ def _subject_fields(node: yamlsrc.Node) -> tuple[SubjectField, ...]:
 
 def _service(node: yamlsrc.Node) -> ServiceOffer:
     subjects: tuple[SubjectField, ...] = ()
+    idempotent = False
     if node.is_scalar:
         name, description = node.str(), ""
     else:
-        fields = node.mapping(allowed={"name", "description", "subject_fields"},
+        fields = node.mapping(allowed={"name", "description", "subject_fields", "idempotent"},
                               required={"name"})
         name = fields["name"].str()
         description = fields["description"].str() if "description" in fields else ""
         if "subject_fields" in fields:
             subjects = _subject_fields(fields["subject_fields"])
+        idempotent = fields["idempotent"].bool() if "idempotent" in fields else False
     if not SERVICE_NAME.match(name):
         raise node.error(f"service {name!r} is not a full method name like pkg.Service/Method")
-    return ServiceOffer(name=name, description=description, subject_fields=subjects)
+    return ServiceOffer(name=name, description=description, subject_fields=subjects,
+                        idempotent=idempotent)
+
+
+def _event(node: yamlsrc.Node) -> EventOffer:
+    fields = node.mapping(allowed={"type", "description", "subject_fields"}, required={"type"})
+    name = fields["type"].str()
+    if not EVENT_TYPE.match(name):
+        raise fields["type"].error(f"event type {name!r} is not a full message name "
+                                   "like g2g.immigration.v1.WatchlistHit")
+    return EventOffer(
+        type=name, description=fields["description"].str() if "description" in fields else "",
+        subject_fields=(_subject_fields(fields["subject_fields"])
+                        if "subject_fields" in fields else ()))
 
 
 def _roles(fields: dict[str, yamlsrc.Node]) -> tuple[frozenset[str], str | None]:
@@ -392,6 +430,19 @@ def _roles(fields: dict[str, yamlsrc.Node]) -> tuple[frozenset[str], str | None]
     if "auditor" not in roles:
         raise fields["audits"].error("only an agency with the auditor role audits one")
     return roles, fields["audits"].str()
+
+
+def _endpoints(fields: dict[str, yamlsrc.Node]) -> tuple[str | None, tuple[str, ...]]:
+    """(`endpoint`, `endpoints`): one endpoint, or several in order of preference."""
+    endpoint = fields["endpoint"].str() if "endpoint" in fields else None
+    if "endpoints" not in fields:
+        return endpoint, ()
+    if endpoint is not None:
+        raise fields["endpoints"].error("give endpoint or endpoints, not both")
+    endpoints = fields["endpoints"].str_list()
+    if not endpoints or len(set(endpoints)) != len(endpoints):
+        raise fields["endpoints"].error("endpoints lists one or more distinct host:port")
+    return endpoints[0], endpoints
 
 
 def load_registry(path: Path, pki_dir: Path | None = None, *,
@@ -422,7 +473,8 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
     audited: list[tuple[yamlsrc.Node, str]] = []
     for item in top["agencies"].items():
         fields = item.mapping(
-            allowed={"id", "name", "endpoint", "services", "signing_keys", "roles", "audits"},
+            allowed={"id", "name", "endpoint", "endpoints", "services", "signing_keys", "roles",
+                     "audits", "events"},
             required={"id", "name"})
         agency_id = fields["id"].str()
         if not AGENCY_ID.match(agency_id):
@@ -431,7 +483,7 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
             raise fields["id"].error(f"duplicate agency id {agency_id!r}")
         services = tuple(_service(s) for s in fields["services"].items()) \
             if "services" in fields else ()
-        endpoint = fields["endpoint"].str() if "endpoint" in fields else None
+        endpoint, endpoints = _endpoints(fields)
         if services and endpoint is None:
             raise item.error("an agency that offers services needs an endpoint",
                              field=item.path + ".endpoint")
@@ -446,11 +498,15 @@ def load_registry(path: Path, pki_dir: Path | None = None, *,
         signing = _party_keys(fields, published.keys.get(agency_id), pki_dir, files,
                               ("agencies", slug(agency_id), "signing.pub"),
                               required=require_keys)
+        events = tuple(_event(e) for e in fields["events"].items()) if "events" in fields else ()
+        if len({e.type for e in events}) != len(events):
+            raise fields["events"].error(f"{agency_id} lists an event type twice")
         agencies[agency_id] = Agency(
-            id=agency_id, name=fields["name"].str(), endpoint=endpoint, services=services,
+            id=agency_id, name=fields["name"].str(), endpoint=endpoint, endpoints=endpoints,
+            services=services,
             signing_keys=_public(signing), roles=roles, audits=audits,
             key_info=MappingProxyType(signing),
-            certificates=published.certificates.get(agency_id, ()))
+            certificates=published.certificates.get(agency_id, ()), events=events)
     for node, audits in audited:
         if audits not in agencies:
             raise node.error(f"audits {audits!r}, which is not an agency of the registry")

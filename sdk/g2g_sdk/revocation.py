@@ -128,7 +128,15 @@ def _iso(moment: datetime) -> str:
 
 
 def _read(path: Path, files: dict[str, bytes | None]) -> bytes:
-    data = yamlsrc.read_bytes(path, max_bytes=MAX_CRL_BYTES)  # ConfigError names the file
+    try:
+        data = yamlsrc.read_bytes(path, max_bytes=MAX_CRL_BYTES)  # ConfigError names the file
+    except ConfigError as exc:
+        if path.exists():
+            raise
+        # Say what the file is for: a PKI made before CRLs existed has none yet.
+        raise ConfigError(f"{exc.message.partition(': ')[2]} (the federation CA's CRL or "
+                          "certificate; `g2g pki init` writes the development CA's, "
+                          "`trust.crls` names others)", file=str(path)) from None
     files[str(path)] = data
     return data
 

@@ -43,6 +43,7 @@ _BY_REASON: dict[str, type[errors.G2GError]] = {
     "AUDIT_UNAVAILABLE": errors.AuditUnavailable,
     "PROVIDER_RESPONSE_INVALID": errors.ProviderResponseInvalid,
     "INTERNAL_ERROR": errors.InternalError,
+    "EVENTS_UNAVAILABLE": errors.EventsUnavailable,
     "CALL_CANCELLED": errors.CallCancelled,
     "OVERLOADED": errors.Overloaded,
     "DRAINING": errors.Draining,

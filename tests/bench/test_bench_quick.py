@@ -38,5 +38,10 @@ def test_quick_benchmark_completes_with_sane_figures(tmp_path: Path) -> None:
             if base["cpu_ms_per_req"]:  # 20 calls can take less than one 10 ms CPU tick
                 assert row["cpu_vs_mtls"] == round(
                     row["cpu_ms_per_req"] / base["cpu_ms_per_req"], 3)
+    # The events row and its raw JetStream baseline, measured in the same run.
+    assert [row["path"].split(":")[0] for row in document["events"]] == ["baseline", "g2g events"]
+    for row in document["events"]:
+        assert (row["subscribers"], row["errors"]) == (10, 0)
+        assert row["events_per_s"] > 0
     assert document["machine"]["cores"] >= 1
     assert "load_average_1_5_15" in document["machine"]

@@ -24,3 +24,23 @@ def test_every_accepted_key_is_documented_and_nothing_else() -> None:
                 for section, keys in section_fields().items() for key in keys}
     assert set(MEANING) == accepted
     assert config_reference().count("\n| `") == len(accepted)
+
+
+def test_an_otlp_endpoint_without_the_exporter_installed_is_a_config_error(
+        tmp_path: Path) -> None:
+    import importlib.util
+
+    import pytest
+    from g2g_sdk.errors import ConfigError
+
+    from broker.config import BrokerConfig, Tracing
+    from broker.server import _export_spans
+
+    if importlib.util.find_spec("opentelemetry.exporter") is not None:
+        pytest.skip("the OTLP exporter is installed here")
+    config = BrokerConfig(listen="127.0.0.1:0", instance_id="t", registry=tmp_path,
+                          pki_dir=tmp_path, policies=tmp_path, audit=None,  # type: ignore[arg-type]
+                          tracing=Tracing(otlp_endpoint="http://127.0.0.1:4317"),
+                          source="broker.yaml")
+    with pytest.raises(ConfigError, match=r"tracing\.otlp_endpoint.*g2g\[otlp\]"):
+        _export_spans(config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +94,16 @@ class Fed:
 
     async def records_for(self, message_id: str) -> list[dict[str, Any]]:
         return [r for r in await self.all_records() if r["message_id"] == message_id]
+
+    async def wait_for_records(self, message_id: str, count: int = 1,
+                               timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The message's records once there are `count`: for a record that commits
+        after the caller's answer (a caller that left, a shed call)."""
+        deadline = time.monotonic() + timeout
+        while len(records := await self.records_for(message_id)) < count:
+            assert time.monotonic() < deadline, records
+            await asyncio.sleep(0.02)  # polling the log with a deadline
+        return records
 
 
 @pytest.fixture

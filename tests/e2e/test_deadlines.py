@@ -28,14 +28,6 @@ from tests.e2e.test_provider_failures import _rogue_fed
 pytestmark = pytest.mark.asyncio
 
 
-async def _wait_for_records(fed: Fed, message_id: str, count: int) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 10.0
-    while len(records := await fed.records_for(message_id)) < count:
-        assert time.monotonic() < deadline, records
-        await asyncio.sleep(0.02)  # polling the log with a deadline
-    return records
-
-
 async def test_a_deadline_passing_while_the_provider_works_is_recorded_as_such(
         tmp_path: Path, pki_dir: Path) -> None:
     async for fed, rogue in _rogue_fed(tmp_path, pki_dir, None):
@@ -50,7 +42,7 @@ async def test_a_deadline_passing_while_the_provider_works_is_recorded_as_such(
             grpc.StatusCode.DEADLINE_EXCEEDED, "CALL_DEADLINE_EXCEEDED")
         assert rogue.entered.is_set()
         rogue.never.set()  # the provider answers only now, after the caller gave up
-        records = await _wait_for_records(fed, envelope.parse_header(env).message_id, 2)
+        records = await fed.wait_for_records(envelope.parse_header(env).message_id, 2)
         assert [(r["kind"], r["status_code"], r["reason"]) for r in records] == [
             ("request", "", ""), ("outcome", "DEADLINE_EXCEEDED", "CALL_DEADLINE_EXCEEDED")]
 

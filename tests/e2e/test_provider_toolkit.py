@@ -8,6 +8,7 @@ import grpc
 import pytest
 from g2g_sdk import dsse, envelope, errors, pki, status, tls
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, name_query
 
@@ -16,7 +17,8 @@ IMIGRASI = "ID/GOV/IMIGRASI"
 UNKNOWN_FIELD_99 = b"\x98\x06\x01"  # tag (99 << 3 | varint), value 1: not in AttestationBody
 
 
-def _request(fed: Fed, extra: bytes) -> provider_pb2.ProviderRequest:
+def _request(fed: Fed, extra: bytes,
+             expires_at: Timestamp | None = None) -> provider_pb2.ProviderRequest:
     """A genuine POLRI request and a broker-signed attestation for it, plus `extra` bytes."""
     now = datetime.now(UTC)
     consumer = pki.load_identity(fed.pki_dir, POLRI)
@@ -30,7 +32,7 @@ def _request(fed: Fed, extra: bytes) -> provider_pb2.ProviderRequest:
         decision_id="d-1", request_digest=envelope.sha256(env.header),
         message_id=header.message_id, consumer=POLRI, provider=IMIGRASI, service=SCREEN,
         purpose=header.purpose, rule_id="r", policy_version="v", field_mask=["hits.entry_id"],
-        issued_at=envelope.to_timestamp(now), expires_at=header.expires_at,
+        issued_at=envelope.to_timestamp(now), expires_at=expires_at or header.expires_at,
         broker_id=fed.federation.registry.broker_id)
     raw = body.SerializeToString(deterministic=True) + extra
     attestation = envelope_pb2.Attestation(
@@ -56,3 +58,27 @@ async def test_an_attestation_with_unknown_fields_is_refused(fed: Fed, extra: by
     assert (error.code, error.domain, error.reason, error.metadata) == (
         grpc.StatusCode.PERMISSION_DENIED, errors.PROVIDER_DOMAIN,
         "ATTESTATION_UNKNOWN_FIELDS", {"numbers": "99"})
+
+
+@pytest.mark.parametrize(("expires_at", "reason"), [
+    (Timestamp(seconds=2**62), "ATTESTATION_INVALID"),
+    (Timestamp(seconds=1_800_000_000, nanos=-1), "ATTESTATION_INVALID"),
+    (Timestamp(seconds=253_402_300_799, nanos=999_999_999), ""),  # the last valid instant
+], ids=["seconds_2_62", "negative_nanos", "year_9999"])
+async def test_an_attestation_expiry_out_of_range_is_refused_not_a_fault(
+        fed: Fed, expires_at: Timestamp, reason: str) -> None:
+    _, port = fed.federation.providers[IMIGRASI]
+    broker = pki.load_identity(fed.pki_dir, "broker")
+    async with grpc.aio.secure_channel(
+            f"127.0.0.1:{port}", tls.channel_credentials(broker),
+            options=tls.pinned_channel_options("agency", IMIGRASI)) as channel:
+        call = provider_pb2_grpc.ProviderStub(channel).Handle(
+            _request(fed, b"", expires_at), timeout=10)
+        if not reason:
+            assert envelope_pb2.Header.FromString((await call).header).sender == IMIGRASI
+            return
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call
+    error = status.error_from_rpc(info.value)
+    assert (error.code, error.domain, error.reason) == (
+        grpc.StatusCode.PERMISSION_DENIED, errors.PROVIDER_DOMAIN, reason)

@@ -157,7 +157,9 @@ async def test_bad_crls_are_refused_and_the_previous_state_keeps_serving(
          "the CRL is issued by \"CN=someone else's CA\", which is not a federation CA"),
         (original, "CRL number 1 is lower than the serving CRL's 2: refusing to roll "
                    "revocations back"),
-        (None, "cannot read: No such file or directory"),  # the file disappears
+        (None, "cannot read: No such file or directory (the federation CA's CRL or "
+               "certificate; `g2g pki init` writes the development CA's, `trust.crls` names "
+               "others)"),  # the file disappears
     ]
     with structlog.testing.capture_logs() as logs:
         for data, message in cases:

@@ -156,3 +156,25 @@ def test_published_keys_and_certificates_join_the_inline_ones(tmp_path: Path) ->
     with pytest.raises(ConfigError) as info:
         load_registry(path, pki_dir)
     assert str(info.value) == f"{published}:3:9: parties[1].id: party 'ID/GOV/X' is listed twice"
+
+
+def test_a_provider_may_list_several_endpoints_but_not_both_forms(
+        tmp_path: Path, pki_dir: Path) -> None:
+    import yaml
+
+    from tests.conftest import REGISTRY
+
+    document = yaml.safe_load(REGISTRY.read_text())
+    imigrasi = next(a for a in document["agencies"] if a["id"] == "ID/GOV/IMIGRASI")
+    imigrasi.pop("endpoint")
+    imigrasi["endpoints"] = ["10.0.0.1:7501", "10.0.0.2:7501"]
+    path = tmp_path / "agencies.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    agency = load_registry(path, pki_dir).agency("ID/GOV/IMIGRASI")
+    assert agency is not None
+    assert (agency.endpoint, agency.all_endpoints) == (
+        "10.0.0.1:7501", ("10.0.0.1:7501", "10.0.0.2:7501"))
+    imigrasi["endpoint"] = "10.0.0.3:7501"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(ConfigError, match="endpoint or endpoints, not both"):
+        load_registry(path, pki_dir)
