@@ -20,23 +20,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 
 import grpc
 from google.protobuf import message as pb_message
 
-from g2g_sdk import envelope, schema, status, tls, tracing
+from g2g_sdk import envelope, schema, tracing
 from g2g_sdk._gen.g2g.v1 import broker_pb2, broker_pb2_grpc, envelope_pb2
+from g2g_sdk.brokerlink import BrokerLink
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
 from g2g_sdk.errors import (
     AuthenticationError,
-    BrokerUnavailable,
-    CallDeadlineExceeded,
     EnvelopeError,
     FreshnessError,
-    G2GError,
-    IdentityMismatch,
     ProviderResponseInvalid,
     SchemaError,
     SignatureError,
@@ -55,35 +51,17 @@ class Answer:
     envelope: envelope_pb2.Envelope
 
 
-class ConsumerClient:
+class ConsumerClient(BrokerLink):
     """An agency's client for the broker's Exchange and Catalog services."""
 
     def __init__(self, identity: Identity, registry: Registry, *,
                  broker_endpoint: str | None = None, time_rules: TimeRules | None = None,
                  max_message_bytes: int = 4 << 20) -> None:
-        self._identity = identity
-        self._registry = registry
+        super().__init__(identity, registry, broker_endpoint=broker_endpoint,
+                         max_message_bytes=max_message_bytes)
         self._rules = time_rules or TimeRules()
-        self._endpoint = broker_endpoint or registry.broker_endpoint
-        # Only a server certified as the registry's broker gets a byte (docs/PKI.md).
-        self._channel = grpc.aio.secure_channel(
-            self._endpoint, tls.channel_credentials(identity),
-            options=[("grpc.max_receive_message_length", max_message_bytes),
-                     ("grpc.max_send_message_length", max_message_bytes),
-                     *tls.pinned_channel_options("broker", registry.broker_id)])
         self._exchange = broker_pb2_grpc.ExchangeStub(self._channel)
         self._catalog = broker_pb2_grpc.CatalogStub(self._channel)
-
-    async def __aenter__(self) -> ConsumerClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the channel to the broker (also done by ``async with``)."""
-        await self._channel.close()
 
     def build(self, service: str, request: pb_message.Message, *, purpose: str,
               legal_basis: str = "", recipient: str | None = None,
@@ -147,26 +125,6 @@ class ConsumerClient:
             raise ProviderResponseInvalid(f"response failed verification: {exc.message}",
                                           metadata={"check": exc.reason}) from None
         return Answer(header=answer.header, payload=payload, envelope=response)
-
-    async def _error(self, exc: grpc.aio.AioRpcError) -> G2GError:
-        """The broker's error, or `BROKER_IDENTITY_MISMATCH` if an impostor answered."""
-        if not status.has_error_info(exc):
-            # Made by our own gRPC library, not sent by the broker: say so, and
-            # never blame a provider for it.
-            if exc.code() == grpc.StatusCode.UNAVAILABLE and await tls.presents_other_identity(
-                    self._endpoint, self._identity.ca_pem,
-                    tls.PartyIdentity("broker", self._registry.broker_id)):
-                return IdentityMismatch(
-                    f"the server at {self._endpoint} is not certified as the broker "
-                    f"{self._registry.broker_id}; nothing was sent",
-                    reason="BROKER_IDENTITY_MISMATCH",
-                    metadata={"broker": self._registry.broker_id})
-            if exc.code() == grpc.StatusCode.UNAVAILABLE:
-                return BrokerUnavailable(f"the broker at {self._endpoint} could not be reached")
-            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                return CallDeadlineExceeded("this call's deadline passed before the broker "
-                                            "answered")
-        return status.error_from_rpc(exc)
 
     async def list_services(self, provider: str = "", *,
                             callable_only: bool = False) -> list[broker_pb2.ServiceInfo]:

@@ -20,14 +20,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 
 import grpc
 from google.protobuf import message as pb_message
 
-from g2g_sdk import events, status, tls
+from g2g_sdk import events
 from g2g_sdk._gen.g2g.v1 import events_pb2, events_pb2_grpc
-from g2g_sdk.errors import G2GError
+from g2g_sdk.brokerlink import BrokerLink
+from g2g_sdk.errors import IdentityMismatch
 from g2g_sdk.pki import Identity
 from g2g_sdk.registry import Registry
 
@@ -42,25 +42,13 @@ class Published:
     duplicate: bool
 
 
-class Publisher:
+class Publisher(BrokerLink):
     """An agency's client for `g2g.v1.Events/Publish`."""
 
     def __init__(self, identity: Identity, registry: Registry, *,
                  broker_endpoint: str | None = None) -> None:
-        self._identity = identity
-        self._channel = grpc.aio.secure_channel(
-            broker_endpoint or registry.broker_endpoint, tls.channel_credentials(identity))
+        super().__init__(identity, registry, broker_endpoint=broker_endpoint)
         self._stub = events_pb2_grpc.EventsStub(self._channel)
-
-    async def __aenter__(self) -> Publisher:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        await self._channel.close()
 
     def build(self, payload: pb_message.Message, *, purpose: str, legal_basis: str = "",
               correlation_id: str | None = None, event_id: str | None = None,
@@ -79,8 +67,10 @@ class Publisher:
                 reply: events_pb2.PublishResponse = await self._stub.Publish(signed,
                                                                              timeout=timeout)
             except grpc.aio.AioRpcError as exc:
-                error: G2GError = status.error_from_rpc(exc)
-                if error.code != grpc.StatusCode.UNAVAILABLE or attempt == retries:
+                error = await self._error(exc)
+                # An impostor at the broker's address stays one: no retry.
+                if (error.code != grpc.StatusCode.UNAVAILABLE or attempt == retries
+                        or isinstance(error, IdentityMismatch)):
                     raise error from None
                 await asyncio.sleep(retry_wait * (2 ** attempt))
                 continue

@@ -26,13 +26,13 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from types import TracebackType
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from g2g_sdk import events, status, tls
+from g2g_sdk import events
 from g2g_sdk._gen.g2g.v1 import events_pb2, events_pb2_grpc
+from g2g_sdk.brokerlink import BrokerLink
 from g2g_sdk.catalog import find_message
 from g2g_sdk.errors import DeliveryInvalid
 from g2g_sdk.events import ReceivedEvent
@@ -42,30 +42,17 @@ from g2g_sdk.registry import Registry
 SEEN_LIMIT = 100_000  # event ids remembered for de-duplication
 
 
-class Subscriber:
+class Subscriber(BrokerLink):
     """An agency's client for `g2g.v1.Events/Subscribe` and `Acknowledge`."""
 
     def __init__(self, identity: Identity, registry: Registry, *,
                  broker_endpoint: str | None = None) -> None:
-        self._identity = identity
-        self._registry = registry
-        self._channel = grpc.aio.secure_channel(
-            broker_endpoint or registry.broker_endpoint, tls.channel_credentials(identity))
+        super().__init__(identity, registry, broker_endpoint=broker_endpoint)
         self._stub = events_pb2_grpc.EventsStub(self._channel)
         self._acked: OrderedDict[str, events_pb2.Receipt] = OrderedDict()
         # Event id -> ack token of its latest delivery, for events handed out unacknowledged.
         self._held: OrderedDict[str, str] = OrderedDict()
         self.rejected: list[DeliveryInvalid] = []
-
-    async def __aenter__(self) -> Subscriber:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        await self._channel.close()
 
     def _publisher_keys(self, publisher: str) -> Mapping[str, Ed25519PublicKey]:
         agency = self._registry.agency(publisher)
@@ -88,7 +75,7 @@ class Subscriber:
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.CANCELLED:
                 return
-            raise status.error_from_rpc(exc) from None
+            raise await self._error(exc) from None
         finally:
             call.cancel()
 
@@ -134,7 +121,7 @@ class Subscriber:
                 events_pb2.AcknowledgeRequest(receipt=receipt, ack_token=ack_token),
                 timeout=timeout)
         except grpc.aio.AioRpcError as exc:
-            raise status.error_from_rpc(exc) from None
+            raise await self._error(exc) from None
         return reply
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,10 +26,13 @@ from cryptography.x509.oid import NameOID
 from g2g_sdk import ConsumerClient, envelope, errors, pki, status, tls
 from g2g_sdk._gen.g2g.v1 import provider_pb2, provider_pb2_grpc
 from g2g_sdk.errors import G2GError
+from g2g_sdk.publisher import Publisher
 from g2g_sdk.registry import Registry
+from g2g_sdk.subscriber import Subscriber, first
 
 from g2g_harness.federation import start_federation
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
+from tests.e2e.events_fixtures import HIT_BASIS, hit
 
 pytestmark = pytest.mark.asyncio
 IMIGRASI = "ID/GOV/IMIGRASI"
@@ -141,6 +144,36 @@ async def test_consumer_sends_nothing_to_a_broker_endpoint_held_by_an_agency(
         assert (info.value.code, info.value.reason, info.value.metadata) == (
             grpc.StatusCode.UNAVAILABLE, "BROKER_IDENTITY_MISMATCH",
             {"broker": registry.broker_id})
+        await _no_byte_reached(fake)
+
+
+async def _expect_broker_mismatch(call: Awaitable[object], registry: Registry) -> None:
+    with pytest.raises(G2GError) as info:
+        await call
+    assert (info.value.code, info.value.reason, info.value.metadata) == (
+        grpc.StatusCode.UNAVAILABLE, "BROKER_IDENTITY_MISMATCH",
+        {"broker": registry.broker_id})
+
+
+async def test_publisher_sends_no_event_to_a_broker_endpoint_held_by_an_agency(
+        pki_dir: Path, registry: Registry) -> None:
+    # The signed event carries personal data: it must never reach anyone but the broker.
+    async with impostor(pki_dir, POLRI) as fake:
+        identity = pki.load_identity(pki_dir, IMIGRASI)
+        async with Publisher(identity, registry, broker_endpoint=fake.endpoint) as publisher:
+            await _expect_broker_mismatch(
+                publisher.publish(hit(), purpose="border_control", legal_basis=HIT_BASIS,
+                                  timeout=WAIT), registry)
+        await _no_byte_reached(fake)
+        assert len(fake.received) == 1  # an impostor is not retried
+
+
+async def test_subscriber_sends_nothing_to_a_broker_endpoint_held_by_an_agency(
+        pki_dir: Path, registry: Registry) -> None:
+    async with impostor(pki_dir, POLRI) as fake:
+        identity = pki.load_identity(pki_dir, BIN)
+        async with Subscriber(identity, registry, broker_endpoint=fake.endpoint) as subscriber:
+            await _expect_broker_mismatch(first(subscriber, timeout=WAIT), registry)
         await _no_byte_reached(fake)
 
 
