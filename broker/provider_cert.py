@@ -16,7 +16,6 @@ no verdict at all, fails the call closed before anything is forwarded
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,20 +125,13 @@ class ProviderCertificates:
 
     async def _fetch(self, provider: str, endpoint: str, timeout: float) -> x509.Certificate:
         """The certificate `endpoint` presents; fails closed when none can be had."""
-        host, _, port = endpoint.rpartition(":")
-        context = ssl.create_default_context(cadata=self._ca_pem.decode("ascii"))
-        context.check_hostname = False  # the identity is compared by the caller
-        context.minimum_version = ssl.TLSVersion.TLSv1_3
-        context.set_alpn_protocols(["h2"])  # indistinguishable from gRPC's own connections
+        context = tls.probe_context(self._ca_pem)  # the identity is compared by the caller
+        context.set_alpn_protocols(["h2"])  # looks like gRPC's own connections
         context.load_cert_chain(self._cert_file, self._key_file)
         budget = min(self._probe_seconds, timeout)
         self.probes += 1
         try:
-            async with asyncio.timeout(budget):
-                _, writer = await asyncio.open_connection(host.strip("[]"), int(port),
-                                                          ssl=context)
-                der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-                writer.close()
+            der = await tls.server_certificate(endpoint, context, budget)
         except TimeoutError:
             if budget >= timeout:
                 raise ProviderTimeout(f"{provider} did not answer in time") from None

@@ -126,6 +126,31 @@ def peer_agency(context: Any) -> str:
     return identity.id
 
 
+def probe_context(ca_pem: bytes) -> ssl.SSLContext:
+    """A TLS 1.3 client context that verifies the chain against `ca_pem` but not the
+    name: the caller compares the certificate's g2g identity itself."""
+    context = ssl.create_default_context(cadata=ca_pem.decode("ascii"))
+    context.check_hostname = False
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    return context
+
+
+async def server_certificate(endpoint: str, context: ssl.SSLContext, timeout: float) -> bytes:
+    """The DER certificate the TLS server at `endpoint` (host:port) presents.
+
+    One handshake, then close: no application byte is sent. Raises OSError
+    (ssl.SSLError included), ValueError or TimeoutError when there is none.
+    """
+    host, _, port = endpoint.rpartition(":")
+    async with asyncio.timeout(timeout):
+        _, writer = await asyncio.open_connection(host.strip("[]"), int(port), ssl=context)
+        try:
+            der: bytes = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        finally:
+            writer.close()
+    return der
+
+
 async def presents_other_identity(endpoint: str, ca_pem: bytes, expected: PartyIdentity,
                                   timeout: float = PROBE_SECONDS) -> bool:
     """True if a server certified by the federation CA at `endpoint` is not `expected`.
@@ -135,15 +160,8 @@ async def presents_other_identity(endpoint: str, ca_pem: bytes, expected: PartyI
     certificate and sends no application byte. False when no such server
     answers, so an unreachable endpoint stays "unavailable".
     """
-    host, _, port = endpoint.rpartition(":")
-    context = ssl.create_default_context(cadata=ca_pem.decode("ascii"))
-    context.check_hostname = False  # the identity is checked below, not the address
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
     try:
-        async with asyncio.timeout(timeout):
-            _, writer = await asyncio.open_connection(host.strip("[]"), int(port), ssl=context)
-            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-            writer.close()
+        der = await server_certificate(endpoint, probe_context(ca_pem), timeout)
     except (OSError, ValueError, TimeoutError):  # ssl.SSLError is an OSError
         return False
     try:

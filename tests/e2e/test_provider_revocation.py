@@ -14,13 +14,16 @@ from typing import Any
 
 import grpc
 import pytest
+import yaml
 from g2g_sdk import ProviderServer, ca, envelope, pki
 from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2
 from g2g_sdk.errors import ProviderUnavailable
+from g2g_sdk.registry import load_registry
 
+from agency_adapters.runner import start_adapter
 from broker.provider_cert import ProviderCertificates
 from g2g_cli.main import main
-from g2g_harness.federation import REGISTRY, LocalFederation, start_federation
+from g2g_harness.federation import REGISTRY, LocalFederation, start_federation, write_config
 from tests.audit_reader import read_records
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, expect_error, name_query
 
@@ -44,10 +47,19 @@ def handled(monkeypatch: pytest.MonkeyPatch) -> Counter[int]:
 
 
 @pytest.fixture
-async def fed(tmp_path: Path, pki_dir: Path, handled: Counter[int],
+def own_pki(tmp_path: Path, pki_dir: Path) -> Path:
+    """A copy of the session PKI this test may revoke in."""
+    return Path(shutil.copytree(pki_dir, tmp_path / "pki"))
+
+
+def revoke(fed: LocalFederation, party: str) -> None:
+    assert main(["pki", "revoke", party, "--registry", str(REGISTRY),
+                 "--pki-dir", str(fed.pki_dir)]) == 0
+
+
+@pytest.fixture
+async def fed(tmp_path: Path, own_pki: Path, handled: Counter[int],
               ) -> AsyncIterator[LocalFederation]:
-    own_pki = tmp_path / "pki"
-    shutil.copytree(pki_dir, own_pki)  # this test revokes in its own copy
     federation = await start_federation(tmp_path / "fed", pki_dir=own_pki)
     try:
         yield federation
@@ -74,8 +86,7 @@ async def test_a_revoked_provider_certificate_fails_calls_closed_and_audited(
     await _search(fed)
     assert (handled[imigrasi], handled[interpol]) == (1, 1)
 
-    assert main(["pki", "revoke", IMIGRASI, "--reason", "key_compromise",
-                 "--registry", str(REGISTRY), "--pki-dir", str(fed.pki_dir)]) == 0
+    revoke(fed, IMIGRASI)
     assert await fed.reload_trust() == [False, True, False, True]  # CRLs only
 
     async with fed.client(POLRI) as client:
@@ -111,8 +122,7 @@ async def test_a_verdict_is_reused_until_the_interval_or_a_crl_reload(
     ticks[0] = 30.0
     await certs.check(IMIGRASI, endpoint, 5.0)
     assert certs.probes == 2  # the interval bounds how long a verdict is trusted
-    assert main(["pki", "revoke", INTERPOL, "--registry", str(REGISTRY),
-                 "--pki-dir", str(fed.pki_dir)]) == 0
+    revoke(fed, INTERPOL)
     assert (await fed.reload_trust())[1]
     await certs.check(IMIGRASI, endpoint, 5.0)
     assert certs.probes == 3  # a new CRL set re-checks at once
@@ -129,3 +139,34 @@ async def test_no_certificate_no_call(fed: LocalFederation, unused_tcp_port: int
             await certs.check(IMIGRASI, f"127.0.0.1:{unused_tcp_port}", 5.0)
         assert info.value.reason == "PROVIDER_UNAVAILABLE"
     assert certs.probes == 2
+
+
+async def test_failover_passes_an_unreachable_endpoint_but_not_a_revoked_one(
+        tmp_path: Path, own_pki: Path, handled: Counter[int], unused_tcp_port: int) -> None:
+    adapter = await start_adapter("immigration", load_registry(REGISTRY, own_pki), own_pki,
+                                  listen="127.0.0.1:0")
+    server, port = adapter[IMIGRASI]
+    document = yaml.safe_load(REGISTRY.read_text())
+    for agency in document["agencies"]:
+        if agency["id"] == IMIGRASI:  # nothing listens on the first endpoint
+            agency.pop("endpoint", None)
+            agency["endpoints"] = [f"127.0.0.1:{unused_tcp_port}", f"127.0.0.1:{port}"]
+    listed = tmp_path / "agencies.yaml"
+    listed.write_text(yaml.safe_dump(document, sort_keys=False))
+    fed = await start_federation(tmp_path / "fed", pki_dir=own_pki, adapters=(),
+                                 config_path=write_config(tmp_path, pki_dir=own_pki,
+                                                          registry=listed))
+    try:
+        await _screen(fed)
+        assert handled[id(server)] == 1
+        revoke(fed, IMIGRASI)
+        assert (await fed.reload_trust())[1]
+        async with fed.client(POLRI) as client:
+            await expect_error(client.call(SCREEN, name_query("Budi Santoso"),
+                                           purpose="criminal_investigation",
+                                           legal_basis=LEGAL_BASIS),
+                               grpc.StatusCode.UNAVAILABLE, "PROVIDER_CERT_REVOKED")
+        assert handled[id(server)] == 1
+    finally:
+        await fed.stop()
+        await server.stop(0)
