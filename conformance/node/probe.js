@@ -47,12 +47,12 @@ function request(service, json, { signer = consumerSigner, now = Date.now() / 10
   }, payload);
 }
 
-function attestation(env, { fieldMask = mask, life = 60, extra = null, signer = brokerSigner, digest = null } = {}) {
+function attestation(env, { fieldMask = mask, life = 60, extra = null, signer = brokerSigner, digest = null, provider: prov = null } = {}) {
   const h = root.lookupType('g2g.v1.Header').decode(env.header);
   const now = Date.now() / 1000;
   let body = Buffer.from(AB.encode(AB.fromObject({
     decisionId: crypto.randomBytes(8).toString('hex'), requestDigest: digest || g.sha256(env.header), messageId: h.messageId,
-    consumer: h.sender, provider: h.recipient, service: h.service, purpose: h.purpose, ruleId: 'conformance-probe',
+    consumer: h.sender, provider: prov || h.recipient, service: h.service, purpose: h.purpose, ruleId: 'conformance-probe',
     policyVersion: '0', fieldMask, issuedAt: g.timestamp(now), expiresAt: g.timestamp(now + life), brokerId: reg.broker.id,
   })).finish());
   if (extra) body = Buffer.concat([body, extra]);
@@ -108,14 +108,15 @@ const cases = [
   }, 'FAILED_PRECONDITION/EXPIRED'],
 ];
 // The edges the documents once left open (PROTOCOL.md §4 P1–P11 now says them).
-const raw = (bytes) => new Promise((resolve) => {
-  const client = new grpc.Client(endpoint, creds(brokerDir), { 'grpc.ssl_target_name_override': g.agencyDns(a.provider) });
+const raw = (bytes, dir = brokerDir) => new Promise((resolve) => {
+  const client = new grpc.Client(endpoint, creds(dir), { 'grpc.ssl_target_name_override': g.agencyDns(a.provider) });
   client.makeUnaryRequest('/g2g.v1.Provider/Handle', (b) => b, (b) => b, bytes, new grpc.Metadata(), { deadline: new Date(Date.now() + 5000) }, (err) => {
     client.close();
     if (!err) return resolve({ code: 'OK' });
     const det = err.metadata.get('grpc-status-details-bin');
     const st = det.length === 1 ? g.parseStatusDetails(root, det[0]) : { metadata: {} };
-    resolve({ code: g.CODE_NAMES[err.code], domain: st.domain, reason: st.reason, metadata: st.metadata, wellFormed: st.domain === 'g2g.provider' });
+    const wellFormed = st.code === err.code && st.message === err.details && st.domain === 'g2g.provider';
+    resolve({ code: g.CODE_NAMES[err.code], domain: st.domain, reason: st.reason, metadata: st.metadata, wellFormed });
   });
 });
 const withAtt = (mut) => async () => { const r = request(a.service, json); const at = attestation(r); const b = AB.decode(at.body); mut(b, r); const body = Buffer.from(AB.encode(b).finish()); return call(brokerDir, { request: r, attestation: { body, signatures: [g.sign(brokerSigner, g.ATTESTATION_TYPE, body)] } }); };
@@ -132,12 +133,21 @@ cases.push(
     const r = g.sealEnvelope(root, consumerSigner, { ...h, recipient: other, payloadSha256: undefined }, r0.payload);
     return call(brokerDir, { request: r, attestation: attestation(r) });
   }, 'PERMISSION_DENIED/ATTESTATION_INVALID'],
+  ['attestation naming this provider for a request addressed to another', async () => {
+    const r0 = request(a.service, json);
+    const H = root.lookupType('g2g.v1.Header');
+    const h = H.toObject(H.decode(r0.header));
+    const other = [...reg.agencies.values()].find((x) => x.endpoint && x.id !== a.provider).id;
+    const r = g.sealEnvelope(root, consumerSigner, { ...h, recipient: other, payloadSha256: undefined }, r0.payload);
+    return call(brokerDir, { request: r, attestation: attestation(r, { provider: a.provider }) });
+  }, 'PERMISSION_DENIED/ATTESTATION_INVALID'],
   ['attestation purpose differs from the header (informational field)', withAtt((b) => { b.purpose = 'other_purpose'; }), 'OK'],
   ['attestation issued_at missing (informational field)', withAtt((b) => { b.issuedAt = null; }), 'OK'],
   ['attestation expires_at missing', withAtt((b) => { b.expiresAt = null; }), 'PERMISSION_DENIED/ATTESTATION_INVALID'],
   ['ProviderRequest without attestation', async () => call(brokerDir, { request: request(a.service, json) }), 'PERMISSION_DENIED/ATTESTATION_INVALID'],
-  // SHOULD be INVALID_ARGUMENT/ENVELOPE_MALFORMED; the Python toolkit answers UNKNOWN (PROTOCOL.md §4).
-  ['ProviderRequest bytes that do not parse', async () => raw(Buffer.from([0xff, 0xff, 0xff])), '?'],
+  // P2a: parsed after the caller checks; a refusal with ErrorInfo, never UNKNOWN.
+  ['ProviderRequest bytes that do not parse', async () => raw(Buffer.from([0xff, 0xff, 0xff])), 'INVALID_ARGUMENT/ENVELOPE_MALFORMED', {}],
+  ['bytes that do not parse, from an agency (caller checked first)', async () => raw(Buffer.from([0xff, 0xff, 0xff]), agencyDir), 'PERMISSION_DENIED/NOT_BROKER'],
   ['ProviderRequest with an unknown field 9', async () => { const r = request(a.service, json); const b = Buffer.concat([Buffer.from(PR.encode(PR.create({ request: r, attestation: attestation(r) })).finish()), Buffer.from([0x48, 0x01])]); return raw(b); }, 'OK'],
   ['request payload with an unknown field 99', async () => {
     const r = request(a.service, json);
@@ -177,8 +187,9 @@ cases.push(['an honest request: signed answer inside the mask', async () => {
   for (const [name, run, want, wantMeta] of cases) {
     const got = await run();
     const gotS = got.code === 'OK' ? 'OK' : `${got.code}/${got.reason}`;
-    if (want === '?') { console.log(`info ${a.provider}: ${name}: ${gotS} ${JSON.stringify(got.metadata || {})}`); continue; }
     let good = gotS === want && (got.code === 'OK' || got.wellFormed);
+    // A given metadata map is the whole of it (PROTOCOL.md names every key).
+    if (wantMeta && Object.keys(got.metadata || {}).length !== Object.keys(wantMeta).length) good = false;
     for (const [k, v] of Object.entries(wantMeta || {})) if (got.metadata[k] !== v) good = false;
     if (!good) failed += 1;
     console.log(`${good ? 'ok  ' : 'FAIL'} ${a.provider} @${endpoint}: ${name}: ${gotS}${got.metadata && Object.keys(got.metadata).length ? ' ' + JSON.stringify(got.metadata) : ''}${good ? '' : ` (documented: ${want}${got.code !== 'OK' && !got.wellFormed ? ', in domain g2g.provider with Status code/message equal to the gRPC ones' : ''})`}`);

@@ -2,7 +2,9 @@
 
 An adapter registers one async handler per service it offers and calls
 `serve()`. For each call the toolkit checks, in order: the caller is the
-broker (mTLS), the broker's attestation signature, the consumer's own
+broker (mTLS), that the request bytes parse (gRPC hands them over raw, so
+bytes that are not a ProviderRequest are a documented refusal, not UNKNOWN),
+the broker's attestation signature, the consumer's own
 signature (by a key of the consumer the attestation names) over the original
 header bytes before they are parsed, that the attestation is about exactly
 this request, and the request schema. It then runs the handler, applies the
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 import grpc
 import structlog
 from google.protobuf import message as pb_message
+from google.protobuf.message import DecodeError
 
 from g2g_sdk import (
     boundary,
@@ -40,13 +43,14 @@ from g2g_sdk import (
     tls,
     tracing,
 )
-from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2, provider_pb2_grpc
+from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
 from g2g_sdk.catalog import find_method, message_class
 from g2g_sdk.envelope import TimeRules
 from g2g_sdk.errors import (
     AccessDenied,
     AttestationError,
     AuthenticationError,
+    EnvelopeError,
     G2GError,
     InternalError,
     SignatureError,
@@ -87,7 +91,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class ProviderServer(provider_pb2_grpc.ProviderServicer):
+class ProviderServer:
     """A provider adapter's gRPC server, built from per-service handlers."""
 
     def __init__(self, identity: Identity, registry: Registry | Callable[[], Registry],
@@ -123,7 +127,7 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             # gRPC sets SO_REUSEPORT by default: a second process could then bind
             # this live port and take a share of the broker's connections.
             ("grpc.so_reuseport", 0)])
-        provider_pb2_grpc.add_ProviderServicer_to_server(self, server)
+        _add_provider(self, server)
         port = tls.bind(server, listen, tls.server_credentials(self._identity))
         await server.start()
         self._server = server
@@ -140,8 +144,8 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             await self._server.wait_for_termination()
 
     async def Handle(  # noqa: N802 (gRPC method name)
-        self, request: provider_pb2.ProviderRequest,
-        context: grpc.aio.ServicerContext[provider_pb2.ProviderRequest, envelope_pb2.Envelope],
+        self, request: bytes,
+        context: grpc.aio.ServicerContext[bytes, envelope_pb2.Envelope],
     ) -> envelope_pb2.Envelope:
         # Refusals become statuses in the provider domain, restricted to the codes the
         # contract lets a provider use (`_contract`), and an adapter's bug INTERNAL_ERROR
@@ -151,12 +155,13 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             self._peer_check(revocation.peer_certificate(context))
         return await self.handle(request, boundary.caller())
 
-    async def handle(self, request: provider_pb2.ProviderRequest,
-                     peer: tls.PartyIdentity) -> envelope_pb2.Envelope:
-        """Verify, dispatch, mask and sign (transport-free, so it is testable directly)."""
+    async def handle(self, data: bytes, peer: tls.PartyIdentity) -> envelope_pb2.Envelope:
+        """Verify, dispatch, mask and sign the raw request bytes (transport-free, so it
+        is testable directly). The caller is checked before the bytes are parsed."""
         registry = self._registry()
         if peer != tls.PartyIdentity("broker", registry.broker_id):
             raise AccessDenied("only the broker may call a provider", reason="NOT_BROKER")
+        request = parse_request(data)
         now = self._clock()
         try:
             # Attestations are made just before forwarding: a broker key revoked (or
@@ -205,6 +210,7 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
         if (body.request_digest != opened.digest or body.message_id != h.message_id
                 or body.consumer != h.sender or body.service != h.service
                 or body.provider != self._identity.agency_id
+                or h.recipient != self._identity.agency_id
                 or body.broker_id != broker_id):
             raise AttestationError("the attestation is not about this request")
         try:
@@ -217,6 +223,33 @@ class ProviderServer(provider_pb2_grpc.ProviderServicer):
             raise AttestationError("the attestation has expired")
         if not body.field_mask:
             raise AttestationError("the attestation carries no field mask")
+
+
+def parse_request(data: bytes) -> provider_pb2.ProviderRequest:
+    """The ProviderRequest in `data`, or INVALID_ARGUMENT / ENVELOPE_MALFORMED.
+
+    Only a faulty broker sends bytes that do not parse; gRPC's own deserializer
+    would answer them UNKNOWN with a Python exception text and no ErrorInfo. The
+    size is bounded by the server's max_receive_message_length. Unknown fields of
+    this unsigned wrapper are not refused (PROTOCOL.md §4): what counts is signed.
+    """
+    request = provider_pb2.ProviderRequest()
+    try:
+        request.ParseFromString(data)
+    except DecodeError:
+        raise EnvelopeError("the request bytes are not a g2g.v1.ProviderRequest",
+                            reason="ENVELOPE_MALFORMED") from None
+    return request
+
+
+def _add_provider(servicer: ProviderServer, server: grpc.aio.Server) -> None:
+    """Register Provider/Handle with no request deserializer of gRPC's own, so
+    `handle` checks the caller first and then parses (`parse_request`)."""
+    handlers = {"Handle": grpc.unary_unary_rpc_method_handler(
+        servicer.Handle, request_deserializer=None,
+        response_serializer=envelope_pb2.Envelope.SerializeToString)}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "g2g.v1.Provider", handlers),))
 
 
 def _contract(exc: G2GError) -> G2GError:
