@@ -58,7 +58,8 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef("g2g_rpc_duration_seconds", "histogram", ("method",),
               "Time to answer one unary RPC, by full method name"),
     MetricDef("g2g_calls_in_flight", "gauge", (),
-              "Exchange calls admitted and not yet answered", "livesum"),
+              "Exchange calls, event publications and receipts admitted and not yet "
+              "answered", "livesum"),
     MetricDef("g2g_audit_queue_depth", "gauge", (),
               "Records waiting for the audit writer", "livesum"),
     MetricDef("g2g_audit_commit_group_size", "histogram", (),

@@ -52,6 +52,7 @@ from g2g_sdk.registry import Agency, Registry
 from g2g_sdk.signer import Signer
 from google.protobuf.message import DecodeError
 
+from broker.admission import Gate
 from broker.audit import AuditEvent, AuditStore, subject_keys
 from broker.audit.log import Filters
 from broker.audit.store import Admission
@@ -84,6 +85,7 @@ class EventsBroker:
     limits: Limits
     config: EventsConfig
     clock: Clock
+    gate: Gate  # the Exchange service's admission gate: one bound for both services
 
     @property
     def registry(self) -> Registry:
@@ -161,7 +163,25 @@ def _claim(header: events_pb2.EventHeader, keep_until: datetime) -> Claim:
 
 async def publish(signed: events_pb2.SignedEvent, peer: str | None,
                   broker: EventsBroker) -> events_pb2.PublishResponse:
-    """Run one publication through every step; audit whatever happens."""
+    """Admit the publication (broker/admission.py) and run it; audit whatever happens.
+
+    Beyond the per-process or per-agency bound of calls in flight (shared with
+    Exchange calls) it is refused at once with RESOURCE_EXHAUSTED / OVERLOADED,
+    and UNAVAILABLE / DRAINING once the broker drains; the refusal is an
+    `event_rejected` record.
+    """
+    try:
+        broker.gate.check(peer or "")
+    except G2GError as exc:
+        await _record_failure(_Trace(peer=peer or "", registry_version=broker.trust().version),
+                              exc, broker, signed)
+        raise
+    with broker.gate.admit(peer or ""):
+        return await _publish(signed, peer, broker)
+
+
+async def _publish(signed: events_pb2.SignedEvent, peer: str | None,
+                   broker: EventsBroker) -> events_pb2.PublishResponse:
     trust = broker.trust()
     trace = _Trace(peer=peer or "", registry_version=trust.version)
     try:
@@ -274,6 +294,9 @@ async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
     """The subscriber's deliveries from its durable position, until it disconnects."""
     trace = _Trace(peer=peer or "")
     try:
+        # Checked, not held: a stream lasts as long as the subscriber stays, and would
+        # hold its slot for hours; each delivery's Acknowledge is admitted on its own.
+        broker.gate.check(peer or "")
         trust = broker.trust()
         agency = _authenticate(peer, trust.registry)
         types = _check_types(request, trust.catalog)
@@ -366,6 +389,21 @@ def _is_own_consumer(name: str, own: str) -> bool:
 
 async def acknowledge(request: events_pb2.AcknowledgeRequest, peer: str | None,
                       broker: EventsBroker) -> events_pb2.AcknowledgeResponse:
+    """Admit the receipt as `publish` does (refusal: a `receipt_rejected` record); check it."""
+    try:
+        broker.gate.check(peer or "")
+    except G2GError as exc:
+        await _audit(broker, AuditEvent(
+            kind="receipt_rejected", time=broker.clock(), consumer=peer or "",
+            status_code=exc.code.name, reason=exc.reason,
+            response_digest=events.sha256(request.receipt.body).hex()))
+        raise
+    with broker.gate.admit(peer or ""):
+        return await _acknowledge(request, peer, broker)
+
+
+async def _acknowledge(request: events_pb2.AcknowledgeRequest, peer: str | None,
+                       broker: EventsBroker) -> events_pb2.AcknowledgeResponse:
     """Verify a subscriber's signed receipt against the stored delivery; audit; ack it."""
     body: events_pb2.RoutingBody | None = None
     receipt_digest = events.sha256(request.receipt.body).hex()
@@ -478,7 +516,7 @@ class _Running:
 
 
 async def add_events_service(server: grpc.aio.Server, config: EventsConfig,
-                             core: Any) -> _Running:
+                             core: Any, gate: Gate) -> _Running:
     """Build the EventsBroker from the exchange broker's parts and register the service.
 
     The broker starts even when JetStream is down: exchanges go on, and Publish
@@ -489,7 +527,7 @@ async def add_events_service(server: grpc.aio.Server, config: EventsConfig,
     broker = EventsBroker(
         broker_id=core.broker_id, trust=core.trust, policies=core.policies,
         audit=core.audit, bus=bus, signing_key=core.signing_key, log_secret=core.log_secret,
-        limits=core.limits, config=config, clock=core.clock)
+        limits=core.limits, config=config, clock=core.clock, gate=gate)
     events_pb2_grpc.add_EventsServicer_to_server(EventsServicer(broker), server)
 
     async def on_exhausted(exhausted: Exhausted) -> None:

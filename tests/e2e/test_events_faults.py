@@ -400,3 +400,41 @@ async def test_an_event_acknowledged_late_is_settled_by_its_latest_delivery(
     assert [e.event_id for e in held] == [result.event_id]
     assert len(await efed.records(kind="receipt", consumer=BIN)) == 1
     await marker_is_next(efed, BIN)
+
+
+@pytest.mark.parametrize(("limit", "per_agency", "scope"), [(1, 8, "broker"), (8, 1, "consumer")])
+async def test_publish_beyond_the_admission_bound_is_overloaded_and_audited(
+        efed: EventsFed, limit: int, per_agency: int, scope: str) -> None:
+    gate = efed.federation.broker.gate  # the Exchange service's gate, shared with Events
+    gate.limit, gate.per_consumer = limit, per_agency
+    bus = bus_of(efed)
+    store = bus.publish
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def held(*args: Any) -> Any:
+        reached.set()
+        await release.wait()  # the first publication holds its slot here
+        return await store(*args)
+
+    bus.publish = held  # type: ignore[method-assign]
+    first_signed, second_signed = signed_hit(efed), signed_hit(efed)
+    publisher = efed.publisher(IMIGRASI)
+    holding = asyncio.ensure_future(publisher.send(first_signed, retries=0))
+    try:
+        await asyncio.wait_for(reached.wait(), 10)
+        assert gate.in_flight == 1
+        err = await expect_error(publisher.send(second_signed, retries=0),
+                                 grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED")
+        assert err.metadata["scope"] == scope
+    finally:
+        release.set()
+    assert (await holding).recipients == (BIN, POLRI)
+    second_id = events.parse_header(second_signed.header).event_id
+    assert await rejected(efed, second_id) == [
+        ("event_rejected", "RESOURCE_EXHAUSTED", "OVERLOADED")]
+    [record] = await efed.records(message_id=second_id)
+    assert record["provider"] == IMIGRASI
+    assert gate.in_flight == 0
+    again = await publisher.send(second_signed, retries=0)  # the slot is free again
+    assert again.event_id == second_id
+    assert not again.duplicate
