@@ -63,7 +63,7 @@ from broker.events.jetstream import Exhausted, JetStreamBus, consumer_name
 from broker.policy import PolicySet, RequestContext
 from broker.replay import Claim
 from broker.trust import Trust
-from broker.typing import Clock
+from broker.typing import NO_EVENTS_OBSERVER, Clock, EventsObserver
 
 log = structlog.get_logger("g2g.events")
 
@@ -86,6 +86,7 @@ class EventsBroker:
     config: EventsConfig
     clock: Clock
     gate: Gate  # the Exchange service's admission gate: one bound for both services
+    observe: EventsObserver = NO_EVENTS_OBSERVER
 
     @property
     def registry(self) -> Registry:
@@ -233,8 +234,8 @@ async def _publish(signed: events_pb2.SignedEvent, peer: str | None,
         fault = InternalError("the broker failed to process this event")
         await _record_failure(trace, fault, broker, signed)
         raise fault from None
-    await broker.audit.append(trace.record("event_outcome", broker.clock(), status="OK",
-                                           reason="DUPLICATE" if duplicate else ""))
+    await _audit(broker, trace.record("event_outcome", broker.clock(), status="OK",
+                                      reason="DUPLICATE" if duplicate else ""))
     return events_pb2.PublishResponse(event_id=header.event_id, event_digest=digest,
                                       recipients=[r.subscriber for r in routes],
                                       duplicate=duplicate)
@@ -256,9 +257,10 @@ async def _record_failure(trace: _Trace, exc: G2GError, broker: EventsBroker,
     log.info("event", outcome=exc.code.name, reason=exc.reason,
              event_id=trace.header.event_id if trace.header else None,
              publisher=trace.peer or None)
+    record = trace.record(kind, broker.clock(), status=exc.code.name, reason=exc.reason)
+    broker.observe.event(record)  # the refusal happened, recorded or not
     try:
-        await broker.audit.append(trace.record(kind, broker.clock(), status=exc.code.name,
-                                               reason=exc.reason))
+        await broker.audit.append(record)
     except G2GError as audit_exc:
         log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)
 
@@ -358,7 +360,9 @@ def _routed_record(kind: str, body: events_pb2.RoutingBody, now: datetime, *, st
 
 
 async def _audit(broker: EventsBroker, record: AuditEvent) -> None:
+    """Append `record`; once it is durable, count it (metrics follow the audit trail)."""
     await broker.audit.append(record)
+    broker.observe.event(record)
 
 
 # --- acknowledge ---------------------------------------------------------------
@@ -527,7 +531,9 @@ async def add_events_service(server: grpc.aio.Server, config: EventsConfig,
     broker = EventsBroker(
         broker_id=core.broker_id, trust=core.trust, policies=core.policies,
         audit=core.audit, bus=bus, signing_key=core.signing_key, log_secret=core.log_secret,
-        limits=core.limits, config=config, clock=core.clock, gate=gate)
+        limits=core.limits, config=config, clock=core.clock, gate=gate,
+        observe=core.observe if isinstance(core.observe, EventsObserver)
+        else NO_EVENTS_OBSERVER)
     events_pb2_grpc.add_EventsServicer_to_server(EventsServicer(broker), server)
 
     async def on_exhausted(exhausted: Exhausted) -> None:
