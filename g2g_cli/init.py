@@ -2,9 +2,10 @@
 
 The deployment is the example federation shipped with g2g (registry, policies
 and their decision tests), a broker config whose relative paths all point
-inside DIR (with an `events:` section, commented out), an empty data directory for `g2g data import`, and a development
-PKI. Nothing in it refers to where g2g is installed, so it runs from any
-working directory. An existing non-empty DIR is refused, never overwritten.
+inside DIR (with an `events:` section, commented out), an empty data
+directory for `g2g data import`, and a development PKI. Nothing in it refers
+to where g2g is installed, so it runs from any working directory. An existing
+non-empty DIR is refused, never overwritten.
 """
 
 from __future__ import annotations
