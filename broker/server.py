@@ -48,6 +48,7 @@ from broker.policy import PolicySet
 from broker.policy.permissions import Permission, permissions
 from broker.policy.reload import PolicyWatcher
 from broker.provider_cert import ProviderCertificates
+from broker.provider_health import ProviderHealth
 from broker.replay import MemoryReplayGuard
 from broker.trust import Trust, load_trust, registry_reloader
 from broker.typing import Clock
@@ -177,6 +178,7 @@ class RunningBroker:
     monitor: ExpiryMonitor
     identity: OwnIdentity
     certificates: dict[str, bytes] = field(default_factory=dict)
+    provider_health: ProviderHealth | None = None  # `ops.ready_requires_providers` set
     _closers: list[object] = field(default_factory=list)
 
     def request_reload(self) -> None:
@@ -193,6 +195,8 @@ class RunningBroker:
             failing.append("draining")
         if not self.audit.writable:
             failing.append("audit store not writable")
+        if self.provider_health is not None:
+            failing.extend(self.provider_health.failing())
         return failing
 
     def refresh_metrics(self) -> None:
@@ -346,10 +350,8 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
         await audit.close()
         raise
     await server.start()
-    watcher.start()
-    registry_watch.start()
-    crls.start()
-    own.start()
+    for poller in (watcher, registry_watch, crls, own):
+        poller.start()
     monitor = ExpiryMonitor(
         lambda: (registry_watch.current.registry, crls.current), own.current.tls_cert_pem,
         window=timedelta(days=config.trust.expiry_warning_days),
@@ -357,6 +359,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     monitor.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    provider_health = _provider_health(config, current_registry, clients, closers)
     log.info("broker_started" if worker is None else "worker_started", port=port,
              instance_id=config.instance_id, policy_version=watcher.current.version,
              registry_version=trust.version, services=len(trust.catalog.services))
@@ -366,7 +369,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                          identity=own,
                          certificates={"broker-tls": own.current.tls_cert_pem,
                                        "federation-ca": own.current.ca_pem},
-                         _closers=closers)
+                         provider_health=provider_health, _closers=closers)
 
 
 def server_options(limits: Limits) -> list[tuple[str, int]]:
@@ -387,6 +390,19 @@ def server_options(limits: Limits) -> list[tuple[str, int]]:
         ("grpc.max_connection_age_ms", ms(limits.connection_max_age_seconds)),
         ("grpc.max_connection_age_grace_ms", ms(limits.connection_age_grace_seconds)),
     ]
+
+
+def _provider_health(config: BrokerConfig, registry: Callable[[], Registry],
+                     clients: ProviderClients, closers: list[object]) -> ProviderHealth | None:
+    """Start probing `ops.ready_requires_providers` for /readyz, if any are listed."""
+    if not config.ops.ready_requires_providers:
+        return None
+    checker = ProviderHealth(config.ops.ready_requires_providers, registry, clients.channel,
+                             interval=config.ops.provider_check_seconds,
+                             timeout=config.ops.provider_check_timeout_seconds)
+    checker.start()
+    closers.insert(0, checker)  # stopped before the channels it probes close
+    return checker
 
 
 async def _add_optional_services(server: grpc.aio.Server, config: BrokerConfig,
