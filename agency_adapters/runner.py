@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
-from g2g_sdk import pki
 from g2g_sdk.errors import ConfigError
+from g2g_sdk.identity import OwnIdentity
 from g2g_sdk.provider import Handler, ProviderServer
 from g2g_sdk.registry import Registry, load_registry
 from g2g_sdk.reload import Reloader
@@ -162,6 +162,10 @@ async def start_adapters(names: Iterable[str], registry: Registry | Callable[[],
     names = tuple(names)
     merged = merged_handlers(names, data, live=live)
     now = registry() if callable(registry) else registry
+
+    def live_registry() -> Registry:
+        return registry() if callable(registry) else registry
+
     for agency_id in merged:
         agency = now.agency(agency_id)
         if agency is None:
@@ -175,8 +179,9 @@ async def start_adapters(names: Iterable[str], registry: Registry | Callable[[],
             assert agency is not None
             address = listen or agency.endpoint
             assert address is not None
-            server = ProviderServer(pki.load_identity(pki_dir, agency_id), registry, handlers,
-                                    peer_check=peer_check)
+            # Its own TLS pair and signing key, switched after a rotation without a restart.
+            own = OwnIdentity(pki_dir, agency_id, live_registry)
+            server = ProviderServer(own, registry, handlers, peer_check=peer_check)
             port = await server.start(address)
             started[agency_id] = (server, port)
             log.info("adapter_started", adapter=",".join(names), agency=agency_id, port=port)
@@ -238,6 +243,9 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
     def reload_now() -> None:
         registry.request_reload()
         crl.request_reload()
+        for server, _ in started.values():
+            if server.own is not None:
+                server.own.request_reload()
         for source in live.values():
             task = asyncio.create_task(source.refresh(force=True))
             pending.add(task)

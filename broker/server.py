@@ -28,6 +28,7 @@ from g2g_sdk._gen.g2g.v1 import (
 )
 from g2g_sdk.catalog import Catalog, ServiceSpec, file_descriptor_set
 from g2g_sdk.errors import ConfigError, G2GError, Overloaded, StartupError, UnknownServiceError
+from g2g_sdk.identity import OwnIdentity
 from g2g_sdk.registry import Registry
 from g2g_sdk.reload import Reloader
 from g2g_sdk.revocation import CrlState, crl_reloader
@@ -41,7 +42,6 @@ from broker.audit import AuditStore, open_store
 from broker.config import BrokerConfig, Limits
 from broker.expiry import ExpiryMonitor
 from broker.forward import ProviderClients
-from broker.identity import OwnIdentity
 from broker.metrics import BrokerMetrics, certificate_expiry
 from broker.opsport import OpsPort, start_ops_port
 from broker.policy import PolicySet

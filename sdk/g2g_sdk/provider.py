@@ -57,6 +57,7 @@ from g2g_sdk.errors import (
     SignatureError,
     UnknownServiceError,
 )
+from g2g_sdk.identity import OwnIdentity
 from g2g_sdk.pki import Identity
 from g2g_sdk.registry import Registry
 
@@ -98,16 +99,21 @@ def _now() -> datetime:
 class ProviderServer:
     """A provider adapter's gRPC server, built from per-service handlers."""
 
-    def __init__(self, identity: Identity, registry: Registry | Callable[[], Registry],
+    def __init__(self, identity: Identity | OwnIdentity,
+                 registry: Registry | Callable[[], Registry],
                  handlers: Mapping[str, Handler], *, time_rules: TimeRules | None = None,
                  clock: Callable[[], datetime] = _now,
                  peer_check: Callable[[bytes | None], object] | None = None) -> None:
         """`registry` is a Registry, or a function returning the live one (hot reload:
         `g2g_sdk.reload.Reloader`); each call reads it once. `peer_check` refuses a
         caller certificate that is revoked or of unknown status
-        (`g2g_sdk.revocation.PeerChecker.check`)."""
+        (`g2g_sdk.revocation.PeerChecker.check`). An `OwnIdentity` identity is
+        re-read while serving (every `interval` s and on `own.request_reload()`):
+        after a rotation the server switches its certificate and signing key
+        without a restart (g2g_sdk.identity)."""
         self._peer_check = peer_check
-        self._identity = identity
+        self.own = identity if isinstance(identity, OwnIdentity) else None
+        self._fixed = identity if isinstance(identity, Identity) else identity.current
         self._registry: Callable[[], Registry] = (
             registry if callable(registry) else lambda: registry)
         self._rules = time_rules or TimeRules()
@@ -136,8 +142,11 @@ class ProviderServer:
         # and load balancers can probe this endpoint without sending a request.
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        port = tls.bind(server, listen, tls.server_credentials(self._identity))
+        port = tls.bind(server, listen, tls.server_credentials(self._fixed)
+                        if self.own is None else self.own.server_credentials())
         await server.start()
+        if self.own is not None:
+            self.own.start()
         for name in ("", PROVIDER_SERVICE):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._server = server
@@ -147,6 +156,14 @@ class ProviderServer:
         """Stop serving; calls in flight get `grace` seconds to finish."""
         if self._server is not None:
             await self._server.stop(grace)
+        if self.own is not None:
+            await self.own.stop()
+
+    @property
+    def _identity(self) -> Identity:
+        # The identity now: each use reads it once (a switch between uses is harmless:
+        # the agency id never changes, and the old and new keys are both published).
+        return self._fixed if self.own is None else self.own.current
 
     async def wait(self) -> None:
         """Return when the server has stopped."""

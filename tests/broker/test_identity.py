@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 from g2g_sdk import ca, keys, pki
+from g2g_sdk.identity import OwnIdentity
 from g2g_sdk.registry import load_registry
 
-from broker.identity import OwnIdentity
 from tests.conftest import REGISTRY
 
 

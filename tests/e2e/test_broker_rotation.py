@@ -2,7 +2,8 @@
 broker` and a reload, new TLS handshakes present the new certificate, the broker signs
 attestations with the new key and calls providers with the new client certificate, and
 exchanges running back to back throughout never fail; after `--retire` (old key
-unpublished, old certificate revoked) they still succeed."""
+unpublished, old certificate revoked) they still succeed. The same for an adapter
+(the provider toolkit's `ProviderServer`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import ssl
 from pathlib import Path
 
 from cryptography import x509
-from g2g_sdk import keys, pki
+from g2g_sdk import ConsumerClient, keys, pki
 from g2g_sdk.errors import G2GError
+from g2g_sdk.registry import load_registry
 
 from g2g_cli.main import main
 from g2g_harness.federation import REGISTRY, LocalFederation, start_federation
@@ -118,4 +120,72 @@ async def test_broker_rotation_switches_tls_and_signing_key_with_no_restart(
                     if r["kind"] == "outcome"}
         assert {outcomes[m]["status_code"] for m in answered} == {"OK"}
     finally:
+        await fed.stop()
+
+
+IMIGRASI = "ID/GOV/IMIGRASI"  # the provider of SCREEN
+
+
+async def test_adapter_rotation_switches_its_tls_and_signing_key_with_no_restart(
+        tmp_path: Path, pki_dir: Path) -> None:
+    own_pki = tmp_path / "pki"
+    shutil.copytree(pki_dir, own_pki)
+    fed = await start_federation(tmp_path / "fed", pki_dir=own_pki)
+    server, port = fed.providers[IMIGRASI]
+    own = server.own
+    assert own is not None
+    provider_dir = pki.party_dir(own_pki, IMIGRASI)
+    old_kid = keys.keyid(own.signer().public_key())
+    clients = [fed.client(POLRI)]
+    failures: list[G2GError] = []
+    answered: list[str] = []
+
+    async def exchange() -> None:
+        try:
+            answer = await clients[-1].call(SCREEN, name_query("Budi Santoso"),
+                                       purpose="criminal_investigation",
+                                       legal_basis=LEGAL_BASIS)
+            answered.append(answer.header.in_reply_to)
+            # The response is signed by the provider's key of this moment.
+            signed_by = answer.envelope.signatures[0].keyid
+            assert signed_by == keys.keyid(own.signer().public_key())
+        except G2GError as exc:
+            failures.append(exc)
+
+    def pki_cli(*args: str) -> int:
+        return main(["pki", *args, "--registry", str(REGISTRY), "--pki-dir", str(own_pki)])
+
+    try:
+        await exchange()
+        assert await asyncio.to_thread(pki_cli, "rotate", IMIGRASI) == 0
+        new_cert = x509.load_pem_x509_certificate((provider_dir / "tls.crt").read_bytes())
+        assert await own.reload() is False  # its registry does not publish it yet
+        await exchange()
+        # The broker accepts the new pair first, then the adapter switches.
+        await fed.broker.registry.reload()
+        await fed.broker.crls.reload()
+        assert fed.adapter_registry is not None
+        await fed.adapter_registry.reload()
+        assert await own.reload() is True
+        new_kid = keys.keyid(own.signer().public_key())
+        assert new_kid != old_kid
+        presented = await asyncio.to_thread(_presented_certificate, port, own_pki / "broker",
+                                            own_pki / "ca.crt")
+        assert presented.serial_number == new_cert.serial_number
+        # A ConsumerClient verifies responses against the registry it was given: the
+        # consumer takes the registry that publishes the provider's new key.
+        clients.append(ConsumerClient(pki.load_identity(own_pki, POLRI),
+                                      load_registry(REGISTRY, own_pki),
+                                      broker_endpoint=fed.address))
+        await exchange()
+        assert await asyncio.to_thread(pki_cli, "rotate", IMIGRASI, "--retire") == 0
+        assert await fed.reload_trust() == [True, True, True, True]
+        assert set(fed.broker.registry.current.registry.agencies[IMIGRASI].signing_keys) \
+            == {new_kid}
+        for _ in range(3):
+            await exchange()
+        assert failures == []
+        assert len(answered) == 6
+    finally:
+        await clients[-1].close()
         await fed.stop()

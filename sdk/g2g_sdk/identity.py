@@ -1,17 +1,18 @@
-"""The broker's own TLS pair and signing key, switched without a restart after a rotation.
+"""A party's own TLS pair and signing key, switched without a restart after a rotation.
 
-`g2g pki rotate broker` publishes the new signing key and certificate, then moves
-the new files into `<pki>/broker/`. `OwnIdentity` notices the new files (a poll
-every `interval` seconds, or at once on SIGHUP), loads them completely, and
+`g2g pki rotate PARTY` publishes the new signing key and certificate, then moves
+the new files into the party's directory. `OwnIdentity` notices the new files (a
+poll every `interval` seconds, or at once on SIGHUP), loads them completely, and
 switches only when they are consistent (the TLS key belongs to the certificate)
-and the live registry publishes them (the signing key among the broker's keys;
+and the live registry publishes them (the signing key among the party's keys;
 the certificate among its published certificates, when the CA lists any).
 Until then the old identity keeps serving and the new files are checked again.
 
 The switch is one attribute assignment. New TLS handshakes then present the new
 certificate (`server_credentials`, grpc's dynamic server credentials); the
-next attestation is signed with the new key (`signer`); new channels to the
-providers present the new client certificate (broker/forward.py).
+next signature uses the new key (`signer`); the broker's new channels to the
+providers present the new client certificate (broker/forward.py). Used by the
+broker and the provider toolkit (`ProviderServer`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import grpc
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
 from g2g_sdk import ca, keys, pki
 from g2g_sdk.errors import G2GError
 from g2g_sdk.pki import Identity
@@ -31,7 +33,7 @@ from g2g_sdk.registry import Registry
 from g2g_sdk.reload import Poller, changed
 from g2g_sdk.signer import Signer
 
-log = structlog.get_logger("g2g.broker")
+log = structlog.get_logger("g2g.identity")
 
 _FILES = ("tls.crt", "tls.key", "signing.key", "signing.uri", "signing.pub")
 
@@ -102,10 +104,17 @@ class OwnIdentity(Poller):
 
     def _unpublished(self, identity: Identity) -> str | None:
         registry = self._registry()
+        if self._party == pki.BROKER:
+            published, certificates = registry.broker_keys, registry.broker_certificates
+        else:
+            agency = registry.agency(self._party)
+            if agency is None:
+                return f"{self._party} is not in the registry"
+            published, certificates = agency.signing_keys, agency.certificates
         kid = keys.keyid(identity.signing_key.public_key())
-        if kid not in registry.broker_keys:
+        if kid not in published:
             return f"signing key {kid[:16]} is not published in the registry yet"
-        listed = {c.sha256 for c in registry.broker_certificates}
+        listed = {c.sha256 for c in certificates}
         cert = x509.load_pem_x509_certificate(identity.tls_cert_pem)
         if listed and ca.fingerprint(cert) not in listed:
             return "the TLS certificate is not published in the registry yet"
