@@ -175,6 +175,7 @@ class RunningBroker:
     crls: Reloader[CrlState]
     monitor: ExpiryMonitor
     certificates: dict[str, bytes] = field(default_factory=dict)
+    services: tuple[str, ...] = _SERVICE_NAMES  # every g2g service served (health names)
     _closers: list[object] = field(default_factory=list)
 
     def request_reload(self) -> None:
@@ -228,7 +229,7 @@ class RunningBroker:
         `timeout` s for the calls in flight; True if they all finished."""
         if not self.gate.draining:
             log.info("broker_draining", in_flight=self.gate.in_flight)
-        for name in ("", *_SERVICE_NAMES):
+        for name in ("", *self.services):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         finished = await self.gate.drain(timeout)
         if not finished:
@@ -358,7 +359,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                          gate=gate, health=health_servicer, crls=crls, monitor=monitor,
                          certificates={"broker-tls": identity.tls_cert_pem,
                                        "federation-ca": identity.ca_pem},
-                         _closers=closers)
+                         services=tuple(service_names), _closers=closers)
 
 
 def server_options(limits: Limits) -> list[tuple[str, int]]:

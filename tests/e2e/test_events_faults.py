@@ -14,6 +14,7 @@ from g2g_sdk import events, pki
 from g2g_sdk._gen.g2g.v1 import events_pb2
 from g2g_sdk.errors import G2GError
 from g2g_sdk.subscriber import first
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from broker.events.embedded import EmbeddedJetStream
 from broker.events.jetstream import JetStreamBus
@@ -500,6 +501,9 @@ async def test_drain_waits_for_a_receipt_in_flight_and_refuses_new_events_calls(
         release.set()
     assert (await acknowledging).event_id == published.event_id
     assert await asyncio.wait_for(draining, 10)
+    health = health_pb2_grpc.HealthStub(bin_client._channel)
+    answer = await health.Check(health_pb2.HealthCheckRequest(service="g2g.v1.Events"))
+    assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
     refused_id = events.parse_header(refused.header).event_id
     assert await rejected(efed, refused_id) == [("event_rejected", "UNAVAILABLE", "DRAINING")]
     [sub] = await efed.records(kind="subscribe", consumer=POLRI)
