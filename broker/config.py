@@ -78,6 +78,11 @@ class Ops:
 
     listen: str = "127.0.0.1:9464"  # "" turns the port off
     drain_seconds: float = 30.0  # how long calls in flight may finish after SIGTERM
+    # Providers that must have a reachable endpoint (gRPC health SERVING) for /readyz
+    # to answer 200; empty: provider health is not part of readiness.
+    ready_requires_providers: tuple[str, ...] = ()
+    provider_check_seconds: float = 5.0  # how often those providers are probed
+    provider_check_timeout_seconds: float = 1.0  # the bound on one probe
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,8 @@ _LIMIT_FIELDS = {"max_envelope_bytes", "clock_skew_seconds", "max_lifetime_secon
                  "replay_cache_per_sender"}
 
 
-_OPS_FIELDS = {"listen", "drain_seconds"}
+_OPS_FIELDS = {"listen", "drain_seconds", "ready_requires_providers", "provider_check_seconds",
+               "provider_check_timeout_seconds"}
 
 
 def _ops(node: yamlsrc.Node) -> Ops:
@@ -149,8 +155,16 @@ def _ops(node: yamlsrc.Node) -> Ops:
     listen = fields["listen"].str(allow_empty=True) if "listen" in fields else defaults.listen
     if listen and not listen.rpartition(":")[2].isdigit():
         raise fields["listen"].error("listen is host:port, or \"\" for no port")
+    required = (fields["ready_requires_providers"].str_list()
+                if "ready_requires_providers" in fields else defaults.ready_requires_providers)
     return Ops(listen=listen,
-               drain_seconds=_seconds(fields, "drain_seconds", defaults.drain_seconds))
+               drain_seconds=_seconds(fields, "drain_seconds", defaults.drain_seconds),
+               ready_requires_providers=required,
+               provider_check_seconds=_seconds(fields, "provider_check_seconds",
+                                               defaults.provider_check_seconds),
+               provider_check_timeout_seconds=_seconds(
+                   fields, "provider_check_timeout_seconds",
+                   defaults.provider_check_timeout_seconds))
 
 
 def _limits(node: yamlsrc.Node) -> Limits:

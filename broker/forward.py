@@ -75,6 +75,10 @@ class ProviderClients:
                 channel, provider_pb2_grpc.ProviderStub(channel))
         return found
 
+    def channel(self, provider: str, endpoint: str) -> grpc.aio.Channel:
+        """The pinned channel to `provider` at `endpoint` (health probes use it too)."""
+        return self._stub(provider, endpoint)[0]
+
     def _route(self, provider: str) -> list[tuple[str, grpc.aio.Channel,
                                                   provider_pb2_grpc.ProviderStub]]:
         """The provider's endpoints in the order to try: registry order, but those whose

@@ -76,6 +76,11 @@ MEANING: dict[str, str] = {
     "limits.replay_cache_per_sender": "replay cache entries one sender may hold",
     "ops.listen": "plain-HTTP /metrics, /healthz, /readyz, host:port; \"\" turns it off",
     "ops.drain_seconds": "after SIGTERM, how long calls in flight may finish",
+    "ops.ready_requires_providers": "agency ids whose provider must have an endpoint "
+    "answering gRPC health SERVING for `/readyz` to be 200 (`[]`: not checked)",
+    "ops.provider_check_seconds": "how often the broker probes those providers' endpoints "
+    "(`/readyz` reads the last result and never waits on a probe)",
+    "ops.provider_check_timeout_seconds": "the deadline of one health probe of one endpoint",
     "audit.backend": "`sqlite` or `postgres`",
     "audit.path": "SQLite file (relative to this file)",
     "audit.dsn": "PostgreSQL connection string (no password: use password_file or PGPASSFILE)",
@@ -105,7 +110,8 @@ _DEFAULTS: dict[str, str] = {
     "adapters": "", "log_dir": "`log`", "adapters.data_root": "`data`",
     "adapters.serve": "every installed adapter",
     "audit.backend": REQUIRED, "audit.path": "`audit.db`", "audit.dsn": REQUIRED + " (postgres)",
-    "audit.password_file": "none", "trust.crls": "`<pki_dir>/crl.pem`",
+    "audit.password_file": "none", "ops.ready_requires_providers": "`[]`",
+    "trust.crls": "`<pki_dir>/crl.pem`",
     "events": "none (no Events service)", "events.retention_days": "`30`",
     "events.max_age_seconds": "`2592000.0` (30 days)", "events.embedded_store": "none",
 }

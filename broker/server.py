@@ -47,6 +47,7 @@ from broker.policy import PolicySet
 from broker.policy.permissions import Permission, permissions
 from broker.policy.reload import PolicyWatcher
 from broker.provider_cert import ProviderCertificates
+from broker.provider_health import ProviderHealth
 from broker.replay import MemoryReplayGuard
 from broker.trust import Trust, load_trust, registry_reloader
 from broker.typing import Clock
@@ -176,6 +177,7 @@ class RunningBroker:
     monitor: ExpiryMonitor
     certificates: dict[str, bytes] = field(default_factory=dict)
     services: tuple[str, ...] = _SERVICE_NAMES  # every g2g service served (health names)
+    provider_health: ProviderHealth | None = None  # `ops.ready_requires_providers` set
     _closers: list[object] = field(default_factory=list)
 
     def request_reload(self) -> None:
@@ -191,6 +193,8 @@ class RunningBroker:
             failing.append("draining")
         if not self.audit.writable:
             failing.append("audit store not writable")
+        if self.provider_health is not None:
+            failing.extend(self.provider_health.failing())
         return failing
 
     def refresh_metrics(self) -> None:
@@ -351,6 +355,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     monitor.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    provider_health = _provider_health(config, current_registry, clients, closers)
     log.info("broker_started" if worker is None else "worker_started", port=port,
              instance_id=config.instance_id, policy_version=watcher.current.version,
              registry_version=trust.version, services=len(trust.catalog.services))
@@ -359,7 +364,8 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                          gate=gate, health=health_servicer, crls=crls, monitor=monitor,
                          certificates={"broker-tls": identity.tls_cert_pem,
                                        "federation-ca": identity.ca_pem},
-                         services=tuple(service_names), _closers=closers)
+                         services=tuple(service_names), provider_health=provider_health,
+                         _closers=closers)
 
 
 def server_options(limits: Limits) -> list[tuple[str, int]]:
@@ -380,6 +386,19 @@ def server_options(limits: Limits) -> list[tuple[str, int]]:
         ("grpc.max_connection_age_ms", ms(limits.connection_max_age_seconds)),
         ("grpc.max_connection_age_grace_ms", ms(limits.connection_age_grace_seconds)),
     ]
+
+
+def _provider_health(config: BrokerConfig, registry: Callable[[], Registry],
+                     clients: ProviderClients, closers: list[object]) -> ProviderHealth | None:
+    """Start probing `ops.ready_requires_providers` for /readyz, if any are listed."""
+    if not config.ops.ready_requires_providers:
+        return None
+    checker = ProviderHealth(config.ops.ready_requires_providers, registry, clients.channel,
+                             interval=config.ops.provider_check_seconds,
+                             timeout=config.ops.provider_check_timeout_seconds)
+    checker.start()
+    closers.insert(0, checker)  # stopped before the channels it probes close
+    return checker
 
 
 async def _add_optional_services(server: grpc.aio.Server, config: BrokerConfig,

@@ -81,8 +81,8 @@ def test_the_sdk_wheel_carries_generated_code_and_types_and_ranges(
     assert all("==" not in r.split(";")[0] for r in requires), requires  # no pins
     assert all("<" in r for r in requires), requires  # compatible ranges, bounded above
     assert {re.split(r"[<>=!~;\[ ]", r)[0] for r in requires if "extra ==" not in r} == {
-        "grpcio", "grpcio-status", "protobuf", "googleapis-common-protos", "protovalidate",
-        "cryptography", "pyyaml", "structlog"}
+        "grpcio", "grpcio-status", "grpcio-health-checking", "protobuf",
+        "googleapis-common-protos", "protovalidate", "cryptography", "pyyaml", "structlog"}
     # Optional: PKCS#11 signing keys (g2g-sdk[pkcs11]), tracing (g2g-sdk[tracing]).
     assert sorted(re.split(r"[<>=!~;\[ ]", r)[0] for r in requires if "extra ==" in r) == [
         "opentelemetry-api", "python-pkcs11"]

@@ -31,6 +31,7 @@ import grpc
 import structlog
 from google.protobuf import message as pb_message
 from google.protobuf.message import DecodeError
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from g2g_sdk import (
     boundary,
@@ -58,6 +59,9 @@ from g2g_sdk.errors import (
 )
 from g2g_sdk.pki import Identity
 from g2g_sdk.registry import Registry
+
+PROVIDER_SERVICE = "g2g.v1.Provider"
+"""The provider's gRPC service name; also its name in the gRPC health service."""
 
 log = structlog.get_logger("g2g.provider")
 
@@ -128,8 +132,14 @@ class ProviderServer:
             # this live port and take a share of the broker's connections.
             ("grpc.so_reuseport", 0)])
         _add_provider(self, server)
+        # The standard gRPC health service, so the broker (`ops.ready_requires_providers`)
+        # and load balancers can probe this endpoint without sending a request.
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         port = tls.bind(server, listen, tls.server_credentials(self._identity))
         await server.start()
+        for name in ("", PROVIDER_SERVICE):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._server = server
         return int(port)
 
@@ -249,7 +259,7 @@ def _add_provider(servicer: ProviderServer, server: grpc.aio.Server) -> None:
         servicer.Handle, request_deserializer=None,
         response_serializer=envelope_pb2.Envelope.SerializeToString)}
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-        "g2g.v1.Provider", handlers),))
+        PROVIDER_SERVICE, handlers),))
 
 
 def _contract(exc: G2GError) -> G2GError:

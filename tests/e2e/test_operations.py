@@ -16,9 +16,11 @@ import grpc
 import pytest
 from g2g_sdk import envelope, pki
 from g2g_sdk._gen.g2g.v1 import envelope_pb2
+from g2g_sdk.registry import load_registry
 from prometheus_client.parser import text_string_to_metric_families
 
-from g2g_harness.federation import start_federation, write_config
+from agency_adapters.runner import start_adapter
+from g2g_harness.federation import REGISTRY, start_federation, write_config
 from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, Fed, expect_error, name_query
 from tests.e2e.test_provider_failures import IMIGRASI, _rogue_fed
 from tests.pg import PG_BASE, pg_schema
@@ -218,3 +220,49 @@ async def _readyz_becomes(port: int, status: int, within: float = 10.0) -> str:
             return body
         assert time.monotonic() < deadline, (code, body)
         await asyncio.sleep(0.05)  # polling a condition with a deadline
+
+
+async def test_readyz_follows_a_required_providers_health(
+        tmp_path: Path, pki_dir: Path) -> None:
+    registry = load_registry(REGISTRY, pki_dir)
+    adapter = await start_adapter("immigration", registry, pki_dir, listen="127.0.0.1:0")
+    server, port = adapter[IMIGRASI]
+    extra = ("ops:\n  listen: 127.0.0.1:0\n"
+             f"  ready_requires_providers: [{IMIGRASI}]\n"
+             "  provider_check_seconds: 0.1\n  provider_check_timeout_seconds: 0.5\n")
+    federation = await start_federation(
+        tmp_path, pki_dir=pki_dir, adapters=(), endpoints={IMIGRASI: f"127.0.0.1:{port}"},
+        config_path=write_config(tmp_path, pki_dir=pki_dir, extra=extra))
+    try:
+        ops = await federation.broker.start_ops_port("127.0.0.1:0")
+        assert await _readyz_becomes(ops.port, 200) == "ready\n"
+        await server.stop(0)
+        assert await _readyz_becomes(ops.port, 503) == f"provider {IMIGRASI} unreachable\n"
+        # The same endpoint serves again: the broker's channel reconnects, /readyz recovers.
+        adapter = await start_adapter("immigration", registry, pki_dir,
+                                      listen=f"127.0.0.1:{port}")
+        server = adapter[IMIGRASI][0]
+        assert await _readyz_becomes(ops.port, 200) == "ready\n"
+    finally:
+        await federation.stop()
+        await server.stop(0)
+
+
+async def test_readyz_names_a_required_provider_absent_from_the_registry(
+        tmp_path: Path, pki_dir: Path) -> None:
+    extra = ("ops:\n  listen: 127.0.0.1:0\n  ready_requires_providers: [XX/GOV/NOBODY]\n"
+             "  provider_check_seconds: 0.1\n")
+    federation = await start_federation(
+        tmp_path, pki_dir=pki_dir, adapters=(),
+        config_path=write_config(tmp_path, pki_dir=pki_dir, extra=extra))
+    try:
+        ops = await federation.broker.start_ops_port("127.0.0.1:0")
+        # Fails closed before the first probe round, and names the provider after it.
+        deadline = time.monotonic() + 10
+        while (answer := await http_get(ops.port, "/readyz")) != (
+                503, "provider XX/GOV/NOBODY unreachable\n"):
+            assert answer == (503, "provider XX/GOV/NOBODY not yet checked\n"), answer
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)  # polling a condition with a deadline
+    finally:
+        await federation.stop()
