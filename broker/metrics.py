@@ -11,7 +11,6 @@ sum (prometheus-client multiprocess mode); gauges say how workers combine.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,12 +18,11 @@ from datetime import UTC, datetime
 import grpc
 from cryptography import x509
 from g2g_sdk.catalog import Catalog
+from g2g_sdk.metrics import bounded_reason
 from g2g_sdk.registry import Registry
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 UNKNOWN = "unknown"
-OTHER = "OTHER"
-_REASON = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
 
 STAGES = ("verify", "validate", "policy", "audit_commit", "provider_call",
           "response_verify", "audit_outcome")
@@ -88,8 +86,6 @@ METRICS: tuple[MetricDef, ...] = (
 )
 
 
-def _bounded_reason(reason: str) -> str:
-    return reason if _REASON.fullmatch(reason) else OTHER
 
 
 class BrokerMetrics:
@@ -164,7 +160,7 @@ class BrokerMetrics:
         """One Exchange.Call ended with `code` (a status code name) and `reason`."""
         service = self._service(service)
         self.exchanges.labels(self._agency(consumer), self._agency(provider), service, code,
-                              _bounded_reason(reason) if reason else "").inc()
+                              bounded_reason(reason) if reason else "").inc()
         self.exchange_seconds.labels(service, code).observe(seconds)
 
     def rpc(self, method: str, code: grpc.StatusCode, reason: str, seconds: float) -> None:
