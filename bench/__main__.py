@@ -317,6 +317,20 @@ def _adapters(work: Path) -> Iterator[Proc]:
         yield proc
 
 
+@contextmanager
+def sqlite_federation(work: Path) -> Iterator[tuple[Path, Proc]]:
+    """A dev PKI, the adapters running and a broker config on SQLite, all in `work`:
+    the set-up the profile and overload runs share. Yields (config, adapters)."""
+    from g2g_sdk import pki
+
+    pki.init_pki(REGISTRY, work / "pki")
+    with _adapters(work) as adapters:
+        endpoints = {k: int(v) for k, v in
+                     adapters.wait_event("adapter_ready")["endpoints"].items()}
+        audit = f"  backend: sqlite\n  path: {work / 'audit.db'}\n"
+        yield _federation_files(work, endpoints, audit), adapters
+
+
 def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 

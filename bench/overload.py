@@ -23,13 +23,11 @@ import grpc
 
 from bench.__main__ import (
     ADAPTERS,
-    REGISTRY,
     RESULTS,
     SCREEN,
-    _adapters,
-    _federation_files,
     _spawn,
     machine,
+    sqlite_federation,
     varied_requests,
 )
 
@@ -128,17 +126,10 @@ async def _level(address: str, work: Path, concurrency: int, count: int) -> dict
 
 
 def main() -> int:
-    from g2g_sdk import pki
-
     rows = []
     with tempfile.TemporaryDirectory(prefix="g2g-overload-") as tmp:
         work = Path(tmp)
-        pki.init_pki(REGISTRY, work / "pki")
-        with _adapters(work) as adapters:
-            endpoints = {k: int(v) for k, v in
-                         adapters.wait_event("adapter_ready")["endpoints"].items()}
-            audit = f"  backend: sqlite\n  path: {work / 'audit.db'}\n"
-            config = _federation_files(work, endpoints, audit)
+        with sqlite_federation(work) as (config, _adapters):
             with config.open("a") as out:
                 out.write(f"limits:\n  max_concurrent_calls: {LIMIT}\n"
                           f"  max_concurrent_calls_per_consumer: {LIMIT * 64}\n")

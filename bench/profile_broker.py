@@ -21,13 +21,11 @@ from pathlib import Path
 
 from bench.__main__ import (
     PY,
-    REGISTRY,
     RESULTS,
     SCREEN,
-    _adapters,
-    _federation_files,
     _load,
     _spawn,
+    sqlite_federation,
 )
 
 _FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^:()]*)(?::\d+)?\)$")
@@ -74,37 +72,30 @@ def main() -> int:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     raw = RESULTS / "profile-broker.txt"
     with tempfile.TemporaryDirectory(prefix="g2g-profile-") as tmp:
-        from g2g_sdk import pki
-
         work = Path(tmp)
-        pki.init_pki(REGISTRY, work / "pki")
-        with _adapters(work) as adapters:
-            endpoints = {k: int(v) for k, v in
-                         adapters.wait_event("adapter_ready")["endpoints"].items()}
-            audit = f"  backend: sqlite\n  path: {work / 'audit.db'}\n"
-            config = _federation_files(work, endpoints, audit)
-            with _spawn("broker", [PY, "-m", "g2g_cli.main", "broker", "serve", "--config",
-                                   str(config), "--workers", str(args.workers)]) as broker:
-                started = broker.wait_event("broker_started")
-                pids = [broker.popen.pid, *started.get("pids", [])]
-                target = pids[-1]  # the (last) worker, or the only process
-                count = int(args.seconds * 900) + 2000
-                spec = {"kind": "broker", "address": f"127.0.0.1:{started['port']}",
-                        "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
-                        "concurrency": 64, "warmup": 300, "count": count, **SCREEN}
-                sampler: list[subprocess.Popen[bytes]] = []
-                argv = [spy, "record", "--pid", str(target), "--duration", str(args.seconds),
-                        "--rate", "200", "--format", "raw", "--output", str(raw),
-                        *(["--native"] if args.native else ["--nonblocking"]),
-                        *(["--gil"] if args.gil else [])]
-                # Start sampling a second into the measured run, off the warm-up.
-                timer = threading.Timer(1.0, lambda: sampler.append(
-                    subprocess.Popen(argv, stdout=subprocess.DEVNULL)))
-                timer.start()
-                result, cpu, _ = _load(spec, pids, adapters.popen.pid)
-                timer.join()
-                if sampler[0].wait() != 0:
-                    raise RuntimeError("py-spy failed (see its message above)")
+        with sqlite_federation(work) as (config, adapters), _spawn(
+                "broker", [PY, "-m", "g2g_cli.main", "broker", "serve", "--config",
+                           str(config), "--workers", str(args.workers)]) as broker:
+            started = broker.wait_event("broker_started")
+            pids = [broker.popen.pid, *started.get("pids", [])]
+            target = pids[-1]  # the (last) worker, or the only process
+            count = int(args.seconds * 900) + 2000
+            spec = {"kind": "broker", "address": f"127.0.0.1:{started['port']}",
+                    "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
+                    "concurrency": 64, "warmup": 300, "count": count, **SCREEN}
+            sampler: list[subprocess.Popen[bytes]] = []
+            argv = [spy, "record", "--pid", str(target), "--duration", str(args.seconds),
+                    "--rate", "200", "--format", "raw", "--output", str(raw),
+                    *(["--native"] if args.native else ["--nonblocking"]),
+                    *(["--gil"] if args.gil else [])]
+            # Start sampling a second into the measured run, off the warm-up.
+            timer = threading.Timer(1.0, lambda: sampler.append(
+                subprocess.Popen(argv, stdout=subprocess.DEVNULL)))
+            timer.start()
+            result, cpu, _ = _load(spec, pids, adapters.popen.pid)
+            timer.join()
+            if sampler[0].wait() != 0:
+                raise RuntimeError("py-spy failed (see its message above)")
     print(f"{result['rps']} req/s, broker CPU {cpu * 1000 / result['count']:.3f} ms/req")
     print(summarise(raw))
     return 0

@@ -14,19 +14,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import grpc
 from cryptography import x509
 from g2g_sdk.catalog import Catalog
-from g2g_sdk.metrics import bounded_reason
+from g2g_sdk.metrics import OTHER, bounded_reason
 from g2g_sdk.registry import Registry
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from broker.audit import AuditEvent
 
 UNKNOWN = "unknown"
 
 STAGES = ("verify", "validate", "policy", "audit_commit", "provider_call",
           "response_verify", "audit_outcome")
 """Pipeline stages timed by g2g_stage_duration_seconds, in request order."""
+
+DELIVERY_OUTCOMES = ("delivered", "redelivered", "acknowledged", "dead_lettered")
+"""g2g_event_deliveries outcomes: handed to a subscriber (first or a later attempt), its
+receipt verified, given up after events.max_deliver attempts (audit kinds delivered,
+receipt, delivery_failed)."""
 
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             10.0)
@@ -51,12 +60,20 @@ METRICS: tuple[MetricDef, ...] = (
               "End-to-end time of an Exchange.Call inside the broker"),
     MetricDef("g2g_stage_duration_seconds", "histogram", ("stage",),
               "Time spent in one pipeline stage: " + ", ".join(STAGES)),
+    MetricDef("g2g_events_published", "counter", ("publisher", "event_type", "code", "reason"),
+              "Events.Publish outcomes (code OK, reason DUPLICATE for a re-publication; or "
+              "the refusal's status code name and ErrorInfo reason)"),
+    MetricDef("g2g_event_deliveries", "counter", ("subscriber", "event_type", "outcome"),
+              "Event deliveries by outcome: " + ", ".join(DELIVERY_OUTCOMES)),
+    MetricDef("g2g_event_receipts", "counter", ("subscriber", "outcome", "reason"),
+              "Subscriber receipts: verified (reason empty) or refused (with its reason)"),
     MetricDef("g2g_rpcs", "counter", ("method", "code"),
               "Every unary RPC the broker answered (Exchange, Catalog, Audit, Health)"),
     MetricDef("g2g_rpc_duration_seconds", "histogram", ("method",),
               "Time to answer one unary RPC, by full method name"),
     MetricDef("g2g_calls_in_flight", "gauge", (),
-              "Exchange calls admitted and not yet answered", "livesum"),
+              "Exchange calls, event publications and receipts admitted and not yet "
+              "answered", "livesum"),
     MetricDef("g2g_audit_queue_depth", "gauge", (),
               "Records waiting for the audit writer", "livesum"),
     MetricDef("g2g_audit_commit_group_size", "histogram", (),
@@ -114,6 +131,9 @@ class BrokerMetrics:
         self.exchanges = counter("g2g_exchanges")
         self.exchange_seconds = histogram("g2g_exchange_duration_seconds")
         self.stage_seconds = histogram("g2g_stage_duration_seconds")
+        self.events_published = counter("g2g_events_published")
+        self.event_deliveries = counter("g2g_event_deliveries")
+        self.event_receipts = counter("g2g_event_receipts")
         self.rpcs = counter("g2g_rpcs")
         self.rpc_seconds = histogram("g2g_rpc_duration_seconds")
         self.in_flight = gauge("g2g_calls_in_flight")
@@ -140,6 +160,10 @@ class BrokerMetrics:
     def _service(self, service: str) -> str:
         return service if service and self._catalog().get(service) is not None else UNKNOWN
 
+    def _event_type(self, event_type: str) -> str:
+        return (event_type if event_type and self._catalog().event(event_type) is not None
+                else UNKNOWN)
+
     def _method(self, method: str) -> str:
         # Methods come from the server's own handlers; grpc answers unknown ones itself.
         known = self._methods.get(method)
@@ -162,6 +186,25 @@ class BrokerMetrics:
         self.exchanges.labels(self._agency(consumer), self._agency(provider), service, code,
                               bounded_reason(reason) if reason else "").inc()
         self.exchange_seconds.labels(service, code).observe(seconds)
+
+    def event(self, record: AuditEvent) -> None:
+        """Count what an Events audit record says happened (broker.typing.EventsObserver)."""
+        kind, reason = record.kind, bounded_reason(record.reason) if record.reason else ""
+        if kind in ("event_outcome", "event_rejected"):
+            self.events_published.labels(self._agency(record.provider),
+                                         self._event_type(record.service),
+                                         record.status_code or OTHER, reason).inc()
+            return
+        outcome = {"delivered": "redelivered" if record.reason == "REDELIVERED"
+                   else "delivered", "receipt": "acknowledged",
+                   "delivery_failed": "dead_lettered"}.get(kind)
+        if outcome is not None:
+            self.event_deliveries.labels(self._agency(record.consumer),
+                                         self._event_type(record.service), outcome).inc()
+        if kind in ("receipt", "receipt_rejected"):
+            self.event_receipts.labels(self._agency(record.consumer),
+                                       "verified" if kind == "receipt" else "refused",
+                                       reason).inc()
 
     def rpc(self, method: str, code: grpc.StatusCode, reason: str, seconds: float) -> None:
         """A unary RPC finished (g2g_sdk.boundary.CallObserver)."""

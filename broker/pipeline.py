@@ -9,8 +9,8 @@
 
 Verify, then parse: nothing reads the header before its signature verified
 (envelope.open_envelope, the one function that opens an envelope). A refused
-request's record carries what its header claimed, marked `unverified`; the
-consumer in every record is the TLS identity.
+request's record carries what its header claimed, marked `unverified` when its
+signature did not verify; the consumer in every record is the TLS identity.
 
 The replay check is this process's memory; the shared replay claim and the
 rate-limit counters are taken with the request record, in the same
@@ -142,8 +142,9 @@ class Trace:
     subjects: tuple[str, ...] = ()
     request_recorded: bool = False
     registry_version: str = ""
-    # Set when `header` was read from bytes that did not open (a refused request):
-    # its fields go in the record marked unverified, never as fact.
+    # Set when `header` was read from bytes whose signature did not verify (a request
+    # refused at or before the signature check): its fields go in the record marked
+    # unverified, never as fact.
     unverified: bool = False
 
     def lap(self, stage: str) -> None:
@@ -498,7 +499,9 @@ async def _record_failure(trace: Trace, exc: G2GError, broker: Broker, raw: byte
     """
     if trace.header is None:  # refused before the envelope opened: what the bytes claim
         trace.header = envelope.peek_header(envelope.peek_envelope(raw))
-        trace.unverified = True
+        # Unverified only if the sender's signature over these header bytes did not
+        # verify; refused after it did (expired, wrong sender, ...), they are its own claims.
+        trace.unverified = not exc.signature_verified
     kind = "outcome" if trace.request_recorded else "rejected"
     h = trace.header
     log.info("exchange", outcome=exc.code.name, reason=exc.reason,

@@ -62,7 +62,8 @@ MEANING: dict[str, str] = {
     "limits.clock_skew_seconds": "clock difference tolerated between parties",
     "limits.max_lifetime_seconds": "longest lifetime a message may declare",
     "limits.provider_timeout_seconds": "deadline of a forwarded call to a provider",
-    "limits.max_concurrent_calls": "Exchange calls in flight per broker process; beyond: "
+    "limits.max_concurrent_calls": "Exchange, Events/Publish and Events/Acknowledge calls "
+                                   "in flight per broker process; beyond: "
                                    "RESOURCE_EXHAUSTED / OVERLOADED",
     "limits.max_concurrent_calls_per_consumer": "calls in flight per consumer agency and "
                                                 "process; beyond: OVERLOADED (scope consumer)",

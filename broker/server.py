@@ -330,7 +330,8 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     broker_pb2_grpc.add_CatalogServicer_to_server(
         CatalogServicer(current_catalog, current_policies), server)
     _add_audit_service(server, audit, current_registry, broker.log_secret)
-    closers, service_names = await _add_optional_services(server, config, broker, clients)
+    closers, service_names = await _add_optional_services(server, config, broker, clients,
+                                                          gate)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
@@ -399,8 +400,8 @@ def _provider_health(config: BrokerConfig, registry: Callable[[], Registry],
 
 
 async def _add_optional_services(server: grpc.aio.Server, config: BrokerConfig,
-                                 broker: pipeline.Broker, clients: ProviderClients
-                                 ) -> tuple[list[object], list[str]]:
+                                 broker: pipeline.Broker, clients: ProviderClients,
+                                 gate: Gate) -> tuple[list[object], list[str]]:
     """The configured optional services (g2g.v1.Events when `events:` is set): what to
     close with the broker, and every service name served."""
     closers: list[object] = [clients]
@@ -409,7 +410,7 @@ async def _add_optional_services(server: grpc.aio.Server, config: BrokerConfig,
         from broker.events.service import add_events_service
 
         # Connects to JetStream in the background: the broker serves exchanges meanwhile.
-        closers.append(await add_events_service(server, config.events, broker))
+        closers.append(await add_events_service(server, config.events, broker, gate))
         names.append("g2g.v1.Events")
     return closers, names
 

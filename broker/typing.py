@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from broker.audit import AuditEvent
 
 Clock = Callable[[], datetime]
 """Returns the current time, tz-aware UTC; injected so tests control time."""
@@ -41,3 +44,19 @@ class _NoObserver:
 
 NO_OBSERVER: ExchangeObserver = _NoObserver()
 """Observes nothing: the pipeline's default when no metrics are kept."""
+
+
+@runtime_checkable
+class EventsObserver(Protocol):
+    """Told every audit record the Events service wrote (or tried to): metrics."""
+
+    def event(self, record: AuditEvent) -> None: ...
+
+
+class _NoEventsObserver:
+    def event(self, record: AuditEvent) -> None:
+        pass
+
+
+NO_EVENTS_OBSERVER: EventsObserver = _NoEventsObserver()
+"""Observes nothing: the Events service's default when no metrics are kept."""

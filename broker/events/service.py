@@ -52,6 +52,7 @@ from g2g_sdk.registry import Agency, Registry
 from g2g_sdk.signer import Signer
 from google.protobuf.message import DecodeError
 
+from broker.admission import Gate
 from broker.audit import AuditEvent, AuditStore, subject_keys
 from broker.audit.log import Filters
 from broker.audit.store import Admission
@@ -62,7 +63,7 @@ from broker.events.jetstream import Exhausted, JetStreamBus, consumer_name
 from broker.policy import PolicySet, RequestContext
 from broker.replay import Claim
 from broker.trust import Trust
-from broker.typing import Clock
+from broker.typing import NO_EVENTS_OBSERVER, Clock, EventsObserver
 
 log = structlog.get_logger("g2g.events")
 
@@ -84,6 +85,8 @@ class EventsBroker:
     limits: Limits
     config: EventsConfig
     clock: Clock
+    gate: Gate  # the Exchange service's admission gate: one bound for both services
+    observe: EventsObserver = NO_EVENTS_OBSERVER
 
     @property
     def registry(self) -> Registry:
@@ -161,7 +164,25 @@ def _claim(header: events_pb2.EventHeader, keep_until: datetime) -> Claim:
 
 async def publish(signed: events_pb2.SignedEvent, peer: str | None,
                   broker: EventsBroker) -> events_pb2.PublishResponse:
-    """Run one publication through every step; audit whatever happens."""
+    """Admit the publication (broker/admission.py) and run it; audit whatever happens.
+
+    Beyond the per-process or per-agency bound of calls in flight (shared with
+    Exchange calls) it is refused at once with RESOURCE_EXHAUSTED / OVERLOADED,
+    and UNAVAILABLE / DRAINING once the broker drains; the refusal is an
+    `event_rejected` record.
+    """
+    try:
+        broker.gate.check(peer or "")
+    except G2GError as exc:
+        await _record_failure(_Trace(peer=peer or "", registry_version=broker.trust().version),
+                              exc, broker, signed)
+        raise
+    with broker.gate.admit(peer or ""):
+        return await _publish(signed, peer, broker)
+
+
+async def _publish(signed: events_pb2.SignedEvent, peer: str | None,
+                   broker: EventsBroker) -> events_pb2.PublishResponse:
     trust = broker.trust()
     trace = _Trace(peer=peer or "", registry_version=trust.version)
     try:
@@ -213,8 +234,8 @@ async def publish(signed: events_pb2.SignedEvent, peer: str | None,
         fault = InternalError("the broker failed to process this event")
         await _record_failure(trace, fault, broker, signed)
         raise fault from None
-    await broker.audit.append(trace.record("event_outcome", broker.clock(), status="OK",
-                                           reason="DUPLICATE" if duplicate else ""))
+    await _audit(broker, trace.record("event_outcome", broker.clock(), status="OK",
+                                      reason="DUPLICATE" if duplicate else ""))
     return events_pb2.PublishResponse(event_id=header.event_id, event_digest=digest,
                                       recipients=[r.subscriber for r in routes],
                                       duplicate=duplicate)
@@ -236,9 +257,10 @@ async def _record_failure(trace: _Trace, exc: G2GError, broker: EventsBroker,
     log.info("event", outcome=exc.code.name, reason=exc.reason,
              event_id=trace.header.event_id if trace.header else None,
              publisher=trace.peer or None)
+    record = trace.record(kind, broker.clock(), status=exc.code.name, reason=exc.reason)
+    broker.observe.event(record)  # the refusal happened, recorded or not
     try:
-        await broker.audit.append(trace.record(kind, broker.clock(), status=exc.code.name,
-                                               reason=exc.reason))
+        await broker.audit.append(record)
     except G2GError as audit_exc:
         log.error("audit_failed", reason=audit_exc.reason, during=exc.reason)
 
@@ -274,6 +296,9 @@ async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
     """The subscriber's deliveries from its durable position, until it disconnects."""
     trace = _Trace(peer=peer or "")
     try:
+        # Checked, not held: a stream lasts as long as the subscriber stays, and would
+        # hold its slot for hours; each delivery's Acknowledge is admitted on its own.
+        broker.gate.check(peer or "")
         trust = broker.trust()
         agency = _authenticate(peer, trust.registry)
         types = _check_types(request, trust.catalog)
@@ -335,7 +360,9 @@ def _routed_record(kind: str, body: events_pb2.RoutingBody, now: datetime, *, st
 
 
 async def _audit(broker: EventsBroker, record: AuditEvent) -> None:
+    """Append `record`; once it is durable, count it (metrics follow the audit trail)."""
     await broker.audit.append(record)
+    broker.observe.event(record)
 
 
 # --- acknowledge ---------------------------------------------------------------
@@ -366,6 +393,21 @@ def _is_own_consumer(name: str, own: str) -> bool:
 
 async def acknowledge(request: events_pb2.AcknowledgeRequest, peer: str | None,
                       broker: EventsBroker) -> events_pb2.AcknowledgeResponse:
+    """Admit the receipt as `publish` does (refusal: a `receipt_rejected` record); check it."""
+    try:
+        broker.gate.check(peer or "")
+    except G2GError as exc:
+        await _audit(broker, AuditEvent(
+            kind="receipt_rejected", time=broker.clock(), consumer=peer or "",
+            status_code=exc.code.name, reason=exc.reason,
+            response_digest=events.sha256(request.receipt.body).hex()))
+        raise
+    with broker.gate.admit(peer or ""):
+        return await _acknowledge(request, peer, broker)
+
+
+async def _acknowledge(request: events_pb2.AcknowledgeRequest, peer: str | None,
+                       broker: EventsBroker) -> events_pb2.AcknowledgeResponse:
     """Verify a subscriber's signed receipt against the stored delivery; audit; ack it."""
     body: events_pb2.RoutingBody | None = None
     receipt_digest = events.sha256(request.receipt.body).hex()
@@ -478,7 +520,7 @@ class _Running:
 
 
 async def add_events_service(server: grpc.aio.Server, config: EventsConfig,
-                             core: Any) -> _Running:
+                             core: Any, gate: Gate) -> _Running:
     """Build the EventsBroker from the exchange broker's parts and register the service.
 
     The broker starts even when JetStream is down: exchanges go on, and Publish
@@ -489,7 +531,9 @@ async def add_events_service(server: grpc.aio.Server, config: EventsConfig,
     broker = EventsBroker(
         broker_id=core.broker_id, trust=core.trust, policies=core.policies,
         audit=core.audit, bus=bus, signing_key=core.signing_key, log_secret=core.log_secret,
-        limits=core.limits, config=config, clock=core.clock)
+        limits=core.limits, config=config, clock=core.clock, gate=gate,
+        observe=core.observe if isinstance(core.observe, EventsObserver)
+        else NO_EVENTS_OBSERVER)
     events_pb2_grpc.add_EventsServicer_to_server(EventsServicer(broker), server)
 
     async def on_exhausted(exhausted: Exhausted) -> None:

@@ -32,6 +32,7 @@ from g2g_sdk.errors import (
     AuthenticationError,
     EnvelopeError,
     FreshnessError,
+    G2GError,
     SchemaError,
     SignatureError,
 )
@@ -307,20 +308,27 @@ def open_envelope(
 
     The only way to get an OpenedEnvelope. Nothing reads the header before its
     signature verified; `signer` comes from what the caller already trusts, never
-    from the header (docs/PROTOCOL.md §3).
+    from the header (docs/PROTOCOL.md §3). A refusal raised after the signature
+    verified carries `signature_verified=True`; one raised by the signature check
+    itself (or earlier) keeps False.
     """
     keyid = verify_signature(envelope, signer.signing_keys)
-    header = parse_header(envelope)
-    if header.kind != kind:
-        raise EnvelopeError(f"expected a {envelope_pb2.MessageKind.Name(kind)} envelope",
-                            reason="WRONG_KIND")
-    if header.sender != signer.id:
-        raise AuthenticationError(
-            f"header sender {header.sender} is not the signer {signer.id}",
-            reason="SENDER_MISMATCH")
-    signer.check_signer(keyid, from_timestamp(header.created_at))
-    check_payload_digest(envelope, header)
-    check_freshness(header, now, rules)
+    try:
+        header = parse_header(envelope)
+        if header.kind != kind:
+            raise EnvelopeError(f"expected a {envelope_pb2.MessageKind.Name(kind)} envelope",
+                                reason="WRONG_KIND")
+        if header.sender != signer.id:
+            raise AuthenticationError(
+                f"header sender {header.sender} is not the signer {signer.id}",
+                reason="SENDER_MISMATCH")
+        signer.check_signer(keyid, from_timestamp(header.created_at))
+        check_payload_digest(envelope, header)
+        check_freshness(header, now, rules)
+    except G2GError as exc:
+        # Refused, but the header bytes are the signer's own: say so to the caller's audit.
+        exc.signature_verified = True
+        raise
     return OpenedEnvelope(envelope=envelope, header=header, signer_keyid=keyid, _token=_OPENED)
 
 

@@ -26,6 +26,10 @@ class G2GError(Exception):
     default_reason: str = "INTERNAL"
     # Whose vocabulary `reason` is in: the broker's, unless a provider said it.
     domain: str = DOMAIN
+    # Set by envelope.open_envelope on a refusal raised after the signer's signature
+    # over the raw header bytes verified: the header's claims are then the signer's
+    # own (signed, though refused), which the audit record must not call unverified.
+    signature_verified: bool = False
 
     def __init__(
         self,

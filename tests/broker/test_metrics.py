@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -11,6 +12,7 @@ from g2g_sdk.metrics import OTHER
 from g2g_sdk.registry import Registry
 from prometheus_client import generate_latest
 
+from broker.audit import AuditEvent
 from broker.metrics import METRICS, UNKNOWN, BrokerMetrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,3 +43,42 @@ def test_label_values_come_from_the_registry_never_from_requests(registry: Regis
     assert (f'g2g_exchanges_total{{code="NOT_FOUND",consumer="{UNKNOWN}",provider="{UNKNOWN}",'
             f'reason="{OTHER}",service="{UNKNOWN}"}} 1.0') in text
     assert f'g2g_rpcs_total{{code="UNIMPLEMENTED",method="{UNKNOWN}"}} 1.0' in text
+
+
+def test_event_records_are_counted_with_bounded_labels(registry: Registry) -> None:
+    catalog = Catalog.from_registry(registry)
+    metrics = BrokerMetrics(lambda: registry, lambda: catalog)
+    (hit_type,) = [name for name in catalog.events if name.endswith("WatchlistHit")]
+    now = datetime.now(UTC)
+    for record in (
+            AuditEvent(kind="event_outcome", time=now, provider="ID/GOV/IMIGRASI",
+                       service=hit_type, status_code="OK"),
+            AuditEvent(kind="event_rejected", time=now, provider="XX/MADE/UP",
+                       service="g2g.x.v1.Made", status_code="NOT_FOUND", reason="lower?"),
+            AuditEvent(kind="route", time=now, consumer="ID/GOV/BIN", service=hit_type),
+            AuditEvent(kind="delivered", time=now, consumer="ID/GOV/BIN", service=hit_type,
+                       status_code="OK", reason="DELIVERED"),
+            AuditEvent(kind="delivered", time=now, consumer="ID/GOV/BIN", service=hit_type,
+                       status_code="OK", reason="REDELIVERED"),
+            AuditEvent(kind="receipt", time=now, consumer="ID/GOV/BIN", service=hit_type,
+                       status_code="OK"),
+            AuditEvent(kind="receipt_rejected", time=now, consumer="YY/NOT/KNOWN",
+                       status_code="INVALID_ARGUMENT", reason="ACK_TOKEN_INVALID"),
+            AuditEvent(kind="delivery_failed", time=now, consumer="ID/GOV/BIN",
+                       service=hit_type, status_code="DEADLINE_EXCEEDED",
+                       reason="UNACKNOWLEDGED")):
+        metrics.event(record)
+    text = generate_latest(metrics.registry).decode()
+    assert "MADE" not in text
+    assert "NOT/KNOWN" not in text
+    assert (f'g2g_events_published_total{{code="OK",event_type="{hit_type}",'
+            f'publisher="ID/GOV/IMIGRASI",reason=""}} 1.0') in text
+    assert (f'g2g_events_published_total{{code="NOT_FOUND",event_type="{UNKNOWN}",'
+            f'publisher="{UNKNOWN}",reason="{OTHER}"}} 1.0') in text
+    for outcome in ("delivered", "redelivered", "acknowledged", "dead_lettered"):
+        assert (f'g2g_event_deliveries_total{{event_type="{hit_type}",outcome="{outcome}",'
+                f'subscriber="ID/GOV/BIN"}} 1.0') in text
+    assert ('g2g_event_receipts_total{outcome="verified",reason="",'
+            'subscriber="ID/GOV/BIN"} 1.0') in text
+    assert (f'g2g_event_receipts_total{{outcome="refused",reason="ACK_TOKEN_INVALID",'
+            f'subscriber="{UNKNOWN}"}} 1.0') in text

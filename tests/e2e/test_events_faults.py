@@ -70,6 +70,16 @@ async def rejected(fed: EventsFed, event_id: str) -> list[tuple[str, str, str]]:
             for r in await fed.records(message_id=event_id)]
 
 
+def counted(fed: EventsFed, metric: str, **labels: str) -> float:
+    """A counter's value in the broker's Prometheus registry (0 when never incremented)."""
+    value = fed.federation.broker.metrics.registry.get_sample_value(metric + "_total", labels)
+    return value or 0.0
+
+
+HIT_TYPE = hit().DESCRIPTOR.full_name
+DETENTION_TYPE = detention().DESCRIPTOR.full_name
+
+
 async def marker_is_next(fed: EventsFed, subscriber: str) -> None:
     """Publish a marker event; it must be the subscriber's next (nothing else was queued)."""
     marker = await fed.publisher(IMIGRASI).publish(hit("CKL-MARKER"), purpose="border_control",
@@ -209,6 +219,14 @@ async def test_forged_receipt_and_receipt_for_another_event(efed: EventsFed) -> 
     await embassy.acknowledge(got_one)
     await embassy.acknowledge(got_two)
     assert len(await efed.records(kind="receipt")) == 2
+    receipts = {(outcome, reason): counted(efed, "g2g_event_receipts", subscriber=NL_EMBASSY,
+                                           outcome=outcome, reason=reason)
+                for outcome, reason in (("verified", ""), ("refused", "RECEIPT_INVALID"),
+                                        ("refused", "RECEIPT_MISMATCH"))}
+    assert receipts == {("verified", ""): 2, ("refused", "RECEIPT_INVALID"): 1,
+                        ("refused", "RECEIPT_MISMATCH"): 1}
+    assert counted(efed, "g2g_event_deliveries", subscriber=NL_EMBASSY,
+                   event_type=DETENTION_TYPE, outcome="acknowledged") == 2
 
 
 async def test_subscriber_that_never_acknowledges_ends_in_the_dead_letter_subject(
@@ -234,6 +252,10 @@ async def test_subscriber_that_never_acknowledges_ends_in_the_dead_letter_subjec
             failed["reason"]) == (BIN, result.event_id, "DEADLINE_EXCEEDED", "UNACKNOWLEDGED")
     delivered = await efed.records(kind="delivered", consumer=BIN)
     assert [r["reason"] for r in delivered] == ["DELIVERED", "REDELIVERED", "REDELIVERED"]
+    assert {outcome: counted(efed, "g2g_event_deliveries", subscriber=BIN,
+                             event_type=HIT_TYPE, outcome=outcome)
+            for outcome in ("delivered", "redelivered", "acknowledged", "dead_lettered")} == {
+        "delivered": 1, "redelivered": 2, "acknowledged": 0, "dead_lettered": 1}
     bus = bus_of(efed)
     dead = await bus._jetstream().get_last_msg(efed.names.stream,
                                                f"{efed.names.prefix}.dead.id-gov-bin")
@@ -400,3 +422,45 @@ async def test_an_event_acknowledged_late_is_settled_by_its_latest_delivery(
     assert [e.event_id for e in held] == [result.event_id]
     assert len(await efed.records(kind="receipt", consumer=BIN)) == 1
     await marker_is_next(efed, BIN)
+
+
+@pytest.mark.parametrize(("limit", "per_agency", "scope"), [(1, 8, "broker"), (8, 1, "consumer")])
+async def test_publish_beyond_the_admission_bound_is_overloaded_and_audited(
+        efed: EventsFed, limit: int, per_agency: int, scope: str) -> None:
+    gate = efed.federation.broker.gate  # the Exchange service's gate, shared with Events
+    gate.limit, gate.per_consumer = limit, per_agency
+    bus = bus_of(efed)
+    store = bus.publish
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def held(*args: Any) -> Any:
+        reached.set()
+        await release.wait()  # the first publication holds its slot here
+        return await store(*args)
+
+    bus.publish = held  # type: ignore[method-assign]
+    first_signed, second_signed = signed_hit(efed), signed_hit(efed)
+    publisher = efed.publisher(IMIGRASI)
+    holding = asyncio.ensure_future(publisher.send(first_signed, retries=0))
+    try:
+        await asyncio.wait_for(reached.wait(), 10)
+        assert gate.in_flight == 1
+        err = await expect_error(publisher.send(second_signed, retries=0),
+                                 grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED")
+        assert err.metadata["scope"] == scope
+    finally:
+        release.set()
+    assert (await holding).recipients == (BIN, POLRI)
+    second_id = events.parse_header(second_signed.header).event_id
+    assert await rejected(efed, second_id) == [
+        ("event_rejected", "RESOURCE_EXHAUSTED", "OVERLOADED")]
+    [record] = await efed.records(message_id=second_id)
+    assert record["provider"] == IMIGRASI
+    assert gate.in_flight == 0
+    again = await publisher.send(second_signed, retries=0)  # the slot is free again
+    assert again.event_id == second_id
+    assert not again.duplicate
+    assert {code: counted(efed, "g2g_events_published", publisher=IMIGRASI,
+                          event_type=HIT_TYPE, code=code, reason=reason)
+            for code, reason in (("OK", ""), ("RESOURCE_EXHAUSTED", "OVERLOADED"))} == {
+        "OK": 2, "RESOURCE_EXHAUSTED": 1}

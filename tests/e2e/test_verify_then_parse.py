@@ -3,7 +3,8 @@ reads them, picks the keys from the TLS identity, and never records a claim as f
 
 Each case sends over POLRI's real mTLS connection and asserts the status, the
 reason, and the one `rejected` record: its consumer is always the TLS identity,
-and header fields of a request that did not open are listed in `unverified`.
+and header fields are listed in `unverified` exactly when the signature over the
+header bytes did not verify (a validly signed request refused later omits the key).
 """
 
 from __future__ import annotations
@@ -82,13 +83,39 @@ async def test_a_validly_signed_but_invalid_header_is_header_invalid(fed: Fed) -
     bad.purpose = "NOT A PURPOSE"
     env = _resign(_request(fed), bad.SerializeToString(), fed)
     record = await _refused(fed, env, grpc.StatusCode.INVALID_ARGUMENT, "HEADER_INVALID")
-    assert record["unverified"] == ALL_CLAIMED  # it did not open: not accepted as fact
+    # POLRI's signature over these bytes verified: refused, but its own claims.
+    assert (record["purpose"], "unverified" in record) == ("NOT A PURPOSE", False)
 
 
-async def test_an_expired_request_is_recorded_with_its_claims_marked(fed: Fed) -> None:
+async def test_an_expired_but_validly_signed_request_has_no_unverified_fields(
+        fed: Fed) -> None:
     env = _request(fed, now=datetime.now(UTC) - timedelta(hours=1))
+    claimed = envelope_pb2.Header.FromString(env.header)
     record = await _refused(fed, env, grpc.StatusCode.FAILED_PRECONDITION, "EXPIRED")
-    assert record["unverified"] == ALL_CLAIMED
+    assert "unverified" not in record
+    assert (record["message_id"], record["correlation_id"], record["provider"],
+            record["service"], record["purpose"], record["legal_basis"]) == (
+        claimed.message_id, claimed.correlation_id, IMIGRASI, SCREEN,
+        "criminal_investigation", LEGAL_BASIS)
+
+
+async def test_a_header_naming_another_sender_signed_by_the_caller_is_its_own_claim(
+        fed: Fed) -> None:
+    # POLRI's valid signature over a header claiming BIN sent it.
+    env = _request(fed, sender=BIN)
+    record = await _refused(fed, env, grpc.StatusCode.UNAUTHENTICATED, "SENDER_MISMATCH")
+    assert (record["consumer"], "unverified" in record) == (POLRI, False)
+
+
+async def test_a_tampered_header_with_a_bad_signature_is_recorded_unverified(
+        fed: Fed) -> None:
+    env = _request(fed)
+    tampered = envelope_pb2.Header.FromString(env.header)
+    tampered.purpose = "national_security"  # parses fine; the signature no longer covers it
+    env.header = tampered.SerializeToString()
+    record = await _refused(fed, env, grpc.StatusCode.UNAUTHENTICATED, "SIGNATURE_INVALID")
+    assert (record["purpose"], record["message_id"], record["unverified"]) == (
+        "national_security", tampered.message_id, ALL_CLAIMED)
 
 
 async def test_records_of_an_opened_request_carry_no_unverified_key(fed: Fed) -> None:

@@ -36,6 +36,25 @@ def test_init_writes_a_deployment_whose_paths_all_lie_inside_it(deployment: Path
     assert (deployment / "pki" / "ca.crt").is_file() or any((deployment / "pki").iterdir())
 
 
+def test_the_commented_events_section_turns_events_on_when_uncommented(
+        deployment: Path, tmp_path: Path) -> None:
+    text = (deployment / "broker.yaml").read_text()
+    assert load_config(deployment / "broker.yaml").events is None  # off by default
+    lines = text.splitlines()
+    start = lines.index("# events:")
+    on = [line[2:] if i >= start else line for i, line in enumerate(lines)]
+    config_path = deployment / "broker-events.yaml"
+    config_path.write_text("\n".join(on) + "\n")
+    try:
+        events = load_config(config_path).events
+    finally:
+        config_path.unlink()
+    assert events is not None
+    assert (events.url, events.stream, events.subject_prefix) == (
+        "nats://127.0.0.1:4222", "G2G_EVENTS", "g2g.events")
+    assert events.embedded_store == deployment / "jetstream"
+
+
 def test_renumber_changes_only_endpoint_ports_in_order() -> None:
     text = "broker:\n  endpoint: 127.0.0.1:7443\n  listen: 0.0.0.0:1\n" \
            "agencies:\n  - endpoint: host.example:7501\n"
