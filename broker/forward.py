@@ -47,15 +47,19 @@ class ProviderClients:
     registry changed gets a new channel (the old one closes with the others).
     `certificates`, when given, must pass the provider's server certificate at an
     endpoint against the CRLs before a call uses it (broker/provider_cert.py).
+    `identity` returns the broker's live identity: after it switches (a rotation,
+    broker/identity.py) calls open new channels presenting the new certificate;
+    the old channels finish their calls and close with the others.
     """
 
-    def __init__(self, registry: Callable[[], Registry], identity: Identity,
+    def __init__(self, registry: Callable[[], Registry], identity: Callable[[], Identity],
                  max_message_bytes: int,
                  certificates: ProviderCertificates | None = None) -> None:
         self._registry = registry
         self._certificates = certificates
-        self._ca_pem = identity.ca_pem
-        self._credentials = tls.channel_credentials(identity)
+        self._identity = identity
+        self._using = identity()
+        self._credentials = tls.channel_credentials(self._using)
         self._options = [("grpc.max_receive_message_length", max_message_bytes),
                          ("grpc.max_send_message_length", max_message_bytes),
                          *RECONNECT_OPTIONS]
@@ -65,6 +69,10 @@ class ProviderClients:
 
     def _stub(self, provider: str, endpoint: str) -> tuple[grpc.aio.Channel,
                                                           provider_pb2_grpc.ProviderStub]:
+        identity = self._identity()
+        if identity is not self._using:  # the broker's identity switched: new channels
+            self._using, self._credentials = identity, tls.channel_credentials(identity)
+            self._stubs.clear()
         found = self._stubs.get((provider, endpoint))
         if found is None:
             channel = grpc.aio.secure_channel(
@@ -146,7 +154,7 @@ class ProviderClients:
 
     async def _impostor(self, provider: str, endpoint: str) -> bool:
         other = await tls.presents_other_identity(
-            endpoint, self._ca_pem, tls.PartyIdentity("agency", provider))
+            endpoint, self._using.ca_pem, tls.PartyIdentity("agency", provider))
         if other:
             log.warning("provider_identity_mismatch", provider=provider)
         return other

@@ -104,7 +104,9 @@ class Broker:
     audit: AuditStore
     replay: ReplayGuard
     forward: Forward
-    signing_key: Signer  # a key file's key or an HSM's (g2g_sdk.signer)
+    # The signing key to use now: a key file's or an HSM's (g2g_sdk.signer), switched
+    # after a rotation without a restart (broker/identity.py).
+    signer: Callable[[], Signer]
     log_secret: bytes
     limits: Limits
     clock: Clock
@@ -116,6 +118,11 @@ class Broker:
     peer_check: Callable[[bytes | None], x509.Certificate] | None = None
     # Stage timings and outcomes for the metrics (broker/metrics.py); none by default.
     observe: ExchangeObserver = NO_OBSERVER
+
+    @property
+    def signing_key(self) -> Signer:
+        """The broker's signing key now."""
+        return self.signer()
 
     @property
     def registry(self) -> Registry:

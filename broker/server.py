@@ -41,6 +41,7 @@ from broker.audit import AuditStore, open_store
 from broker.config import BrokerConfig, Limits
 from broker.expiry import ExpiryMonitor
 from broker.forward import ProviderClients
+from broker.identity import OwnIdentity
 from broker.metrics import BrokerMetrics, certificate_expiry
 from broker.opsport import OpsPort, start_ops_port
 from broker.policy import PolicySet
@@ -175,6 +176,7 @@ class RunningBroker:
     registry: Reloader[Trust]
     crls: Reloader[CrlState]
     monitor: ExpiryMonitor
+    identity: OwnIdentity
     certificates: dict[str, bytes] = field(default_factory=dict)
     provider_health: ProviderHealth | None = None  # `ops.ready_requires_providers` set
     _closers: list[object] = field(default_factory=list)
@@ -184,6 +186,7 @@ class RunningBroker:
         self.registry.request_reload()
         self.crls.request_reload()
         self.watcher.request_reload()
+        self.identity.request_reload()
 
     def readiness(self) -> list[str]:
         """The readiness checks failing now; empty when this broker should get calls."""
@@ -245,6 +248,7 @@ class RunningBroker:
         await self.watcher.stop()
         await self.registry.stop()
         await self.crls.stop()
+        await self.identity.stop()
         await self.monitor.stop()
         for closer in self._closers:
             await closer.close()  # type: ignore[attr-defined]
@@ -274,7 +278,9 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     # Fail closed at start-up too: no valid, fresh CRL of the federation CA, no broker.
     crls = crl_reloader(config.revocation(), interval=config.trust.reload_seconds,
                         clock=clock)
-    identity = pki.load_identity(config.pki_dir, "broker")
+    # The broker's own TLS pair and signing key, switched after a rotation (broker/identity.py).
+    own = OwnIdentity(config.pki_dir, "broker", lambda: registry_watch.current.registry,
+                      interval=config.trust.reload_seconds)
     log_key = pki.load_log_key(config.pki_dir)
     log_secret_path = config.pki_dir / "broker" / "log-secret"
     keys.check_private_mode(log_secret_path)
@@ -301,8 +307,8 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
 
     broker_dir = pki.party_dir(config.pki_dir, "broker")
     clients = ProviderClients(
-        current_registry, identity, config.limits.transport_max_bytes,
-        ProviderCertificates(lambda: crls.current, identity.ca_pem, broker_dir / "tls.crt",
+        current_registry, lambda: own.current, config.limits.transport_max_bytes,
+        ProviderCertificates(lambda: crls.current, own.current.ca_pem, broker_dir / "tls.crt",
                              broker_dir / "tls.key",
                              recheck_seconds=config.trust.provider_recheck_seconds,
                              clock=clock))
@@ -317,7 +323,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
         trust=current_trust, policies=current_policies, audit=audit,
         replay=MemoryReplayGuard(clock, config.limits.replay_cache_entries,
                                  config.limits.replay_cache_per_sender),
-        forward=clients, signing_key=identity.signing_key,
+        forward=clients, signer=own.signer,
         log_secret=log_secret_path.read_bytes(), limits=config.limits, clock=clock,
         observe=metrics, peer_check=revocation.PeerChecker(lambda: crls.current, clock).check)
     server = grpc.aio.server(interceptors=[boundary.Boundary(
@@ -337,18 +343,17 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     try:
-        port = tls.bind(server, listen or config.listen, tls.server_credentials(identity))
+        port = tls.bind(server, listen or config.listen, own.server_credentials())
     except StartupError:
         for closer in closers:
             await closer.close()  # type: ignore[attr-defined]
         await audit.close()
         raise
     await server.start()
-    watcher.start()
-    registry_watch.start()
-    crls.start()
+    for poller in (watcher, registry_watch, crls, own):
+        poller.start()
     monitor = ExpiryMonitor(
-        lambda: (registry_watch.current.registry, crls.current), identity.tls_cert_pem,
+        lambda: (registry_watch.current.registry, crls.current), own.current.tls_cert_pem,
         window=timedelta(days=config.trust.expiry_warning_days),
         interval=config.trust.check_interval_seconds, clock=clock)
     monitor.start()
@@ -361,8 +366,9 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     return RunningBroker(server=server, port=port, broker=broker, audit=audit,
                          watcher=watcher, registry=registry_watch, metrics=metrics,
                          gate=gate, health=health_servicer, crls=crls, monitor=monitor,
-                         certificates={"broker-tls": identity.tls_cert_pem,
-                                       "federation-ca": identity.ca_pem},
+                         identity=own,
+                         certificates={"broker-tls": own.current.tls_cert_pem,
+                                       "federation-ca": own.current.ca_pem},
                          provider_health=provider_health, _closers=closers)
 
 

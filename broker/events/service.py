@@ -80,7 +80,7 @@ class EventsBroker:
     policies: Callable[[], PolicySet]
     audit: AuditStore
     bus: JetStreamBus
-    signing_key: Signer
+    signer: Callable[[], Signer]  # the broker's key now (broker/identity.py)
     log_secret: bytes
     limits: Limits
     config: EventsConfig
@@ -219,7 +219,7 @@ async def _publish(signed: events_pb2.SignedEvent, peer: str | None,
             duplicate = True
         trace.recorded = True
         routes = routing.plan(signed, header, opened, decisions, config=broker.config,
-                              broker_id=broker.broker_id, key=broker.signing_key, now=now)
+                              broker_id=broker.broker_id, key=broker.signer(), now=now)
         await asyncio.gather(*(broker.audit.append(trace.record(
             "route", now, subscriber=subscriber, decision="allow" if d.allowed else "deny",
             rule_id=d.rule_id or d.unmet_rule or "", policy_version=d.policy_version,
@@ -530,7 +530,7 @@ async def add_events_service(server: grpc.aio.Server, config: EventsConfig,
     await bus.start(wait=3.0)
     broker = EventsBroker(
         broker_id=core.broker_id, trust=core.trust, policies=core.policies,
-        audit=core.audit, bus=bus, signing_key=core.signing_key, log_secret=core.log_secret,
+        audit=core.audit, bus=bus, signer=core.signer, log_secret=core.log_secret,
         limits=core.limits, config=config, clock=core.clock, gate=gate,
         observe=core.observe if isinstance(core.observe, EventsObserver)
         else NO_EVENTS_OBSERVER)
