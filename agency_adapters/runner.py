@@ -149,6 +149,7 @@ async def start_adapters(names: Iterable[str], registry: Registry | Callable[[],
                          data: Mapping[str, Path | None] | None = None,
                          live: Mapping[str, Current[Any]] | None = None,
                          peer_check: Callable[[bytes | None], object] | None = None,
+                         metrics_listen: str | None = None,
                          ) -> dict[str, tuple[ProviderServer, int]]:
     """Start every identity of adapters `names`, one server per agency (handlers merged).
 
@@ -158,9 +159,13 @@ async def start_adapters(names: Iterable[str], registry: Registry | Callable[[],
     `registry` may be a function returning the live registry (hot reload): the
     servers then verify every call against the registry of that moment.
     `peer_check` refuses revoked callers (`g2g_sdk.revocation.PeerChecker.check`).
+    `metrics_listen` serves the server's Prometheus metrics (one agency only).
     """
     names = tuple(names)
     merged = merged_handlers(names, data, live=live)
+    if metrics_listen and len(merged) > 1:
+        raise ConfigError(f"--metrics-listen serves one agency's metrics; these adapters "
+                          f"serve {len(merged)} agencies: run one process per agency")
     now = registry() if callable(registry) else registry
 
     def live_registry() -> Registry:
@@ -181,10 +186,12 @@ async def start_adapters(names: Iterable[str], registry: Registry | Callable[[],
             assert address is not None
             # Its own TLS pair and signing key, switched after a rotation without a restart.
             own = OwnIdentity(pki_dir, agency_id, live_registry)
-            server = ProviderServer(own, registry, handlers, peer_check=peer_check)
+            server = ProviderServer(own, registry, handlers, peer_check=peer_check,
+                                    metrics_listen=metrics_listen)
             port = await server.start(address)
             started[agency_id] = (server, port)
-            log.info("adapter_started", adapter=",".join(names), agency=agency_id, port=port)
+            log.info("adapter_started", adapter=",".join(names), agency=agency_id, port=port,
+                     metrics_port=server.metrics_port)
     except BaseException:
         for server, _ in started.values():
             await server.stop(0)
@@ -208,7 +215,7 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
                 data: Path | Mapping[str, Path | None] | None = None,
                 data_root: Path | None = None,
                 reload_interval: float = RELOAD_INTERVAL,
-                crls: tuple[Path, ...] = ()) -> None:
+                crls: tuple[Path, ...] = (), metrics_listen: str | None = None) -> None:
     """Run adapters `names` (handlers merged per agency) until SIGINT/SIGTERM.
 
     `data` is one adapter's data directory (with one name) or a {name: dir} map;
@@ -217,6 +224,7 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
     so is a changed registry (keys of the broker and of consumers; an adapter's
     own endpoint stays what it bound at start) and a changed CRL (`crls`, default
     `<pki_dir>/crl.pem`): a caller whose certificate it revokes is refused.
+    `metrics_listen` serves Prometheus metrics on plain HTTP (off by default).
     """
     names = (names,) if isinstance(names, str) else tuple(names)
     if isinstance(data, Path):
@@ -233,7 +241,8 @@ async def serve(names: str | Iterable[str], registry_path: Path, pki_dir: Path, 
         return registry.current
 
     started = await start_adapters(names, current_registry, pki_dir, listen=listen, live=live,
-                                   peer_check=PeerChecker(lambda: crl.current).check)
+                                   peer_check=PeerChecker(lambda: crl.current).check,
+                                   metrics_listen=metrics_listen)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,7 +11,6 @@ sum (prometheus-client multiprocess mode); gauges say how workers combine.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 import grpc
 from cryptography import x509
 from g2g_sdk.catalog import Catalog
+from g2g_sdk.metrics import OTHER, bounded_reason
 from g2g_sdk.registry import Registry
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from broker.audit import AuditEvent
 
 UNKNOWN = "unknown"
-OTHER = "OTHER"
-_REASON = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
 
 STAGES = ("verify", "validate", "policy", "audit_commit", "provider_call",
           "response_verify", "audit_outcome")
@@ -105,8 +103,6 @@ METRICS: tuple[MetricDef, ...] = (
 )
 
 
-def _bounded_reason(reason: str) -> str:
-    return reason if _REASON.fullmatch(reason) else OTHER
 
 
 class BrokerMetrics:
@@ -188,12 +184,12 @@ class BrokerMetrics:
         """One Exchange.Call ended with `code` (a status code name) and `reason`."""
         service = self._service(service)
         self.exchanges.labels(self._agency(consumer), self._agency(provider), service, code,
-                              _bounded_reason(reason) if reason else "").inc()
+                              bounded_reason(reason) if reason else "").inc()
         self.exchange_seconds.labels(service, code).observe(seconds)
 
     def event(self, record: AuditEvent) -> None:
         """Count what an Events audit record says happened (broker.typing.EventsObserver)."""
-        kind, reason = record.kind, _bounded_reason(record.reason) if record.reason else ""
+        kind, reason = record.kind, bounded_reason(record.reason) if record.reason else ""
         if kind in ("event_outcome", "event_rejected"):
             self.events_published.labels(self._agency(record.provider),
                                          self._event_type(record.service),

@@ -178,6 +178,7 @@ class RunningBroker:
     monitor: ExpiryMonitor
     identity: OwnIdentity
     certificates: dict[str, bytes] = field(default_factory=dict)
+    services: tuple[str, ...] = _SERVICE_NAMES  # every g2g service served (health names)
     provider_health: ProviderHealth | None = None  # `ops.ready_requires_providers` set
     _closers: list[object] = field(default_factory=list)
 
@@ -235,7 +236,7 @@ class RunningBroker:
         `timeout` s for the calls in flight; True if they all finished."""
         if not self.gate.draining:
             log.info("broker_draining", in_flight=self.gate.in_flight)
-        for name in ("", *_SERVICE_NAMES):
+        for name in ("", *self.services):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         finished = await self.gate.drain(timeout)
         if not finished:
@@ -369,7 +370,8 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                          identity=own,
                          certificates={"broker-tls": own.current.tls_cert_pem,
                                        "federation-ca": own.current.ca_pem},
-                         provider_health=provider_health, _closers=closers)
+                         services=tuple(service_names), provider_health=provider_health,
+                         _closers=closers)
 
 
 def server_options(limits: Limits) -> list[tuple[str, int]]:

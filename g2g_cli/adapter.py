@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--crl", action="append", default=[], type=Path, metavar="FILE",
                        help="the federation CA's CRL (repeatable; default <pki-dir>/crl.pem); "
                             "reloaded when it changes")
+    serve.add_argument("--metrics-listen", metavar="HOST:PORT",
+                       help="serve Prometheus metrics on plain HTTP here (GET /metrics; "
+                            "default: off; needs prometheus-client)")
     serve.add_argument("--log-level", default="INFO",
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                        help="log level of the JSON lines on stderr (default INFO)")
@@ -81,7 +84,8 @@ def _serve(args: argparse.Namespace) -> int:
     json_stderr()  # gRPC's own lines and any traceback become JSON events too
     asyncio.run(serve(args.name, where.registry, where.pki_dir, listen=args.listen,
                       data=_data_paths(args.name, args.data), data_root=args.data_root,
-                      reload_interval=args.reload_interval, crls=tuple(args.crl)))
+                      reload_interval=args.reload_interval, crls=tuple(args.crl),
+                      metrics_listen=args.metrics_listen))
     return 0
 
 

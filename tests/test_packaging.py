@@ -83,9 +83,10 @@ def test_the_sdk_wheel_carries_generated_code_and_types_and_ranges(
     assert {re.split(r"[<>=!~;\[ ]", r)[0] for r in requires if "extra ==" not in r} == {
         "grpcio", "grpcio-status", "grpcio-health-checking", "protobuf",
         "googleapis-common-protos", "protovalidate", "cryptography", "pyyaml", "structlog"}
-    # Optional: PKCS#11 signing keys (g2g-sdk[pkcs11]), tracing (g2g-sdk[tracing]).
+    # Optional: PKCS#11 signing keys (g2g-sdk[pkcs11]), tracing (g2g-sdk[tracing]),
+    # a provider's metrics port (g2g-sdk[metrics]).
     assert sorted(re.split(r"[<>=!~;\[ ]", r)[0] for r in requires if "extra ==" in r) == [
-        "opentelemetry-api", "python-pkcs11"]
+        "opentelemetry-api", "prometheus-client", "python-pkcs11"]
 
 
 def test_the_g2g_wheel_carries_every_package_the_example_deployment_and_the_plugins(

@@ -38,6 +38,7 @@ from g2g_sdk import (
     envelope,
     errors,
     fieldmask,
+    metrics,
     revocation,
     schema,
     status,
@@ -55,6 +56,7 @@ from g2g_sdk.errors import (
     G2GError,
     InternalError,
     SignatureError,
+    StartupError,
     UnknownServiceError,
 )
 from g2g_sdk.identity import OwnIdentity
@@ -103,14 +105,18 @@ class ProviderServer:
                  registry: Registry | Callable[[], Registry],
                  handlers: Mapping[str, Handler], *, time_rules: TimeRules | None = None,
                  clock: Callable[[], datetime] = _now,
-                 peer_check: Callable[[bytes | None], object] | None = None) -> None:
+                 peer_check: Callable[[bytes | None], object] | None = None,
+                 metrics_listen: str | None = None) -> None:
         """`registry` is a Registry, or a function returning the live one (hot reload:
         `g2g_sdk.reload.Reloader`); each call reads it once. `peer_check` refuses a
         caller certificate that is revoked or of unknown status
-        (`g2g_sdk.revocation.PeerChecker.check`). An `OwnIdentity` identity is
-        re-read while serving (every `interval` s and on `own.request_reload()`):
-        after a rotation the server switches its certificate and signing key
-        without a restart (g2g_sdk.identity)."""
+        (`g2g_sdk.revocation.PeerChecker.check`). `metrics_listen` ("host:port")
+        serves Prometheus metrics over plain HTTP from `start` (needs
+        `g2g-sdk[metrics]`; None, the default: no metrics port). An `OwnIdentity`
+        identity is re-read while serving (every `interval` s and on
+        `own.request_reload()`): after a rotation the server switches its
+        certificate and signing key without a restart (g2g_sdk.identity)."""
+        self._metrics = metrics.ProviderMetrics(metrics_listen) if metrics_listen else None
         self._peer_check = peer_check
         self.own = identity if isinstance(identity, OwnIdentity) else None
         self._fixed = identity if isinstance(identity, Identity) else identity.current
@@ -131,7 +137,8 @@ class ProviderServer:
         """Bind `listen` (port 0 picks a free port) with mTLS and start; returns the port."""
         server = grpc.aio.server(interceptors=[boundary.Boundary(
             party="provider", fault_event="provider_fault", log_refusals=True,
-            domain=errors.PROVIDER_DOMAIN, refine=_contract)], options=[
+            domain=errors.PROVIDER_DOMAIN, refine=_contract, observe=self._metrics)],
+            options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
             # gRPC sets SO_REUSEPORT by default: a second process could then bind
@@ -150,12 +157,25 @@ class ProviderServer:
         for name in ("", PROVIDER_SERVICE):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._server = server
+        if self._metrics is not None:
+            try:
+                self._metrics.start()
+            except OSError as exc:
+                await server.stop(0)
+                raise StartupError(f"cannot serve metrics: {exc.strerror}") from None
         return int(port)
+
+    @property
+    def metrics_port(self) -> int:
+        """The bound metrics port once started (0: no metrics port)."""
+        return self._metrics.port if self._metrics is not None else 0
 
     async def stop(self, grace: float = 1.0) -> None:
         """Stop serving; calls in flight get `grace` seconds to finish."""
         if self._server is not None:
             await self._server.stop(grace)
+        if self._metrics is not None:
+            self._metrics.stop()
         if self.own is not None:
             await self.own.stop()
 
@@ -217,6 +237,7 @@ class ProviderServer:
         if route is None:
             raise UnknownServiceError(f"{self._identity.agency_id} does not serve "
                                       f"{header.service}")
+        metrics.routed(header.service)
         payload = schema.decode(route.request_type, opened.payload, header.payload_type)
         call = Call(consumer=header.sender, service=header.service, purpose=header.purpose,
                     legal_basis=header.legal_basis, message_id=header.message_id,

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import grpc
 from g2g_sdk.catalog import Catalog
+from g2g_sdk.metrics import OTHER
 from g2g_sdk.registry import Registry
 from prometheus_client import generate_latest
 
 from broker.audit import AuditEvent
-from broker.metrics import METRICS, OTHER, UNKNOWN, BrokerMetrics
+from broker.metrics import METRICS, UNKNOWN, BrokerMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 SCREEN = "g2g.immigration.v1.Watchlist/Screen"

@@ -14,6 +14,7 @@ from g2g_sdk import events, pki
 from g2g_sdk._gen.g2g.v1 import events_pb2
 from g2g_sdk.errors import G2GError
 from g2g_sdk.subscriber import first
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from broker.events.embedded import EmbeddedJetStream
 from broker.events.jetstream import JetStreamBus
@@ -464,3 +465,47 @@ async def test_publish_beyond_the_admission_bound_is_overloaded_and_audited(
                           event_type=HIT_TYPE, code=code, reason=reason)
             for code, reason in (("OK", ""), ("RESOURCE_EXHAUSTED", "OVERLOADED"))} == {
         "OK": 2, "RESOURCE_EXHAUSTED": 1}
+
+
+async def test_drain_waits_for_a_receipt_in_flight_and_refuses_new_events_calls(
+        efed: EventsFed) -> None:
+    published = await efed.publisher(IMIGRASI).publish(hit(), purpose="border_control",
+                                                       legal_basis=HIT_BASIS)
+    bin_client = efed.subscriber(BIN)
+    [got] = await first(bin_client)
+    bus = bus_of(efed)
+    ack = bus.ack
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def held(token: str) -> None:
+        reached.set()
+        await release.wait()  # the receipt holds its admission slot here
+        await ack(token)
+
+    bus.ack = held  # type: ignore[method-assign]
+    acknowledging = asyncio.ensure_future(bin_client.acknowledge(got))
+    broker = efed.federation.broker
+    try:
+        await asyncio.wait_for(reached.wait(), 10)
+        draining = asyncio.ensure_future(broker.drain(10))
+        assert await _until(lambda: broker.gate.draining)
+        refused = signed_hit(efed)
+        await expect_error(efed.publisher(IMIGRASI).send(refused, retries=0),
+                           grpc.StatusCode.UNAVAILABLE, "DRAINING")
+        stream = efed.subscriber(POLRI)._stub.Subscribe(events_pb2.SubscribeRequest())
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stream.read()
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert not draining.done()  # the receipt in flight is still held
+    finally:
+        release.set()
+    assert (await acknowledging).event_id == published.event_id
+    assert await asyncio.wait_for(draining, 10)
+    health = health_pb2_grpc.HealthStub(bin_client._channel)
+    answer = await health.Check(health_pb2.HealthCheckRequest(service="g2g.v1.Events"))
+    assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    refused_id = events.parse_header(refused.header).event_id
+    assert await rejected(efed, refused_id) == [("event_rejected", "UNAVAILABLE", "DRAINING")]
+    [sub] = await efed.records(kind="subscribe", consumer=POLRI)
+    assert (sub["status_code"], sub["reason"]) == ("UNAVAILABLE", "DRAINING")
+    assert len(await efed.records(kind="receipt", message_id=published.event_id)) == 1
