@@ -258,22 +258,31 @@ def _is_scalar_path(descriptor: object, path: str) -> bool:
     return fd is not None and current is None
 
 
-def _mask(f: dict[str, yamlsrc.Node], services: tuple[str, ...], catalog: Catalog
-          ) -> tuple[Literal["all", "allow", "redact"], tuple[str, ...]]:
+def _mask_as_written(f: dict[str, yamlsrc.Node]
+                     ) -> tuple[Literal["allow", "redact"], tuple[str, ...], yamlsrc.Node] | None:
+    """A rule's mask mode, its paths and their node, not yet checked against a message."""
     if "mask" not in f:
-        return "all", ()
+        return None
     m = f["mask"].mapping(allowed={"allow", "redact"})
     if len(m) != 1:
         raise f["mask"].error("a mask has exactly one of: allow, redact")
     mode = cast(Literal["allow", "redact"], next(iter(m)))
-    paths = m[mode].str_list()
+    return mode, m[mode].str_list(), m[mode]
+
+
+def _mask(f: dict[str, yamlsrc.Node], services: tuple[str, ...], catalog: Catalog
+          ) -> tuple[Literal["all", "allow", "redact"], tuple[str, ...]]:
+    written = _mask_as_written(f)
+    if written is None:
+        return "all", ()
+    mode, paths, node = written
     for service in services:
         spec = catalog.get(service)
         assert spec is not None
         bad = fieldmask.unknown_paths(spec.response_descriptor, paths)
         if bad:
-            raise m[mode].error(f"unknown field path {bad[0]!r} in "
-                                f"{spec.response_descriptor.full_name}")
+            raise node.error(f"unknown field path {bad[0]!r} in "
+                             f"{spec.response_descriptor.full_name}")
     return mode, paths
 
 
@@ -337,19 +346,16 @@ def _events(node: yamlsrc.Node, publisher: str, catalog: Catalog) -> tuple[str, 
 def _event_mask(f: dict[str, yamlsrc.Node], descriptors: tuple[Descriptor, ...]
                 ) -> tuple[Literal["all", "allow", "redact"], tuple[str, ...]]:
     """An event mask names top-level fields only: each one is one signed disclosure."""
-    if "mask" not in f:
+    written = _mask_as_written(f)
+    if written is None:
         return "all", ()
-    m = f["mask"].mapping(allowed={"allow", "redact"})
-    if len(m) != 1:
-        raise f["mask"].error("a mask has exactly one of: allow, redact")
-    mode = cast(Literal["allow", "redact"], next(iter(m)))
-    paths = m[mode].str_list()
+    mode, paths, node = written
     for descriptor in descriptors:
         for path in paths:
             if path not in descriptor.fields_by_name:
-                raise m[mode].error(f"{path!r} is not a top-level field of "
-                                    f"{descriptor.full_name} (event masks select whole "
-                                    "top-level fields)")
+                raise node.error(f"{path!r} is not a top-level field of "
+                                 f"{descriptor.full_name} (event masks select whole "
+                                 "top-level fields)")
     return mode, paths
 
 
