@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 import uuid
 from collections import Counter
@@ -36,8 +35,7 @@ from datetime import datetime
 
 import structlog
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from g2g_sdk import envelope, fieldmask, logs, schema, tracing
+from g2g_sdk import envelope, fieldmask, logs, revocation, schema, tracing
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
 from g2g_sdk.catalog import Catalog, ServiceSpec
 from g2g_sdk.envelope import OpenedEnvelope
@@ -232,7 +230,7 @@ def check_certificate(cert: x509.Certificate, consumer: str, registry: Registry)
     agency = registry.agency(consumer)
     if agency is None or not agency.certificates:
         return  # not registered (registered_sender says so) or nothing published: CA + CRL decide
-    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    fingerprint = revocation.cert_facts(cert).sha256
     if all(c.sha256 != fingerprint for c in agency.certificates):
         raise AuthenticationError(
             f"the client certificate (serial {cert.serial_number:x}) is not one the "

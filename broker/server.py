@@ -88,7 +88,7 @@ class ExchangeServicer:
         with self._gate.admit(peer or ""):
             return await pipeline.handle_call(request, peer, self._broker,
                                               context.time_remaining,
-                                              revocation.peer_certificate(context))
+                                              boundary.caller_certificate())
 
 
 def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:

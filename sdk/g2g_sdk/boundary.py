@@ -28,6 +28,7 @@ _NO_CALL = AuthenticationError("no call is being handled", reason="NO_PEER_IDENT
 
 _CALLER: contextvars.ContextVar[tls.PartyIdentity | AuthenticationError] = (
     contextvars.ContextVar("g2g_caller"))
+_CALLER_PEM: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("g2g_caller_pem")
 
 
 def caller() -> tls.PartyIdentity:
@@ -57,9 +58,18 @@ def caller_agency() -> str | None:
     return found.id if isinstance(found, tls.PartyIdentity) and found.kind == "agency" else None
 
 
-def _identity(context: Any) -> tls.PartyIdentity | AuthenticationError:
+def caller_certificate() -> bytes | None:
+    """The PEM client certificate of the call being handled (None: none, or several).
+
+    Read with the identity from one look at the TLS session (`auth_context()` builds
+    a new dict of every peer property each time it is asked).
+    """
+    return _CALLER_PEM.get(None)
+
+
+def _identity(pem: bytes | None) -> tls.PartyIdentity | AuthenticationError:
     try:
-        return tls.peer_identity(context)
+        return tls.pem_identity(pem)
     except AuthenticationError as exc:
         return exc
 
@@ -109,7 +119,8 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def _answer(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
                       context: grpc.aio.ServicerContext[Any, Any], span: Any) -> Any:
-        token = _CALLER.set(_identity(context))
+        pem = tls.peer_pem(context)
+        token, pem_token = _CALLER.set(_identity(pem)), _CALLER_PEM.set(pem)
         started = time.perf_counter()
         code, reason = grpc.StatusCode.OK, ""
         try:
@@ -133,6 +144,7 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             await status.abort_with(context, fault, self._domain)
         finally:
             _CALLER.reset(token)
+            _CALLER_PEM.reset(pem_token)
             tracing.finish(span, code.name, reason)
             if self._observe is not None:
                 self._observe(method, code, reason, time.perf_counter() - started)
