@@ -354,7 +354,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     for poller in (watcher, registry_watch, crls, own):
         poller.start()
     monitor = ExpiryMonitor(
-        lambda: (registry_watch.current.registry, crls.current), own.current.tls_cert_pem,
+        lambda: (registry_watch.current.registry, crls.current, own.current.tls_cert_pem),
         window=timedelta(days=config.trust.expiry_warning_days),
         interval=config.trust.check_interval_seconds, clock=clock)
     monitor.start()

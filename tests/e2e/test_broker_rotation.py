@@ -112,6 +112,9 @@ async def test_broker_rotation_switches_tls_and_signing_key_with_no_restart(
         await _reload_everyone_then_the_broker(fed)
         assert fed.adapter_registry is not None
         assert set(fed.adapter_registry.current.broker_keys) == {new_kid}
+        # Expiry warnings now watch the new certificate only (not the one it replaced).
+        assert {serial for kind, party, serial in fed.broker.monitor.figures()
+                if (kind, party) == ("certificate", "broker")} == {f"{new_cert.serial_number:x}"}
         retired.set()
         await load
         assert failures == []
