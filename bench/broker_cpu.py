@@ -24,8 +24,8 @@ from typing import Any
 
 from bench.__main__ import (
     PY,
-    TICKS,
     SERVICES,
+    TICKS,
     _cpu_seconds,
     _spawn,
     sqlite_federation,
@@ -65,6 +65,16 @@ def _threads(pid: int) -> dict[str, float]:
         fields = stat.rsplit(")", 1)[1].split()
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
     return out
+
+
+def _groups(ops_port: int) -> tuple[float, float]:
+    """(commits, records) the broker's audit writer has committed so far (its /metrics)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{ops_port}/metrics", timeout=30).read()
+    found = dict(re.findall(r"^g2g_audit_commit_group_size_(count|sum) ([0-9.e+]+)$",
+                            text.decode(), re.M))
+    return float(found.get("count", 0)), float(found.get("sum", 0))
 
 
 def _callgrind_total(out: Path, pid: int) -> int:
@@ -115,6 +125,7 @@ def main() -> int:
                 "broker", [*prefix, PY, "-m", "g2g_cli.main", "broker", "serve", "--config",
                            str(config), "--log-level", "INFO"]) as broker:
             started = broker.wait_event("broker_started", timeout=900)
+            ops_port = int(broker.wait_event("ops_port_started")["port"])
             pid = broker.popen.pid
 
             sampler: list[subprocess.Popen[bytes]] = []
@@ -156,14 +167,17 @@ def main() -> int:
                             "concurrency": args.concurrency, "warmup": args.warmup,
                             "count": args.count, "requests": varied_requests(name),
                             **SERVICES[name]}
+                    commits = _groups(ops_port)
                     result = _run_load(spec, before, after)
                     n = result["count"]
+                    done = _groups(ops_port)
+                    groups = (done[1] - commits[1]) / max(1.0, done[0] - commits[0])
                     figure = (f"{result['measure'] / n / 1e6:.3f} M instructions/exchange"
                               if args.callgrind else
                               f"{result['measure'] * 1e6 / n:.0f} µs CPU/exchange")
                     print(f"round {round_} {name:6} c={args.concurrency} n={n} "
-                          f"errors={result['errors']} {result['rps']} req/s  {figure}",
-                          flush=True)
+                          f"errors={result['errors']} {result['rps']} req/s  {figure}  "
+                          f"(audit: {groups:.1f} records per commit)", flush=True)
                     if threads:
                         by_thread = threads.pop()
                         print("    by thread (µs/exchange): " + ", ".join(

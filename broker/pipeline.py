@@ -61,7 +61,7 @@ from g2g_sdk.signer import Signer
 from google.protobuf import message as pb_message
 
 from broker import replay
-from broker.audit import AuditEvent, AuditStore, subject_keys
+from broker.audit import AuditEvent, AuditReceipt, AuditStore, subject_keys
 from broker.audit.store import Admission
 from broker.config import Limits
 from broker.policy import Decision, PolicySet, RequestContext
@@ -364,7 +364,7 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
         # Replay claim and rate limits are decided with the record, in one
         # transaction shared by every worker (broker/audit/store.py Admission).
         # Nothing is forwarded until the record is durable.
-        await _record_request(trace, broker.audit.append(trace.event("request", now), Admission(
+        await _record_request(trace, broker.audit.submit(trace.event("request", now), Admission(
             claim=replay.claim(header.sender, header.message_id, keep_until),
             counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
         trace.lap("audit_commit")
@@ -458,9 +458,10 @@ async def _record_ok(trace: Trace, response: envelope_pb2.Envelope, broker: Brok
     during that commit receives DEADLINE_EXCEEDED, not the answer, so a second
     outcome record with that status follows (the last outcome is what the caller got).
     """
-    recording = asyncio.ensure_future(broker.audit.append(trace.event(
+    # Queued now (no task): it commits whether or not anyone waits for it.
+    recording = broker.audit.submit(trace.event(
         "outcome", broker.clock(), status="OK",
-        response_digest=envelope.sha256(response.header).hex())))
+        response_digest=envelope.sha256(response.header).hex()))
     try:
         await asyncio.shield(recording)
     except asyncio.CancelledError:
@@ -473,14 +474,13 @@ async def _record_ok(trace: Trace, response: envelope_pb2.Envelope, broker: Brok
         raise
 
 
-async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
+async def _record_request(trace: Trace, recording: asyncio.Future[AuditReceipt]) -> None:
     """Await the request record; a caller leaving meanwhile does not orphan it.
 
     The record is already queued and commits whether or not anyone waits, so on
     cancellation this still learns whether it did: if so the exchange is marked
     recorded and `handle_call` closes it with a CANCELLED outcome.
     """
-    recording = asyncio.ensure_future(append)
     try:
         await asyncio.shield(recording)
     except asyncio.CancelledError:

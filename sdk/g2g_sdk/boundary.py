@@ -95,6 +95,8 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self._observe = observe
         self._domain = domain  # ErrorInfo domain of the statuses sent (None: the default)
         self._refine = refine  # narrows a refusal to what this party may send
+        # The guarded handler of each method's handler, made once (grpc asks every call).
+        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
             self, continuation: Callable[[Any], Awaitable[grpc.RpcMethodHandler | None]],
@@ -102,15 +104,21 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler  # streaming methods (health Watch, reflection) pass untouched
-        inner = handler.unary_unary
         method: str = details.method
+        known = self._guarded.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        inner = handler.unary_unary
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             return await self._guard(inner, method, request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
+        wrapped = grpc.unary_unary_rpc_method_handler(
             guarded, request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer)
+        if len(self._guarded) < 1024:  # method names come from the server's own handlers
+            self._guarded[method] = (handler, wrapped)
+        return wrapped
 
     async def _guard(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
                      context: grpc.aio.ServicerContext[Any, Any]) -> Any:

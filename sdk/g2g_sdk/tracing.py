@@ -57,6 +57,9 @@ def server_span(method: str, metadata: Sequence[tuple[str, Any]] | None) -> Iter
         yield None
         return
     carrier = {key: value for key, value in metadata or () if isinstance(value, str)}
+    if not _propagating(carrier):
+        yield None  # no tracer and no caller's trace: every span would be a no-op
+        return
     parent = propagate.extract(carrier)
     assert _tracer is not None
     with _tracer.start_as_current_span(
@@ -64,6 +67,14 @@ def server_span(method: str, metadata: Sequence[tuple[str, Any]] | None) -> Iter
             attributes={"rpc.system": "grpc", "rpc.method": method},
             record_exception=False, set_status_on_exception=False) as span:
         yield span
+
+
+def _propagating(carrier: dict[str, str]) -> bool:
+    """Whether a server span can matter: a tracer provider is set, or the caller sent a
+    trace context (passed on to the provider even by a broker that records nothing)."""
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return True
+    return any(key in carrier for key in propagate.get_global_textmap().fields)
 
 
 def finish(span: Any, code: str, reason: str) -> None:
