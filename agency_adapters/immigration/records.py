@@ -179,6 +179,11 @@ class WatchlistRecord:
     def full_name(self) -> str:
         return self._part(1)
 
+    def names(self) -> tuple[str, ...]:
+        """The full name, then the aliases (what is screened), read in one go."""
+        parts = self._rest.split(_SEP, 3)
+        return (parts[1], *parts[2].split(_ITEM)) if parts[2] else (parts[1],)
+
     @property
     def aliases(self) -> tuple[str, ...]:
         packed = self._part(2)

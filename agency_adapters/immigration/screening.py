@@ -104,9 +104,8 @@ class ScreeningIndex:
         # Documents first: their sorting garbage is gone before the name index grows.
         self._documents = _document_index(records)
         self._names = NameIndex(
-            (ri, field, name, record.date_of_birth) for ri, record in enumerate(records)
-            for field, name in (("full_name", record.full_name),
-                                *(("aliases", a) for a in record.aliases)))
+            (ri, "aliases" if k else "full_name", name, record.date_of_birth)
+            for ri, record in enumerate(records) for k, name in enumerate(record.names()))
 
     @classmethod
     def build(cls, records: tuple[WatchlistRecord, ...],
