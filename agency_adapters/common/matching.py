@@ -41,10 +41,15 @@ from rapidfuzz.distance import JaroWinkler
 from agency_adapters.common.names import (
     NameKey,
     analyse,
+    chinese_syllables,
+    fold,
     given_names,
     is_initial,
+    ocr_letters,
     phonetic_key,
     sex_marker,
+    short_forms,
+    spellings,
     surname_classes,
 )
 
@@ -89,9 +94,14 @@ KNOWN_NAME_MIN_UNDATED: Final = 1.0
 _COMPOUND_STARTS: Final = ("abdul", "nur", "abu")
 # Tokens shorter than this match only when equal after normalisation.
 SHORT: Final = 4
-# Two romanisations of one Chinese surname (names.surname_classes): above KNOWN_NAME_MIN,
-# since both are names on the list.
+# Two romanisations of one Chinese surname (names.surname_classes) or syllable (Pinyin
+# and Wade-Giles, names.chinese_syllables): above KNOWN_NAME_MIN, since both are names
+# on the list.
 ROMANISATION: Final = 0.95
+# A given name and its short form (names.short_forms: William/Bill, Johannes/Jan,
+# Petrus/Piet), and a compound and its part (Abdul Rahman/Rahman, Nur/Nurhayati):
+# the same name by rule, so at KNOWN_NAME_MIN (both are often names on the list).
+SHORT_FORM: Final = 0.93
 # A query token that is no name on the list, one letter short of a short listed name.
 SHORT_SLIP: Final = 0.85
 # A query token that is no name on the list and starts a listed one (an abbreviation).
@@ -110,8 +120,12 @@ _MIN_DELETION_LEN: Final = 4
 # A word written together with the next is split into parts of at least this length.
 _MIN_SPLIT: Final = 2
 _MAX_RESEGMENTED: Final = 4
-# The shortest start of a name that counts as its abbreviation (Muh, Sulis).
-_MIN_PREFIX: Final = 3
+# A one-name query with initials pairs this many of the name's closest tokens with every
+# listed token of the initial's letter (a few hundred on a large list).
+_INITIAL_PARTNERS: Final = 2
+# The shortest start of a name that counts as its abbreviation (Yo. for Yohanes, Muh,
+# Sulis).
+_MIN_PREFIX: Final = 2
 _TOKEN_BITS: Final = 22
 _YEAR_BASE: Final = 1800
 _SEXES: Final = {"": 0, "M": 1, "F": 2}
@@ -127,6 +141,8 @@ def token_similarity(a: str, b: str) -> float:  # noqa: PLR0911 - one return per
         return 1.0
     if is_initial(a) or is_initial(b):
         return 0.9 if a[0] == b[0] else 0.0
+    if _compound_part(a, b) or _compound_part(b, a) or short_forms(a) & short_forms(b):
+        return SHORT_FORM
     for start in _COMPOUND_STARTS:
         if a.startswith(start) and b.startswith(start) and min(len(a), len(b)) > len(start):
             if len(start) + 1 in (len(a), len(b)):  # a compound's initial: Nur H. = "nurh"
@@ -134,7 +150,7 @@ def token_similarity(a: str, b: str) -> float:  # noqa: PLR0911 - one return per
             if len(a) > 5 and len(b) > 5:
                 a, b = a[len(start):], b[len(start):]
                 break
-    if surname_classes(a) & surname_classes(b):
+    if surname_classes(a) & surname_classes(b) or chinese_syllables(a) & chinese_syllables(b):
         return ROMANISATION  # one Chinese surname in two romanisations: Tan/Chen, Ng/Huang
     if len(a) < SHORT and len(b) < SHORT:
         return 0.0  # Li/Lin, Hui/Hua, Eko/Eka: one letter makes another short name
@@ -143,6 +159,18 @@ def token_similarity(a: str, b: str) -> float:  # noqa: PLR0911 - one return per
             and phonetic_key(a) == phonetic_key(b)):
         return PHONETIC_FLOOR
     return score
+
+
+def _compound_part(part: str, compound: str) -> bool:
+    """`compound` is a name start (Abdul, Nur, Abu) joined with `part`, or `part` is that
+    start alone: Rahman or Abdul for Abdulrahman, Nur for Nurhayati (a compound is
+    often written with one of its halves only)."""
+    for start in _COMPOUND_STARTS:
+        if compound.startswith(start) and len(compound) > len(start) + 2:
+            core = compound[len(start):]
+            return part == start or (len(part) >= SHORT - 1 and (
+                core == part or (part[0] == start[-1] and core == part[1:])))
+    return False
 
 
 def _credit(a: str, b: str) -> float:
@@ -371,11 +399,18 @@ class NameIndex:
             similar[self._phonetic[tid]].append(tid)
             for ci in surname_classes(token):  # "#n": no token or phonetic key has a "#"
                 similar[f"#{ci}"].append(tid)
-            for end in range(_MIN_PREFIX, len(token)):  # ">muh": found from an abbreviation
+            for ci in chinese_syllables(token):  # "~n": Pinyin and Wade-Giles
+                similar[f"~{ci}"].append(tid)
+            for ci in short_forms(token):  # "%n": a name and its short forms
+                similar[f"%{ci}"].append(tid)
+            # ">muh": found from an abbreviation; ">m": from an initial (see _candidates)
+            for end in range(1, len(token)):
                 similar[">" + token[:end]].append(tid)
             for start in _COMPOUND_STARTS:  # found from the compound's initial (Nur H.)
                 if token.startswith(start) and len(token) > len(start) + 1:
                     similar[token[:len(start) + 1]].append(tid)
+                    if len(token) > len(start) + 2:  # "&rahman": from a half of it
+                        similar["&" + token[len(start):]].append(tid)
             for form in {token, *self._written.get(tid, ())}:
                 similar[form].append(tid)  # found from a query token with a letter added
                 if len(form) >= _MIN_DELETION_LEN - 1:  # Eo, Sr, Ags: a letter lost
@@ -411,6 +446,11 @@ class NameIndex:
             found.update(self._similar.get(phonetic_key(tok), ()))
             for ci in surname_classes(tok):
                 found.update(self._similar.get(f"#{ci}", ()))
+            for ci in chinese_syllables(tok):
+                found.update(self._similar.get(f"~{ci}", ()))
+            for ci in short_forms(tok):
+                found.update(self._similar.get(f"%{ci}", ()))
+            found.update(self._similar.get("&" + tok, ()))  # Rahman: Abdulrahman
             if len(tok) >= _MIN_DELETION_LEN - 1:
                 for variant in (tok, *_deletions(tok)):
                     found.update(self._similar.get(variant, ()))
@@ -436,10 +476,15 @@ class NameIndex:
         where the written letters are still one edit apart; see `_similarity`."""
         out: list[tuple[str, ...]] = []
         for token, written in zip(key.tokens, key.written or key.tokens, strict=True):
-            if token != written and token not in self._vocab and written.isalpha():
-                out.append((token, written))
-            else:
-                out.append((token,))
+            reading = [token]
+            if token not in self._vocab and written.isalpha():
+                if token != written:
+                    reading.append(written)
+                # The old spelling's j is today's y in any word (Aju = Ayu, Roj = Roy); the
+                # folds only apply it where other old-spelling letters show (Joko is Joko).
+                if "j" in written and (old := fold(written.replace("j", "y"))) != token:
+                    reading.append(old)
+            out.append(tuple(reading))
         return out
 
     def _similarity(self, reading: tuple[str, ...], tid: int) -> float:
@@ -448,7 +493,7 @@ class NameIndex:
         listed = self._tokens[tid]
         best = max(token_similarity(tok, listed) for tok in reading)
         if best < 1.0 and reading[0] not in self._vocab:
-            for form in (listed, *self._written.get(tid, ())):
+            for form in (listed, *self._written.get(tid, ()), *spellings(listed)):
                 best = max(best, *(token_similarity(tok, form) for tok in reading),
                            *(_token_slip(tok, form) for tok in reading))
         return best
@@ -459,6 +504,14 @@ class NameIndex:
         neighbours = [[t for t, _ in self._neighbours(reading)] for reading in blockable]
         if len(neighbours) == 1:
             groups = [[t << _TOKEN_BITS | t for t in neighbours[0]]]
+            # One name and initials (A. bin Muhammad): the name paired with each listed
+            # token of the initial's letter, for the name itself and its closest few
+            # (with a birth year to look in: every year would be a hundred times that).
+            for initial in {r[0] for r in readings if is_initial(r[0]) and len(years) <= 2}:
+                lettered = self._similar.get(">" + initial, ())
+                groups.append([min(a, b) << _TOKEN_BITS | max(a, b)
+                               for a in neighbours[0][:_INITIAL_PARTNERS] for b in lettered
+                               if a != b])
         else:
             groups = [[min(a, b) << _TOKEN_BITS | max(a, b) for a in left for b in right if a != b]
                       for left, right in combinations(neighbours, 2)]
@@ -506,10 +559,12 @@ class NameIndex:
         """`token` is on the list, or one letter short of a listed token."""
         return token in self._vocab or token in self._similar
 
-    def _resegmented(self, key: NameKey) -> list[str]:
+    def _resegmented(self, key: NameKey) -> list[NameKey]:
         """The query with its spaces moved, where that makes names of the list: two
         words written together (WahyuHidayat, Nurulbin Osman) split, or one name
-        written apart (Suti Yanto) joined. Each is searched too; the best score wins."""
+        written apart (Suti Yanto) joined; and a compound the list does not hold (Nur
+        Hakim, Abdul Dadang) read as its two names (Nur binti Hakim, Abdul Aziz Dadang
+        with a name dropped). Each is searched too; the best score wins."""
         written = list(key.written or key.tokens)
         out: list[str] = []
         for i, (token, form) in enumerate(zip(key.tokens, written, strict=True)):
@@ -528,7 +583,27 @@ class NameIndex:
             if len(joined) == 1 and self._known_like(joined[0]):
                 out.append(" ".join([*written[:i], written[i] + written[i + 1],
                                      *written[i + 2:]]))
-        return out[:_MAX_RESEGMENTED]
+        keys = [analyse(other) for other in out[:_MAX_RESEGMENTED]]
+        if (apart := self._apart(key)) is not None:
+            keys.append(apart)
+        return keys
+
+    def _apart(self, key: NameKey) -> NameKey | None:
+        """The query with each compound the list does not hold (Abdul Dadang, Nur Hakim)
+        as its two names, or None when there is none."""
+        tokens: list[str] = []
+        written: list[str] = []
+        for token, form in zip(key.tokens, key.written or key.tokens, strict=True):
+            start = next((s for s in _COMPOUND_STARTS if token.startswith(s)), "")
+            if start and token not in self._vocab and len(token) >= len(start) + SHORT - 1:
+                tokens += [start, fold(token[len(start):])]
+                written += [start, token[len(start):]]
+            else:
+                tokens.append(token)
+                written.append(form)
+        if len(tokens) == len(key.tokens):
+            return None
+        return NameKey(tuple(tokens), tuple(phonetic_key(t) for t in tokens), tuple(written))
 
     def search(self, full_name: str, date_of_birth: str, threshold: float,
                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:
@@ -537,8 +612,13 @@ class NameIndex:
         if not key.tokens:
             return {}
         best = self._search(key, full_name, date_of_birth, threshold, facts)
-        for other in self._resegmented(key):
-            for ri, found in self._search(analyse(other), full_name, date_of_birth, threshold,
+        others = self._resegmented(key)
+        if any(c.isdigit() for c in full_name):  # OCR: N1 LUH, M0HD, 8INTI
+            read = ocr_letters(full_name)
+            others.append(analyse(read))
+            full_name = read  # the I/Ni marker too
+        for other in others:
+            for ri, found in self._search(other, full_name, date_of_birth, threshold,
                                           facts).items():
                 if ri not in best or best[ri][0] < found[0]:
                     best[ri] = found

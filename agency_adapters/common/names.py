@@ -30,12 +30,16 @@ __all__ = [
     "TITLES",
     "NameKey",
     "analyse",
+    "chinese_syllables",
     "fold",
     "given_names",
     "is_initial",
     "normalise",
+    "ocr_letters",
     "phonetic_key",
     "sex_marker",
+    "short_forms",
+    "spellings",
     "strip_diacritics",
     "surname_classes",
     "tokens",
@@ -229,7 +233,7 @@ _SURNAMES: Final[tuple[tuple[str, str], ...]] = (
     ("陈", "chen chan tan chin tjhin tjan"),
     ("林", "lin lam lim liem lum"),
     ("黄", "huang wong oei ooi ng wee uy bong"),
-    ("吴", "wu ng goh go woo ngo"),
+    ("吴", "wu ng goh go gouw woo ngo"),
     ("张", "zhang chang cheung cheong teo teoh tio thio chong"),
     ("王", "wang wong ong heng"),
     ("李", "li lee lie lei ly"),
@@ -238,7 +242,7 @@ _SURNAMES: Final[tuple[tuple[str, str], ...]] = (
     ("赵", "zhao chao chiu chew tio"),
     ("周", "zhou chou chow chau chew tjioe"),
     ("许", "xu hsu hui khoo koh kho khouw"),
-    ("郭", "guo kuo kwok kwee quek kok"),
+    ("郭", "guo kuo kwok kwee kwik quek kok"),
     ("何", "he ho"),
     ("高", "gao kao ko koh"),
     ("郑", "zheng cheng cheang the tay tee teh"),
@@ -247,7 +251,7 @@ _SURNAMES: Final[tuple[tuple[str, str], ...]] = (
     ("蔡", "cai tsai choi tsoi chua tjoa chai"),
     ("洪", "hong hung ang"),
     ("施", "shi shih sze sie see"),
-    ("邱", "qiu chiu yau khoo khu khoe"),
+    ("邱", "qiu chiu yau khoo khu khoe hiew hew"),
     ("苏", "su so soh soo souw"),
     ("叶", "ye yeh yip ip yap yeap"),
     ("萧", "xiao hsiao siu siew seow siauw"),
@@ -255,7 +259,7 @@ _SURNAMES: Final[tuple[tuple[str, str], ...]] = (
     ("江", "jiang chiang kong kang"),
     ("徐", "xu hsu tsui chui chee"),
     ("马", "ma mah beh"),
-    ("朱", "zhu chu choo chee tjoe"),
+    ("朱", "zhu chu chue choo chee tjoe"),
     ("胡", "hu woo oh foo ouw"),
     ("孙", "sun suen soon sng"),
     ("罗", "luo lo law loh"),
@@ -266,6 +270,8 @@ _SURNAMES: Final[tuple[tuple[str, str], ...]] = (
     ("彭", "peng pang phang"),
     ("邓", "deng teng tang then"),
     ("吕", "lu lui loo"),
+    ("翁", "weng ong yung eng"),
+    ("曹", "cao tsao tso cho chou"),
 )
 
 
@@ -281,6 +287,164 @@ def _surname_classes() -> dict[str, frozenset[int]]:
 def surname_classes(token: str) -> frozenset[int]:
     """The Chinese surname characters a comparison token can be a romanisation of."""
     return _surname_classes().get(token, frozenset())
+
+
+# Pinyin syllables and their Wade-Giles form (Taiwan, older passports: Qiang = Chiang,
+# Xin = Hsin, Jie = Chieh, Dong = Tung, Bo = Po), by the rules of the two systems, with
+# the apostrophes and the umlaut that passports leave out. Initials and the finals each
+# may take (loosely: a few impossible syllables are harmless, they never occur).
+_PINYIN: Final[tuple[tuple[str, str], ...]] = (
+    ("b p m", "a o ai ei ao an en ang eng u i ie iao ian in ing"),
+    ("f", "a o ei an en ang eng u ou"),
+    ("m", "e ou iu"),
+    ("d t n l", "a e ai ei ao ou an en ang eng ong u uo ui uan un i ie iao iu ian in ing"),
+    ("n l", "v ve iang"),
+    ("g k h", "a e ai ei ao ou an en ang eng ong u ua uo uai ui uan un uang"),
+    ("j q x", "i ia ie iao iu ian in iang ing iong u ue uan un"),
+    ("zh ch sh r z c s", "a e ai ei ao ou an en ang eng ong u uo ui uan un i"),
+    ("zh ch sh", "ua uai uang"),
+    ("y", "a o e ao ou an in ang ing ong u ue uan un i"),
+    ("w", "a o ai ei an en ang eng u"),
+    ("", "a o e ai ei ao ou an en ang eng er"),
+)
+_WG_INITIALS: Final = {"b": "p", "d": "t", "g": "k", "zh": "ch", "j": "ch", "q": "ch",
+                       "x": "hs", "z": "ts", "c": "ts", "r": "j"}
+_WG_WHOLE: Final = {"zhi": "chih", "chi": "chih", "shi": "shih", "ri": "jih", "zi": "tzu",
+                    "ci": "tzu", "si": "ssu", "yi": "i", "you": "yu", "yan": "yen", "ye": "yeh",
+                    "yong": "yung", "yue": "yueh", "er": "erh"}
+_WG_FINALS: Final = {"iong": "iung", "ong": "ung", "ian": "ien", "ie": "ieh", "ue": "ueh",
+                     "ve": "ueh", "v": "u"}
+
+
+def _wade_giles(initial: str, final: str) -> str:
+    """The Wade-Giles form of one Pinyin syllable, without apostrophes or umlaut."""
+    whole = _WG_WHOLE.get(initial + final)
+    if whole is not None:
+        return whole
+    if final in ("ui", "un") and initial in ("g", "k"):
+        final = "uei" if final == "ui" else "un"
+    elif final == "e" and initial in ("g", "k", "h"):
+        final = "o"  # ge, ke, he: ko, ho
+    elif final == "uo" and initial not in ("g", "k", "h", "sh"):
+        final = "o"  # duo, luo, zhuo: to, lo, cho (guo, shuo keep it: kuo, shuo)
+    else:
+        final = _WG_FINALS.get(final, final)
+    return _WG_INITIALS.get(initial, initial) + final
+
+
+@lru_cache(maxsize=1)
+def _syllable_classes() -> dict[str, frozenset[int]]:
+    out: dict[str, set[int]] = {}
+    ci = 0
+    for initials, finals in _PINYIN:
+        for initial in initials.split() or [""]:
+            for final in finals.split():
+                pinyin = (initial + final).replace("v", "u")
+                for spelling in {pinyin, _wade_giles(initial, final)}:
+                    out.setdefault(fold(spelling), set()).add(ci)
+                ci += 1
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def chinese_syllables(token: str) -> frozenset[int]:
+    """The Pinyin syllables a comparison token can be written for, in Pinyin or in
+    Wade-Giles (a Wade-Giles form without its apostrophe stands for two: Po = Bo, Po)."""
+    return _syllable_classes().get(token, frozenset())
+
+
+# Short forms of given names, each line a name and the forms it is called by, written
+# for this project from general knowledge of naming in Indonesia, the Netherlands and
+# the English-speaking countries (and the Latin forms Indonesian Christians are
+# baptised with). A form can shorten several names (Chris, Ben), so these are
+# overlapping classes, like the surnames. Left out on purpose: forms that are common
+# names of their own among the listed populations (Yan is a Chinese name, Ari, Rina,
+# Yati and Ayu are Javanese ones), which would make namesakes of strangers.
+_SHORT_FORMS: Final[tuple[str, ...]] = (
+    # English
+    "william will bill billy willy liam wil", "james jim jimmy jamie jem",
+    "john jack johnny jon", "jonathan jon jonny nathan", "thomas tom tommy",
+    "michael mike mick micky mickey mikey", "david dave davy davey", "daniel dan danny",
+    "matthew matt matty", "andrew andy drew", "oliver ollie olly",
+    "robert rob bob bobby robbie bert", "richard rick dick rich ricky richie",
+    "charles charlie chuck chas", "edward ed eddie ted ned", "joseph joe joey jo",
+    "benjamin ben benny benji", "samuel sam sammy", "christopher chris kit",
+    "anthony tony", "stephen steven steve stevie", "nicholas nick nicky",
+    "alexander alex sandy xander", "henry harry hank hal", "timothy tim timmy",
+    "patrick pat paddy", "peter pete", "gregory greg", "frederick fred freddie",
+    "lawrence larry", "raymond ray", "ronald ron ronnie", "donald don donnie",
+    "kenneth ken kenny", "gerald gerry jerry", "jeffrey jeff", "leonard len lenny leo",
+    "philip phil pip", "vincent vince", "zachary zach zack", "nathaniel nat nate nathan",
+    "margaret maggie meg peggy greta", "elizabeth liz lizzie beth betty eliza libby bess",
+    "catherine kate kathy cathy katie kitty", "olivia liv livvy",
+    "charlotte lottie charlie", "emily emmy millie", "sarah sally sadie",
+    "jessica jess jessie", "emma emmy", "amelia millie amy", "hannah annie",
+    "sophia sophie soph", "grace gracie", "patricia pat patty trish tricia",
+    "deborah debbie debby deb", "rebecca becky becca", "susan sue susie suzy",
+    "jennifer jen jenny", "victoria vicky tori", "christina christine tina chris",
+    "alexandra alex lexie", "abigail abby", "dorothy dot dottie dolly",
+    "mary molly polly", "helen nell nellie", "eleanor ellie nora", "theresa terry tess tessa",
+    "natalie nat", "martha marty mattie", "isabel isabella bella izzy",
+    # Dutch
+    "johannes jan hans johan joop hannes jo", "cornelis kees cor niels",
+    "hendrik henk hein rik", "willem wim pim wil", "pieter piet peter", "petrus piet peter",
+    "jacobus koos jaap jacob", "gerardus gerard gert geert", "adrianus adriaan ad",
+    "antonius anton toon ton teun tony", "franciscus frans sjaak", "theodorus theo dorus",
+    "josephus joop sjef jos", "lucas luuk", "abraham bram", "samuel sem", "daniel daan",
+    "matthijs thijs", "nicolaas klaas niek", "martinus tinus", "frederik frits freek",
+    "leonardus leo leen", "hubertus huub", "everardus evert", "bernardus ben bernard",
+    "gijsbertus gijs", "wilhelmina mien wil mina", "johanna anneke hanna jo",
+    "catharina toos tine", "elisabeth lies els liesbeth betje",
+    "maria mies marijke ria", "susanna sanne suus", "charlotte lotte", "sophia fie",
+    "anna anneke", "petronella nel",
+    # Latin forms of Indonesian Christians
+    "yohanes johan jan hans", "paulus paul", "markus mark", "yosef yosep yos",
+    "fransiskus frans sisko", "stefanus stef stefan stevan", "benyamin benny ben",
+    "ignatius ignas", "christian chris kris", "elisabeth elis betty lisa",
+    "theresia tres resi", "magdalena lena magda", "veronika vero", "yosephine yosi",
+    "octavianus okta", "yulius yul", "agustinus agus gus", "kornelius nelis kornel",
+    "nikolaus niko klaus", "hendrikus hendrik henk", "yakobus yakob kobus",
+    "gregorius gregor", "alexander alex", "mikael mike", "fransiska siska",
+    "kristina tina", "wilhelmina mina", "benediktus beni", "bartolomeus bartol",
+    # Indonesian, Malay and Arabic names; the abbreviations of Muhammad in Indonesian
+    # and Malaysian documents (Moh., Muh., Mhd.); Nurul is Nur with the article (nur al-)
+    "muhammad mat mamat moh muh mhd mhmd", "nur nurul", "abdullah dollah", "ibrahim baim",
+    "ismail mail",
+    "yusuf ucup", "sulaiman leman", "zulkifli zul kifli", "hidayat dayat",
+    "rahmat amat", "fatimah fatma", "khadijah dijah ijah", "zainab enab",
+    "nuraini aini", "pratiwi tiwi", "puspita pipit", "kartika tika",
+    # Filipino and Indian
+    "jose pepe", "juan jun", "ramon mon", "francisco paco kiko", "manuel manny",
+    "eduardo eddie", "rajesh raju", "ramesh ramu",
+)
+
+
+@lru_cache(maxsize=1)
+def _short_form_classes() -> dict[str, frozenset[int]]:
+    out: dict[str, set[int]] = {}
+    for ci, line in enumerate(_SHORT_FORMS):
+        for spelling in line.split():
+            out.setdefault(fold(spelling), set()).add(ci)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def short_forms(token: str) -> frozenset[int]:
+    """The given names (lines of the short-form table) a comparison token is a form of."""
+    return _short_form_classes().get(token, frozenset())
+
+
+@lru_cache(maxsize=1)
+def _spellings() -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for group in _GROUPS:
+        key = _spell(group[0])
+        out.setdefault(key, []).extend(w for w in group if w.isalpha())
+    return {k: tuple(dict.fromkeys(v)) for k, v in out.items()}
+
+
+def spellings(token: str) -> tuple[str, ...]:
+    """The written spellings a transliteration key stands for (muhamad: Mohammed, Mohd,
+    ...), for comparing a typo with the letters as written; () for other tokens."""
+    return _spellings().get(token, ())
 
 
 def _canonical_map() -> dict[str, str]:
@@ -346,6 +510,17 @@ _ABD_ARTICLE: Final = re.compile(
     r"\babd(?:ul|el|al|ur|us|ush|usy|ut|ud|un|uz)?(?:\.\s*|[\s-]+)"
     r"(?:(?:al|el|ar|as|ash|asy|at|ad|az|an|ul)[\s-]+)?(?=[a-z]{3})")
 _NUR_ARTICLE: Final = re.compile(r"\bnur[\s-]+(?:al|el|ul)[\s-]+(?=[a-z]{3})")
+
+
+# Digits that OCR and hurried typing put for letters (an upper-case O read as 0, I as 1,
+# S as 5, B as 8, Z as 2, G as 6, E as 3).
+_OCR_DIGITS: Final = str.maketrans("0125683", "OIZSGBE")
+
+
+def ocr_letters(name: str) -> str:
+    """The name with each digit read as the letter it is mistaken for (M0HD = MOHD, SR1
+    = SRI): a name has no digits. Not part of `tokens`: the screening searches both."""
+    return name.translate(_OCR_DIGITS)
 
 
 def _words(name: str) -> list[tuple[str, bool]]:

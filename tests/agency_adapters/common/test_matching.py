@@ -1,0 +1,108 @@
+"""Token rules of the shared name matcher: each rule's value on the pairs it is for."""
+
+from __future__ import annotations
+
+import pytest
+
+from agency_adapters.common import matching, names
+from agency_adapters.common.matching import NameIndex, token_similarity
+
+
+def sim(a: str, b: str) -> float:
+    """token_similarity of two names as written (each one token after normalisation)."""
+    (ta,), (tb,) = names.tokens(a), names.tokens(b)
+    return token_similarity(ta, tb)
+
+
+@pytest.mark.parametrize(("short", "full"), [
+    ("Bill", "William"), ("Jim", "James"), ("Andy", "Andrew"), ("Mike", "Michael"),
+    ("Bob", "Robert"), ("Betty", "Elizabeth"), ("Dan", "Daniel"),
+    ("Jan", "Johannes"), ("Hans", "Johannes"), ("Kees", "Cornelis"), ("Wim", "Willem"),
+    ("Piet", "Petrus"), ("Henk", "Hendrik"), ("Johan", "Yohanes"), ("Benny", "Benyamin"),
+    ("Frans", "Fransiskus"), ("Anton", "Antonius"), ("Elis", "Elisabeth"),
+    ("Dayat", "Hidayat"), ("Ucup", "Yusuf"), ("Moh", "Muhammad"), ("Mhd", "Muhammad"),
+    ("Nurul", "Nur"),
+])
+def test_a_short_form_is_its_name(short: str, full: str) -> None:
+    assert sim(short, full) == sim(full, short) == matching.SHORT_FORM == 0.93
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Bill", "Robert"), ("Jan", "Cornelis"), ("Yan", "Yohanes"), ("Ari", "Adrianus"),
+])
+def test_a_short_form_is_not_another_name(a: str, b: str) -> None:
+    assert sim(a, b) < matching.KNOWN_NAME_MIN
+
+
+@pytest.mark.parametrize(("pinyin", "wade_giles"), [
+    ("Qiang", "Chiang"), ("Jiang", "Chiang"), ("Xin", "Hsin"), ("Xiu", "Hsiu"),
+    ("Jie", "Chieh"), ("Dong", "Tung"), ("Bo", "Po"), ("Jian", "Chien"), ("Jun", "Chun"),
+    ("Zhi", "Chih"), ("Guo", "Kuo"), ("Luo", "Lo"), ("He", "Ho"), ("Xiong", "Hsiung"),
+    ("Gui", "Kuei"), ("Ci", "Tzu"), ("Yong", "Yung"), ("Cao", "Tsao"),
+])
+def test_pinyin_and_wade_giles_are_one_syllable(pinyin: str, wade_giles: str) -> None:
+    assert sim(pinyin, wade_giles) == sim(wade_giles, pinyin) == matching.ROMANISATION
+
+
+@pytest.mark.parametrize(("a", "b"), [("Qiang", "Xiang"), ("Jie", "Xie"), ("Bo", "Mo")])
+def test_other_syllables_stay_apart(a: str, b: str) -> None:
+    assert sim(a, b) < matching.KNOWN_NAME_MIN
+
+
+@pytest.mark.parametrize(("surname", "other"), [
+    ("Wu", "Gouw"), ("Zhu", "Chue"), ("Guo", "Kwik"), ("Weng", "Ong"), ("Qiu", "Hiew")])
+def test_more_surname_romanisations(surname: str, other: str) -> None:
+    assert sim(surname, other) == matching.ROMANISATION
+
+
+@pytest.mark.parametrize(("part", "compound", "expected"), [
+    ("rahman", "abdulrahman", matching.SHORT_FORM),   # the name without Abdul
+    ("abdul", "abdulaziz", matching.SHORT_FORM),      # Abdul without its name
+    ("nur", "nurhayati", matching.SHORT_FORM),        # Nur for Nurhayati
+    ("latif", "abdulatif", matching.SHORT_FORM),      # the l shared by the join
+    ("bakar", "abubakar", matching.SHORT_FORM),
+    ("hadi", "abdulrahman", 0.5606),                  # another name: no credit
+    ("nurh", "nurhadi", 0.9),                         # a compound's initial: as before
+])
+def test_a_compound_and_its_part(part: str, compound: str, expected: float) -> None:
+    assert token_similarity(part, compound) == pytest.approx(expected, abs=1e-4)
+    assert token_similarity(compound, part) == token_similarity(part, compound)
+
+
+def test_ocr_digits_are_read_as_letters() -> None:
+    assert names.ocr_letters("SR1 RINA 8INTI M0HD") == "SRI RINA BINTI MOHD"
+    # Not a normalisation: a name written with digits keeps them as tokens.
+    assert names.tokens("M0HD") == ("m0hd",)
+
+
+def _index(*listed: tuple[str, str]) -> NameIndex:
+    return NameIndex((ri, "full_name", name, dob) for ri, (name, dob) in enumerate(listed))
+
+
+def _found(index: NameIndex, name: str, dob: str) -> dict[int, float]:
+    dobs = {0: "1950-06-16", 1: "1950-06-16", 2: "1950-06-16"}
+    hits = index.search(name, dob, matching.DEFAULT_THRESHOLD,
+                        lambda ri: (dobs.get(ri, dob), 0.5))
+    return {ri: score for ri, (score, _) in hits.items()}
+
+
+def test_one_name_and_an_initial_find_a_two_name_person() -> None:
+    index = _index(("Ahmad bin Muhammad", "1950-06-16"), ("Budi Muhammad", "1950-06-16"))
+    # Only one name to block on: paired with the listed names starting with A.
+    assert _found(index, "A. bin Muhammad", "1950-06-16") == {0: 0.935}
+
+
+def test_a_compound_not_on_the_list_is_also_read_as_two_names() -> None:
+    index = _index(("Nur binti Hakim", "1950-06-16"), ("Abdul Aziz Dadang", "1950-06-16"))
+    assert _found(index, "Nur Hakim", "1950-06-16") == {0: 0.975}
+    assert 1 in _found(index, "Abdul Dadang", "1950-06-16")
+
+
+def test_digits_in_a_query_are_searched_as_letters() -> None:
+    index = _index(("Sri Rina Kartasasmita", "1950-06-16"))
+    assert _found(index, "SR1 RINA KARTASASMITA", "1950-06-16") == {0: 0.975}
+
+
+def test_old_spelling_j_is_tried_as_y_in_an_unlisted_word() -> None:
+    index = _index(("Ayu Wati", "1950-06-16"))
+    assert _found(index, "Aju Wati", "1950-06-16") == {0: 0.975}
