@@ -2,7 +2,8 @@
 
 `expiring` is pure: from the live registry (the certificates the CA
 published for every party), the live CRLs and the broker's own certificate it
-lists what expires. `ExpiryMonitor` logs it every `interval` seconds, and
+lists what expires. `ExpiryMonitor` logs it at start and every `interval`
+seconds (a `g2g_sdk.reload.Poller` whose reload is the check), and
 `figures()` gives the seconds left per item for a metrics gauge (labels
 `kind`, `party`, `serial`). Expired certificates and stale CRLs are also
 refused where they are used (g2g_sdk.revocation); this module only warns.
@@ -10,8 +11,6 @@ refused where they are used (g2g_sdk.revocation); this module only warns.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from cryptography import x509
 from g2g_sdk.registry import Registry
+from g2g_sdk.reload import Poller
 from g2g_sdk.revocation import CrlState
 
 log = structlog.get_logger("g2g.broker")
@@ -52,30 +52,38 @@ def seconds_left(items: list[Expiry], now: datetime) -> dict[tuple[str, str, str
     return {(e.kind, e.party, e.serial): (e.at - now).total_seconds() for e in items}
 
 
-class ExpiryMonitor:
-    """Logs `certificate_expiring`/`certificate_expired`/`crl_expiring`/`crl_stale` warnings."""
+class ExpiryMonitor(Poller):
+    """Logs `certificate_expiring`/`certificate_expired`/`crl_expiring`/`crl_stale` warnings.
 
-    def __init__(self, source: Callable[[], tuple[Registry, CrlState]], own_cert_pem: bytes, *,
+    `source` gives the live registry, CRLs and the broker's own certificate (PEM): read
+    at every check, so a rotated broker certificate is watched, not the one it replaced.
+    """
+
+    def __init__(self, source: Callable[[], tuple[Registry, CrlState, bytes]], *,
                  window: timedelta = timedelta(days=30), interval: float = 3600.0,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__(interval)
         self._source = source
-        self._own = x509.load_pem_x509_certificate(own_cert_pem)
         self._window = window
-        self._interval = interval
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._own: tuple[bytes, x509.Certificate] | None = None
+
+    def _current(self) -> tuple[Registry, CrlState, x509.Certificate]:
+        registry, crls, own_pem = self._source()
+        if self._own is None or self._own[0] != own_pem:
+            self._own = (own_pem, x509.load_pem_x509_certificate(own_pem))
+        return registry, crls, self._own[1]
 
     def figures(self) -> dict[tuple[str, str, str], float]:
         """Seconds left per (kind, party, serial) now: the hook for a Prometheus gauge."""
-        registry, crls = self._source()
-        return seconds_left(expiring(registry, crls, self._own), self._clock())
+        return seconds_left(expiring(*self._current()), self._clock())
 
     def check(self) -> list[Expiry]:
         """Log every item expired or within the window; return them."""
-        registry, crls = self._source()
+        registry, crls, own = self._current()
         now = self._clock()
         # A CRL is warned about its own (shorter) window: it is reissued every few days.
-        due = [e for e in expiring(registry, crls, self._own)
+        due = [e for e in expiring(registry, crls, own)
                if e.at - now <= (crls.crl_warning if e.kind == "crl" else self._window)]
         for e in due:
             left = (e.at - now).total_seconds()
@@ -88,16 +96,10 @@ class ExpiryMonitor:
         return due
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        """Check now, then every interval."""
+        self.check()
+        super().start()
 
-    async def _run(self) -> None:
-        while True:
-            self.check()
-            await asyncio.sleep(self._interval)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def reload(self) -> bool:
+        self.check()
+        return True

@@ -177,7 +177,6 @@ class RunningBroker:
     crls: Reloader[CrlState]
     monitor: ExpiryMonitor
     identity: OwnIdentity
-    certificates: dict[str, bytes] = field(default_factory=dict)
     services: tuple[str, ...] = _SERVICE_NAMES  # every g2g service served (health names)
     provider_health: ProviderHealth | None = None  # `ops.ready_requires_providers` set
     _closers: list[object] = field(default_factory=list)
@@ -211,7 +210,11 @@ class RunningBroker:
         m.replay_entries.set(len(replay) if isinstance(replay, MemoryReplayGuard) else 0)
         m.versions(policy=self.watcher.current.version, registry=self.registry.current.version)
         m.policy_rejected.set(1 if self.watcher.last_error else 0)
-        for name, pem in self.certificates.items():
+        # Cleared first: a retired certificate's series must vanish, not freeze at its
+        # last value. The broker's own pair is read live (it may have been rotated).
+        m.cert_expiry.clear()
+        own = self.identity.current
+        for name, pem in (("broker-tls", own.tls_cert_pem), ("federation-ca", own.ca_pem)):
             m.cert_expiry.labels(name).set(certificate_expiry(pem))
         # Every published certificate of every party and every CRL's nextUpdate
         # (broker/expiry.py), labelled "<kind>:<party>:<serial or CRL file>".
@@ -354,7 +357,7 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
     for poller in (watcher, registry_watch, crls, own):
         poller.start()
     monitor = ExpiryMonitor(
-        lambda: (registry_watch.current.registry, crls.current), own.current.tls_cert_pem,
+        lambda: (registry_watch.current.registry, crls.current, own.current.tls_cert_pem),
         window=timedelta(days=config.trust.expiry_warning_days),
         interval=config.trust.check_interval_seconds, clock=clock)
     monitor.start()
@@ -368,8 +371,6 @@ async def start_broker(config: BrokerConfig, *, clock: Clock = _utc_now,
                          watcher=watcher, registry=registry_watch, metrics=metrics,
                          gate=gate, health=health_servicer, crls=crls, monitor=monitor,
                          identity=own,
-                         certificates={"broker-tls": own.current.tls_cert_pem,
-                                       "federation-ca": own.current.ca_pem},
                          services=tuple(service_names), provider_health=provider_health,
                          _closers=closers)
 

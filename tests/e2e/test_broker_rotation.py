@@ -88,6 +88,7 @@ async def test_broker_rotation_switches_tls_and_signing_key_with_no_restart(
         presented = await asyncio.to_thread(_presented_certificate, fed.broker.port,
                                             client_dir, own_pki / "ca.crt")
         assert presented.serial_number == old_cert.serial_number
+        assert f"{old_cert.serial_number:x}" in fed.broker.exposition().decode()
         load = asyncio.ensure_future(exchanges())
         await rotate_now.wait()
         assert await asyncio.to_thread(pki_cli, "rotate", "broker") == 0
@@ -112,6 +113,12 @@ async def test_broker_rotation_switches_tls_and_signing_key_with_no_restart(
         await _reload_everyone_then_the_broker(fed)
         assert fed.adapter_registry is not None
         assert set(fed.adapter_registry.current.broker_keys) == {new_kid}
+        # Expiry warnings now watch the new certificate only (not the one it replaced).
+        assert {serial for kind, party, serial in fed.broker.monitor.figures()
+                if (kind, party) == ("certificate", "broker")} == {f"{new_cert.serial_number:x}"}
+        scraped = fed.broker.exposition().decode()
+        assert f'certificate="certificate:broker:{new_cert.serial_number:x}"' in scraped
+        assert f"{old_cert.serial_number:x}" not in scraped
         retired.set()
         await load
         assert failures == []
