@@ -289,6 +289,11 @@ def _token_slip(query: str, listed: str) -> float:
     return 0.0
 
 
+def _key(tokens: Sequence[str], written: Sequence[str]) -> NameKey:
+    """A NameKey of tokens already normalised (and their written forms)."""
+    return NameKey(tuple(tokens), tuple(phonetic_key(t) for t in tokens), tuple(written))
+
+
 PersonFacts = Callable[[int], "tuple[str, float] | None"]
 """Record index -> (its date of birth, nationality score for this query); None skips it."""
 
@@ -458,12 +463,13 @@ class NameIndex:
                 found.update(self._similar.get(tok, ()))  # Eo for Eko
             if len(tok) >= _MIN_PREFIX and token not in self._vocab:
                 found.update(self._similar.get(">" + tok, ()))  # Muh for Muhammad
-        if not found and not is_initial(token):
-            # Nothing one edit away: compare with the whole vocabulary at C speed (a
-            # few thousand distinct tokens even for a million names).
-            return [(t, float(score)) for _, score, t in process.extract(
+        if token not in self._vocab and not is_initial(token):
+            # Not on the list (a typo, often more than one edit away): also the closest
+            # of the whole vocabulary, compared at C speed (a few thousand distinct
+            # tokens even for a million names).
+            found.update(t for _, _, t in process.extract(
                 token, self._tokens, scorer=JaroWinkler.similarity, limit=MAX_NEIGHBOURS,
-                score_cutoff=NEIGHBOUR_MIN)]
+                score_cutoff=NEIGHBOUR_MIN))
         scored = [(t, self._similarity(reading, t)) for t in found]
         scored = [(t, s) for t, s in scored if s >= NEIGHBOUR_MIN]
         scored.sort(key=lambda ts: -ts[1])
@@ -513,7 +519,9 @@ class NameIndex:
                                for a in neighbours[0][:_INITIAL_PARTNERS] for b in lettered
                                if a != b])
         else:
-            groups = [[min(a, b) << _TOKEN_BITS | max(a, b) for a in left for b in right if a != b]
+            # a == b too: two query names can both be one repeated listed name (Moh
+            # Danial bin Muhammad for Mohd Danial bin Muhammad).
+            groups = [[min(a, b) << _TOKEN_BITS | max(a, b) for a in left for b in right]
                       for left, right in combinations(neighbours, 2)]
         found: list[int] = []
         blocks = self._blocks
@@ -576,14 +584,21 @@ class NameIndex:
                 if new and all(t in self._vocab for t in new):
                     out.append(split)
                     break
+        keys = [analyse(other) for other in out]
+        tokens = key.tokens
         for i in range(len(written) - 1):
-            if key.tokens[i] in self._vocab and key.tokens[i + 1] in self._vocab:
+            if tokens[i] in self._vocab and tokens[i + 1] in self._vocab:
                 continue
-            joined = analyse(written[i] + written[i + 1]).tokens
-            if len(joined) == 1 and self._known_like(joined[0]):
-                out.append(" ".join([*written[:i], written[i] + written[i + 1],
-                                     *written[i + 2:]]))
-        keys = [analyse(other) for other in out[:_MAX_RESEGMENTED]]
+            # The second word as written, or as any spelling of its group (Bamb Ang:
+            # "ang" is keyed "ong"); the other words keep their tokens (a particle
+            # dropped between them must not let Nur join the next name).
+            for second in dict.fromkeys((written[i + 1], *spellings(tokens[i + 1]))):
+                joined = analyse(written[i] + second)
+                if len(joined.tokens) == 1 and self._known_like(joined.tokens[0]):
+                    keys.append(_key((*tokens[:i], *joined.tokens, *tokens[i + 2:]),
+                                     (*written[:i], *joined.written, *written[i + 2:])))
+                    break
+        keys = keys[:_MAX_RESEGMENTED]
         if (apart := self._apart(key)) is not None:
             keys.append(apart)
         return keys
@@ -601,9 +616,7 @@ class NameIndex:
             else:
                 tokens.append(token)
                 written.append(form)
-        if len(tokens) == len(key.tokens):
-            return None
-        return NameKey(tuple(tokens), tuple(phonetic_key(t) for t in tokens), tuple(written))
+        return None if len(tokens) == len(key.tokens) else _key(tokens, written)
 
     def search(self, full_name: str, date_of_birth: str, threshold: float,
                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:

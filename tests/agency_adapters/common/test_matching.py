@@ -106,3 +106,24 @@ def test_digits_in_a_query_are_searched_as_letters() -> None:
 def test_old_spelling_j_is_tried_as_y_in_an_unlisted_word() -> None:
     index = _index(("Ayu Wati", "1950-06-16"))
     assert _found(index, "Aju Wati", "1950-06-16") == {0: 0.975}
+
+
+def test_two_query_names_may_be_one_repeated_listed_name() -> None:
+    index = _index(("Mohd Danial bin Muhammad", "1950-06-16"))
+    # Moh and Muhammad both match the listed Muhammad (twice on the list).
+    assert _found(index, "Moh Danial bin Muhammad", "1950-06-16") == {0: 0.9633}
+
+
+def test_a_name_written_apart_joins_through_its_spellings() -> None:
+    index = _index(("Bambang Dimas", "1950-06-16"), ("Nur binti Zulkifli", "1950-06-16"))
+    # "Ang" is keyed as Ong (one Chinese surname): joined as written, it is Bambang.
+    assert _found(index, "Bamb Ang Dimas", "1950-06-16") == {0: 0.975}
+    # The dropped particle keeps Nur apart from the joined name.
+    assert _found(index, "Nur binti Zulki Fli", "1950-06-16") == {1: 0.975}
+
+
+def test_a_word_two_typos_away_is_still_compared() -> None:
+    index = _index(("Sumyanto Tanoto", "1950-06-16"), ("Sumayo Hadi", "1950-06-16"))
+    # Sumayno is two edits from Sumyanto: found by Jaro-Winkler over the vocabulary,
+    # though a token one edit away (Sumayo) is found first.
+    assert list(_found(index, "Sumayno Tanoto", "1950-06-16")) == [0]

@@ -78,11 +78,12 @@ def test_decoys_are_kept_and_the_ambiguous_ones_labelled(cases: list[evaluation.
 def test_the_small_run_gives_these_figures(cases: list[evaluation.Case]) -> None:
     tally = evaluation.run(screening.ScreeningIndex.build(LISTED), cases)
     g = tally.groups
-    # Short forms, Wade-Giles and compound halves found (2026-12-02): 51 -> 53, 81 -> 84.
-    assert (g["headline"].variants, g["headline"].found) == (54, 53)  # 0101/0000: year only
-    assert (g["changed"].variants, g["changed"].found) == (86, 84)
+    # Short forms, Wade-Giles, compound halves and two-typo words found (2026-12-02):
+    # 51 -> 54, 81 -> 85.
+    assert (g["headline"].variants, g["headline"].found) == (54, 54)  # 0101/0000: year only
+    assert (g["changed"].variants, g["changed"].found) == (86, 85)
     assert (g["identical"].variants, g["identical"].found) == (13, 13)
-    assert (g["all"].correct, g["all"].false, g["all"].neutral) == (97, 1, 0)
+    assert (g["all"].correct, g["all"].false, g["all"].neutral) == (98, 1, 0)
     assert (tally.decoys, tally.decoys_flagged, tally.ambiguous, tally.ambiguous_flagged) == (
         99, 1, 0, 0)
     assert g["kind:dob_swapped"].recall == 1.0
