@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from cryptography import x509
@@ -151,6 +151,9 @@ class BrokerMetrics:
         self.draining = gauge("g2g_draining")
         self._versions: dict[str, str] = {}
         self._methods: dict[str, str] = {}
+        # Labelled children by label values, looked up once: `labels()` takes a lock
+        # and builds a key each time, and the OK path observes ~10 of them per call.
+        self._children: dict[tuple[object, ...], Any] = {}
 
     # --- label bounds ---------------------------------------------------------
 
@@ -175,17 +178,26 @@ class BrokerMetrics:
 
     # --- events -----------------------------------------------------------------
 
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = metric.labels(*values)
+            if len(self._children) < 4096:  # label values are bounded; the cache too
+                self._children[key] = child
+        return child
+
     def stage(self, stage: str, seconds: float) -> None:
         """One pipeline stage took `seconds`."""
-        self.stage_seconds.labels(stage).observe(seconds)
+        self._child(self.stage_seconds, stage).observe(seconds)
 
     def exchange(self, *, consumer: str, provider: str, service: str, code: str, reason: str,
                  seconds: float) -> None:
         """One Exchange.Call ended with `code` (a status code name) and `reason`."""
         service = self._service(service)
-        self.exchanges.labels(self._agency(consumer), self._agency(provider), service, code,
-                              bounded_reason(reason) if reason else "").inc()
-        self.exchange_seconds.labels(service, code).observe(seconds)
+        self._child(self.exchanges, self._agency(consumer), self._agency(provider), service,
+                    code, bounded_reason(reason) if reason else "").inc()
+        self._child(self.exchange_seconds, service, code).observe(seconds)
 
     def event(self, record: AuditEvent) -> None:
         """Count what an Events audit record says happened (broker.typing.EventsObserver)."""
@@ -209,8 +221,8 @@ class BrokerMetrics:
     def rpc(self, method: str, code: grpc.StatusCode, reason: str, seconds: float) -> None:
         """A unary RPC finished (g2g_sdk.boundary.CallObserver)."""
         method = self._method(method)
-        self.rpcs.labels(method, code.name).inc()
-        self.rpc_seconds.labels(method).observe(seconds)
+        self._child(self.rpcs, method, code.name).inc()
+        self._child(self.rpc_seconds, method).observe(seconds)
 
     def audit_commit(self, records: int, seconds: float) -> None:
         """The audit writer committed `records` in one transaction (writer thread)."""

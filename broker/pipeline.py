@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 import uuid
 from collections import Counter
@@ -36,8 +35,7 @@ from datetime import datetime
 
 import structlog
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from g2g_sdk import envelope, fieldmask, logs, schema, tracing
+from g2g_sdk import envelope, fieldmask, logs, revocation, schema, tracing
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, provider_pb2
 from g2g_sdk.catalog import Catalog, ServiceSpec
 from g2g_sdk.envelope import OpenedEnvelope
@@ -63,7 +61,7 @@ from g2g_sdk.signer import Signer
 from google.protobuf import message as pb_message
 
 from broker import replay
-from broker.audit import AuditEvent, AuditStore, subject_keys
+from broker.audit import AuditEvent, AuditReceipt, AuditStore, subject_keys
 from broker.audit.store import Admission
 from broker.config import Limits
 from broker.policy import Decision, PolicySet, RequestContext
@@ -232,7 +230,7 @@ def check_certificate(cert: x509.Certificate, consumer: str, registry: Registry)
     agency = registry.agency(consumer)
     if agency is None or not agency.certificates:
         return  # not registered (registered_sender says so) or nothing published: CA + CRL decide
-    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    fingerprint = revocation.cert_facts(cert).sha256
     if all(c.sha256 != fingerprint for c in agency.certificates):
         raise AuthenticationError(
             f"the client certificate (serial {cert.serial_number:x}) is not one the "
@@ -366,7 +364,7 @@ async def handle_call(raw: bytes, peer: str | None, broker: Broker,
         # Replay claim and rate limits are decided with the record, in one
         # transaction shared by every worker (broker/audit/store.py Admission).
         # Nothing is forwarded until the record is durable.
-        await _record_request(trace, broker.audit.append(trace.event("request", now), Admission(
+        await _record_request(trace, broker.audit.submit(trace.event("request", now), Admission(
             claim=replay.claim(header.sender, header.message_id, keep_until),
             counters=windows(header.sender, decision, now), now=int(now.timestamp()))))
         trace.lap("audit_commit")
@@ -460,9 +458,10 @@ async def _record_ok(trace: Trace, response: envelope_pb2.Envelope, broker: Brok
     during that commit receives DEADLINE_EXCEEDED, not the answer, so a second
     outcome record with that status follows (the last outcome is what the caller got).
     """
-    recording = asyncio.ensure_future(broker.audit.append(trace.event(
+    # Queued now (no task): it commits whether or not anyone waits for it.
+    recording = broker.audit.submit(trace.event(
         "outcome", broker.clock(), status="OK",
-        response_digest=envelope.sha256(response.header).hex())))
+        response_digest=envelope.sha256(response.header).hex()))
     try:
         await asyncio.shield(recording)
     except asyncio.CancelledError:
@@ -475,14 +474,13 @@ async def _record_ok(trace: Trace, response: envelope_pb2.Envelope, broker: Brok
         raise
 
 
-async def _record_request(trace: Trace, append: Awaitable[object]) -> None:
+async def _record_request(trace: Trace, recording: asyncio.Future[AuditReceipt]) -> None:
     """Await the request record; a caller leaving meanwhile does not orphan it.
 
     The record is already queued and commits whether or not anyone waits, so on
     cancellation this still learns whether it did: if so the exchange is marked
     recorded and `handle_call` closes it with a CANCELLED outcome.
     """
-    recording = asyncio.ensure_future(append)
     try:
         await asyncio.shield(recording)
     except asyncio.CancelledError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -88,7 +89,7 @@ class ExchangeServicer:
         with self._gate.admit(peer or ""):
             return await pipeline.handle_call(request, peer, self._broker,
                                               context.time_remaining,
-                                              revocation.peer_certificate(context))
+                                              boundary.caller_certificate())
 
 
 def add_exchange(servicer: ExchangeServicer, server: grpc.aio.Server) -> None:
@@ -455,6 +456,10 @@ async def serve(config: BrokerConfig, *, worker: int | None = None) -> None:
             config.instance_id, worker))
     _export_spans(config)
     running = await start_broker(config, worker=worker)
+    # What start-up built lives as long as the process: keep it out of every later
+    # garbage collection (each full collection would walk it again).
+    gc.collect()
+    gc.freeze()
     loop.add_signal_handler(signal.SIGHUP, running.request_reload)
     if worker is None and config.ops.listen:
         await running.start_ops_port(config.ops.listen)

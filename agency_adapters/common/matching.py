@@ -324,38 +324,57 @@ class NameIndex:
         self._years: set[int] = set()
         # Each token's other written forms, where the spelling folds changed it (Noah -> noa).
         written: dict[int, set[str]] = defaultdict(set)
-        # Names repeat (namesakes, aliases): each distinct one is analysed once.
-        seen: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
-        shorts: dict[str, str | None] = {}
+        self._add(names, written)
+        self._written: dict[int, tuple[str, ...]] = {t: tuple(sorted(w))
+                                                      for t, w in written.items()}
+        self._similar = self._similar_tokens()
+
+    def _add(self, names: Iterable[tuple[int, str, str, str]],
+             written: dict[int, set[str]]) -> None:
+        """Index every name (see __init__); notes the tokens' other forms in `written`."""
+        # Names repeat (namesakes, aliases): each distinct full name is analysed once, and
+        # a repeat copies what its first occurrence got. `first`: full name -> the index
+        # of its first indexed name (the int object the blocks hold anyway), followed by
+        # its short form when `has_short` says so; block keys of first occurrences are kept
+        # flat in `flat_keys` from `key_at[ni]`. (A dict of name -> (tokens, keys, marker)
+        # held about 300 bytes per distinct name: 200 MB at a million.)
+        first: dict[str, int] = {}
+        has_short = bytearray()
+        flat_keys = array("Q")
+        key_at = array("I")
         fields: dict[str, int] = {}
         blocks = self._blocks
+        records, name_tokens, sexes, field_codes = (self._record, self._name_tokens, self._sex,
+                                                    self._field)
         for ri, field, full, date_of_birth in names:
             year = _birth_year(date_of_birth)
             self._years.add(year)
-            short = shorts.get(full, "")
-            if short == "":
-                short = shorts[full] = given_names(full)
-            for name in (full,) if short is None else (full, short):
-                known = seen.get(name)
-                if known is None:
-                    analysed = analyse(name)
-                    tids = tuple(self._token_id(t) for t in analysed.tokens)
-                    for tid, token, form in zip(tids, analysed.tokens, analysed.written,
-                                                strict=True):
-                        if form != token and form.isalpha():
-                            written[tid].add(form)
-                    known = seen[name] = (tids, tuple(self._pair_keys(tids)),
-                                          _SEXES[sex_marker(name)])
-                tids, keys, sex = known
-                ni = len(self._record)
-                self._record.append(ri)
-                self._sex.append(sex)
-                code = fields.get(field)
-                if code is None:
-                    code = fields[field] = len(self._fields)
-                    self._fields.append(field)
-                self._field.append(code)
-                self._name_tokens.append(tids)
+            code = fields.get(field)
+            if code is None:
+                code = fields[field] = len(self._fields)
+                self._fields.append(field)
+            source = first.get(full)
+            if source is None:
+                source = first[full] = len(records)
+                short = given_names(full)
+                forms: tuple[str, ...] = (full,) if short is None else (full, short)
+            else:
+                forms = ("",) * (1 + has_short[source])
+            for k, name in enumerate(forms):
+                ni = source if name is full else len(records)  # `first` holds that int
+                key_at.append(len(flat_keys))
+                if name:  # a first occurrence: analyse it
+                    tids, keys, sex = self._analysed(name, written)
+                    flat_keys.extend(keys)
+                    has_short.append(len(forms) - 1 - k)
+                else:
+                    tids, sex = name_tokens[source + k], sexes[source + k]
+                    keys = flat_keys[key_at[source + k]:key_at[source + k + 1]]
+                    has_short.append(0)
+                records.append(ri)
+                sexes.append(sex)
+                field_codes.append(code)
+                name_tokens.append(tids)
                 for key in keys:
                     slot = key << 8 | year
                     held = blocks.get(slot)
@@ -365,9 +384,17 @@ class NameIndex:
                         blocks[slot] = array("I", (held, ni))
                     else:
                         held.append(ni)
-        self._written: dict[int, tuple[str, ...]] = {t: tuple(sorted(w))
-                                                      for t, w in written.items()}
-        self._similar = self._similar_tokens()
+
+    def _analysed(self, name: str, written: dict[int, set[str]]
+                  ) -> tuple[tuple[int, ...], Iterable[int], int]:
+        """A name's token ids, block keys and I/Ni marker code; notes the tokens' other
+        written forms in `written`."""
+        analysed = analyse(name)
+        tids = tuple(self._token_id(t) for t in analysed.tokens)
+        for tid, token, form in zip(tids, analysed.tokens, analysed.written, strict=True):
+            if form != token and form.isalpha():
+                written[tid].add(form)
+        return tids, self._pair_keys(tids), _SEXES[sex_marker(name)]
 
     def _similar_tokens(self) -> dict[str, list[int]]:
         """Lookup key -> vocabulary tokens: phonetic keys, surname classes, compound

@@ -10,12 +10,14 @@ errors end up in logs; they quote only codes and enumerations.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Final, Literal, TypeAlias, cast
+from typing import Any, ClassVar, Final, Literal, TypeAlias, cast
 
 from agency_adapters.common import records as r
 from agency_adapters.common.records import MAX_TEXT, Invalid, RecordError
@@ -56,17 +58,36 @@ class IdentityDocument:
     issuing_country: str
 
 
-@dataclass(frozen=True, slots=True)
-class WatchlistRecord:
-    """One listed person under an exit prevention (cegah) or entry refusal (tangkal) order.
+# How a record is held in memory (a national list is a million of them: 1.3 kB each as a
+# plain dataclass, about 0.3 kB packed). The dates and the codes repeat across records
+# and are shared (`sys.intern`, `_shared`); everything unique to a record is one string
+# whose fields are split by the separators below, which loaded text cannot contain
+# (`common.records.text` refuses control characters).
+_SEP: Final = "\x1f"   # between the packed fields
+_ITEM: Final = "\x1e"  # between the items of a list (aliases, documents, decisions)
+_PART: Final = "\x1d"  # between the parts of one document or decision
+_DOC_CODE: Final = {t: str(i) for i, t in enumerate(DOCUMENT_TYPES)}
+_KIND_CODE: Final = {k: str(i) for i, k in enumerate(DECISION_KINDS)}
+# (sex, nationality, ban type, legal basis, authority): a few hundred combinations on a
+# whole list, each held once. Bounded, so odd data cannot grow it without end.
+_HEADS: dict[tuple[str, str, str, str, str], tuple[str, str, str, str, str]] = {}
+_MAX_HEADS: Final = 4096
 
-    `date_of_birth` is ``YYYY-MM-DD``, or ``YYYY`` when only the year is known.
-    `national_id` is the 16-digit Indonesian NIK, or ``""`` when the person has none.
-    `valid_from`, `valid_until` and `lifted_on` follow from `decisions` (see
-    `agency_adapters.immigration.orders`): the first day of the issued term, the
-    last day of the latest term (``""``: indefinite) and the day a lifting took
-    effect (``""``: never lifted).
-    """
+
+def _shared(head: tuple[str, str, str, str, str]) -> tuple[str, str, str, str, str]:
+    held = _HEADS.get(head)
+    if held is not None:
+        return held
+    if len(_HEADS) < _MAX_HEADS:
+        head = (sys.intern(head[0]), sys.intern(head[1]), sys.intern(head[2]),
+                sys.intern(head[3]), sys.intern(head[4]))
+        _HEADS[head] = head
+    return head
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """The public fields of `WatchlistRecord`, for `dataclasses.fields` and `replace`."""
 
     entry_id: str
     full_name: str
@@ -84,6 +105,161 @@ class WatchlistRecord:
     case_reference: str
     decisions: tuple[Decision, ...] = ()
     lifted_on: str = ""
+
+
+_FIELD_NAMES: Final = tuple(f.name for f in dataclasses.fields(_Fields))
+
+
+class WatchlistRecord:
+    """One listed person under an exit prevention (cegah) or entry refusal (tangkal) order.
+
+    `date_of_birth` is ``YYYY-MM-DD``, or ``YYYY`` when only the year is known.
+    `national_id` is the 16-digit Indonesian NIK, or ``""`` when the person has none.
+    `valid_from`, `valid_until` and `lifted_on` follow from `decisions` (see
+    `agency_adapters.immigration.orders`): the first day of the issued term, the
+    last day of the latest term (``""``: indefinite) and the day a lifting took
+    effect (``""``: never lifted).
+
+    Behaves as a frozen dataclass of the fields of `_Fields` (equality, hash, repr,
+    `dataclasses.fields` and `replace`), but is held packed (see `_SEP`): the
+    documents and decisions are built when read. Text must not contain the
+    separators \\x1d-\\x1f (`ValueError`); loaded records never do.
+    """
+
+    __slots__ = ("_head", "_rest", "date_of_birth", "lifted_on", "valid_from", "valid_until")
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]] = (
+        _Fields.__dataclass_fields__)
+
+    _head: tuple[str, str, str, str, str]
+    _rest: str
+    date_of_birth: str
+    valid_from: str
+    valid_until: str
+    lifted_on: str
+
+    def __init__(self, entry_id: str, full_name: str, aliases: tuple[str, ...],
+                 date_of_birth: str, sex: Sex, nationality: str,
+                 documents: tuple[IdentityDocument, ...], national_id: str, ban_type: BanType,
+                 legal_basis: str, issuing_authority: str, valid_from: str, valid_until: str,
+                 case_reference: str, decisions: tuple[Decision, ...] = (),
+                 lifted_on: str = "") -> None:
+        try:
+            docs = _ITEM.join(f"{_DOC_CODE[d.type]}{d.number}{_PART}{d.issuing_country}"
+                              for d in documents)
+            decs = _ITEM.join(f"{_KIND_CODE[d.kind]}{d.reference}{_PART}{d.decided_on}"
+                              f"{_PART}{d.valid_from}{_PART}{d.valid_until}" for d in decisions)
+        except KeyError as err:
+            raise ValueError(f"unknown document type or decision kind {err}") from None
+        rest = _SEP.join((entry_id, full_name, _ITEM.join(aliases), national_id,
+                          case_reference, docs, decs))
+        # Every separator is ours (text holding one would not read back the same), and an
+        # empty alias would read back as none.
+        items = max(len(aliases) - 1, 0) + max(len(documents) - 1, 0) + max(
+            len(decisions) - 1, 0)
+        if (rest.count(_SEP) != 6 or rest.count(_ITEM) != items or "" in aliases
+                or rest.count(_PART) != len(documents) + 3 * len(decisions)):
+            raise ValueError("a field is empty where it may not be, or holds \\x1d-\\x1f")
+        head = _shared((sex, nationality, ban_type, legal_basis, issuing_authority))
+        setattr_ = object.__setattr__
+        setattr_(self, "_head", head)
+        setattr_(self, "_rest", rest)
+        setattr_(self, "date_of_birth", sys.intern(date_of_birth))
+        setattr_(self, "valid_from", sys.intern(valid_from))
+        setattr_(self, "valid_until", sys.intern(valid_until))
+        setattr_(self, "lifted_on", sys.intern(lifted_on))
+
+    def _part(self, i: int) -> str:
+        return self._rest.split(_SEP, i + 1)[i]
+
+    @property
+    def entry_id(self) -> str:
+        return self._rest.partition(_SEP)[0]
+
+    @property
+    def full_name(self) -> str:
+        return self._part(1)
+
+    def names(self) -> tuple[str, ...]:
+        """The full name, then the aliases (what is screened), read in one go."""
+        parts = self._rest.split(_SEP, 3)
+        return (parts[1], *parts[2].split(_ITEM)) if parts[2] else (parts[1],)
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        packed = self._part(2)
+        return tuple(packed.split(_ITEM)) if packed else ()
+
+    @property
+    def national_id(self) -> str:
+        return self._part(3)
+
+    @property
+    def case_reference(self) -> str:
+        return self._part(4)
+
+    @property
+    def documents(self) -> tuple[IdentityDocument, ...]:
+        return tuple(IdentityDocument(DOCUMENT_TYPES[int(d[0])], *d[1:].split(_PART))
+                     for d in self._items(5))
+
+    def document_numbers(self) -> list[str]:
+        """The numbers of `documents`, without building them (index building)."""
+        return [d[1:d.index(_PART)] for d in self._items(5)]
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return tuple(Decision(DECISION_KINDS[int(d[0])], *d[1:].split(_PART))
+                     for d in self._items(6))
+
+    def _items(self, i: int) -> list[str]:
+        packed = self._part(i) if i < 6 else self._rest.rpartition(_SEP)[2]
+        return packed.split(_ITEM) if packed else []
+
+    @property
+    def sex(self) -> Sex:
+        return cast(Sex, self._head[0])
+
+    @property
+    def nationality(self) -> str:
+        return self._head[1]
+
+    @property
+    def ban_type(self) -> BanType:
+        return cast(BanType, self._head[2])
+
+    @property
+    def legal_basis(self) -> str:
+        return self._head[3]
+
+    @property
+    def issuing_authority(self) -> str:
+        return self._head[4]
+
+    def _key(self) -> tuple[object, ...]:
+        return (self._rest, self._head, self.date_of_birth, self.valid_from,
+                self.valid_until, self.lifted_on)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, WatchlistRecord)
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELD_NAMES)
+        return f"WatchlistRecord({shown})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[type[WatchlistRecord], tuple[object, ...]]:
+        return WatchlistRecord, tuple(getattr(self, name) for name in _FIELD_NAMES)
 
     def standing(self, on: date) -> orders.Standing:
         """Whether this order binds on day `on` (a Jakarta calendar day)."""

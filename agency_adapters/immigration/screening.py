@@ -8,8 +8,11 @@ Pure computation: never logs a name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from agency_adapters.common.matching import (
     DEFAULT_THRESHOLD,
@@ -61,30 +64,48 @@ class Screening:
         return self.total > len(self.hits)
 
 
+# The document lookup: one sorted 64-bit value per document number, the number's hash
+# above `_RECORD_BITS` bits of its record's index. A dict of number -> record held a
+# key string and an int object per number (about 100 bytes; 8 here); a hash that two
+# numbers share only costs a look at one more record, which `_by_document` checks.
+_RECORD_BITS: Final = 28
+_RECORD_MASK: Final = (1 << _RECORD_BITS) - 1
+_HASH_MASK: Final = (1 << 64) - 1 - _RECORD_MASK
+
+
+def _document_index(records: Sequence[WatchlistRecord]) -> array[int]:
+    if len(records) > _RECORD_MASK:
+        raise ValueError(f"at most {_RECORD_MASK} records can be indexed")
+    values = [hash(number) & _HASH_MASK | ri for ri, record in enumerate(records)
+              for number in (*record.document_numbers(), record.national_id) if number]
+    values.sort()
+    return array("Q", values)
+
+
+def _holders(index: array[int], number: str) -> list[int]:
+    """Indexes of the records that may hold document `number`, ascending, each once."""
+    key = hash(number) & _HASH_MASK
+    out: list[int] = []
+    at = bisect_left(index, key)
+    while at < len(index) and index[at] & _HASH_MASK == key:
+        ri = index[at] & _RECORD_MASK
+        if not out or out[-1] != ri:
+            out.append(ri)
+        at += 1
+    return out
+
+
 class ScreeningIndex:
     """An immutable index over one watchlist; build once, screen many times."""
 
     def __init__(self, records: tuple[WatchlistRecord, ...], threshold: float) -> None:
         self.records = records
         self.threshold = threshold
+        # Documents first: their sorting garbage is gone before the name index grows.
+        self._documents = _document_index(records)
         self._names = NameIndex(
-            (ri, field, name, record.date_of_birth) for ri, record in enumerate(records)
-            for field, name in (("full_name", record.full_name),
-                                *(("aliases", a) for a in record.aliases)))
-        # Document number -> its record, or all of them (numbers are nearly unique: an int
-        # costs a third of a one-element list).
-        self._documents: dict[str, int | list[int]] = {}
-        for ri, record in enumerate(records):
-            for number in (*(doc.number for doc in record.documents), record.national_id):
-                if not number:
-                    continue
-                held = self._documents.get(number)
-                if held is None:
-                    self._documents[number] = ri
-                elif isinstance(held, int):
-                    self._documents[number] = [held, ri]
-                else:
-                    held.append(ri)
+            (ri, "aliases" if k else "full_name", name, record.date_of_birth)
+            for ri, record in enumerate(records) for k, name in enumerate(record.names()))
 
     @classmethod
     def build(cls, records: tuple[WatchlistRecord, ...],
@@ -110,8 +131,7 @@ class ScreeningIndex:
 
     def _by_document(self, q: DocumentQuery) -> list[ScreeningHit]:
         hits = []
-        held = self._documents.get(q.number, ())
-        for ri in dict.fromkeys((held,) if isinstance(held, int) else held):
+        for ri in _holders(self._documents, q.number):
             record = self.records[ri]
             if record.national_id == q.number and q.type == "NATIONAL_ID":
                 hits.append(ScreeningHit(record.entry_id, 1.0, ("national_id",), record))

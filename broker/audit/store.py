@@ -184,12 +184,21 @@ class AuditStore:
         `refused()` error is raised and no record is written (a claim taken
         before a full counter refused stays taken: the message id is spent).
         """
+        return await self.submit(event, admission)
+
+    def submit(self, event: AuditEvent, admission: Admission | None = None
+               ) -> asyncio.Future[AuditReceipt]:
+        """Queue one record now; the future settles once it is committed (as `append`).
+
+        For callers that must not lose a queued record when they are cancelled: the
+        record is queued before this returns, and no task is needed to await it.
+        """
         if self._closed:
             raise AuditUnavailable("the audit log is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[AuditReceipt] = loop.create_future()
         self._queue.put(_Pending(event, fut, loop, admission))
-        return await fut
+        return fut
 
     async def close(self) -> None:
         """Flush, sign a final checkpoint, stop the writer."""

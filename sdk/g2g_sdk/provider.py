@@ -39,7 +39,6 @@ from g2g_sdk import (
     errors,
     fieldmask,
     metrics,
-    revocation,
     schema,
     status,
     tls,
@@ -199,7 +198,7 @@ class ProviderServer:
         # (its text may quote the request, so it never reaches the log or the broker),
         # in the boundary interceptor installed by `start`; the broker audits the status.
         if self._peer_check is not None:
-            self._peer_check(revocation.peer_certificate(context))
+            self._peer_check(boundary.caller_certificate())
         return await self.handle(request, boundary.caller())
 
     async def handle(self, data: bytes, peer: tls.PartyIdentity) -> envelope_pb2.Envelope:

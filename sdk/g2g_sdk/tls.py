@@ -105,10 +105,20 @@ def pinned_channel_options(kind: Kind, party_id: str) -> list[tuple[str, str]]:
 
 def peer_identity(context: Any) -> PartyIdentity:
     """The g2g identity of the mTLS peer of a server-side call; fails closed."""
+    return pem_identity(peer_pem(context))
+
+
+def peer_pem(context: Any) -> bytes | None:
+    """The PEM client certificate of a server-side gRPC call, if exactly one."""
     pems = context.auth_context().get("x509_pem_cert") or []
-    if len(pems) != 1:
+    return bytes(pems[0]) if len(pems) == 1 else None
+
+
+def pem_identity(pem: bytes | None) -> PartyIdentity:
+    """The g2g identity of a peer's PEM certificate (`peer_pem`); fails closed."""
+    if pem is None:
         raise _no_identity("no client certificate on this connection")
-    return _pem_identity(bytes(pems[0]))
+    return _pem_identity(pem)
 
 
 @functools.lru_cache(maxsize=1024)

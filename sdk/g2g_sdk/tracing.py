@@ -24,6 +24,9 @@ except ImportError:  # pragma: no cover - the SDK without its tracing extra
     trace = None  # type: ignore[assignment]
 
 _TRACER = "g2g"
+# One (proxy) tracer for the process: it follows a tracer provider set later, and
+# looking it up per span cost more than the no-op span itself.
+_tracer = trace.get_tracer(_TRACER) if trace is not None else None
 
 
 def outgoing() -> list[tuple[str, str]]:
@@ -41,7 +44,8 @@ def client_span(name: str, **attributes: str) -> Iterator[None]:
     if trace is None:
         yield
         return
-    with trace.get_tracer(_TRACER).start_as_current_span(
+    assert _tracer is not None
+    with _tracer.start_as_current_span(
             name, kind=SpanKind.CLIENT, attributes=attributes):
         yield
 
@@ -53,12 +57,24 @@ def server_span(method: str, metadata: Sequence[tuple[str, Any]] | None) -> Iter
         yield None
         return
     carrier = {key: value for key, value in metadata or () if isinstance(value, str)}
+    if not _propagating(carrier):
+        yield None  # no tracer and no caller's trace: every span would be a no-op
+        return
     parent = propagate.extract(carrier)
-    with trace.get_tracer(_TRACER).start_as_current_span(
+    assert _tracer is not None
+    with _tracer.start_as_current_span(
             method, context=parent, kind=SpanKind.SERVER,
             attributes={"rpc.system": "grpc", "rpc.method": method},
             record_exception=False, set_status_on_exception=False) as span:
         yield span
+
+
+def _propagating(carrier: dict[str, str]) -> bool:
+    """Whether a server span can matter: a tracer provider is set, or the caller sent a
+    trace context (passed on to the provider even by a broker that records nothing)."""
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return True
+    return any(key in carrier for key in propagate.get_global_textmap().fields)
 
 
 def finish(span: Any, code: str, reason: str) -> None:
@@ -83,10 +99,15 @@ def annotate(**attributes: str) -> None:
 
 
 def stage(name: str, seconds: float) -> None:
-    """A finished span for a pipeline stage that just took `seconds` (child of the current)."""
-    if trace is None:
+    """A finished span for a pipeline stage that just took `seconds` (child of the current).
+
+    Only under a recording span: a stage span is a child of the call's server span,
+    which a tracer records only when tracing is on and the trace is sampled.
+    """
+    if trace is None or not trace.get_current_span().is_recording():
         return
+    assert _tracer is not None
     end = time.time_ns()
-    span = trace.get_tracer(_TRACER).start_span(f"g2g.stage.{name}",
+    span = _tracer.start_span(f"g2g.stage.{name}",
                                                 start_time=end - int(seconds * 1e9))
     span.end(end_time=end)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,15 @@ from g2g_sdk.errors import G2GError
 
 from agency_adapters.immigration.records import WatchlistRecord
 from agency_adapters.immigration.service import seeded_example
-from g2g_harness.federation import LocalFederation, start_federation, write_config
+from g2g_harness.federation import (
+    POLICIES,
+    REGISTRY,
+    LocalFederation,
+    start_federation,
+    write_config,
+)
 from tests.audit_reader import read_records
+from tests.jetstream import StreamNames, unique_stream
 
 POLRI = "ID/GOV/POLRI"
 SCREEN = "g2g.immigration.v1.Watchlist/Screen"
@@ -113,3 +122,43 @@ async def fed(tmp_path: Path, pki_dir: Path) -> AsyncIterator[Fed]:
         yield Fed(federation)
     finally:
         await federation.stop()
+
+
+@pytest.fixture
+async def stream_names() -> AsyncIterator[StreamNames]:
+    """A fresh JetStream stream for one test (deleted after)."""
+    async for names in unique_stream():
+        yield names
+
+
+@dataclass(frozen=True)
+class OwnCopies:
+    """Where a federation started by `federation_with_own` reads what a test may edit."""
+
+    pki: Path
+    registry: Path
+    policies: Path
+
+
+@asynccontextmanager
+async def federation_with_own(tmp_path: Path, pki_dir: Path, *, pki: bool = False,
+                              registry: bool = False, policies: bool = False
+                              ) -> AsyncIterator[tuple[LocalFederation, OwnCopies]]:
+    """A federation reading copies (under `tmp_path`) of the shipped PKI, registry and/or
+    policies, free to edit; what is not copied is read from where it is shipped."""
+    own = OwnCopies(tmp_path / "pki" if pki else pki_dir,
+                    tmp_path / "agencies.yaml" if registry else REGISTRY,
+                    tmp_path / "policies" if policies else POLICIES)
+    if pki:
+        shutil.copytree(pki_dir, own.pki)
+    if registry:
+        shutil.copyfile(REGISTRY, own.registry)
+    if policies:
+        shutil.copytree(POLICIES, own.policies)
+    config = write_config(tmp_path, pki_dir=own.pki, registry=own.registry,
+                          policies=own.policies)
+    fed = await start_federation(tmp_path, pki_dir=own.pki, config_path=config)
+    try:
+        yield fed, own
+    finally:
+        await fed.stop()

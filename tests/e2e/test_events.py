@@ -23,18 +23,13 @@ from tests.e2e.events_fixtures import (
     events_fed,
     hit,
 )
-from tests.jetstream import StreamNames, unique_stream
+from tests.jetstream import StreamNames
 
 
 @pytest.fixture
-async def names() -> AsyncIterator[StreamNames]:
-    async for n in unique_stream():
-        yield n
-
-
-@pytest.fixture
-async def efed(tmp_path: Path, pki_dir: Path, names: StreamNames) -> AsyncIterator[EventsFed]:
-    async for fed in events_fed(tmp_path, pki_dir, names, max_deliver=3,
+async def efed(tmp_path: Path, pki_dir: Path, stream_names: StreamNames
+               ) -> AsyncIterator[EventsFed]:
+    async for fed in events_fed(tmp_path, pki_dir, stream_names, max_deliver=3,
                                 backoff_seconds="[0.5, 0.5, 0.5]"):
         yield fed
 

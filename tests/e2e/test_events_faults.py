@@ -31,20 +31,15 @@ from tests.e2e.events_fixtures import (
     hit,
     start_events_federation,
 )
-from tests.jetstream import StreamNames, unique_stream
+from tests.jetstream import StreamNames
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
 @pytest.fixture
-async def names() -> AsyncIterator[StreamNames]:
-    async for n in unique_stream():
-        yield n
-
-
-@pytest.fixture
-async def efed(tmp_path: Path, pki_dir: Path, names: StreamNames) -> AsyncIterator[EventsFed]:
-    async for fed in events_fed(tmp_path, pki_dir, names, max_deliver=3,
+async def efed(tmp_path: Path, pki_dir: Path, stream_names: StreamNames
+               ) -> AsyncIterator[EventsFed]:
+    async for fed in events_fed(tmp_path, pki_dir, stream_names, max_deliver=3,
                                 backoff_seconds="[0.3, 0.3]", max_event_bytes=16384):
         yield fed
 
@@ -319,8 +314,8 @@ async def test_jetstream_unavailable_refuses_publish_and_records_nothing_half(
 
 
 async def test_broker_killed_between_audit_record_and_publish_loses_nothing(
-        tmp_path: Path, pki_dir: Path, names: StreamNames) -> None:
-    fed = await start_events_federation(tmp_path / "fed", pki_dir, names)
+        tmp_path: Path, pki_dir: Path, stream_names: StreamNames) -> None:
+    fed = await start_events_federation(tmp_path / "fed", pki_dir, stream_names)
     signed = signed_hit(fed)
     event_id = events.parse_header(signed.header).event_id
     try:
@@ -344,7 +339,7 @@ async def test_broker_killed_between_audit_record_and_publish_loses_nothing(
     assert [r["kind"] for r in await fed.records(message_id=event_id)] == [
         "event", "route", "route"]
     # A new broker on the same audit store and stream; the publisher retries the same bytes.
-    fed = await start_events_federation(tmp_path / "fed", pki_dir, names)
+    fed = await start_events_federation(tmp_path / "fed", pki_dir, stream_names)
     try:
         again = await fed.publisher(IMIGRASI).send(signed)
         assert again.duplicate

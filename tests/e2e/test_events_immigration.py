@@ -17,15 +17,14 @@ from agency_adapters.common.datasets import Fixed, LiveData, generate_files, imp
 from agency_adapters.immigration import service
 from agency_adapters.immigration.alerts import Crossing, WatchlistAlerts
 from tests.e2e.events_fixtures import BIN, IMIGRASI, POLRI, EventsFed, events_fed
-from tests.jetstream import StreamNames, unique_stream
+from tests.jetstream import StreamNames
 
 
 @pytest.fixture
-async def efed(tmp_path: Path, pki_dir: Path) -> AsyncIterator[EventsFed]:
-    names: StreamNames
-    async for names in unique_stream():
-        async for fed in events_fed(tmp_path, pki_dir, names):
-            yield fed
+async def efed(tmp_path: Path, pki_dir: Path, stream_names: StreamNames
+               ) -> AsyncIterator[EventsFed]:
+    async for fed in events_fed(tmp_path, pki_dir, stream_names):
+        yield fed
 
 
 async def test_an_import_that_adds_an_entry_publishes_it_as_issued(efed: EventsFed,

@@ -16,14 +16,17 @@ from g2g_sdk.pki import Identity
 
 from g2g_cli.main import main
 from g2g_harness.federation import (
-    POLICIES,
     REGISTRY,
     LocalFederation,
-    start_federation,
-    write_config,
 )
 from tests.audit_reader import read_records
-from tests.e2e.conftest import LEGAL_BASIS, SCREEN, expect_error, name_query
+from tests.e2e.conftest import (
+    LEGAL_BASIS,
+    SCREEN,
+    expect_error,
+    federation_with_own,
+    name_query,
+)
 
 KPK = "ID/GOV/KPK"
 PPATK = "ID/GOV/PPATK"
@@ -45,16 +48,9 @@ POLICY = """rules:
 @pytest.fixture
 async def fed(tmp_path: Path, pki_dir: Path) -> AsyncIterator[LocalFederation]:
     """A federation on its own copies of the registry, policies and PKI."""
-    for source, target in ((pki_dir, "pki"), (POLICIES, "policies")):
-        shutil.copytree(source, tmp_path / target)
-    shutil.copyfile(REGISTRY, tmp_path / "agencies.yaml")
-    config = write_config(tmp_path, pki_dir=tmp_path / "pki", policies=tmp_path / "policies",
-                          registry=tmp_path / "agencies.yaml")
-    federation = await start_federation(tmp_path, pki_dir=tmp_path / "pki", config_path=config)
-    try:
+    async with federation_with_own(tmp_path, pki_dir, pki=True, registry=True,
+                                   policies=True) as (federation, _):
         yield federation
-    finally:
-        await federation.stop()
 
 
 async def screen(fed: LocalFederation, identity: Identity) -> str:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
@@ -13,28 +10,20 @@ from g2g_sdk import envelope
 
 from broker.audit.dialect import dialect_for
 from broker.audit.log import LogReader
-from g2g_harness.federation import POLICIES, LocalFederation, start_federation, write_config
 from tests.audit_reader import read_records
-from tests.e2e.conftest import LEGAL_BASIS, SCREEN, expect_error, name_query
-
-
-@asynccontextmanager
-async def _federation_with_own_policies(
-        tmp_path: Path, pki_dir: Path) -> AsyncIterator[tuple[LocalFederation, Path]]:
-    """A federation whose policy directory is a copy of the shipped one, free to edit."""
-    policies = tmp_path / "policies"
-    shutil.copytree(POLICIES, policies)
-    config = write_config(tmp_path, pki_dir=pki_dir, policies=policies)
-    fed = await start_federation(tmp_path, pki_dir=pki_dir, config_path=config)
-    try:
-        yield fed, policies
-    finally:
-        await fed.stop()
+from tests.e2e.conftest import (
+    LEGAL_BASIS,
+    SCREEN,
+    expect_error,
+    federation_with_own,
+    name_query,
+)
 
 
 async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
         tmp_path: Path, pki_dir: Path) -> None:
-    async with _federation_with_own_policies(tmp_path, pki_dir) as (fed, policies):
+    async with federation_with_own(tmp_path, pki_dir, policies=True) as (fed, own):
+        policies = own.policies
         watcher = fed.broker.watcher
         first = watcher.current.version
         async with fed.client("ID/GOV/BEA-CUKAI") as client:
@@ -85,7 +74,8 @@ async def test_reload_swaps_valid_sets_and_keeps_serving_on_invalid(
 
 async def test_removing_the_deny_lets_the_group_allow_decide_after_a_reload(
         tmp_path: Path, pki_dir: Path) -> None:
-    async with _federation_with_own_policies(tmp_path, pki_dir) as (fed, policies):
+    async with federation_with_own(tmp_path, pki_dir, policies=True) as (fed, own):
+        policies = own.policies
         watcher = fed.broker.watcher
         first = watcher.current.version
         rules = policies / "imigrasi-watchlist.yaml"

@@ -3,9 +3,6 @@ invalid ones are refused with file:line:field and the old registry keeps serving
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
@@ -15,25 +12,18 @@ from g2g_sdk import keys
 
 from broker.audit.dialect import dialect_for
 from broker.audit.log import LogReader
-from g2g_harness.federation import REGISTRY, LocalFederation, start_federation, write_config
+from g2g_harness.federation import LocalFederation
 from tests.audit_reader import read_records
-from tests.e2e.conftest import LEGAL_BASIS, POLRI, SCREEN, expect_error, name_query
+from tests.e2e.conftest import (
+    LEGAL_BASIS,
+    POLRI,
+    SCREEN,
+    expect_error,
+    federation_with_own,
+    name_query,
+)
 
 OTHER_KEY = keys.public_to_b64(Ed25519PrivateKey.generate().public_key())
-
-
-@asynccontextmanager
-async def federation_with_own_registry(
-        tmp_path: Path, pki_dir: Path) -> AsyncIterator[tuple[LocalFederation, Path]]:
-    """A federation reading a copy of the shipped registry, free to edit."""
-    registry = tmp_path / "agencies.yaml"
-    shutil.copyfile(REGISTRY, registry)
-    config = write_config(tmp_path, pki_dir=pki_dir, registry=registry)
-    fed = await start_federation(tmp_path, pki_dir=pki_dir, config_path=config)
-    try:
-        yield fed, registry
-    finally:
-        await fed.stop()
 
 
 def stored_registry(fed: LocalFederation, version: str) -> dict[str, str] | None:
@@ -60,7 +50,8 @@ async def screen_as_polri(fed: LocalFederation) -> str:
 
 async def test_a_valid_registry_swaps_in_and_every_version_is_kept(
         tmp_path: Path, pki_dir: Path) -> None:
-    async with federation_with_own_registry(tmp_path, pki_dir) as (fed, registry):
+    async with federation_with_own(tmp_path, pki_dir, registry=True) as (fed, own):
+        registry = own.registry
         reloader = fed.broker.registry
         first = reloader.current.version
         assert await screen_as_polri(fed) == first
@@ -80,7 +71,8 @@ async def test_a_valid_registry_swaps_in_and_every_version_is_kept(
 
 async def test_invalid_registries_are_refused_and_the_old_one_keeps_serving(
         tmp_path: Path, pki_dir: Path) -> None:
-    async with federation_with_own_registry(tmp_path, pki_dir) as (fed, registry):
+    async with federation_with_own(tmp_path, pki_dir, registry=True) as (fed, own):
+        registry = own.registry
         reloader = fed.broker.registry
         first = reloader.current.version
         good = registry.read_text()

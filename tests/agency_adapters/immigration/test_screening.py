@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,20 @@ def test_a_slipped_date_finds_its_person_unless_someone_has_the_date_as_written(
     # A placeholder day and month says the year only: both born in 1967.
     placeholder = index.screen(screening.NameQuery("Budi Santoso", "1967-01-01"))
     assert sorted(h.entry_id for h in placeholder) == ["CKL-1", "CKL-3"]
+
+
+def test_a_document_is_found_by_its_number_whoever_else_holds_a_number() -> None:
+    nik = "3171010203040005"
+    held = dataclasses.replace(
+        record("CKL-9", "Rina Lestari", "1990-02-03"), national_id=nik,
+        documents=(IdentityDocument("PASSPORT", "C7654321", "IDN"),
+                   IdentityDocument("NATIONAL_ID", nik, "IDN")))
+    index = screening.ScreeningIndex.build((*LISTED[:3], held, record("CKL-8", "Eko", "1990")))
+    by_nik = index.screen(screening.DocumentQuery("NATIONAL_ID", nik, "IDN"))
+    assert [(h.entry_id, h.matched_fields) for h in by_nik] == [("CKL-9", ("national_id",))]
+    by_passport = index.screen(screening.DocumentQuery("PASSPORT", "C7654321", "IDN"))
+    assert [(h.entry_id, h.matched_fields) for h in by_passport] == [
+        ("CKL-9", ("documents.number", "documents.issuing_country", "documents.type"))]
+    shared = index.screen(screening.DocumentQuery("PASSPORT", "B1234567", "IDN"))
+    assert [h.entry_id for h in shared] == ["CKL-1", "CKL-2", "CKL-8"]
+    assert index.screen(screening.DocumentQuery("PASSPORT", "C7654322", "IDN")) == []

@@ -1,0 +1,244 @@
+"""Broker CPU per exchange, for A/B runs: `python -m bench.broker_cpu`.
+
+Starts the adapters and a broker (SQLite audit, FULL) as their own processes
+like `make bench`, drives each service from a load generator process and
+prints the broker's CPU per exchange (from /proc: every thread, user and
+system). With `--callgrind` the broker runs under valgrind's callgrind and the
+figure is instructions per exchange over the measured calls (warm-up
+excluded): slow, but repeatable on a loaded machine, where CPU time is not
+(contention makes every party poll and wake more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.__main__ import (
+    PY,
+    SERVICES,
+    TICKS,
+    _cpu_seconds,
+    _spawn,
+    sqlite_federation,
+    varied_requests,
+)
+
+
+def _run_load(spec: dict[str, Any], before: Any, after: Any) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(spec, handle)
+    proc = subprocess.Popen([PY, "-m", "bench.loadgen", "@" + handle.name],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "warm":
+        raise RuntimeError("load generator failed during warm-up")
+    mark = before()
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    result: dict[str, Any] = json.loads(proc.stdout.readline())
+    result["measure"] = after(mark)
+    proc.wait(60)
+    Path(handle.name).unlink()
+    return result
+
+
+def _threads(pid: int) -> dict[str, float]:
+    """CPU seconds so far of each live thread of `pid`, by thread name (summed)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = ("main" if task.name == str(pid)
+                else stat[stat.index("(") + 1:stat.rindex(")")])
+        fields = stat.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+    return out
+
+
+def _groups(ops_port: int) -> tuple[float, float]:
+    """(commits, records) the broker's audit writer has committed so far (its /metrics)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{ops_port}/metrics", timeout=30).read()
+    found = dict(re.findall(r"^g2g_audit_commit_group_size_(count|sum) ([0-9.e+]+)$",
+                            text.decode(), re.M))
+    return float(found.get("count", 0)), float(found.get("sum", 0))
+
+
+def _callgrind_total(out: Path, pid: int) -> int:
+    """Dump the counters of the callgrind run `pid`; the instructions since the last zero."""
+    before = set(out.parent.glob(out.name + "*"))
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        new = set(out.parent.glob(out.name + "*")) - before
+        for path in new:
+            text = path.read_text(errors="replace")
+            m = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+            if m:
+                return int(m.group(1))
+        time.sleep(0.5)
+    raise TimeoutError("callgrind dump not written")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.broker_cpu", description=__doc__)
+    parser.add_argument("--services", default=",".join(SERVICES))
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--callgrind", action="store_true",
+                        help="instructions per exchange under callgrind (use small counts)")
+    parser.add_argument("--perf", type=Path, default=None,
+                        help="also sample the broker with `perf record -e cpu-clock` into "
+                             "this file during the measured calls (kernel time included)")
+    parser.add_argument("--cprofile", action="store_true",
+                        help="run the broker in this process under cProfile (event-loop "
+                             "thread) and print the top functions")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="directory to keep the callgrind dumps in (callgrind_annotate)")
+    args = parser.parse_args()
+    if args.cprofile:
+        return _cprofile(args)
+    with tempfile.TemporaryDirectory(prefix="g2g-broker-cpu-") as tmp:
+        work = Path(tmp)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+        out = (args.keep or work) / "callgrind.out"
+        prefix = (["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                   f"--callgrind-out-file={out}.%p"] if args.callgrind else [])
+        with sqlite_federation(work) as (config, _adapters), _spawn(
+                "broker", [*prefix, PY, "-m", "g2g_cli.main", "broker", "serve", "--config",
+                           str(config), "--log-level", "INFO"]) as broker:
+            started = broker.wait_event("broker_started", timeout=900)
+            ops_port = int(broker.wait_event("ops_port_started")["port"])
+            pid = broker.popen.pid
+
+            sampler: list[subprocess.Popen[bytes]] = []
+            threads: list[dict[str, float]] = []
+
+            def before() -> float:
+                if args.perf:
+                    sampler.append(subprocess.Popen(
+                        ["perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g",
+                         "-o", str(args.perf), "-p", str(pid)],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                if args.callgrind:
+                    for command in (["-i", "on"], ["-z"]):
+                        subprocess.run(["callgrind_control", *command, str(pid)], check=True,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    return 0.0
+                threads.append(_threads(pid))
+                return _cpu_seconds([pid])
+
+            def after(mark: float) -> float:
+                if sampler:
+                    perf = sampler.pop()
+                    perf.send_signal(signal.SIGINT)  # perf writes its file and exits
+                    perf.wait(120)
+                if args.callgrind:
+                    total = _callgrind_total(out, pid)
+                    subprocess.run(["callgrind_control", "-i", "off", str(pid)], check=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    return float(total)
+                began, now = threads.pop(), _threads(pid)
+                threads.append({k: v - began.get(k, 0.0) for k, v in now.items()})
+                return _cpu_seconds([pid]) - mark
+
+            for round_ in range(args.rounds):
+                for name in args.services.split(","):
+                    spec = {"kind": "broker", "address": f"127.0.0.1:{started['port']}",
+                            "pki_dir": str(work / "pki"),
+                            "registry": str(work / "agencies.yaml"),
+                            "concurrency": args.concurrency, "warmup": args.warmup,
+                            "count": args.count, "requests": varied_requests(name),
+                            **SERVICES[name]}
+                    commits = _groups(ops_port)
+                    result = _run_load(spec, before, after)
+                    n = result["count"]
+                    done = _groups(ops_port)
+                    groups = (done[1] - commits[1]) / max(1.0, done[0] - commits[0])
+                    figure = (f"{result['measure'] / n / 1e6:.3f} M instructions/exchange"
+                              if args.callgrind else
+                              f"{result['measure'] * 1e6 / n:.0f} µs CPU/exchange")
+                    print(f"round {round_} {name:6} c={args.concurrency} n={n} "
+                          f"errors={result['errors']} {result['rps']} req/s  {figure}  "
+                          f"(audit: {groups:.1f} records per commit)", flush=True)
+                    if threads:
+                        by_thread = threads.pop()
+                        print("    by thread (µs/exchange): " + ", ".join(
+                            f"{k} {v * 1e6 / n:.0f}" for k, v in
+                            sorted(by_thread.items(), key=lambda kv: -kv[1]) if v > 0))
+    return 0
+
+
+def _cprofile(args: argparse.Namespace) -> int:
+    import asyncio
+    import cProfile
+    import pstats
+
+    from g2g_sdk.logs import configure
+
+    from broker.config import load_config
+    from broker.server import start_broker
+
+    configure("INFO")
+    profile = cProfile.Profile()
+
+    async def run(config: Path, work: Path) -> None:
+        running = await start_broker(load_config(config))
+        loop = asyncio.get_running_loop()
+
+        def in_loop(fn: Any) -> None:  # the profiler follows the thread that enables it
+            async def call() -> None:
+                fn()
+            asyncio.run_coroutine_threadsafe(call(), loop).result()
+        try:
+            for name in args.services.split(","):
+                spec = {"kind": "broker", "address": f"127.0.0.1:{running.port}",
+                        "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
+                        "concurrency": args.concurrency, "warmup": args.warmup,
+                        "count": args.count, "requests": varied_requests(name),
+                        **SERVICES[name]}
+
+                def before() -> float:
+                    in_loop(profile.enable)
+                    return time.process_time()
+
+                def after(mark: float) -> float:
+                    in_loop(profile.disable)
+                    return time.process_time() - mark
+
+                result = await asyncio.to_thread(_run_load, spec, before, after)
+                print(f"{name}: {result['count']} exchanges, {result['rps']} req/s, "
+                      f"{result['measure'] * 1e6 / result['count']:.0f} µs CPU/exchange "
+                      "(profiled)", flush=True)
+        finally:
+            await running.stop()
+
+    with tempfile.TemporaryDirectory(prefix="g2g-broker-cpu-") as tmp:
+        work = Path(tmp)
+        with sqlite_federation(work) as (config, _adapters):
+            asyncio.run(run(config, work))
+    stats = pstats.Stats(profile)
+    stats.sort_stats("tottime").print_stats(40)
+    stats.sort_stats("cumulative").print_stats(60)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
