@@ -458,6 +458,10 @@ class NameIndex:
             for ci in short_forms(tok):
                 found.update(self._similar.get(f"%{ci}", ()))
             found.update(self._similar.get("&" + tok, ()))  # Rahman: Abdulrahman
+            for start in _COMPOUND_STARTS:  # Nurhayati: Nur
+                if tok.startswith(start) and len(tok) > len(start) + 2 and (
+                        tid := self._vocab.get(start)) is not None:
+                    found.add(tid)
             if len(tok) >= _MIN_DELETION_LEN - 1:
                 for variant in (tok, *_deletions(tok)):
                     found.update(self._similar.get(variant, ()))

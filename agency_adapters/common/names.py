@@ -561,12 +561,16 @@ def _tokens(name: str) -> tuple[tuple[str, str], ...]:
             break
     while end > start + 1 and folded[end - 1][0] in _DEGREES:
         end -= 1
+    # "Last, First bin": written inverted, the particle of the family name ends it.
+    inverted = "," in name
     kept = [
         (i, fold(w), words[i][0]) for i, (w, article) in enumerate(folded[start:end], start)
         # A lone "b" is the abbreviated "bin" only between two names; Balinese "I"/"Ni"
         # is a gender marker wherever it stands before a birth-order name.
-        # A particle stands before a name; a last word is the name (Rajesh Das).
-        if not (article or (w in PARTICLES and i < end - 1) or (w == "b" and start < i < end - 1)
+        # A particle stands before a name; a last word is the name (Rajesh Das), unless
+        # the name is written inverted (Boer, Sanne Lucas de).
+        if not (article or (w in PARTICLES and (i < end - 1 or inverted))
+                or (w == "b" and start < i < end - 1)
                 or (w in ("i", "ni") and i + 1 < end and folded[i + 1][0] in _BALI_ORDER))
     ]
     if not kept:

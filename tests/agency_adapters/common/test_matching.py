@@ -127,3 +127,9 @@ def test_a_word_two_typos_away_is_still_compared() -> None:
     # Sumayno is two edits from Sumyanto: found by Jaro-Winkler over the vocabulary,
     # though a token one edit away (Sumayo) is found first.
     assert list(_found(index, "Sumayno Tanoto", "1950-06-16")) == [0]
+
+
+def test_a_compound_query_word_finds_the_listed_start_alone() -> None:
+    index = _index(("Siti Nur binti Ahmad", "1950-06-16"))
+    # Nurhayati blocks with Nur, the start of its compound, which the list holds alone.
+    assert _found(index, "Siti Nurhayati binti Ahmad", "1950-06-16") == {0: 0.9563}

@@ -49,3 +49,21 @@ def test_analyse_keeps_each_token_as_written(name: str, written: tuple[str, ...]
 ])
 def test_sex_marker(name: str, marker: str) -> None:
     assert names.sex_marker(name) == marker
+
+
+@pytest.mark.parametrize(("name", "tokens"), [
+    ("BOER, SANNE LUCAS DE", ("bur", "sane", "lucas")),     # the family name's particle
+    ("Rizal, Azlan Khairul bin", ("rizal", "azlan", "kairul")),
+    ("Rajesh Das", ("rajesh", "das")),                     # not inverted: Das is a name
+])
+def test_an_inverted_name_drops_its_trailing_particle(name: str, tokens: tuple[str, ...]) -> None:
+    assert names.tokens(name) == tokens
+
+
+@pytest.mark.parametrize(("a", "b", "shared"), [
+    ("qiang", "chiang", True), ("xin", "hsin", True), ("tung", "dong", True),
+    ("qiang", "xiang", False), ("budi", "budi", False),   # not a Pinyin syllable
+])
+def test_chinese_syllables(a: str, b: str, shared: bool) -> None:
+    assert bool(names.chinese_syllables(names.fold(a))
+                & names.chinese_syllables(names.fold(b))) is shared
