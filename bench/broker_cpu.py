@@ -3,10 +3,16 @@
 Starts the adapters and a broker (SQLite audit, FULL) as their own processes
 like `make bench`, drives each service from a load generator process and
 prints the broker's CPU per exchange (from /proc: every thread, user and
-system). With `--callgrind` the broker runs under valgrind's callgrind and the
-figure is instructions per exchange over the measured calls (warm-up
-excluded): slow, but repeatable on a loaded machine, where CPU time is not
-(contention makes every party poll and wake more).
+system), per thread, the audit records per commit and the mean wall time per
+pipeline stage. Other modes:
+
+- `--callgrind`: the broker under valgrind's callgrind; instructions per
+  exchange over the measured calls (warm-up excluded). Slow, but repeatable
+  on a loaded machine, where CPU time is not. With `--baseline`, the mTLS
+  pass-through proxy of `make bench` instead, same load shape.
+- `--steps`: CPU µs of each pure pipeline step on real envelopes, in-process.
+- `--perf FILE`: `perf record` of the broker during the measured calls.
+- `--cprofile`: the broker in this process under cProfile.
 """
 
 from __future__ import annotations
@@ -67,14 +73,28 @@ def _threads(pid: int) -> dict[str, float]:
     return out
 
 
-def _groups(ops_port: int) -> tuple[float, float]:
-    """(commits, records) the broker's audit writer has committed so far (its /metrics)."""
+def _metrics(ops_port: int) -> dict[str, float]:
+    """The broker's audit commit and stage-time sums and counts so far (its /metrics)."""
     import urllib.request
 
     text = urllib.request.urlopen(f"http://127.0.0.1:{ops_port}/metrics", timeout=30).read()
-    found = dict(re.findall(r"^g2g_audit_commit_group_size_(count|sum) ([0-9.e+]+)$",
-                            text.decode(), re.M))
-    return float(found.get("count", 0)), float(found.get("sum", 0))
+    out = {f"audit_{k}": float(v) for k, v in re.findall(
+        r"^g2g_audit_commit_group_size_(count|sum) ([0-9.e+]+)$", text.decode(), re.M)}
+    for kind, stage, value in re.findall(
+            r'^g2g_stage_duration_seconds_(count|sum)\{stage="(\w+)"\} ([0-9.e+-]+)$',
+            text.decode(), re.M):
+        out[f"{stage}_{kind}"] = float(value)
+    return out
+
+
+def _delta(before: dict[str, float], after: dict[str, float]) -> tuple[float, str]:
+    """Records per commit, and mean wall µs per stage, between two `_metrics` readings."""
+    d = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    groups = d.get("audit_sum", 0.0) / max(1.0, d.get("audit_count", 0.0))
+    stages = ", ".join(f"{k[:-4]} {d[k] / d[k[:-4] + '_count'] * 1e6:.0f}"
+                       for k in sorted(d) if k.endswith("_sum") and not k.startswith("audit")
+                       and d.get(k[:-4] + "_count"))
+    return groups, stages
 
 
 def _callgrind_total(out: Path, pid: int) -> int:
@@ -111,9 +131,22 @@ def main() -> int:
                              "thread) and print the top functions")
     parser.add_argument("--keep", type=Path, default=None,
                         help="directory to keep the callgrind dumps in (callgrind_annotate)")
+    parser.add_argument("--steps", action="store_true",
+                        help="CPU µs of each pure pipeline step on real envelopes, in this "
+                             "process (no load generator)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="with --callgrind: the mTLS pass-through proxy instead of the "
+                             "broker (instructions per request, same load shape)")
     args = parser.parse_args()
     if args.cprofile:
         return _cprofile(args)
+    if args.steps:
+        import asyncio
+
+        asyncio.run(_steps())
+        return 0
+    if args.baseline:
+        return _baseline_callgrind(args)
     with tempfile.TemporaryDirectory(prefix="g2g-broker-cpu-") as tmp:
         work = Path(tmp)
         if args.keep:
@@ -167,22 +200,143 @@ def main() -> int:
                             "concurrency": args.concurrency, "warmup": args.warmup,
                             "count": args.count, "requests": varied_requests(name),
                             **SERVICES[name]}
-                    commits = _groups(ops_port)
+                    readings = _metrics(ops_port)
                     result = _run_load(spec, before, after)
                     n = result["count"]
-                    done = _groups(ops_port)
-                    groups = (done[1] - commits[1]) / max(1.0, done[0] - commits[0])
+                    groups, stages = _delta(readings, _metrics(ops_port))
                     figure = (f"{result['measure'] / n / 1e6:.3f} M instructions/exchange"
                               if args.callgrind else
                               f"{result['measure'] * 1e6 / n:.0f} µs CPU/exchange")
                     print(f"round {round_} {name:6} c={args.concurrency} n={n} "
                           f"errors={result['errors']} {result['rps']} req/s  {figure}  "
                           f"(audit: {groups:.1f} records per commit)", flush=True)
+                    print(f"    stage wall µs: {stages}")
                     if threads:
                         by_thread = threads.pop()
                         print("    by thread (µs/exchange): " + ", ".join(
                             f"{k} {v * 1e6 / n:.0f}" for k, v in
                             sorted(by_thread.items(), key=lambda kv: -kv[1]) if v > 0))
+    return 0
+
+
+def _cpu_us(fn: Any, n: int = 3000) -> float:
+    """Best of three: process CPU µs per call of `fn`."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.process_time()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.process_time() - began) / n * 1e6)
+    return best
+
+
+async def _steps() -> None:
+    from g2g_sdk import dsse, envelope, fieldmask, pki, schema
+    from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
+    from g2g_sdk._gen.g2g.v1 import provider_pb2
+
+    from bench.__main__ import REGISTRY, raised_policies
+    from broker import pipeline
+    from broker.audit import subject_keys
+    from g2g_harness.federation import start_federation, write_config
+
+    with tempfile.TemporaryDirectory(prefix="g2g-steps-") as tmp:
+        work = Path(tmp)
+        pki.init_pki(REGISTRY, work / "pki")
+        config = write_config(work, pki_dir=work / "pki",
+                              policies=raised_policies(work / "policies"))
+        fed = await start_federation(work, pki_dir=work / "pki", config_path=config)
+        try:
+            service = SERVICES["screen"]
+            request = watchlist_pb2.ScreenRequest(by_name=watchlist_pb2.NameQuery(
+                full_name="Budi Santoso", date_of_birth="1975"))
+            env = fed.client(service["consumer"]).build(
+                service["service"], request, purpose=service["purpose"],
+                legal_basis=service["legal_basis"])
+            raw = env.SerializeToString()
+            b = fed.broker.broker
+            trust = b.trust()
+            sender = trust.registry.agency(service["consumer"])
+            assert sender is not None
+            opened = pipeline.open_request(env, sender, b)
+            h = opened.header
+            spec = pipeline.resolve_service(h, trust.catalog)
+            payload = schema.decode(spec.request_type, opened.payload, h.payload_type)
+            now = b.clock()
+            decision = pipeline.decide(opened, payload, spec, b.policies(), now)
+            answer = await b.forward(h.recipient, provider_pb2.ProviderRequest(
+                request=env, attestation=pipeline.attest(opened, spec, decision, "d", b, now)),
+                10)
+            mask = fieldmask.compiled(decision.field_mask)
+            pem = pki.load_identity(work / "pki", service["consumer"]).tls_cert_pem
+            pae = dsse.pae(dsse.HEADER_TYPE, env.header)
+            key = sender.signing_keys[env.signatures[0].keyid]
+            steps: dict[str, Any] = {
+                "parse_envelope": lambda: envelope.parse_envelope(raw, 1 << 20),
+                "check_peer (CRL, published cert)":
+                    lambda: pipeline.check_certificate(
+                        b.peer_check(pem), service["consumer"], trust.registry)
+                    if b.peer_check else None,
+                "open_request (signature, header)":
+                    lambda: pipeline.open_request(env, sender, b),
+                "  one Ed25519 verification": (
+                    lambda: dsse.verify_signature(key, env.signatures[0].sig, pae))
+                if hasattr(dsse, "verify_signature")  # older trees: OpenSSL only
+                else lambda: key.verify(env.signatures[0].sig, pae),
+                "  parse_header (incl. protovalidate)": lambda: envelope.parse_header(env),
+                "schema.decode (request payload)": lambda: schema.decode(
+                    spec.request_type, opened.payload, h.payload_type),
+                "subject_keys": lambda: subject_keys(
+                    b.log_secret, spec.offers[h.recipient].subject_fields, payload),
+                "decide (policy)": lambda: pipeline.decide(opened, payload, spec,
+                                                           b.policies(), now),
+                "attest (incl. one signature)": lambda: pipeline.attest(
+                    opened, spec, decision, "d", b, now),
+                "verify_response": lambda: pipeline.verify_response(
+                    answer, opened, spec, mask, b, trust.registry),
+                "audit event": lambda: pipeline.Trace(header=h).event("request", now),
+            }
+            for name, fn in steps.items():
+                print(f"{name:40} {_cpu_us(fn):7.1f} µs", flush=True)
+        finally:
+            await fed.stop()
+
+
+def _baseline_callgrind(args: argparse.Namespace) -> int:
+    from g2g_sdk import pki
+
+    from bench.__main__ import REGISTRY, SCREEN, sample_envelope_size
+
+    with tempfile.TemporaryDirectory(prefix="g2g-proxy-cpu-") as tmp:
+        work = Path(tmp)
+        pki.init_pki(REGISTRY, work / "pki")
+        tls = ["--pki", str(work / "pki")]
+        out = work / "callgrind.out"
+        with _spawn("echo", [PY, "-m", "bench.baseline", "echo", *tls], stdout=True) as echo:
+            assert echo.popen.stdout is not None
+            echo_port = int(echo.popen.stdout.readline())
+            with _spawn("proxy", ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                  f"--callgrind-out-file={out}.%p", PY, "-m", "bench.baseline",
+                                  "proxy", f"127.0.0.1:{echo_port}", *tls],
+                        stdout=True) as proxy:
+                assert proxy.popen.stdout is not None
+                port = int(proxy.popen.stdout.readline())
+                pid = proxy.popen.pid
+
+                def before() -> float:
+                    for command in (["-i", "on"], ["-z"]):
+                        subprocess.run(["callgrind_control", *command, str(pid)], check=True,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    return 0.0
+
+                spec = {"kind": "baseline", "address": f"127.0.0.1:{port}",
+                        "payload_hex": (b"x" * sample_envelope_size()).hex(),
+                        "concurrency": args.concurrency, "warmup": args.warmup,
+                        "count": args.count, "pki_dir": str(work / "pki"),
+                        "consumer": SCREEN["consumer"]}
+                result = _run_load(spec, before, lambda _: float(_callgrind_total(out, pid)))
+                print(f"mTLS proxy c={args.concurrency} n={result['count']} "
+                      f"{result['measure'] / result['count'] / 1e6:.3f} M instructions/request")
     return 0
 
 

@@ -111,7 +111,6 @@ class ProviderClients:
         service the provider declared `idempotent`.
         """
         route = self._route(provider)
-        idempotent = self._idempotent(provider, request)
         for position, (endpoint, channel, stub) in enumerate(route):
             connected = channel.get_state() == grpc.ChannelConnectivity.READY
             if self._certificates is not None:
@@ -138,7 +137,10 @@ class ProviderClients:
                         from None
                 never_connected = not connected and channel.get_state() == \
                     grpc.ChannelConnectivity.TRANSIENT_FAILURE
-                if unreached and (idempotent or never_connected) and position + 1 < len(route):
+                # Whether the service is idempotent is only asked after a failure: it
+                # re-reads the request header, which the answered path never needs.
+                if unreached and position + 1 < len(route) and (
+                        never_connected or self._idempotent(provider, request)):
                     log.warning("provider_endpoint_unavailable", provider=provider,
                                 endpoint=endpoint, next=route[position + 1][0])
                     continue

@@ -38,6 +38,7 @@ from typing import Final
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
+from agency_adapters.common.bulk import collector_paused
 from agency_adapters.common.names import (
     NameKey,
     analyse,
@@ -329,10 +330,11 @@ class NameIndex:
         self._years: set[int] = set()
         # Each token's other written forms, where the spelling folds changed it (Noah -> noa).
         written: dict[int, set[str]] = defaultdict(set)
-        self._add(names, written)
-        self._written: dict[int, tuple[str, ...]] = {t: tuple(sorted(w))
-                                                      for t, w in written.items()}
-        self._similar = self._similar_tokens()
+        with collector_paused():
+            self._add(names, written)
+            self._written: dict[int, tuple[str, ...]] = {t: tuple(sorted(w))
+                                                          for t, w in written.items()}
+            self._similar = self._similar_tokens()
 
     def _add(self, names: Iterable[tuple[int, str, str, str]],
              written: dict[int, set[str]]) -> None:

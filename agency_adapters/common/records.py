@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Final, Generic, TextIO, TypeVar
 
+from agency_adapters.common.bulk import collector_paused
 from agency_adapters.common.countries import ISO_3166_ALPHA3
 
 T = TypeVar("T")
@@ -322,7 +323,7 @@ def load(schema: Schema[T], path: Path | str, fmt: str | None = None) -> tuple[T
         handle = source.open(encoding="utf-8", newline="" if suffix == ".csv" else None)
     except OSError as err:
         raise RecordError(source, 0, "path", f"cannot open: {err.strerror}") from None
-    with handle:
+    with handle, collector_paused():
         rows = (_csv_rows(handle, schema.csv_header, schema.from_csv) if suffix == ".csv"
                 else _jsonl_rows(handle))
         try:

@@ -26,6 +26,7 @@ asked for its misses).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import resource
@@ -427,14 +428,49 @@ def run(index: screening.ScreeningIndex, cases: Iterable[Case],
     return tally
 
 
+@dataclass(frozen=True, slots=True)
+class Build:
+    """What loading the list and building its index cost: wall and CPU seconds of the
+    build, the load average then, the resident set after loading the records and after
+    building (MB), and the process peak by then (loading and building: what a reader
+    reloading a list holds)."""
+
+    seconds: float
+    cpu_seconds: float
+    load_average: float
+    rss_records: float
+    rss_built: float
+    peak: float
+
+
+def _rss_mb() -> float:
+    """The resident set now, in MB (Linux /proc; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return _peak_mb()
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu() -> float:
+    used = os.times()
+    return used.user + used.system
+
+
 def evaluate(size: int, queries: int, list_seed: int, query_seed: int,
              threshold: float = screening.DEFAULT_THRESHOLD,
-             max_hits: int = screening.MAX_HITS) -> tuple[Tally, float]:
-    """(tally, index build seconds) over `size` synthetic persons from `list_seed`."""
+             max_hits: int = screening.MAX_HITS) -> tuple[Tally, Build]:
+    """(tally, what the build cost) over `size` synthetic persons from `list_seed`."""
     listed = synthetic.generate(size, seed=list_seed)
-    started = time.perf_counter()
+    rss_records = _rss_mb()
+    started, cpu = time.perf_counter(), _cpu()
     index = screening.ScreeningIndex.build(listed, threshold)
-    build = time.perf_counter() - started
+    build = Build(time.perf_counter() - started, _cpu() - cpu, os.getloadavg()[0],
+                  rss_records, _rss_mb(), _peak_mb())
     return run(index, make_cases(listed, queries, query_seed), max_hits), build
 
 
@@ -445,15 +481,18 @@ def _line(label: str, c: Counts) -> str:
             f"(hits {c.correct}/{c.false}/{c.neutral} correct/false/neutral)")
 
 
-def report(r: Tally, size: int, build: float, *, details: bool) -> None:
+def report(r: Tally, size: int, build: Build, *, details: bool) -> None:
     """Print one list size's figures; `details` (tuning only) adds each miss."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     h, g = r.groups["headline"], r.groups
     print(f"listed {size:>9,}: HEADLINE recall {h.recall:.3f} (non-identical variants with a "
           f"full date of birth, n={h.variants}) | strict precision {h.strict_precision:.3f} "
           f"lenient {h.precision:.3f} (queries with a full date of birth)", flush=True)
-    print(f"  p50 {r.latency_ms(0.5):.2f} ms p99 {r.latency_ms(0.99):.2f} ms | index build "
-          f"{build:.1f} s, peak RSS {rss:,.0f} MB | truncated answers {r.truncated}")
+    print(f"  p50 {r.latency_ms(0.5):.2f} ms p99 {r.latency_ms(0.99):.2f} ms | truncated "
+          f"answers {r.truncated}")
+    print(f"  index build {build.seconds:.1f} s (CPU {build.cpu_seconds:.1f} s, load average "
+          f"{build.load_average:.1f}) | RSS records loaded {build.rss_records:,.0f} MB, index "
+          f"built {build.rss_built:,.0f} MB, peak loading and building {build.peak:,.0f} MB; "
+          f"process peak with the evaluation's queries {_peak_mb():,.0f} MB")
     print("  " + _line("all non-identical", g["changed"]))
     print("  " + _line("  without a full DOB", g["no_full_dob"]))
     print("  " + _line("identical (apart)", g["identical"]))

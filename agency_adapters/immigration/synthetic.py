@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Final
 
+from agency_adapters.common.bulk import collector_paused
 from agency_adapters.common.calendar import reference_date
 from agency_adapters.immigration.orders import (
     LAW_2024,
@@ -443,7 +444,8 @@ def generate(size: int, seed: int = SEED, today: date | None = None
     """
     rng, dates = random.Random(seed), random.Random(seed + 1)
     day = today or reference_date()
-    return tuple(_record(rng, dates, i, day) for i in range(size))
+    with collector_paused():
+        return tuple(_record(rng, dates, i, day) for i in range(size))
 
 
 def main(argv: list[str] | None = None) -> int:

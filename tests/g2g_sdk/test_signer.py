@@ -46,6 +46,16 @@ def test_a_pem_signer_and_a_bare_key_sign_alike(tmp_path: Path) -> None:
     _round_trip(key)
 
 
+def test_a_pem_signer_gives_openssls_signature_bytes_with_or_without_libsodium(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    key = Ed25519PrivateKey.generate()
+    messages = [b"", b"x", bytes(range(256)) * 3]
+    expected = [key.sign(m) for m in messages]
+    assert [PemSigner(key).sign(m) for m in messages] == expected
+    monkeypatch.setattr(signer, "_sodium_sign", None)
+    assert [PemSigner(key).sign(m) for m in messages] == expected
+
+
 @pytest.mark.parametrize(("uri", "message"), [
     ("file:/x", "not a PKCS#11 URI"),
     ("pkcs11:token=t?module-path=/x.so&pin-source=env:P", "lacks object"),
