@@ -82,7 +82,8 @@ def test_the_sdk_wheel_carries_generated_code_and_types_and_ranges(
     assert all("<" in r for r in requires), requires  # compatible ranges, bounded above
     assert {re.split(r"[<>=!~;\[ ]", r)[0] for r in requires if "extra ==" not in r} == {
         "grpcio", "grpcio-status", "grpcio-health-checking", "protobuf",
-        "googleapis-common-protos", "protovalidate", "cryptography", "pyyaml", "structlog"}
+        "googleapis-common-protos", "protovalidate", "cryptography", "pynacl", "pyyaml",
+        "structlog"}
     # Optional: PKCS#11 signing keys (g2g-sdk[pkcs11]), tracing (g2g-sdk[tracing]),
     # a provider's metrics port (g2g-sdk[metrics]).
     assert sorted(re.split(r"[<>=!~;\[ ]", r)[0] for r in requires if "extra ==" in r) == [

@@ -133,3 +133,14 @@ def test_a_compound_query_word_finds_the_listed_start_alone() -> None:
     index = _index(("Siti Nur binti Ahmad", "1950-06-16"))
     # Nurhayati blocks with Nur, the start of its compound, which the list holds alone.
     assert _found(index, "Siti Nurhayati binti Ahmad", "1950-06-16") == {0: 0.9563}
+
+
+@pytest.mark.parametrize(("query", "listed", "expected"), [
+    ("1971-03-05", "1971", (matching.DOB_UNKNOWN, True)),   # a whole date, the record a year
+    ("1971", "1971-03-05", (matching.DOB_YEAR, True)),      # a year asked: as before
+    ("1971-01-01", "1971", (matching.DOB_YEAR, True)),      # a placeholder says the year
+    ("1971-03-05", "", (matching.DOB_UNKNOWN, False)),
+])
+def test_a_whole_date_against_a_year_only_record(query: str, listed: str,
+                                                  expected: tuple[float, bool]) -> None:
+    assert matching.dob_similarity(query, listed) == expected
