@@ -157,6 +157,11 @@ class LogReader:
         row = self._one("SELECT size, root, note FROM checkpoints ORDER BY size DESC LIMIT 1")
         return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]))
 
+    def latest_checkpoint_size(self) -> int:
+        """The size of the latest checkpoint, 0 if none (without reading its root and note)."""
+        row = self._one("SELECT MAX(size) FROM checkpoints")
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
     def policy_sources(self, version: str) -> dict[str, str] | None:
         row = self._one("SELECT sources FROM policy_sets WHERE version = ?", (version,))
         return None if row is None else dict(json.loads(row[0]))

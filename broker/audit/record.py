@@ -66,7 +66,12 @@ class AuditReceipt:
 
 
 def format_time(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 UTC with microseconds and a Z, as `strftime("%Y-%m-%dT%H:%M:%S.%fZ")`."""
+    u = t if t.tzinfo is UTC else t.astimezone(UTC)
+    if u.year < 1000:  # glibc's %Y does not pad years below 1000; isoformat does
+        return u.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is C-fast (strftime builds a struct_time); its "+00:00" becomes "Z".
+    return u.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 _EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
@@ -96,10 +101,34 @@ def canonical(record: dict[str, Any]) -> bytes:
                       ensure_ascii=False).encode("utf-8")
 
 
+# The record's keys in sorted order: `encode` builds its dict in this order, so an
+# encoder without sort_keys writes the same bytes as `canonical` without sorting.
+_SORTED_KEYS = tuple(sorted((*_EVENT_FIELDS, "seq", "instance_id", "v")))
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(event: AuditEvent, seq: int, instance_id: str) -> tuple[bytes, bytes]:
     """(record bytes, leaf hash) for the record at `seq`."""
-    data = canonical(to_record(event, seq, instance_id))
+    data = encode_timed(event, seq, instance_id)[0]
     return data, leaf_hash(data)
+
+
+def encode_timed(event: AuditEvent, seq: int, instance_id: str) -> tuple[bytes, str]:
+    """(record bytes, the record's time text): the bytes of `canonical(to_record(...))`.
+
+    The writer's hot path: the dict is built in sorted key order (no sort per
+    record) and the time is formatted once for the record and its indexed column.
+    """
+    time_text = format_time(event.time)
+    computed = {"seq": seq, "instance_id": instance_id, "v": RECORD_VERSION, "time": time_text,
+                "subject_keys": list(event.subject_keys), "unverified": list(event.unverified)}
+    ordered: dict[str, Any] = {}
+    for key in _SORTED_KEYS:
+        value = computed[key] if key in computed else getattr(event, key)
+        if key in _OPTIONAL and not value:
+            continue  # as to_record: optional keys only when set
+        ordered[key] = value
+    return _ENCODER.encode(ordered).encode("utf-8"), time_text
 
 
 def decode(data: bytes) -> dict[str, Any]:

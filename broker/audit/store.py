@@ -35,7 +35,7 @@ from broker.audit import checkpoint, merkle
 from broker.audit.config import AuditConfig
 from broker.audit.dialect import Dialect, dialect_for
 from broker.audit.log import LogReader
-from broker.audit.record import AuditEvent, AuditReceipt, encode, format_time
+from broker.audit.record import AuditEvent, AuditReceipt, encode_timed, format_time
 
 log = structlog.get_logger("g2g.audit")
 
@@ -368,9 +368,10 @@ class AuditStore:
             if refusal is not None:
                 outcomes.append(refusal)
                 continue
-            data, leaf = encode(p.event, seq, self.instance_id)
+            data, time_text = encode_timed(p.event, seq, self.instance_id)
+            leaf = merkle.leaf_hash(data)
             e = p.event
-            records.append((seq, format_time(e.time), e.kind, e.message_id, e.correlation_id,
+            records.append((seq, time_text, e.kind, e.message_id, e.correlation_id,
                             e.consumer, e.provider, e.service, e.purpose, e.decision,
                             e.status_code, self.instance_id, data, leaf))
             subjects += [(key, seq) for key in dict.fromkeys(e.subject_keys)]
@@ -397,8 +398,7 @@ class AuditStore:
                 "DO UPDATE SET used = rate_counts.used + excluded.used"), charged)
         self._reader.remember_nodes(new_nodes)
         new_size = seq
-        latest = self._reader.latest_checkpoint()
-        if new_size - (latest[0] if latest else 0) >= self.config.checkpoint_every:
+        if new_size - self._reader.latest_checkpoint_size() >= self.config.checkpoint_every:
             self._sign_checkpoint(cur, new_size)
         cur.execute("COMMIT")
         return outcomes
