@@ -110,8 +110,10 @@ ROMANISATION: Final = 0.95
 SHORT_FORM: Final = 0.93
 # A query token that is no name on the list, one letter short of a short listed name.
 SHORT_SLIP: Final = 0.85
-# A query token that is no name on the list and starts a listed one (an abbreviation).
+# A query token that is no name on the list and starts a listed one (an abbreviation);
+# of two letters only (Yo. for Yohanes) a little less.
 ABBREVIATION: Final = 0.86
+SHORT_ABBREVIATION: Final = 0.84
 # Phonetically equal tokens (same consonant skeleton, names.phonetic_key) score at
 # least this much, if their letters are not far apart (a skeleton alone is too coarse:
 # Mahmud and Mudi share "MD").
@@ -291,7 +293,9 @@ def _token_slip(query: str, listed: str) -> float:
             query in _deletions(listed)):
         return SHORT_SLIP
     if len(query) >= _MIN_PREFIX and len(listed) > len(query) and listed.startswith(query):
-        return ABBREVIATION
+        # Two letters start many names: below a short name's lost letter (Ma for Mia
+        # must not be crowded out of the neighbours by Maya, Margono, Mahmud ...).
+        return ABBREVIATION if len(query) > _MIN_PREFIX else SHORT_ABBREVIATION
     return 0.0
 
 

@@ -144,3 +144,14 @@ def test_a_compound_query_word_finds_the_listed_start_alone() -> None:
 def test_a_whole_date_against_a_year_only_record(query: str, listed: str,
                                                   expected: tuple[float, bool]) -> None:
     assert matching.dob_similarity(query, listed) == expected
+
+
+def test_two_letters_start_a_name_but_a_short_name_with_a_letter_lost_comes_first() -> None:
+    crowd = [(f"Ma{s} Budi", "1960-01-01") for s in (
+        "ya", "rgono", "hmud", "rdi", "rsito", "lik", "nto", "rno", "sud", "wan", "dun",
+        "rtono", "lani", "nsur", "ruf", "jid", "hdi", "ksum", "lia", "rlina")]
+    index = _index(("Mia Liam Thompson", "1950-06-16"), *crowd,
+                   ("Yohanes Tupamahu", "1950-06-16"))
+    assert 0 in _found(index, "Ma Liam Thompson", "1950-06-16")  # Mia, a letter lost
+    assert len(crowd) + 1 in _found(index, "Yo. Tupamahu", "1950-06-16")  # Yo. = Yohanes
+    assert matching.SHORT_ABBREVIATION < matching.SHORT_SLIP < matching.ABBREVIATION
