@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from agency_adapters.common import matching, names
@@ -155,3 +157,41 @@ def test_two_letters_start_a_name_but_a_short_name_with_a_letter_lost_comes_firs
     assert 0 in _found(index, "Ma Liam Thompson", "1950-06-16")  # Mia, a letter lost
     assert len(crowd) + 1 in _found(index, "Yo. Tupamahu", "1950-06-16")  # Yo. = Yohanes
     assert matching.SHORT_ABBREVIATION < matching.SHORT_SLIP < matching.ABBREVIATION
+
+
+def test_a_repeated_name_needs_it_twice_on_the_list() -> None:
+    query = names.analyse("Muhammad Ahmad bin Ahmad")  # father and son both Ahmad
+    # The second Ahmad earns the second-best listed token: nothing on a list holding one.
+    assert matching.name_similarity(query, names.analyse("Ahmad Muhammad bin Khairul")) == (
+        pytest.approx(0.75 * 2 / 3 + 0.25 * 2 / 3))
+    assert matching.name_similarity(query, names.analyse("Ahmad Muhammad bin Ahmad")) == 1.0
+    index = _index(("Ahmad Muhammad bin Khairul", "1950-06-16"),
+                   ("Ahmad Muhammad bin Ahmad", "1950-06-16"))
+    assert _found(index, "Muhammad Ahmad bin Ahmad", "1950-06-16") == {1: 0.975}
+
+
+def _dated(*listed: tuple[str, str]) -> Callable[[str, str], dict[int, float]]:
+    """search over `listed` with each record's own date of birth."""
+    index = _index(*listed)
+
+    def found(name: str, dob: str) -> dict[int, float]:
+        hits = index.search(name, dob, matching.DEFAULT_THRESHOLD,
+                            lambda ri: (listed[ri][1], 0.5))
+        return {ri: score for ri, (score, _) in hits.items()}
+    return found
+
+
+def test_a_name_not_as_listed_needs_a_date_that_agrees() -> None:
+    found = _dated(("Sumiyanto", "1946"), ("William Hadi", "1950-06-16"), ("Sumiyanto Adi", ""))
+    # A whole date the record confirms only in part (it holds the year) and a name not
+    # as listed: the name must carry the match alone (WEAK_DATE_NAME_MIN).
+    assert found("Sumiyanto", "1946-06-22") == {0: 0.9}
+    assert found("Susiyanto", "1946-06-22") == {}
+    assert found("Susiyanto", "1946") != {}  # the query says only the year: as before
+    assert found("Susiyanto Adi", "1946-06-22") != {}  # no date listed: nothing compared
+    # One slip apart, or the 1st of the same month: likewise.
+    assert found("William Hadi", "1950-06-17") == {1: 0.885}
+    assert found("Bill Hadi", "1950-06-17") == {}  # a short form: 0.965
+    assert found("Bill Hadi", "1950-06-16") == {1: 0.947}
+    assert found("Bill Hadi", "1950-06-01") == {}
+    assert found("William Hadi", "1950-06-01") == {1: 0.9075}
