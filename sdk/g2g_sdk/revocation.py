@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from g2g_sdk import tls, yamlsrc
+from g2g_sdk import yamlsrc
 from g2g_sdk.errors import AuthenticationError, ConfigError
 from g2g_sdk.registry import files_version
 from g2g_sdk.reload import Reloader
@@ -283,8 +283,3 @@ def crl_reloader(config: RevocationConfig, *, interval: float = 2.0,
 
     return Reloader("crl", lambda: load_crls(config, clock()), interval=interval,
                     accept=accept)
-
-
-def peer_certificate(context: object) -> bytes | None:
-    """The PEM client certificate of a server-side gRPC call, if exactly one."""
-    return tls.peer_pem(context)
