@@ -78,33 +78,31 @@ _EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
 _OPTIONAL = ("refused_by", "unverified")
 
 
+# The record's keys in sorted order: `to_record` builds its dict in this order, so an
+# encoder without sort_keys writes the same bytes as `canonical` without sorting.
+_SORTED_KEYS = tuple(sorted((*_EVENT_FIELDS, "seq", "instance_id", "v")))
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def to_record(event: AuditEvent, seq: int, instance_id: str) -> dict[str, Any]:
-    """The record as a JSON-ready dict (the shape auditors see)."""
+    """The record as a JSON-ready dict (the shape auditors see), keys in sorted order."""
     # Every field is a str, number, datetime or tuple of str, so a shallow read is
     # enough; dataclasses.asdict's deep copy cost ~20 µs a record on the hot path.
-    record = {name: getattr(event, name) for name in _EVENT_FIELDS}
-    record["time"] = format_time(event.time)
-    record["subject_keys"] = list(event.subject_keys)
-    for name in _OPTIONAL:
-        if not record[name]:
-            del record[name]
-    if event.unverified:
-        record["unverified"] = list(event.unverified)
-    record["seq"] = seq
-    record["instance_id"] = instance_id
-    record["v"] = RECORD_VERSION
+    computed = {"seq": seq, "instance_id": instance_id, "v": RECORD_VERSION,
+                "time": format_time(event.time), "subject_keys": list(event.subject_keys),
+                "unverified": list(event.unverified)}
+    record: dict[str, Any] = {}
+    for key in _SORTED_KEYS:
+        value = computed[key] if key in computed else getattr(event, key)
+        if key in _OPTIONAL and not value:
+            continue  # optional keys only when set
+        record[key] = value
     return record
 
 
 def canonical(record: dict[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8")
-
-
-# The record's keys in sorted order: `encode` builds its dict in this order, so an
-# encoder without sort_keys writes the same bytes as `canonical` without sorting.
-_SORTED_KEYS = tuple(sorted((*_EVENT_FIELDS, "seq", "instance_id", "v")))
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def encode(event: AuditEvent, seq: int, instance_id: str) -> tuple[bytes, bytes]:
@@ -116,19 +114,11 @@ def encode(event: AuditEvent, seq: int, instance_id: str) -> tuple[bytes, bytes]
 def encode_timed(event: AuditEvent, seq: int, instance_id: str) -> tuple[bytes, str]:
     """(record bytes, the record's time text): the bytes of `canonical(to_record(...))`.
 
-    The writer's hot path: the dict is built in sorted key order (no sort per
-    record) and the time is formatted once for the record and its indexed column.
+    The writer's hot path: `to_record`'s keys are already sorted (no sort per
+    record), and the time text is formatted once for the record and its indexed column.
     """
-    time_text = format_time(event.time)
-    computed = {"seq": seq, "instance_id": instance_id, "v": RECORD_VERSION, "time": time_text,
-                "subject_keys": list(event.subject_keys), "unverified": list(event.unverified)}
-    ordered: dict[str, Any] = {}
-    for key in _SORTED_KEYS:
-        value = computed[key] if key in computed else getattr(event, key)
-        if key in _OPTIONAL and not value:
-            continue  # as to_record: optional keys only when set
-        ordered[key] = value
-    return _ENCODER.encode(ordered).encode("utf-8"), time_text
+    record = to_record(event, seq, instance_id)
+    return _ENCODER.encode(record).encode("utf-8"), record["time"]
 
 
 def decode(data: bytes) -> dict[str, Any]:
