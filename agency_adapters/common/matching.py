@@ -321,11 +321,6 @@ def _token_slip(query: str, listed: str) -> float:
     return 0.0
 
 
-def _key(tokens: Sequence[str], written: Sequence[str]) -> NameKey:
-    """A NameKey of tokens already normalised (and their written forms)."""
-    return NameKey(tuple(tokens), tuple(phonetic_key(t) for t in tokens), tuple(written))
-
-
 PersonFacts = Callable[[int], "tuple[str, float] | None"]
 """Record index -> (its date of birth, nationality score for this query); None skips it."""
 
@@ -632,7 +627,7 @@ class NameIndex:
             for second in dict.fromkeys((written[i + 1], *spellings(tokens[i + 1]))):
                 joined = analyse(written[i] + second)
                 if len(joined.tokens) == 1 and self._known_like(joined.tokens[0]):
-                    keys.append(_key((*tokens[:i], *joined.tokens, *tokens[i + 2:]),
+                    keys.append(NameKey.of((*tokens[:i], *joined.tokens, *tokens[i + 2:]),
                                      (*written[:i], *joined.written, *written[i + 2:])))
                     break
         keys = keys[:_MAX_RESEGMENTED]
@@ -653,7 +648,7 @@ class NameIndex:
             else:
                 tokens.append(token)
                 written.append(form)
-        return None if len(tokens) == len(key.tokens) else _key(tokens, written)
+        return None if len(tokens) == len(key.tokens) else NameKey.of(tokens, written)
 
     def search(self, full_name: str, date_of_birth: str, threshold: float,
                facts: PersonFacts) -> dict[int, tuple[float, tuple[str, ...]]]:

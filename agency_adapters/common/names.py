@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -677,6 +678,11 @@ class NameKey:
     phonetic: tuple[str, ...]
     written: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, tokens: Sequence[str], written: Sequence[str] = ()) -> NameKey:
+        """The key of comparison tokens (and their written forms): phonetic keys added."""
+        return cls(tuple(tokens), tuple(phonetic_key(t) for t in tokens), tuple(written))
+
 
 def analyse(name: str) -> NameKey:
     """Tokens, phonetic keys and written forms of a name (a known transliteration, such
@@ -684,4 +690,4 @@ def analyse(name: str) -> NameKey:
     pairs = _tokens(name)
     toks = tuple(token for token, _ in pairs)
     written = tuple(t if _spell(w) in EQUIVALENTS else w for t, w in pairs)
-    return NameKey(toks, tuple(phonetic_key(t) for t in toks), written)
+    return NameKey.of(toks, written)
