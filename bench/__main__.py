@@ -80,12 +80,14 @@ class Row:
     cpu_per_req_vs_one_worker: float | None = None  # broker CPU/request over the 1-worker row's
 
 
+def stat_cpu_seconds(stat: str) -> float:
+    """utime + stime, in seconds, of a /proc/<pid>/stat (or task/<tid>/stat) text."""
+    fields = stat.rsplit(")", 1)[1].split()  # the command name may hold spaces
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / TICKS
+    return sum(stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text()) for pid in pids)
 
 
 def _drain(stream: IO[bytes], events: list[dict[str, Any]], lock: threading.Condition) -> None:

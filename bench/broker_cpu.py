@@ -31,10 +31,10 @@ from typing import Any
 from bench.__main__ import (
     PY,
     SERVICES,
-    TICKS,
     _cpu_seconds,
     _spawn,
     sqlite_federation,
+    stat_cpu_seconds,
     varied_requests,
 )
 
@@ -68,8 +68,7 @@ def _threads(pid: int) -> dict[str, float]:
             continue
         name = ("main" if task.name == str(pid)
                 else stat[stat.index("(") + 1:stat.rindex(")")])
-        fields = stat.rsplit(")", 1)[1].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+        out[name] = out.get(name, 0.0) + stat_cpu_seconds(stat)
     return out
 
 
