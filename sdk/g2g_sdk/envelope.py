@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import message as pb_message
@@ -220,20 +220,29 @@ def parse_envelope(data: bytes, max_bytes: int) -> envelope_pb2.Envelope:
 
 def parse_header(envelope: envelope_pb2.Envelope) -> envelope_pb2.Header:
     """Parse (not yet trust) the header bytes, strictly, and check its declared constraints."""
-    header = envelope_pb2.Header()
+    header = parse_strict(envelope_pb2.Header(), envelope.header, "header")
+    check_timestamp(header.created_at, "created_at")
+    check_timestamp(header.expires_at, "expires_at")
+    return header
+
+
+M = TypeVar("M", bound=pb_message.Message)
+
+
+def parse_strict(header: M, data: bytes, label: str) -> M:
+    """`data` parsed into `header` (an envelope's or an event's header), no unknown
+    field, its declared constraints checked: HEADER_UNPARSEABLE or HEADER_INVALID."""
     try:
-        header.ParseFromString(envelope.header)
+        header.ParseFromString(data)
     except DecodeError:
-        raise EnvelopeError("header bytes are not a g2g.v1.Header",
+        raise EnvelopeError(f"header bytes are not a {header.DESCRIPTOR.full_name}",
                             reason="HEADER_UNPARSEABLE") from None
     try:
         schema.reject_unknown_fields(header)
         schema.validate(header)
     except SchemaError as exc:
-        raise EnvelopeError(f"header: {exc.message}", reason="HEADER_INVALID",
+        raise EnvelopeError(f"{label}: {exc.message}", reason="HEADER_INVALID",
                             metadata=exc.metadata) from None
-    check_timestamp(header.created_at, "created_at")
-    check_timestamp(header.expires_at, "expires_at")
     return header
 
 

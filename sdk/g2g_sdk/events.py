@@ -28,7 +28,13 @@ from google.protobuf.message import DecodeError
 
 from g2g_sdk import dsse, schema
 from g2g_sdk._gen.g2g.v1 import envelope_pb2, events_pb2
-from g2g_sdk.envelope import TimeRules, check_window, from_timestamp, to_timestamp
+from g2g_sdk.envelope import (
+    TimeRules,
+    check_window,
+    from_timestamp,
+    parse_strict,
+    to_timestamp,
+)
 from g2g_sdk.errors import DeliveryInvalid, EnvelopeError, SchemaError, SignatureError
 from g2g_sdk.signer import Signer
 
@@ -106,18 +112,7 @@ def build_event(
 
 def parse_header(header_bytes: bytes) -> events_pb2.EventHeader:
     """Parse (not yet trust) event header bytes, strictly, with their declared constraints."""
-    header = events_pb2.EventHeader()
-    try:
-        header.ParseFromString(header_bytes)
-    except DecodeError:
-        raise EnvelopeError("header bytes are not a g2g.v1.EventHeader",
-                            reason="HEADER_UNPARSEABLE") from None
-    try:
-        schema.reject_unknown_fields(header)
-        schema.validate(header)
-    except SchemaError as exc:
-        raise EnvelopeError(f"event header: {exc.message}", reason="HEADER_INVALID",
-                            metadata=exc.metadata) from None
+    header = parse_strict(events_pb2.EventHeader(), header_bytes, "event header")
     digests = list(header.disclosure_digests)
     if digests != sorted(set(digests)):
         raise EnvelopeError("event header: disclosure_digests must be sorted and unique",
