@@ -3,8 +3,11 @@
 Reads a JSON spec on argv[1] (or from the file @PATH), prints one JSON result line. Broker calls are
 signed per request (unique message ids) and their answers verified, as a
 real agency client would; that cost stays in this process and is timed apart
-from the round trip (`sign_ms`, `verify_ms`: means per call), so latency is the
-wire call alone. Requests cycle through the spec's `requests` (varied queries
+from the round trip (`sign_ms`, `verify_ms`: mean wall time per call), so latency
+is the wire call alone. `sign_cpu_ms` and `verify_cpu_ms` are the same steps'
+thread CPU time: with more runnable processes than cores the wall times also
+hold the time this process waited for a core (≈ 2x the CPU at c=64 on 2 shared cores).
+Requests cycle through the spec's `requests` (varied queries
 drawn from the listed data, never one repeated query). Calls spread over
 several connections (as many clients would), so a `--workers` broker sees
 them on every worker; the baselines get the same number of connections, over
@@ -51,6 +54,8 @@ class Timing:
 
     sign_ns = 0
     verify_ns = 0
+    sign_cpu_ns = 0
+    verify_cpu_ns = 0
 
 
 async def _baseline(spec: dict[str, Any], timing: Timing
@@ -103,15 +108,18 @@ async def _broker(spec: dict[str, Any], timing: Timing
         nonlocal turn
         request = requests[turn % len(requests)]
         turn += 1
-        t0 = time.perf_counter_ns()
+        c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
         env = client.build(spec["service"], request, purpose=spec["purpose"],
                            legal_basis=spec["legal_basis"], recipient=spec["provider"])
-        t1 = time.perf_counter_ns()
+        t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
         answer = await stubs[slot % len(stubs)].Call(env, timeout=30)
-        t2 = time.perf_counter_ns()
+        c2, t2 = time.thread_time_ns(), time.perf_counter_ns()
         client.verify(env, answer)
+        t3, c3 = time.perf_counter_ns(), time.thread_time_ns()
         timing.sign_ns += t1 - t0
-        timing.verify_ns += time.perf_counter_ns() - t2
+        timing.verify_ns += t3 - t2
+        timing.sign_cpu_ns += c1 - c0
+        timing.verify_cpu_ns += c3 - c2
         return t2 - t1
 
     async def close() -> None:
@@ -154,7 +162,7 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
         await _drive(one, spec["concurrency"], spec["warmup"])
         print("warm", flush=True)  # the orchestrator samples broker CPU from here
         sys.stdin.readline()
-        timing.sign_ns = timing.verify_ns = 0
+        timing.sign_ns = timing.verify_ns = timing.sign_cpu_ns = timing.verify_cpu_ns = 0
         cpu = time.process_time()
         latencies, errors, seconds = await _drive(one, spec["concurrency"], spec["count"])
         cpu = time.process_time() - cpu
@@ -169,7 +177,9 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
             "p99_ms": round(_pct(latencies, 0.99), 3),
             "p999_ms": round(_pct(latencies, 0.999), 3) if n >= MIN_P999 else None,
             "sign_ms": round(timing.sign_ns / n / 1e6, 4) if n else None,
-            "verify_ms": round(timing.verify_ns / n / 1e6, 4) if n else None}
+            "verify_ms": round(timing.verify_ns / n / 1e6, 4) if n else None,
+            "sign_cpu_ms": round(timing.sign_cpu_ns / n / 1e6, 4) if n else None,
+            "verify_cpu_ms": round(timing.verify_cpu_ns / n / 1e6, 4) if n else None}
 
 
 if __name__ == "__main__":
