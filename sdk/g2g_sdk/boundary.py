@@ -111,7 +111,13 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         inner = handler.unary_unary
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            return await self._guard(inner, method, request, context)
+            metadata = context.invocation_metadata()
+            if not tracing.spans_server(metadata):
+                # No span would record or pass anything on: skip the span's context
+                # manager (a generator, entered and left on every call).
+                return await self._answer(inner, method, request, context, None)
+            with tracing.server_span(method, metadata) as span:
+                return await self._answer(inner, method, request, context, span)
 
         wrapped = grpc.unary_unary_rpc_method_handler(
             guarded, request_deserializer=handler.request_deserializer,
@@ -119,11 +125,6 @@ class Boundary(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if len(self._guarded) < 1024:  # method names come from the server's own handlers
             self._guarded[method] = (handler, wrapped)
         return wrapped
-
-    async def _guard(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
-                     context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        with tracing.server_span(method, context.invocation_metadata()) as span:
-            return await self._answer(inner, method, request, context, span)
 
     async def _answer(self, inner: Callable[..., Awaitable[Any]], method: str, request: Any,
                       context: grpc.aio.ServicerContext[Any, Any], span: Any) -> Any:

@@ -51,6 +51,22 @@ class Answer:
     envelope: envelope_pb2.Envelope
 
 
+_RESPONSE_TYPES: dict[str, type[pb_message.Message]] = {}
+
+
+def _response_type(service: str) -> type[pb_message.Message] | None:
+    """The response class of `service` (None: no compiled schema). Found ones are kept:
+    a compiled method never goes away, and looking it up by name in the descriptor pool
+    cost more than the rest of an answer's bookkeeping."""
+    cls = _RESPONSE_TYPES.get(service)
+    if cls is None:
+        method = find_method(service)
+        if method is None:
+            return None
+        cls = _RESPONSE_TYPES.setdefault(service, message_class(method.output_type))
+    return cls
+
+
 class ConsumerClient(BrokerLink):
     """An agency's client for the broker's Exchange and Catalog services."""
 
@@ -110,16 +126,15 @@ class ConsumerClient(BrokerLink):
         """Check the provider's signature, the binding to our request, and the payload type."""
         request_header = envelope.parse_header(request_envelope)  # our own request
         provider = self._registry.agency(request_header.recipient)
-        method = find_method(request_header.service)
-        if provider is None or method is None:
+        response_type = _response_type(request_header.service)
+        if provider is None or response_type is None:
             raise UnknownServiceError(f"cannot verify answers from {request_header.recipient}")
         try:
             answer = envelope.open_envelope(response, provider, now=datetime.now(UTC),
                                             rules=self._rules, kind=envelope.RESPONSE)
             envelope.check_binding(answer.header, request_header,
                                    envelope.sha256(request_envelope.header))
-            payload = schema.decode(message_class(method.output_type), answer.payload,
-                                    answer.header.payload_type)
+            payload = schema.decode(response_type, answer.payload, answer.header.payload_type)
         except (EnvelopeError, SignatureError, FreshnessError, SchemaError,
                 AuthenticationError) as exc:
             raise ProviderResponseInvalid(f"response failed verification: {exc.message}",

@@ -230,23 +230,27 @@ class ProviderServer:
             raise SignatureError(f"consumer signature: {exc.message}", reason=exc.reason,
                                  metadata=exc.metadata) from None
         header = opened.header
-        tracing.annotate(correlation_id=header.correlation_id, message_id=header.message_id)
+        # Each read of a string field makes a new str from the message: read each once.
+        service, message_id = header.service, header.message_id
+        correlation_id = header.correlation_id
+        tracing.annotate(correlation_id=correlation_id, message_id=message_id)
         self._check_attestation(body, opened, now, registry.broker_id)
-        route = self._routes.get(header.service)
+        route = self._routes.get(service)
         if route is None:
             raise UnknownServiceError(f"{self._identity.agency_id} does not serve "
-                                      f"{header.service}")
-        metrics.routed(header.service)
+                                      f"{service}")
+        metrics.routed(service)
         payload = schema.decode(route.request_type, opened.payload, header.payload_type)
-        call = Call(consumer=header.sender, service=header.service, purpose=header.purpose,
-                    legal_basis=header.legal_basis, message_id=header.message_id,
-                    correlation_id=header.correlation_id, rule_id=body.rule_id,
-                    policy_version=body.policy_version, field_mask=tuple(body.field_mask))
+        mask = tuple(body.field_mask)
+        call = Call(consumer=header.sender, service=service, purpose=header.purpose,
+                    legal_basis=header.legal_basis, message_id=message_id,
+                    correlation_id=correlation_id, rule_id=body.rule_id,
+                    policy_version=body.policy_version, field_mask=mask)
         answer = await route.handler(payload, call)
         if not isinstance(answer, route.response_type):
-            raise InternalError(f"handler for {header.service} returned the wrong type",
+            raise InternalError(f"handler for {service} returned the wrong type",
                                 reason="HANDLER_BUG")
-        fieldmask.apply(answer, fieldmask.compiled(tuple(body.field_mask)))
+        fieldmask.apply(answer, fieldmask.compiled(mask))
         return envelope.build_response(opened, payload=answer, key=self._identity.signing_key,
                                        now=self._clock())
 
@@ -254,10 +258,10 @@ class ProviderServer:
                            opened: envelope.OpenedEnvelope, now: datetime,
                            broker_id: str) -> None:
         h = opened.header
+        own = self._identity.agency_id
         if (body.request_digest != opened.digest or body.message_id != h.message_id
                 or body.consumer != h.sender or body.service != h.service
-                or body.provider != self._identity.agency_id
-                or h.recipient != self._identity.agency_id
+                or body.provider != own or h.recipient != own
                 or body.broker_id != broker_id):
             raise AttestationError("the attestation is not about this request")
         try:

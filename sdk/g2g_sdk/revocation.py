@@ -71,27 +71,30 @@ class CrlState:
 
     def check(self, cert: x509.Certificate, now: datetime) -> None:
         """Refuse a certificate that is expired, revoked, or whose status is unknown."""
-        serial = f"{cert.serial_number:x}"
-        if cert.not_valid_after_utc <= now:
+        # Every call's peer: the certificate's facts come from the per-certificate
+        # cache, and the serial is only put into words for a refusal.
+        facts = cert_facts(cert)
+        if facts.not_after <= now:
+            serial = f"{facts.serial:x}"
             raise AuthenticationError(
                 f"the certificate (serial {serial}) expired at "
-                f"{_iso(cert.not_valid_after_utc)}", reason="CERT_EXPIRED",
+                f"{_iso(facts.not_after)}", reason="CERT_EXPIRED",
                 metadata={"serial": serial})
-        facts = cert_facts(cert)
         crl = self.crls.get(facts.issuer)
         if crl is None or not _issued_by(facts.der, crl.ca_der):
             # No CRL of its issuer — or of a CA that merely has the same name.
             raise AuthenticationError(
                 f"no CRL of the certificate's issuer ({cert.issuer.rfc4514_string()}) is "
                 "loaded, so its status is unknown", reason="CERT_STATUS_UNKNOWN",
-                metadata={"serial": serial})
+                metadata={"serial": f"{facts.serial:x}"})
         if now > crl.next_update + self.stale_grace:
             raise AuthenticationError(
                 f"the CRL of {crl.issuer} is stale (nextUpdate {_iso(crl.next_update)}), so "
                 "certificate status is unknown", reason="CRL_STALE",
-                metadata={"serial": serial, "next_update": _iso(crl.next_update)})
-        revoked_at = crl.revoked.get(cert.serial_number)
+                metadata={"serial": f"{facts.serial:x}", "next_update": _iso(crl.next_update)})
+        revoked_at = crl.revoked.get(facts.serial)
         if revoked_at is not None:
+            serial = f"{facts.serial:x}"
             raise AuthenticationError(
                 f"the certificate (serial {serial}) was revoked at {_iso(revoked_at)}",
                 reason="CERT_REVOKED", metadata={"serial": serial})
@@ -120,6 +123,8 @@ class CertFacts:
     der: bytes
     issuer: bytes  # DER of the issuer name: which CRL applies
     sha256: str  # hex SHA-256 of `der`: the published fingerprint
+    serial: int
+    not_after: datetime  # not_valid_after_utc (a new datetime object at every read)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -131,7 +136,8 @@ def cert_facts(cert: x509.Certificate) -> CertFacts:
     """
     der = cert.public_bytes(serialization.Encoding.DER)
     return CertFacts(der=der, issuer=cert.issuer.public_bytes(),
-                     sha256=hashlib.sha256(der).hexdigest())
+                     sha256=hashlib.sha256(der).hexdigest(), serial=cert.serial_number,
+                     not_after=cert.not_valid_after_utc)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -24,6 +24,40 @@ _validator = protovalidate.Validator()
 
 def reject_unknown_fields(msg: pb_message.Message, path: str = "") -> None:
     """Raise SchemaError if `msg` or any nested message carries unknown fields."""
+    # Every envelope, header, attestation and payload passes here, and almost none
+    # carries unknown fields: a walk that only answers yes or no (no field paths, the
+    # field names read once per type) decides; the walk that names the first one
+    # below, in the same order, runs only to build the refusal.
+    if _clean(msg):
+        return
+    _reject(msg, path)
+
+
+def _clean(msg: pb_message.Message) -> bool:
+    """Whether `msg` and every message in it carry no unknown field."""
+    if len(UnknownFieldSet(msg)):
+        return False
+    walk = _walk(msg.DESCRIPTOR)
+    if walk is None:
+        return False  # extension ranges: the full walk decides
+    for name, repeated in walk:
+        if repeated:
+            for item in getattr(msg, name):
+                if not _clean(item):
+                    return False
+        elif msg.HasField(name) and not _clean(getattr(msg, name)):
+            return False
+    return True
+
+
+@functools.cache
+def _walk(descriptor: Descriptor) -> tuple[tuple[str, bool], ...] | None:
+    """(name, repeated) of each field `_clean` descends into; None as `_message_fields`."""
+    fields = _message_fields(descriptor)
+    return None if fields is None else tuple((f.name, f.is_repeated) for f in fields)
+
+
+def _reject(msg: pb_message.Message, path: str) -> None:
     unknown = UnknownFieldSet(msg)
     if len(unknown):
         numbers = sorted({unknown[i].field_number for i in range(len(unknown))})
@@ -47,9 +81,9 @@ def _reject_in(field: FieldDescriptor, value: Any, path: str) -> None:
     child = f"{path}.{field.name}" if path else field.name
     if field.is_repeated:
         for i, item in enumerate(value):
-            reject_unknown_fields(item, f"{child}[{i}]")
+            _reject(item, f"{child}[{i}]")
     else:
-        reject_unknown_fields(value, child)
+        _reject(value, child)
 
 
 @functools.cache

@@ -50,13 +50,25 @@ def client_span(name: str, **attributes: str) -> Iterator[None]:
         yield
 
 
+def spans_server(metadata: Sequence[tuple[str, Any]] | None) -> bool:
+    """Whether `server_span` would open a span for a call with this metadata (when it
+    would not, it yields None: a caller may then skip it)."""
+    if trace is None:
+        return False
+    return _propagating(_carrier(metadata))
+
+
+def _carrier(metadata: Sequence[tuple[str, Any]] | None) -> dict[str, str]:
+    return {key: value for key, value in metadata or () if isinstance(value, str)}
+
+
 @contextlib.contextmanager
 def server_span(method: str, metadata: Sequence[tuple[str, Any]] | None) -> Iterator[Any]:
     """A SERVER span for one incoming call, continuing the caller's trace if it sent one."""
     if trace is None:
         yield None
         return
-    carrier = {key: value for key, value in metadata or () if isinstance(value, str)}
+    carrier = _carrier(metadata)
     if not _propagating(carrier):
         yield None  # no tracer and no caller's trace: every span would be a no-op
         return
@@ -74,7 +86,21 @@ def _propagating(carrier: dict[str, str]) -> bool:
     trace context (passed on to the provider even by a broker that records nothing)."""
     if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return True
-    return any(key in carrier for key in propagate.get_global_textmap().fields)
+    return any(key in carrier for key in _fields(propagate.get_global_textmap()))
+
+
+# The global textmap last asked about and the keys it reads (one pair, replaced whole).
+_textmap_fields: list[tuple[object, frozenset[str]]] = [(None, frozenset())]
+
+
+def _fields(textmap: Any) -> frozenset[str]:
+    """The metadata keys `textmap` reads, asked once per textmap (a composite
+    propagator builds a new set of them on every read, for every call)."""
+    known, fields = _textmap_fields[0]
+    if known is not textmap:
+        fields = frozenset(textmap.fields)
+        _textmap_fields[0] = (textmap, fields)
+    return fields
 
 
 def finish(span: Any, code: str, reason: str) -> None:

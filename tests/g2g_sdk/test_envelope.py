@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -159,6 +160,14 @@ def test_timestamps_outside_the_protobuf_range_are_header_invalid(
         envelope.parse_header(env)
     assert (info.value.reason, info.value.metadata) == (
         "HEADER_INVALID", {"field": "expires_at", "rule": "timestamp.range"})
+
+
+def test_message_ids_are_random_uuid4_text() -> None:
+    ids = {envelope.new_message_id() for _ in range(200)}
+    assert len(ids) == 200
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
 
 
 def test_the_extreme_valid_timestamps_convert() -> None:

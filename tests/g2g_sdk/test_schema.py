@@ -45,6 +45,24 @@ def test_unknown_fields_at_any_depth() -> None:
     assert info.value.metadata == {"field": "by_name", "numbers": "101"}
 
 
+def test_unknown_fields_in_a_repeated_element_name_the_first_one() -> None:
+    # The yes/no walk finds them; the refusal names the first in field order, with its index.
+    from g2g_sdk._gen.g2g.interpol.v1 import interpol_pb2 as ipb
+
+    def document(number: str, extra: bytes = b"") -> bytes:
+        item = ipb.DocumentCheckRequest(number=number, issuing_country="IDN")
+        return item.SerializeToString() + extra
+
+    items = [document("A1234567"), document("B1234567", b"\xa8\x06\x01"),
+             document("C1234567", b"\xb0\x06\x01")]
+    data = b"".join(b"\x0a" + bytes([len(item)]) + item for item in items)
+    with pytest.raises(SchemaError) as info:
+        schema.decode(ipb.DocumentBatchRequest, data, "g2g.interpol.v1.DocumentBatchRequest")
+    assert info.value.metadata == {"field": "documents[1]", "numbers": "101"}
+    clean = b"".join(b"\x0a" + bytes([len(i)]) + i for i in (document("A1234567"),))
+    schema.decode(ipb.DocumentBatchRequest, clean, "g2g.interpol.v1.DocumentBatchRequest")
+
+
 def test_declared_type_must_match() -> None:
     with pytest.raises(SchemaError) as info:
         schema.decode(wl.ScreenRequest, b"", "g2g.immigration.v1.NameQuery")
