@@ -383,6 +383,50 @@ def with_ratios(rows: list[Row]) -> list[Row]:
     return out
 
 
+def added_latency(rows: list[Row]) -> dict[str, dict[str, float]]:
+    """Each broker row's p50/p99 over the mTLS proxy's, both at concurrency 1.
+
+    Empty when concurrency 1 was not run (`--concurrency` without 1): a difference
+    between two concurrency levels would not be the broker's added latency.
+    """
+    c1 = {r.path: r for r in rows if r.concurrency == 1}
+    base = c1.get(MTLS)
+    if base is None:
+        return {}
+    return {p: {"p50_ms": round(r.p50_ms - base.p50_ms, 3),
+                "p99_ms": round(r.p99_ms - base.p99_ms, 3)}
+            for p, r in c1.items() if not p.startswith("baseline")}
+
+
+def summary_lines(rows: list[Row], added: dict[str, dict[str, float]],
+                  micro: dict[str, Any]) -> list[str]:
+    """The lines printed under the table, for whichever selection of services, worker
+    counts and concurrency levels was run: a figure whose inputs were not measured is
+    said to be so, never computed from another level's rows."""
+    lines = [f"added latency over the mTLS proxy at concurrency 1, {path}: "
+             f"p50 +{delta['p50_ms']} ms, p99 +{delta['p99_ms']} ms (client signing and "
+             f"verification not included)" for path, delta in added.items()]
+    if not added:
+        lines.append("added latency over the mTLS proxy at concurrency 1: not measured "
+                     "(concurrency 1 not run)")
+    top = max((r.concurrency for r in rows), default=None)
+    for r in rows:
+        if "workers" not in r.path or r.concurrency != top:
+            continue
+        if r.vs_one_worker is not None:
+            lines.append(f"{r.path} at concurrency {top}: {r.vs_one_worker:.2f}x one worker")
+        else:
+            lines.append(f"{r.path} at concurrency {top}: vs one worker not measured "
+                         f"(1 worker not run)")
+    if micro:
+        lines.append(
+            f"policy decision, {micro['policy_rules']} rules: p50 {micro['policy_p50_us']} µs, "
+            f"p99 {micro['policy_p99_us']} µs; audit appends (SQLite, durable): "
+            f"{micro['audit_sqlite_appends_per_s_c1']}/s one at a time, "
+            f"{micro['audit_sqlite_appends_per_s_c64']}/s from 64 concurrent appenders")
+    return lines
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on: CPU, cores, memory, load, versions, commit."""
     import platform
@@ -479,10 +523,24 @@ def main() -> int:
     args = parser.parse_args()
     levels = ([(1, 5, 20), (8, 16, 40)] if args.quick
               else [(1, 100, 800), (16, 300, 2400), (64, 500, 4000)])
+    # A selection that names nothing runnable is refused here, not found out after
+    # minutes of measuring (an unknown service) or as an empty table.
     if args.concurrency:
-        levels = [lv for lv in levels if str(lv[0]) in args.concurrency.split(",")]
+        wanted = args.concurrency.split(",")
+        unknown = [c for c in wanted if c not in {str(lv[0]) for lv in levels}]
+        if unknown:
+            parser.error(f"--concurrency: no level {', '.join(unknown)} "
+                         f"(levels: {', '.join(str(lv[0]) for lv in levels)})")
+        levels = [lv for lv in levels if str(lv[0]) in wanted]
     services = tuple(args.services.split(","))
-    worker_counts = [int(n) for n in args.workers.split(",")]
+    if not set(services) <= set(SERVICES):
+        parser.error(f"--services: a comma-separated subset of {', '.join(SERVICES)}")
+    try:
+        worker_counts = [int(n) for n in args.workers.split(",")]
+    except ValueError:
+        worker_counts = []
+    if not worker_counts or min(worker_counts) < 1:
+        parser.error("--workers: comma-separated worker counts of at least 1")
     from g2g_sdk import pki
 
     started = time.monotonic()
@@ -517,24 +575,9 @@ def main() -> int:
     event_rows = asyncio.run(events_bench.run(args.quick))
     events_bench.print_rows(event_rows)
     elapsed = round(time.monotonic() - started, 1)
-    c1 = {r.path: r for r in rows if r.concurrency == 1}
-    base1 = c1[MTLS]
-    added = {p: {"p50_ms": round(r.p50_ms - base1.p50_ms, 3),
-                 "p99_ms": round(r.p99_ms - base1.p99_ms, 3)}
-             for p, r in c1.items() if not p.startswith("baseline")}
-    for path, delta in added.items():
-        print(f"added latency over the mTLS proxy at concurrency 1, {path}: "
-              f"p50 +{delta['p50_ms']} ms, p99 +{delta['p99_ms']} ms (client signing and "
-              f"verification not included)")
-    top = max(c for _, c, _ in levels)
-    for r in rows:
-        if r.vs_one_worker is not None and r.concurrency == top:
-            print(f"{r.path} at concurrency {top}: {r.vs_one_worker:.2f}x one worker")
-    if micro:
-        print(f"policy decision, {micro['policy_rules']} rules: p50 {micro['policy_p50_us']} µs, "
-              f"p99 {micro['policy_p99_us']} µs; audit appends (SQLite, durable): "
-              f"{micro['audit_sqlite_appends_per_s_c1']}/s one at a time, "
-              f"{micro['audit_sqlite_appends_per_s_c64']}/s from 64 concurrent appenders")
+    added = added_latency(rows)
+    for line in summary_lines(rows, added, micro):
+        print(line)
     host = machine()
     print(f"elapsed {elapsed} s on {host['cores']} cores ({host['cpu']}); load average "
           f"{load_before} before, {host['load_average_1_5_15']} after: other work on the "

@@ -142,18 +142,20 @@ async def g2g_events(url: str, work: Path, count: int, concurrency: int) -> Even
     started: dict[str, float] = {}
     latencies: list[float] = []
     errors = 0
-    done = asyncio.Event()
-    expected = count * len(agencies)
 
     async def consume(agency: str) -> None:
         nonlocal errors
         async with Subscriber(pki.load_identity(pki_dir, agency), fed.registry,
                               broker_endpoint=fed.address) as subscriber:
-            async for event in subscriber.events():
+            received = 0
+            async for event in subscriber.events():  # each event id once
                 latencies.append(time.perf_counter() - started[event.payload.notice_id])
                 await subscriber.acknowledge(event)
-                if len(latencies) >= expected:
-                    done.set()
+                received += 1
+                # Every subscriber gets every event: it leaves after its last receipt,
+                # never cancelled in the middle of one (that left receipts half done).
+                if received == count:
+                    break
             errors += len(subscriber.rejected)
 
     consumers = [asyncio.ensure_future(consume(a)) for a in agencies]
@@ -169,12 +171,15 @@ async def g2g_events(url: str, work: Path, count: int, concurrency: int) -> Even
             await publisher.publish(notice, purpose="bench", legal_basis="bench")
 
         t0 = time.perf_counter()
-        await _bounded(count, concurrency, publish)
-        await asyncio.wait_for(done.wait(), 300)
-        elapsed = time.perf_counter() - t0
-    for c in consumers:
-        c.cancel()
-    await asyncio.gather(*consumers, return_exceptions=True)
+        try:
+            await _bounded(count, concurrency, publish)
+            # A subscriber's failure ends the run with its error, not a silent timeout.
+            await asyncio.wait_for(asyncio.gather(*consumers), 300)
+            elapsed = time.perf_counter() - t0
+        finally:
+            for c in consumers:
+                c.cancel()  # only still running after a failure or the timeout
+            await asyncio.gather(*consumers, return_exceptions=True)
     await fed.stop()
     return _row("g2g events: signed, routed, audited, verified, receipted", count,
                 concurrency, elapsed, latencies, errors)

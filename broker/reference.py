@@ -90,6 +90,9 @@ MEANING: dict[str, str] = {
                                 "the idle probe of the store (readiness)",
     "audit.origin": "the log's name in checkpoints",
     "audit.reconnect_seconds": "wait before reconnecting a lost database connection",
+    "audit.commit_delay_ms": "under load (the last commit held more than one record), how "
+                             "long the writer waits for more records before it commits; "
+                             "0 to 50; an idle broker's records never wait (docs/AUDIT.md)",
     "audit.synchronous": "SQLite durability: `full` (power loss) or `normal` (process crash)",
     "trust.crls": "CRL files (default `<pki_dir>/crl.pem`)",
     "trust.stale_grace_seconds": "how long past nextUpdate a CRL is still used",

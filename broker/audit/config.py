@@ -22,10 +22,13 @@ class AuditConfig:
     origin: str = "g2g-dev/audit"
     reconnect_seconds: float = 5.0  # after losing the database connection
     synchronous: Literal["full", "normal"] = "full"  # SQLite only; see docs/AUDIT.md
+    # Under load, how long the writer waits for more records before it commits
+    # (group commit window); a record that arrives alone never waits.
+    commit_delay_ms: float = 2.0
 
 
 FIELDS = {"backend", "path", "dsn", "password_file", "checkpoint_every", "checkpoint_seconds",
-           "origin", "reconnect_seconds", "synchronous"}
+           "origin", "reconnect_seconds", "synchronous", "commit_delay_ms"}
 
 
 def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
@@ -43,6 +46,8 @@ def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
         "origin": f["origin"].str() if "origin" in f else defaults.origin,
         "reconnect_seconds": f["reconnect_seconds"].float()
         if "reconnect_seconds" in f else defaults.reconnect_seconds,
+        "commit_delay_ms": _commit_delay(f["commit_delay_ms"])
+        if "commit_delay_ms" in f else defaults.commit_delay_ms,
     }
     if backend == "sqlite":
         if "dsn" in f:
@@ -67,3 +72,13 @@ def parse_audit_config(node: yamlsrc.Node | None, base: Path) -> AuditConfig:
         return AuditConfig(backend="postgres", dsn=f["dsn"].str(), password_file=password_file,
                            **common)
     raise f["backend"].error("backend is 'sqlite' or 'postgres'")
+
+
+MAX_COMMIT_DELAY_MS = 50.0  # every record waits up to this long: keep it well below deadlines
+
+
+def _commit_delay(node: yamlsrc.Node) -> float:
+    value = node.float()
+    if not 0.0 <= value <= MAX_COMMIT_DELAY_MS:
+        raise node.error(f"commit_delay_ms is between 0 and {MAX_COMMIT_DELAY_MS:g}")
+    return value

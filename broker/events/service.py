@@ -15,8 +15,11 @@ the same digest: it is stored again under the same message ids, which
 JetStream de-duplicates, so nothing is lost and nothing is delivered twice.
 The same event id with another digest is a replay attack: REPLAYED.
 
-Every failure is audited and becomes a G2GError; the servicer maps it to a
-status through g2g_sdk.status. Never logs payloads.
+Every failure is audited and becomes a G2GError; the server's boundary
+interceptor (g2g_sdk.boundary) maps it to a status through g2g_sdk.status
+(Subscribe, a stream, maps its own). A Publish or Acknowledge call, once
+admitted, runs to its end even when its caller leaves (`_to_the_end`). Never
+logs payloads.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import nats
@@ -67,6 +70,8 @@ from broker.typing import NO_EVENTS_OBSERVER, Clock, EventsObserver
 
 log = structlog.get_logger("g2g.events")
 
+T = TypeVar("T")
+
 FETCH_BATCH = 32
 FETCH_WAIT_SECONDS = 2.0
 
@@ -87,6 +92,8 @@ class EventsBroker:
     clock: Clock
     gate: Gate  # the Exchange service's admission gate: one bound for both services
     observe: EventsObserver = NO_EVENTS_OBSERVER
+    # Publish and Acknowledge calls running (`_to_the_end`), awaited on close.
+    running: set[asyncio.Task[Any]] = field(default_factory=set, compare=False)
 
     @property
     def registry(self) -> Registry:
@@ -162,6 +169,54 @@ def _claim(header: events_pb2.EventHeader, keep_until: datetime) -> Claim:
                  int(keep_until.timestamp()) + 1, header.event_id)
 
 
+async def _admitted(broker: EventsBroker, peer: str | None, work: Awaitable[T]) -> T:
+    """`work` holding an admission slot (so a drain waits for it) until it is done."""
+    with broker.gate.admit(peer or ""):
+        return await work
+
+
+async def _to_the_end(broker: EventsBroker, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` in its own task, which the caller's leaving does not stop.
+
+    A publication or a receipt is several steps (audit records, JetStream
+    publishes or the ack); cut at an `await` by a client that cancels or whose
+    deadline passes, it would be half done: a `receipt` record for a delivery
+    JetStream then hands out again (and audits a second receipt for), an `event`
+    record without its outcome. Run to the end, it counts, recorded once, or is
+    refused and recorded as such. The handler itself still ends with the
+    cancellation, so no status is sent on the finished call. `close` waits for
+    these tasks before JetStream and the audit log close under them.
+    """
+    task = asyncio.ensure_future(work)
+    broker.running.add(task)
+    task.add_done_callback(broker.running.discard)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_unattended)
+        raise
+
+
+def _unattended(task: asyncio.Task[Any]) -> None:
+    """How a call ended whose caller had left: refusals are audited already; a fault
+    is logged here, where it would otherwise go unseen."""
+    if task.cancelled():
+        return
+    exc = task.exception()  # retrieved either way: no "never retrieved" warning
+    if exc is not None and not isinstance(exc, G2GError):
+        log.error("events_fault", **logs.fault_fields(exc))
+
+
+async def finish_running(broker: EventsBroker, timeout: float) -> bool:
+    """Wait up to `timeout` s for calls still running; True if none is left."""
+    pending = set(broker.running)
+    if pending:
+        _, pending = await asyncio.wait(pending, timeout=timeout)
+    if pending:
+        log.error("events_calls_unfinished", calls=len(pending), seconds=timeout)
+    return not pending
+
+
 async def publish(signed: events_pb2.SignedEvent, peer: str | None,
                   broker: EventsBroker) -> events_pb2.PublishResponse:
     """Admit the publication (broker/admission.py) and run it; audit whatever happens.
@@ -177,8 +232,7 @@ async def publish(signed: events_pb2.SignedEvent, peer: str | None,
         await _record_failure(_Trace(peer=peer or "", registry_version=broker.trust().version),
                               exc, broker, signed)
         raise
-    with broker.gate.admit(peer or ""):
-        return await _publish(signed, peer, broker)
+    return await _to_the_end(broker, _admitted(broker, peer, _publish(signed, peer, broker)))
 
 
 async def _publish(signed: events_pb2.SignedEvent, peer: str | None,
@@ -402,8 +456,8 @@ async def acknowledge(request: events_pb2.AcknowledgeRequest, peer: str | None,
             status_code=exc.code.name, reason=exc.reason,
             response_digest=events.sha256(request.receipt.body).hex()))
         raise
-    with broker.gate.admit(peer or ""):
-        return await _acknowledge(request, peer, broker)
+    return await _to_the_end(broker, _admitted(broker, peer,
+                                               _acknowledge(request, peer, broker)))
 
 
 async def _acknowledge(request: events_pb2.AcknowledgeRequest, peer: str | None,
@@ -468,14 +522,16 @@ class EventsServicer(events_pb2_grpc.EventsServicer):
     def __init__(self, broker: EventsBroker) -> None:
         self._broker = broker
 
+    # Publish and Acknowledge raise their G2GError: the server's boundary interceptor
+    # (g2g_sdk.boundary) sends its status, as for every unary method. Aborting here too
+    # made a refusal on a call the client had already left (cancelled, or its deadline
+    # passed) fail inside the handler with grpc's ExecuteBatchError, which the boundary
+    # then logged as a server fault.
     async def Publish(  # noqa: N802 (gRPC method name)
         self, request: events_pb2.SignedEvent,
         context: grpc.aio.ServicerContext[events_pb2.SignedEvent, events_pb2.PublishResponse],
     ) -> events_pb2.PublishResponse:
-        try:
-            return await publish(request, _peer(context), self._broker)
-        except G2GError as exc:
-            await status.abort_with(context, exc)
+        return await publish(request, _peer(context), self._broker)
 
     async def Subscribe(  # noqa: N802
         self, request: events_pb2.SubscribeRequest,
@@ -492,10 +548,7 @@ class EventsServicer(events_pb2_grpc.EventsServicer):
         context: grpc.aio.ServicerContext[events_pb2.AcknowledgeRequest,
                                           events_pb2.AcknowledgeResponse],
     ) -> events_pb2.AcknowledgeResponse:
-        try:
-            return await acknowledge(request, _peer(context), self._broker)
-        except G2GError as exc:
-            await status.abort_with(context, exc)
+        return await acknowledge(request, _peer(context), self._broker)
 
 
 def _peer(context: Any) -> str | None:
@@ -508,11 +561,18 @@ def _peer(context: Any) -> str | None:
 class _Running:
     """Closes the JetStream connection and the dead-letter watcher with the broker."""
 
-    def __init__(self, bus: JetStreamBus, watcher: asyncio.Task[None]) -> None:
-        self.bus = bus
+    def __init__(self, broker: EventsBroker, watcher: asyncio.Task[None]) -> None:
+        self.broker = broker
+        self.bus = broker.bus
         self._watcher = watcher
 
     async def close(self) -> None:
+        # Calls whose callers left (or that grpc's stop cancelled) may still be between
+        # their audit record and JetStream: they finish before JetStream closes, and the
+        # audit log closes after this. A receipt makes two JetStream requests, each
+        # bounded by publish_timeout_seconds (a publication one round), plus its audit
+        # appends; beyond three timeouts a call is stuck, and is logged as such.
+        await finish_running(self.broker, 3 * self.broker.config.publish_timeout_seconds)
         self._watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._watcher
@@ -539,4 +599,4 @@ async def add_events_service(server: grpc.aio.Server, config: EventsConfig,
     async def on_exhausted(exhausted: Exhausted) -> None:
         await dead_letter(exhausted, broker)
 
-    return _Running(bus, asyncio.ensure_future(bus.watch_exhausted(on_exhausted)))
+    return _Running(broker, asyncio.ensure_future(bus.watch_exhausted(on_exhausted)))

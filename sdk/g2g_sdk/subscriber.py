@@ -104,11 +104,18 @@ class Subscriber(BrokerLink):
 
     async def acknowledge(self, event: ReceivedEvent,
                           timeout: float = 10.0) -> events_pb2.AcknowledgeResponse:
-        """Sign a receipt bound to the event digest and send it; the broker audits it."""
+        """Sign a receipt bound to the event digest and send it; the broker audits it.
+
+        If the call fails (or is cancelled) the event stays held: a redelivery only
+        refreshes its ack token, it is not handed out again, and `acknowledge` may be
+        called again. The broker finishes a receipt whose caller left, so the first
+        attempt may have counted; a second is then audited as a second receipt.
+        """
         receipt = events.sign_receipt(event, subscriber=self._identity.agency_id,
                                       key=self._identity.signing_key, now=datetime.now(UTC))
-        token = self._held.pop(event.event_id, event.ack_token)  # its latest delivery
+        token = self._held.get(event.event_id, event.ack_token)  # its latest delivery
         reply = await self._send_receipt(receipt, token, timeout)
+        self._held.pop(event.event_id, None)
         self._acked[event.event_id] = receipt
         if len(self._acked) > SEEN_LIMIT:
             self._acked.popitem(last=False)

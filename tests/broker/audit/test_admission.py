@@ -95,3 +95,16 @@ async def test_a_backlog_of_expired_claims_is_drained_however_many_expire_at_onc
     left = db.conn.execute(db.dialect.sql("SELECT COUNT(*) FROM claims WHERE expires < ?"),
                            (int(NOW.timestamp()),)).fetchone()
     assert int(left[0]) == 0
+
+
+async def test_one_message_id_twice_in_one_commit_is_admitted_once(
+        store: AuditStore, audit_config: AuditConfig) -> None:
+    # Submitted together, so the writer takes them in one transaction (claims are
+    # taken for the whole batch in one statement): the second is the replay.
+    futures = [store.submit(event(i), admission(m))
+               for i, m in enumerate(["m-1", "m-2", "m-1", "m-3"])]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert [type(r).__name__ for r in results] == [
+        "AuditReceipt", "AuditReceipt", "ReplayError", "AuditReceipt"]
+    assert sorted(r.seq for r in results if not isinstance(r, BaseException)) == [0, 1, 2]
+    assert Db(audit_config).reader().size() == 3

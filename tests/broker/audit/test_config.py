@@ -43,3 +43,22 @@ def test_bad_synchronous_names_file_line_and_field(tmp_path: Path, text: str,
     line = text.count("\n")  # the synchronous line is the last one, after "audit:"
     assert info.value.diagnostics() == (
         f"CONFIG_INVALID: {tmp_path / 'broker.yaml'}:{line + 1}:16: audit.synchronous: {message}")
+
+
+@pytest.mark.parametrize(("written", "delay"), [("", 2.0), ("  commit_delay_ms: 0\n", 0.0),
+                                                ("  commit_delay_ms: 7.5\n", 7.5)])
+def test_commit_delay_defaults_to_2_ms(tmp_path: Path, written: str, delay: float) -> None:
+    config = parse_audit_config(_section(tmp_path, "  backend: sqlite\n" + written), tmp_path)
+    assert config.commit_delay_ms == delay
+
+
+@pytest.mark.parametrize("value", ["-1", "51", "soon"])
+def test_a_commit_delay_out_of_bounds_names_file_line_and_field(tmp_path: Path,
+                                                                value: str) -> None:
+    text = f"  backend: sqlite\n  commit_delay_ms: {value}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_audit_config(_section(tmp_path, text), tmp_path)
+    where = f"{tmp_path / 'broker.yaml'}:3:20: audit.commit_delay_ms"
+    assert info.value.diagnostics().startswith(f"CONFIG_INVALID: {where}: ")
+    if value != "soon":
+        assert info.value.diagnostics().endswith("commit_delay_ms is between 0 and 50")
