@@ -13,6 +13,10 @@ pipeline stage. Other modes:
 - `--steps`: CPU µs of each pure pipeline step on real envelopes, in-process.
 - `--perf FILE`: `perf record` of the broker during the measured calls.
 - `--cprofile`: the broker in this process under cProfile.
+- `--workers N` (with the default or `--callgrind`): the broker as N worker
+  processes, figures summed over them: instructions per exchange with 1 and 2
+  workers compare shared-state costs (more commits, lock waits that spin) on a
+  machine too small for their throughput to.
 """
 
 from __future__ import annotations
@@ -58,17 +62,18 @@ def _run_load(spec: dict[str, Any], before: Any, after: Any) -> dict[str, Any]:
     return result
 
 
-def _threads(pid: int) -> dict[str, float]:
-    """CPU seconds so far of each live thread of `pid`, by thread name (summed)."""
+def _threads(pids: list[int]) -> dict[str, float]:
+    """CPU seconds so far of each live thread of `pids`, by thread name (summed over them)."""
     out: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue
-        name = ("main" if task.name == str(pid)
-                else stat[stat.index("(") + 1:stat.rindex(")")])
-        out[name] = out.get(name, 0.0) + stat_cpu_seconds(stat)
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue
+            name = ("main" if task.name == str(pid)
+                    else stat[stat.index("(") + 1:stat.rindex(")")])
+            out[name] = out.get(name, 0.0) + stat_cpu_seconds(stat)
     return out
 
 
@@ -96,14 +101,33 @@ def _delta(before: dict[str, float], after: dict[str, float]) -> tuple[float, st
     return groups, stages
 
 
+def _callgrind_start(pids: list[int]) -> None:
+    """Switch instrumentation on in every process of the broker and zero its counters."""
+    for pid in pids:
+        for command in (["-i", "on"], ["-z"]):
+            subprocess.run(["callgrind_control", *command, str(pid)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _callgrind_stop(out: Path, pids: list[int]) -> int:
+    """Instructions of every process of the broker since `_callgrind_start`; stops counting."""
+    total = 0
+    for pid in pids:
+        total += _callgrind_total(out, pid)
+        subprocess.run(["callgrind_control", "-i", "off", str(pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return total
+
+
 def _callgrind_total(out: Path, pid: int) -> int:
     """Dump the counters of the callgrind run `pid`; the instructions since the last zero."""
-    before = set(out.parent.glob(out.name + "*"))
+    mine = f"{out.name}.{pid}*"  # each process of the broker dumps to its own files
+    before = set(out.parent.glob(mine))
     subprocess.run(["callgrind_control", "-d", str(pid)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        new = set(out.parent.glob(out.name + "*")) - before
+        new = set(out.parent.glob(mine)) - before
         for path in new:
             text = path.read_text(errors="replace")
             m = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
@@ -120,6 +144,13 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--idle", type=float, default=20.0,
+                        help="with --callgrind: seconds of idle broker measured first; its "
+                             "instructions per second times each load's wall time are "
+                             "subtracted (0: none)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="broker worker processes (`broker serve --workers`); CPU and "
+                             "instructions are summed over all of them")
     parser.add_argument("--callgrind", action="store_true",
                         help="instructions per exchange under callgrind (use small counts)")
     parser.add_argument("--perf", type=Path, default=None,
@@ -151,31 +182,36 @@ def main() -> int:
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
         out = (args.keep or work) / "callgrind.out"
+        # With workers, every worker process runs under callgrind too (each started by
+        # the supervisor); the supervisor serves nothing but is counted as well.
         prefix = (["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                   f"--trace-children={'yes' if args.workers > 1 else 'no'}",
                    f"--callgrind-out-file={out}.%p"] if args.callgrind else [])
+        many = ["--workers", str(args.workers)] if args.workers > 1 else []
         with sqlite_federation(work) as (config, _adapters), _spawn(
                 "broker", [*prefix, PY, "-m", "g2g_cli.main", "broker", "serve", "--config",
-                           str(config), "--log-level", "INFO"]) as broker:
+                           str(config), "--log-level", "INFO", *many]) as broker:
             started = broker.wait_event("broker_started", timeout=900)
             ops_port = int(broker.wait_event("ops_port_started")["port"])
             pid = broker.popen.pid
+            pids = [pid, *started.get("pids", [])]
 
             sampler: list[subprocess.Popen[bytes]] = []
             threads: list[dict[str, float]] = []
+            window: list[float] = []  # monotonic start of the measured calls
 
             def before() -> float:
                 if args.perf:
                     sampler.append(subprocess.Popen(
                         ["perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g",
-                         "-o", str(args.perf), "-p", str(pid)],
+                         "-o", str(args.perf), "-p", ",".join(map(str, pids))],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 if args.callgrind:
-                    for command in (["-i", "on"], ["-z"]):
-                        subprocess.run(["callgrind_control", *command, str(pid)], check=True,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    _callgrind_start(pids)
+                    window.append(time.monotonic())
                     return 0.0
-                threads.append(_threads(pid))
-                return _cpu_seconds([pid])
+                threads.append(_threads(pids))
+                return _cpu_seconds(pids)
 
             def after(mark: float) -> float:
                 if sampler:
@@ -183,14 +219,22 @@ def main() -> int:
                     perf.send_signal(signal.SIGINT)  # perf writes its file and exits
                     perf.wait(120)
                 if args.callgrind:
-                    total = _callgrind_total(out, pid)
-                    subprocess.run(["callgrind_control", "-i", "off", str(pid)], check=True,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    return float(total)
-                began, now = threads.pop(), _threads(pid)
+                    window.append(time.monotonic() - window.pop())
+                    return float(_callgrind_stop(out, pids))
+                began, now = threads.pop(), _threads(pids)
                 threads.append({k: v - began.get(k, 0.0) for k, v in now.items()})
-                return _cpu_seconds([pid]) - mark
+                return _cpu_seconds(pids) - mark
 
+            idle = 0.0  # instructions per second of the idle broker (callgrind only)
+            if args.callgrind and args.idle > 0:
+                # Pollers, probes and checkpoints cost instructions per second, not per
+                # exchange; under callgrind a run is slow, and slower with more
+                # processes, so their share per exchange would vary with the run.
+                _callgrind_start(pids)
+                time.sleep(args.idle)
+                idle = _callgrind_stop(out, pids) / args.idle
+                print(f"idle broker: {idle / 1e6:.3f} M instructions/s (periodic work, "
+                      f"{args.idle:g} s), subtracted below", flush=True)
             for round_ in range(args.rounds):
                 for name in args.services.split(","):
                     spec = {"kind": "broker", "address": f"127.0.0.1:{started['port']}",
@@ -203,7 +247,9 @@ def main() -> int:
                     result = _run_load(spec, before, after)
                     n = result["count"]
                     groups, stages = _delta(readings, _metrics(ops_port))
-                    figure = (f"{result['measure'] / n / 1e6:.3f} M instructions/exchange"
+                    figure = (f"{(result['measure'] - idle * window.pop()) / n / 1e6:.3f} "
+                              f"M instructions/exchange ({result['measure'] / n / 1e6:.3f} "
+                              "with the periodic work)"
                               if args.callgrind else
                               f"{result['measure'] * 1e6 / n:.0f} µs CPU/exchange")
                     print(f"round {round_} {name:6} c={args.concurrency} n={n} "

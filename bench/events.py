@@ -35,6 +35,10 @@ class EventsRow:
     p50_ms: float
     p99_ms: float
     errors: int
+    # Deliveries handed out again (JetStream's num_delivered > 1), and receipts beyond
+    # one per delivery: the cost of deliveries that outlived their ack wait.
+    redeliveries: int = 0
+    extra_receipts: int = 0
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -43,10 +47,10 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _row(path: str, count: int, concurrency: int, elapsed: float, latencies: list[float],
-         errors: int) -> EventsRow:
+         errors: int, redeliveries: int, extra_receipts: int) -> EventsRow:
     return EventsRow(path, count, SUBSCRIBERS, concurrency, round(count / elapsed, 1),
                      round(len(latencies) / elapsed, 1), _pct(latencies, 0.5),
-                     _pct(latencies, 0.99), errors)
+                     _pct(latencies, 0.99), errors, redeliveries, extra_receipts)
 
 
 async def _bounded(count: int, concurrency: int, one: Any) -> None:
@@ -71,18 +75,23 @@ async def raw_jetstream(url: str, count: int, concurrency: int, size: int) -> Ev
                                          duplicate_window=120))
     latencies: list[float] = []
     started: dict[int, float] = {}
+    redelivered = 0
     done = asyncio.Event()
     expected = count * SUBSCRIBERS
     subs = [await js.pull_subscribe(f"{stream.lower()}.s{i}", durable=f"s{i}", stream=stream)
             for i in range(SUBSCRIBERS)]
 
     async def consume(sub: Any) -> None:
+        nonlocal redelivered
         while not done.is_set():
             try:
                 msgs = await sub.fetch(32, timeout=0.5)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             for msg in msgs:
+                if msg.metadata.num_delivered > 1:
+                    redelivered += 1
+                    continue
                 latencies.append(time.perf_counter() - started[int(msg.data[:8])])
                 await msg.ack()
             if len(latencies) >= expected:
@@ -106,7 +115,7 @@ async def raw_jetstream(url: str, count: int, concurrency: int, size: int) -> Ev
     await js.delete_stream(stream)
     await nc.close()
     return _row("baseline: raw JetStream publish/consume", count, concurrency, elapsed,
-                latencies, 0)
+                latencies, 0, redelivered, 0)
 
 
 def _bench_policies(work: Path) -> Path:
@@ -180,9 +189,20 @@ async def g2g_events(url: str, work: Path, count: int, concurrency: int) -> Even
             for c in consumers:
                 c.cancel()  # only still running after a failure or the timeout
             await asyncio.gather(*consumers, return_exceptions=True)
+    # The broker counts every delivery it hands out by attempt, and every receipt, from
+    # its audit records (g2g_event_deliveries_total).
+    redelivered = sum(_samples(fed, "g2g_event_deliveries_total", "redelivered"))
+    receipts = sum(_samples(fed, "g2g_event_deliveries_total", "acknowledged"))
     await fed.stop()
     return _row("g2g events: signed, routed, audited, verified, receipted", count,
-                concurrency, elapsed, latencies, errors)
+                concurrency, elapsed, latencies, errors, int(redelivered),
+                int(receipts) - count * SUBSCRIBERS)
+
+
+def _samples(fed: Any, name: str, outcome: str) -> list[float]:
+    """The values of counter `name` for this outcome, over all its other labels."""
+    return [s.value for metric in fed.broker.metrics.registry.collect() for s in metric.samples
+            if s.name == name and s.labels.get("outcome") == outcome]
 
 
 def delivery_size() -> int:
@@ -223,12 +243,20 @@ async def run(quick: bool) -> list[EventsRow]:
 def print_rows(rows: list[EventsRow]) -> None:
     print(f"\nevents, {SUBSCRIBERS} subscribers each (publish → delivery):")
     print(f"{'path':58}  {'conc':>4}  {'events/s':>9}  {'deliv/s':>8}  {'p50 ms':>8}  "
-          f"{'p99 ms':>8}  errors")
+          f"{'p99 ms':>8}  errors  {'redeliv':>7}  {'xtra rcpt':>9}")
     for r in rows:
         print(f"{r.path:58}  {r.concurrency:>4}  {r.events_per_s:>9.1f}  "
-              f"{r.deliveries_per_s:>8.1f}  {r.p50_ms:>8.2f}  {r.p99_ms:>8.2f}  {r.errors}")
+              f"{r.deliveries_per_s:>8.1f}  {r.p50_ms:>8.2f}  {r.p99_ms:>8.2f}  {r.errors:>6}  "
+              f"{r.redeliveries:>7}  {r.extra_receipts:>9}")
     base, g2g = rows[0], rows[-1]
     if base.events_per_s:
         print(f"g2g events / raw JetStream: {g2g.events_per_s / base.events_per_s:.2f}x "
               f"throughput, p50 +{g2g.p50_ms - base.p50_ms:.2f} ms")
 
+
+
+if __name__ == "__main__":
+    # `python -m bench.events [--quick]`: only the events rows (the full bench runs them last).
+    import sys
+
+    print_rows(asyncio.run(run("--quick" in sys.argv[1:])))

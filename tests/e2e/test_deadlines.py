@@ -109,11 +109,11 @@ async def test_a_deadline_passing_while_ok_commits_is_recorded_after_it(
         fd = os.open(f"{audit_db}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            waiting = _flock_waiters()
+            waiting = _flock_waiters(fd)
             rogue.behaviour = lambda _request, opened, rogue=rogue: rogue.respond(opened)
             rogue.never.set()  # the provider answers
             deadline = time.monotonic() + 10.0
-            while _flock_waiters() == waiting:
+            while _flock_waiters(fd) == waiting:
                 assert time.monotonic() < deadline, "the OK record never reached the writer"
                 assert not call.done()
                 await asyncio.sleep(0.01)  # polling observable state with a deadline
