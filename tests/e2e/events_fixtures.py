@@ -16,6 +16,8 @@ from g2g_sdk._gen.g2g.immigration.v1 import watchlist_pb2
 from g2g_sdk.publisher import Publisher
 from g2g_sdk.subscriber import Subscriber
 
+from broker.events.jetstream import JetStreamBus
+from broker.events.service import EventsBroker
 from g2g_harness.federation import LocalFederation, start_federation, write_config
 from tests.audit_reader import read_records
 from tests.jetstream import StreamNames
@@ -102,3 +104,21 @@ async def events_fed(tmp_path: Path, pki_dir: Path, names: StreamNames,
         yield fed
     finally:
         await fed.stop()
+
+
+def events_broker(fed: EventsFed) -> EventsBroker:
+    """The running broker's Events service (its closer holds it)."""
+    closer: Any = next(c for c in fed.federation.broker._closers if hasattr(c, "broker"))
+    broker: EventsBroker = closer.broker
+    return broker
+
+
+def bus_of(fed: EventsFed) -> JetStreamBus:
+    """The broker's JetStream connection."""
+    return events_broker(fed).bus
+
+
+def counted(fed: EventsFed, metric: str, **labels: str) -> float:
+    """A counter of the broker's metrics registry (0 if the series does not exist yet)."""
+    value = fed.federation.broker.metrics.registry.get_sample_value(metric + "_total", labels)
+    return value or 0.0

@@ -22,9 +22,20 @@ from g2g_sdk.subscriber import first
 from structlog.testing import capture_logs
 
 from broker.events.jetstream import JetStreamBus, consumer_name
-from broker.events.service import EventsBroker, finish_running
+from broker.events.service import finish_running
 from tests.e2e.conftest import expect_error
-from tests.e2e.events_fixtures import BIN, HIT_BASIS, IMIGRASI, POLRI, EventsFed, events_fed, hit
+from tests.e2e.events_fixtures import (
+    BIN,
+    HIT_BASIS,
+    IMIGRASI,
+    POLRI,
+    EventsFed,
+    bus_of,
+    counted,
+    events_broker,
+    events_fed,
+    hit,
+)
 from tests.jetstream import StreamNames
 
 ACKNOWLEDGE = "/g2g.v1.Events/Acknowledge"
@@ -41,19 +52,7 @@ async def efed(tmp_path: Path, pki_dir: Path, stream_names: StreamNames
         yield fed
 
 
-def events_broker(fed: EventsFed) -> EventsBroker:
-    closer: Any = next(c for c in fed.federation.broker._closers if hasattr(c, "broker"))
-    broker: EventsBroker = closer.broker
-    return broker
 
-
-def bus_of(fed: EventsFed) -> JetStreamBus:
-    return events_broker(fed).bus
-
-
-def counted(fed: EventsFed, metric: str, **labels: str) -> float:
-    value = fed.federation.broker.metrics.registry.get_sample_value(metric + "_total", labels)
-    return value or 0.0
 
 
 async def until(condition: Any, timeout: float = 10.0) -> bool:

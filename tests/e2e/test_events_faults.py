@@ -17,7 +17,6 @@ from g2g_sdk.subscriber import first
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from broker.events.embedded import EmbeddedJetStream
-from broker.events.jetstream import JetStreamBus
 from tests.e2e.conftest import expect_error
 from tests.e2e.events_fixtures import (
     BIN,
@@ -26,6 +25,8 @@ from tests.e2e.events_fixtures import (
     NL_EMBASSY,
     POLRI,
     EventsFed,
+    bus_of,
+    counted,
     detention,
     events_fed,
     hit,
@@ -44,11 +45,6 @@ async def efed(tmp_path: Path, pki_dir: Path, stream_names: StreamNames
         yield fed
 
 
-def bus_of(fed: EventsFed) -> JetStreamBus:
-    closer: Any = next(c for c in fed.federation.broker._closers if hasattr(c, "bus"))
-    bus: JetStreamBus = closer.bus
-    return bus
-
 
 def signed_hit(fed: EventsFed, *, now: datetime | None = None, event_id: str | None = None,
                **fields: Any) -> events_pb2.SignedEvent:
@@ -65,11 +61,6 @@ async def rejected(fed: EventsFed, event_id: str) -> list[tuple[str, str, str]]:
     return [(r["kind"], r["status_code"], r["reason"])
             for r in await fed.records(message_id=event_id)]
 
-
-def counted(fed: EventsFed, metric: str, **labels: str) -> float:
-    """A counter's value in the broker's Prometheus registry (0 when never incremented)."""
-    value = fed.federation.broker.metrics.registry.get_sample_value(metric + "_total", labels)
-    return value or 0.0
 
 
 HIT_TYPE = hit().DESCRIPTOR.full_name

@@ -21,9 +21,18 @@ import pytest
 from g2g_sdk.subscriber import first
 from nats.js import api
 
-from broker.events.jetstream import JetStreamBus, consumer_name
-from broker.events.service import EventsBroker
-from tests.e2e.events_fixtures import BIN, HIT_BASIS, IMIGRASI, EventsFed, events_fed, hit
+from broker.events.jetstream import consumer_name
+from tests.e2e.events_fixtures import (
+    BIN,
+    HIT_BASIS,
+    IMIGRASI,
+    EventsFed,
+    bus_of,
+    counted,
+    events_broker,
+    events_fed,
+    hit,
+)
 from tests.jetstream import StreamNames
 
 ACK_WAIT = 1.0
@@ -41,19 +50,7 @@ async def efed(tmp_path: Path, pki_dir: Path, stream_names: StreamNames
         yield fed
 
 
-def events_broker(fed: EventsFed) -> EventsBroker:
-    closer: Any = next(c for c in fed.federation.broker._closers if hasattr(c, "broker"))
-    broker: EventsBroker = closer.broker
-    return broker
 
-
-def bus_of(fed: EventsFed) -> JetStreamBus:
-    return events_broker(fed).bus
-
-
-def counted(fed: EventsFed, metric: str, **labels: str) -> float:
-    value = fed.federation.broker.metrics.registry.get_sample_value(metric + "_total", labels)
-    return value or 0.0
 
 
 async def publish_hits(fed: EventsFed, count: int) -> list[str]:
