@@ -188,6 +188,16 @@ def _row(path: str, concurrency: int, result: dict[str, Any], cpu: float,
                sign_ms=result.get("sign_ms"), verify_ms=result.get("verify_ms"))
 
 
+def load_spec(name: str, port: int, work: Path, concurrency: int, warmup: int,
+              count: int) -> dict[str, Any]:
+    """What the load generator (bench.loadgen) runs against the broker on `port`: `count`
+    varied calls of service `name` after `warmup`, with the PKI and registry in `work`."""
+    return {"kind": "broker", "address": f"127.0.0.1:{port}", "pki_dir": str(work / "pki"),
+            "registry": str(work / "agencies.yaml"), "concurrency": concurrency,
+            "warmup": warmup, "count": count, "requests": varied_requests(name),
+            **SERVICES[name]}
+
+
 def varied_requests(name: str, count: int = QUERIES) -> list[dict[str, Any]]:
     """`count` different requests for service `name`, drawn from the adapter's own seeded
     data: screening by name of listed persons (a whole date of birth 60 %, the year
@@ -298,12 +308,8 @@ def run_broker(label: str, audit: str, levels: list[tuple[int, int, int]], work:
         started = broker.wait_event("broker_started")
         pids = [broker.popen.pid, *started.get("pids", [])]
         for name in services:
-            service = SERVICES[name]
             for concurrency, warmup, count in levels:
-                spec = {"kind": "broker", "address": f"127.0.0.1:{started['port']}",
-                        "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
-                        "concurrency": concurrency, "warmup": warmup, "count": count,
-                        "requests": varied_requests(name), **service}
+                spec = load_spec(name, started["port"], work, concurrency, warmup, count)
                 result, cpu, adapter_cpu = _load(spec, pids, adapters.popen.pid)
                 path = f"broker: {name}, {label}" + (f", {workers} workers" if workers > 1
                                                       else "")

@@ -16,7 +16,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +23,8 @@ sys.path.insert(0, str(REPO))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from bench.bench_audit import PG, event  # noqa: E402
+from bench.__main__ import postgres_schema  # noqa: E402
+from bench.bench_audit import event  # noqa: E402
 from broker.audit import AuditConfig, open_store  # noqa: E402
 
 CONCURRENCY = 16
@@ -80,17 +80,12 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run("sqlite", AuditConfig(path=Path(tmp) / "audit.db"), args.processes, args.seconds)
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG, autocommit=True, connect_timeout=3) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            run("postgres", AuditConfig(backend="postgres",
-                                        dsn=f"{PG}?options=-csearch_path%3D{schema}"),
-                args.processes, args.seconds)
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema() as dsn:
+        if dsn is None:
+            print("postgres: not reachable, skipped")
+        else:
+            run("postgres", AuditConfig(backend="postgres", dsn=dsn), args.processes,
+                args.seconds)
     return 0
 
 

@@ -31,7 +31,7 @@ async def _serve(handler_fn: object, credentials: grpc.ServerCredentials | None)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     handler = grpc.method_handlers_generic_handler(SERVICE, {
         "Call": grpc.unary_unary_rpc_method_handler(
-            handler_fn, request_deserializer=_identity, response_serializer=_identity)})  # type: ignore[arg-type]
+            handler_fn, request_deserializer=_identity, response_serializer=_identity)})
     server.add_generic_rpc_handlers((handler,))
     address = "127.0.0.1:0"
     port = (server.add_insecure_port(address) if credentials is None

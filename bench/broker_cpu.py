@@ -22,6 +22,7 @@ pipeline stage. Other modes:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import signal
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +39,9 @@ from bench.__main__ import (
     SERVICES,
     _cpu_seconds,
     _spawn,
+    load_spec,
     sqlite_federation,
     stat_cpu_seconds,
-    varied_requests,
 )
 
 
@@ -60,6 +62,27 @@ def _run_load(spec: dict[str, Any], before: Any, after: Any) -> dict[str, Any]:
     proc.wait(60)
     Path(handle.name).unlink()
     return result
+
+
+def profiled(profile: Any, loop: asyncio.AbstractEventLoop
+             ) -> tuple[Callable[[], float], Callable[[float], float]]:
+    """`before`/`after` for `_run_load` that run the cProfile `profile` during the measured
+    calls on `loop`'s thread (a profiler follows the thread that enables it), and
+    measure this process's CPU seconds."""
+    def in_loop(fn: Callable[[], None]) -> None:
+        async def call() -> None:
+            fn()
+        asyncio.run_coroutine_threadsafe(call(), loop).result()
+
+    def before() -> float:
+        in_loop(profile.enable)
+        return time.process_time()
+
+    def after(mark: float) -> float:
+        in_loop(profile.disable)
+        return time.process_time() - mark
+
+    return before, after
 
 
 def _threads(pids: list[int]) -> dict[str, float]:
@@ -171,8 +194,6 @@ def main() -> int:
     if args.cprofile:
         return _cprofile(args)
     if args.steps:
-        import asyncio
-
         asyncio.run(_steps())
         return 0
     if args.baseline:
@@ -237,12 +258,8 @@ def main() -> int:
                       f"{args.idle:g} s), subtracted below", flush=True)
             for round_ in range(args.rounds):
                 for name in args.services.split(","):
-                    spec = {"kind": "broker", "address": f"127.0.0.1:{started['port']}",
-                            "pki_dir": str(work / "pki"),
-                            "registry": str(work / "agencies.yaml"),
-                            "concurrency": args.concurrency, "warmup": args.warmup,
-                            "count": args.count, "requests": varied_requests(name),
-                            **SERVICES[name]}
+                    spec = load_spec(name, started["port"], work, args.concurrency,
+                                     args.warmup, args.count)
                     readings = _metrics(ops_port)
                     result = _run_load(spec, before, after)
                     n = result["count"]
@@ -386,7 +403,6 @@ def _baseline_callgrind(args: argparse.Namespace) -> int:
 
 
 def _cprofile(args: argparse.Namespace) -> int:
-    import asyncio
     import cProfile
     import pstats
 
@@ -400,28 +416,11 @@ def _cprofile(args: argparse.Namespace) -> int:
 
     async def run(config: Path, work: Path) -> None:
         running = await start_broker(load_config(config))
-        loop = asyncio.get_running_loop()
-
-        def in_loop(fn: Any) -> None:  # the profiler follows the thread that enables it
-            async def call() -> None:
-                fn()
-            asyncio.run_coroutine_threadsafe(call(), loop).result()
+        before, after = profiled(profile, asyncio.get_running_loop())
         try:
             for name in args.services.split(","):
-                spec = {"kind": "broker", "address": f"127.0.0.1:{running.port}",
-                        "pki_dir": str(work / "pki"), "registry": str(work / "agencies.yaml"),
-                        "concurrency": args.concurrency, "warmup": args.warmup,
-                        "count": args.count, "requests": varied_requests(name),
-                        **SERVICES[name]}
-
-                def before() -> float:
-                    in_loop(profile.enable)
-                    return time.process_time()
-
-                def after(mark: float) -> float:
-                    in_loop(profile.disable)
-                    return time.process_time() - mark
-
+                spec = load_spec(name, running.port, work, args.concurrency, args.warmup,
+                                 args.count)
                 result = await asyncio.to_thread(_run_load, spec, before, after)
                 print(f"{name}: {result['count']} exchanges, {result['rps']} req/s, "
                       f"{result['measure'] * 1e6 / result['count']:.0f} µs CPU/exchange "

@@ -45,9 +45,10 @@ from bench.__main__ import (
     _cpu_seconds,
     _federation_files,
     _spawn,
+    load_spec,
     varied_requests,
 )
-from bench.broker_cpu import _callgrind_total, _threads
+from bench.broker_cpu import _callgrind_total, _run_load, _threads, profiled
 
 
 def _callgrind(out: Path) -> list[str]:
@@ -79,12 +80,8 @@ def _measure(args: argparse.Namespace, work: Path, out: Path) -> None:
             apid = adapters.popen.pid
             for round_ in range(args.rounds):
                 for name in args.services.split(","):
-                    spec = {"kind": "broker", "address": f"127.0.0.1:{port}",
-                            "pki_dir": str(work / "pki"),
-                            "registry": str(work / "agencies.yaml"),
-                            "concurrency": args.concurrency, "warmup": args.warmup,
-                            "count": args.count, "requests": varied_requests(name),
-                            **SERVICES[name]}
+                    spec = load_spec(name, port, work, args.concurrency, args.warmup,
+                                     args.count)
                     _one(args, spec, apid, out, f"round {round_} {name:6}")
 
 
@@ -114,12 +111,12 @@ def _one(args: argparse.Namespace, spec: dict[str, Any], apid: int, out: Path,
         _control(apid, "-z")
     if client_grind:
         _control(proc.pid, "-z")
-    threads, cpu = _threads(apid), _cpu_seconds([apid])
+    threads, cpu = _threads([apid]), _cpu_seconds([apid])
     proc.stdin.write("go\n")
     proc.stdin.flush()
     result: dict[str, Any] = json.loads(proc.stdout.readline())
     cpu = _cpu_seconds([apid]) - cpu
-    now = _threads(apid)
+    now = _threads([apid])
     by_thread = {k: v - threads.get(k, 0.0) for k, v in now.items()}
     if perf is not None:
         perf.send_signal(signal.SIGINT)  # perf writes its file and exits
@@ -263,12 +260,7 @@ def _cprofile(args: argparse.Namespace) -> None:
         started = await start_adapters(ADAPTERS, lambda: registry, pki_dir,
                                        listen="127.0.0.1:0", live=open_data(ADAPTERS),
                                        peer_check=PeerChecker(lambda: crl.current).check)
-        loop = asyncio.get_running_loop()
-
-        def in_loop(fn: Any) -> None:  # the profiler follows the thread that enables it
-            async def call() -> None:
-                fn()
-            asyncio.run_coroutine_threadsafe(call(), loop).result()
+        before, after = profiled(profile, asyncio.get_running_loop())
         try:
             endpoints = {agency: port for agency, (_, port) in started.items()}
             config = _federation_files(work, endpoints,
@@ -277,22 +269,8 @@ def _cprofile(args: argparse.Namespace) -> None:
                                    str(config), "--log-level", "INFO"]) as broker:
                 event = await asyncio.to_thread(broker.wait_event, "broker_started")
                 for name in args.services.split(","):
-                    spec = {"kind": "broker", "address": f"127.0.0.1:{event['port']}",
-                            "pki_dir": str(pki_dir), "registry": str(work / "agencies.yaml"),
-                            "concurrency": args.concurrency, "warmup": args.warmup,
-                            "count": args.count, "requests": varied_requests(name),
-                            **SERVICES[name]}
-
-                    def before() -> float:
-                        in_loop(profile.enable)
-                        return time.process_time()
-
-                    def after(mark: float) -> float:
-                        in_loop(profile.disable)
-                        return time.process_time() - mark
-
-                    from bench.broker_cpu import _run_load
-
+                    spec = load_spec(name, event["port"], work, args.concurrency,
+                                     args.warmup, args.count)
                     result = await asyncio.to_thread(_run_load, spec, before, after)
                     print(f"{name}: {result['count']} exchanges, {result['rps']} req/s, "
                           f"adapter {result['measure'] * 1e6 / result['count']:.0f} µs "
