@@ -102,7 +102,7 @@ async def test_a_deadline_passing_while_ok_commits_is_recorded_after_it(
         message_id = envelope.parse_header(envelope.peek_envelope(raw)).message_id
         call = asyncio.ensure_future(pipeline.handle_call(
             raw, POLRI, broker, _remaining(10.0, 10.0, 0.0), peer_cert=_cert(fed)))
-        await rogue.entered.wait()  # the request is recorded and forwarded
+        await rogue.reached_by(call)  # the request is recorded and forwarded
         # Hold the SQLite writers' lock: the OK record waits in the writer while
         # the caller's deadline passes.
         audit_db = fed.federation.config.audit.path

@@ -139,7 +139,7 @@ async def test_drain_flips_readyz_refuses_new_calls_and_finishes_those_in_flight
         ops = await fed.federation.broker.start_ops_port("127.0.0.1:0")
         async with fed.client(POLRI) as client:
             in_flight = asyncio.ensure_future(client.send(_request(fed)))
-            await rogue.entered.wait()
+            await rogue.reached_by(in_flight)
             draining = asyncio.ensure_future(fed.federation.broker.drain(10.0))
             assert await http_get(ops.port, "/readyz") == (503, "draining\n")
             refused = _request(fed)
@@ -165,7 +165,7 @@ async def test_calls_beyond_the_per_consumer_bound_are_shed_at_once_and_audited(
             "  max_concurrent_calls_per_consumer: 1\n")):
         async with fed.client(POLRI) as client, fed.client("ID/GOV/BEA-CUKAI") as other:
             held = asyncio.ensure_future(client.send(_request(fed)))
-            await rogue.entered.wait()
+            await rogue.reached_by(held)
             shed = _request(fed)
             err = await expect_error(client.send(shed), grpc.StatusCode.RESOURCE_EXHAUSTED,
                                      "OVERLOADED")

@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -46,6 +47,16 @@ class RogueProvider(provider_pb2_grpc.ProviderServicer):
                                         rules=envelope.TimeRules(), kind=envelope.REQUEST)
         assert self.behaviour is not None
         return self.behaviour(request, opened)
+
+    async def reached_by(self, call: asyncio.Future[Any]) -> None:
+        """Wait until a request reached this provider; if `call` ends first, fail with its
+        error (a refusal before forwarding would otherwise leave the test waiting forever)."""
+        entered = asyncio.ensure_future(self.entered.wait())
+        done, _ = await asyncio.wait({entered, call}, return_when=asyncio.FIRST_COMPLETED)
+        if entered not in done:
+            entered.cancel()
+            call.result()  # raises what ended the call
+            raise AssertionError("the call was answered without reaching the provider")
 
     def answer(self, request: provider_pb2.ProviderRequest,
                opened: envelope.OpenedEnvelope) -> envelope_pb2.Envelope:
@@ -108,7 +119,7 @@ async def test_a_caller_leaving_mid_exchange_still_leaves_an_outcome_record(
             env = client.build(SCREEN, name_query("Budi Santoso"),
                                purpose="criminal_investigation", legal_basis=LEGAL_BASIS)
             sending = asyncio.ensure_future(client.send(env))
-            await rogue.entered.wait()  # recorded and forwarded: now the caller hangs up
+            await rogue.reached_by(sending)  # recorded and forwarded: now the caller hangs up
             sending.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await sending
