@@ -76,6 +76,7 @@ class Flow:
         self._room = asyncio.Event()
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        self.closed = False
 
     @property
     def held(self) -> int:
@@ -87,7 +88,7 @@ class Flow:
 
     async def room(self) -> int:
         """Wait until the window has room; how many deliveries the stream may fetch."""
-        while not self.free:
+        while not self.free and not self.closed:
             self._room.clear()
             await self._room.wait()
         return self.free
@@ -143,12 +144,22 @@ class Flow:
                  for h in self._held.values()]
         return progress, min(looks, default=now + self.refresh_every)
 
+    def close(self) -> None:
+        """The stream ended: refresh nothing more (its deliveries come back after their
+        ack wait). A flag as well as the keeper's cancellation, because nats-py's waits
+        (`asyncio.wait_for` on Python 3.11) can swallow a cancellation."""
+        self.closed = True
+        self._room.set()
+        self._wake.set()
+
     async def keep(self) -> None:
-        """For the stream's life (cancelled when it ends): start, expire and refresh."""
-        while True:
+        """For the stream's life (until `close`): start, expire and refresh."""
+        while not self.closed:
             self._wake.clear()
             progress, next_look = self._step(self._loop.time())
             for msg in progress:
+                if self.closed:
+                    return
                 try:
                     await msg.in_progress()
                 except (nats.errors.Error, OSError) as exc:

@@ -354,8 +354,18 @@ def _check_types(request: events_pb2.SubscribeRequest, catalog: Catalog) -> tupl
 
 
 async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
-                    broker: EventsBroker) -> AsyncIterator[events_pb2.Delivery]:
-    """The subscriber's deliveries from its durable position, until it disconnects."""
+                    broker: EventsBroker,
+                    call_ended: Callable[[Callable[[Any], None]], object] | None = None,
+                    ) -> AsyncIterator[events_pb2.Delivery]:
+    """The subscriber's deliveries from its durable position, until it disconnects.
+
+    `call_ended` registers a callback for the end of the gRPC call
+    (`ServicerContext.add_done_callback`), which releases the stream: its
+    deliveries are no longer kept in progress and it fetches nothing more. The
+    generator's own end cannot be relied on for that: suspended at its `yield` its
+    `finally` does not run, and nats-py's waits (`asyncio.wait_for` on Python
+    3.11) can swallow the cancellation of the generator and of its keeper.
+    """
     trace = _Trace(peer=peer or "")
     try:
         # Checked, not held: a stream lasts as long as the subscriber stays, and would
@@ -390,9 +400,22 @@ async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
     keeper = asyncio.ensure_future(flow.keep())
     keeper.add_done_callback(_keeper_ended)
     broker.flows.add(flow)
+
+    def release(_: object = None) -> None:
+        # From the call's end or the generator's end, whichever comes first: nothing
+        # keeps this stream's deliveries in progress any more, so JetStream hands them
+        # out again after their ack wait (to the subscriber's next stream).
+        broker.flows.discard(flow)
+        flow.close()
+        keeper.cancel()
+
+    if call_ended is not None:
+        call_ended(release)
     try:
         while True:
             room = await flow.room()
+            if flow.closed:  # the call ended (its cancellation may have been swallowed)
+                return
             try:
                 msgs = await consumer.sub.fetch(room, timeout=fetch_wait)
             except (TimeoutError, nats.errors.TimeoutError):
@@ -402,13 +425,14 @@ async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
                                         metadata={"cause": "fetch_failed"}) from None
             seqs = [flow.hold(msg) for msg in msgs]  # all kept in progress from now
             for msg, seq in zip(msgs, seqs, strict=True):
+                if flow.closed:
+                    return
                 yield await _delivery(msg, agency.id, broker)
                 # Back here once gRPC accepted it: its ack wait may start when it is
                 # the oldest unacknowledged delivery of this stream.
                 flow.written(seq)
     finally:
-        broker.flows.discard(flow)
-        keeper.cancel()
+        release()
         with contextlib.suppress(Exception):
             await consumer.sub.unsubscribe()
 
@@ -575,7 +599,8 @@ class EventsServicer(events_pb2_grpc.EventsServicer):
         context: grpc.aio.ServicerContext[events_pb2.SubscribeRequest, events_pb2.Delivery],
     ) -> AsyncIterator[events_pb2.Delivery]:
         try:
-            async for delivery in subscribe(request, _peer(context), self._broker):
+            async for delivery in subscribe(request, _peer(context), self._broker,
+                                            context.add_done_callback):
                 yield delivery
         except G2GError as exc:
             await status.abort_with(context, exc)

@@ -12,16 +12,18 @@ broker, JetStream and mTLS.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
+from g2g_sdk._gen.g2g.v1 import events_pb2
 from g2g_sdk.subscriber import first
 from nats.js import api
 
 from broker.events.jetstream import consumer_name
+from broker.events.service import subscribe
 from tests.e2e.events_fixtures import (
     BIN,
     HIT_BASIS,
@@ -149,6 +151,29 @@ async def test_a_subscriber_that_disconnects_gets_its_unacknowledged_deliveries_
     reasons = [r["reason"] for r in await efed.records(kind="delivered", consumer=BIN,
                                                        message_id=published[0])]
     assert reasons == ["DELIVERED", "REDELIVERED"]
+
+
+async def test_a_call_that_ends_while_its_stream_waits_to_write_releases_its_deliveries(
+        efed: EventsFed) -> None:
+    # The call's end, not the stream generator's own end, releases the stream: a
+    # generator suspended at its yield, or one whose cancellation nats-py's waits
+    # swallowed (asyncio.wait_for on Python 3.11), kept its deliveries in progress
+    # and took their redeliveries in about one run in five of the disconnect test
+    # above, until they were dead-lettered.
+    published = await publish_hits(efed, 2)
+    broker = events_broker(efed)
+    ended: list[Callable[[Any], None]] = []
+    stream = subscribe(events_pb2.SubscribeRequest(), BIN, broker, ended.append)
+    await anext(stream)  # suspended at its yield, as while gRPC writes it
+    assert broker.flows.held() >= 1
+    ended[0](None)  # what ServicerContext runs when the call ends
+    assert broker.flows.held() == 0
+    again = efed.subscriber(BIN)
+    received = await first(again, 2, timeout=20)  # after the ack wait, to the next stream
+    assert sorted(e.event_id for e in received) == sorted(published)
+    for event in received:
+        await again.acknowledge(event)
+    await stream.aclose()
 
 
 async def test_an_event_the_application_holds_is_redelivered_behind_the_ones_it_acknowledges(
