@@ -39,10 +39,7 @@ MEANING: dict[str, str] = {
                              "`<prefix>.dead.<slug>`",
     "events.max_event_bytes": "largest SignedEvent accepted; larger: EVENT_TOO_LARGE",
     "events.max_deliver": "delivery attempts before the dead-letter subject",
-    "events.backoff_seconds": "ack wait before each redelivery (the last repeats); it runs "
-                              "while the subscriber is at a delivery, not while it queues",
-    "events.delivery_window": "unacknowledged deliveries one Subscribe stream holds; it "
-                              "fetches more as receipts come back (1..1000)",
+    "events.backoff_seconds": "ack wait before each redelivery (the last repeats)",
     "events.retention_days": "how long a delivery waits for a subscriber that is away",
     "events.max_age_seconds": "the same in seconds (overrides retention_days)",
     "events.duplicate_window_seconds": "JetStream de-duplication window; keep it above "

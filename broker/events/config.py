@@ -14,14 +14,9 @@ from g2g_sdk import yamlsrc
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}(\.[A-Za-z0-9_-]{1,32}){0,3}$")
-# Unacknowledged deliveries per durable consumer (all its streams together): JetStream
-# hands out no more until receipts come back. Each stream's own bound is the
-# smaller delivery_window.
-MAX_ACK_PENDING = 1000
 FIELDS = {"url", "stream", "subject_prefix", "max_event_bytes", "max_deliver",
           "backoff_seconds", "retention_days", "max_age_seconds", "duplicate_window_seconds",
-          "replicas", "publish_timeout_seconds", "storage", "embedded_store",
-          "delivery_window"}
+          "replicas", "publish_timeout_seconds", "storage", "embedded_store"}
 
 
 @dataclass(frozen=True)
@@ -36,11 +31,6 @@ class EventsConfig:
     # ack wait before each redelivery (the last value repeats).
     max_deliver: int = 5
     backoff_seconds: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0)
-    # Unacknowledged deliveries one Subscribe stream holds (broker/events/flow.py): it
-    # fetches more as receipts come back. Enough to keep a subscriber busy while the
-    # next delivery is fetched and audited; what waits behind the head is kept in
-    # progress, so a larger window costs +WPI messages, not redeliveries.
-    delivery_window: int = 8
     max_age_seconds: float = 30 * 86400.0
     # JetStream de-duplicates Nats-Msg-Id within this window; it must cover an
     # event's whole publishable life (max lifetime + clock skew), see PROTOCOL.md §9.
@@ -108,14 +98,4 @@ def parse_events_config(node: yamlsrc.Node | None, base: Path = Path()
         publish_timeout_seconds=f["publish_timeout_seconds"].float()
         if "publish_timeout_seconds" in f else d.publish_timeout_seconds,
         storage=storage,
-        embedded_store=base / f["embedded_store"].str() if "embedded_store" in f else None,
-        delivery_window=_window(f["delivery_window"]) if "delivery_window" in f
-        else d.delivery_window)
-
-
-def _window(node: yamlsrc.Node) -> int:
-    window = node.int(minimum=1)
-    if window > MAX_ACK_PENDING:
-        raise node.error(f"at most {MAX_ACK_PENDING} (the consumer's max_ack_pending), "
-                         f"got {window}")
-    return window
+        embedded_store=base / f["embedded_store"].str() if "embedded_store" in f else None)

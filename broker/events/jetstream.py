@@ -16,7 +16,6 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import nats
 import structlog
@@ -29,7 +28,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import Error as JetStreamError
 from nats.js.errors import NotFoundError
 
-from broker.events.config import MAX_ACK_PENDING, EventsConfig
+from broker.events.config import EventsConfig
 
 log = structlog.get_logger("g2g.events")
 
@@ -48,29 +47,6 @@ class Exhausted:
     consumer: str
     deliveries: int
     data: bytes
-
-
-@dataclass(frozen=True)
-class Consumer:
-    """A Subscribe stream's pull subscription on a durable consumer."""
-
-    name: str
-    sub: JetStreamContext.PullSubscription
-    # The ack wait of attempt 1, 2, ... (the last repeats), as the consumer has them.
-    waits: tuple[float, ...]
-
-
-def _delivery_settings(config: api.ConsumerConfig) -> dict[str, Any]:
-    """The consumer fields this broker's config sets and an update may change."""
-    return {"ack_wait": config.ack_wait, "backoff": list(config.backoff or []) or None,
-            "max_deliver": config.max_deliver, "max_ack_pending": config.max_ack_pending}
-
-
-def _waits(config: api.ConsumerConfig) -> tuple[float, ...]:
-    """JetStream's ack wait per attempt: the backoff list if any, else ack_wait (30 s unset)."""
-    if config.backoff:
-        return tuple(float(b) for b in config.backoff)
-    return (float(config.ack_wait or 30.0),)
 
 
 def consumer_name(subscriber: str, event_types: tuple[str, ...] = ()) -> str:
@@ -199,15 +175,8 @@ class JetStreamBus:
             return bool(ack.duplicate)
 
     async def subscription(self, subscriber: str, event_types: tuple[str, ...] = ()
-                           ) -> Consumer:
-        """The durable pull consumer of `subscriber`, created on first use.
-
-        An existing consumer whose delivery settings (ack wait, backoff, max_deliver,
-        max_ack_pending) differ from this broker's config is updated first: bound as
-        it was, a changed `events.backoff_seconds` or `max_deliver` never reached the
-        agencies that had subscribed before. If JetStream refuses the update, the
-        consumer keeps its settings (logged) and the stream follows those.
-        """
+                           ) -> JetStreamContext.PullSubscription:
+        """The durable pull consumer of `subscriber`, created on first use."""
         js = self._jetstream()
         c = self.config
         subjects = [c.deliver_subject(slug(subscriber), t) for t in event_types] or \
@@ -217,47 +186,27 @@ class JetStreamBus:
             durable_name=durable, ack_policy=api.AckPolicy.EXPLICIT,
             deliver_policy=api.DeliverPolicy.ALL, max_deliver=c.max_deliver,
             backoff=list(c.backoff) if c.max_deliver > 1 else None, ack_wait=c.backoff[0],
-            max_ack_pending=MAX_ACK_PENDING,
+            max_ack_pending=1000,
             filter_subjects=subjects if len(subjects) > 1 else None,
             filter_subject=subjects[0] if len(subjects) == 1 else None)
         try:
-            info = await self._consumer_info(durable)
-            if info is None:
-                sub = await js.pull_subscribe(subjects[0], durable=durable, stream=c.stream,
-                                              config=config)
-                return Consumer(durable, sub, _waits(config))
-            if _delivery_settings(info.config) != _delivery_settings(config):
-                info = await self._update_consumer(durable, info, config)
-            sub = await js.pull_subscribe_bind(durable, stream=c.stream)
-            return Consumer(durable, sub, _waits(info.config))
+            return await js.pull_subscribe_bind(durable, stream=c.stream) \
+                if await self._has_consumer(durable) else \
+                await js.pull_subscribe(subjects[0], durable=durable, stream=c.stream,
+                                        config=config)
         except (TimeoutError, nats.errors.Error, JetStreamError) as exc:
             log.warning("jetstream_consumer_failed", error_type=type(exc).__name__,
                         detail=str(exc)[:200])
             raise _unavailable("subscribe_failed", f"cannot open the durable consumer "
                                f"({type(exc).__name__})") from None
 
-    async def _consumer_info(self, durable: str) -> api.ConsumerInfo | None:
+    async def _has_consumer(self, durable: str) -> bool:
         js = self._jetstream()
         try:
-            info: api.ConsumerInfo = await js.consumer_info(self.config.stream, durable)
+            await js.consumer_info(self.config.stream, durable)
         except NotFoundError:
-            return None
-        return info
-
-    async def _update_consumer(self, durable: str, info: api.ConsumerInfo,
-                               config: api.ConsumerConfig) -> api.ConsumerInfo:
-        # Same durable name and filter: JetStream updates these fields in place, and
-        # the consumer keeps its position and its unacknowledged deliveries.
-        wanted = info.config.evolve(**_delivery_settings(config))
-        try:
-            updated = await self._jetstream().add_consumer(self.config.stream, wanted)
-        except JetStreamError as exc:
-            log.warning("jetstream_consumer_not_updated", consumer=durable,
-                        error_type=type(exc).__name__, detail=str(exc)[:200])
-            return info
-        log.info("jetstream_consumer_updated", consumer=durable,
-                 before=_delivery_settings(info.config), after=_delivery_settings(config))
-        return updated
+            return False
+        return True
 
     async def stored(self, stream_seq: int) -> bytes:
         """The stored message at `stream_seq` (what was delivered)."""

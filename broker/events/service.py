@@ -62,7 +62,6 @@ from broker.audit.store import Admission
 from broker.config import Limits
 from broker.events import routing
 from broker.events.config import EventsConfig
-from broker.events.flow import Flow, Flows
 from broker.events.jetstream import Exhausted, JetStreamBus, consumer_name
 from broker.policy import PolicySet, RequestContext
 from broker.replay import Claim
@@ -73,12 +72,7 @@ log = structlog.get_logger("g2g.events")
 
 T = TypeVar("T")
 
-# A fetch waits at most this long for a first delivery (then the stream fetches again),
-# and never longer than a third of the shortest ack wait: a stream that closes leaves
-# its last pull request open in JetStream until it expires, and what JetStream hands
-# to it is lost until its ack wait ends. Expiring before the deliveries the stream
-# held come due (they were refreshed at most a third of an ack wait before), it
-# cannot take their next attempt from the subscriber's next stream.
+FETCH_BATCH = 32
 FETCH_WAIT_SECONDS = 2.0
 
 
@@ -100,8 +94,6 @@ class EventsBroker:
     observe: EventsObserver = NO_EVENTS_OBSERVER
     # Publish and Acknowledge calls running (`_to_the_end`), awaited on close.
     running: set[asyncio.Task[Any]] = field(default_factory=set, compare=False)
-    # The live Subscribe streams of this process: a receipt frees its delivery's slot.
-    flows: Flows = field(default_factory=Flows, compare=False)
 
     @property
     def registry(self) -> Registry:
@@ -354,18 +346,8 @@ def _check_types(request: events_pb2.SubscribeRequest, catalog: Catalog) -> tupl
 
 
 async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
-                    broker: EventsBroker,
-                    call_ended: Callable[[Callable[[Any], None]], object] | None = None,
-                    ) -> AsyncIterator[events_pb2.Delivery]:
-    """The subscriber's deliveries from its durable position, until it disconnects.
-
-    `call_ended` registers a callback for the end of the gRPC call
-    (`ServicerContext.add_done_callback`), which releases the stream: its
-    deliveries are no longer kept in progress and it fetches nothing more. The
-    generator's own end cannot be relied on for that: suspended at its `yield` its
-    `finally` does not run, and nats-py's waits (`asyncio.wait_for` on Python
-    3.11) can swallow the cancellation of the generator and of its keeper.
-    """
+                    broker: EventsBroker) -> AsyncIterator[events_pb2.Delivery]:
+    """The subscriber's deliveries from its durable position, until it disconnects."""
     trace = _Trace(peer=peer or "")
     try:
         # Checked, not held: a stream lasts as long as the subscriber stays, and would
@@ -381,7 +363,7 @@ async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
                                reason="POLICY_DENIED",
                                metadata={"rule_id": "none", "policy_version": policy.version})
         broker.bus.check_available()
-        consumer = await broker.bus.subscription(agency.id, types)
+        sub = await broker.bus.subscription(agency.id, types)
     except G2GError as exc:
         await _audit(broker, trace.record("subscribe", broker.clock(), subscriber=peer or "",
                                           decision="deny" if isinstance(exc, PolicyDenied)
@@ -393,56 +375,20 @@ async def subscribe(request: events_pb2.SubscribeRequest, peer: str | None,
     await _audit(broker, trace.record("subscribe", broker.clock(), subscriber=agency.id,
                                       decision="allow", status="OK",
                                       policy_version=policy.version))
-    # Fetch only into the window's room, and keep what waits from being redelivered
-    # while this stream is alive (broker/events/flow.py, PROTOCOL.md §9.5).
-    flow = Flow(consumer.name, broker.config.delivery_window, consumer.waits)
-    fetch_wait = min(FETCH_WAIT_SECONDS, flow.refresh_every)
-    keeper = asyncio.ensure_future(flow.keep())
-    keeper.add_done_callback(_keeper_ended)
-    broker.flows.add(flow)
-
-    def release(_: object = None) -> None:
-        # From the call's end or the generator's end, whichever comes first: nothing
-        # keeps this stream's deliveries in progress any more, so JetStream hands them
-        # out again after their ack wait (to the subscriber's next stream).
-        broker.flows.discard(flow)
-        flow.close()
-        keeper.cancel()
-
-    if call_ended is not None:
-        call_ended(release)
     try:
         while True:
-            room = await flow.room()
-            if flow.closed:  # the call ended (its cancellation may have been swallowed)
-                return
             try:
-                msgs = await consumer.sub.fetch(room, timeout=fetch_wait)
+                msgs = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_SECONDS)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except nats.errors.Error as exc:
                 raise EventsUnavailable(f"JetStream stopped serving ({type(exc).__name__})",
                                         metadata={"cause": "fetch_failed"}) from None
-            seqs = [flow.hold(msg) for msg in msgs]  # all kept in progress from now
-            for msg, seq in zip(msgs, seqs, strict=True):
-                if flow.closed:
-                    return
+            for msg in msgs:
                 yield await _delivery(msg, agency.id, broker)
-                # Back here once gRPC accepted it: its ack wait may start when it is
-                # the oldest unacknowledged delivery of this stream.
-                flow.written(seq)
     finally:
-        release()
         with contextlib.suppress(Exception):
-            await consumer.sub.unsubscribe()
-
-
-def _keeper_ended(task: asyncio.Task[None]) -> None:
-    """A stream's keeper ends only by cancellation; a fault would silently let its held
-    deliveries be redelivered, so it is logged."""
-    exc = None if task.cancelled() else task.exception()
-    if exc is not None:
-        log.error("delivery_keeper_fault", **logs.fault_fields(exc))
+            await sub.unsubscribe()
 
 
 async def _delivery(msg: Any, subscriber: str, broker: EventsBroker) -> events_pb2.Delivery:
@@ -477,12 +423,6 @@ async def _audit(broker: EventsBroker, record: AuditEvent) -> None:
 
 def ack_stream_seq(token: str, stream: str, subscriber: str) -> int:
     """The stream sequence an ack subject names, if it is one of `subscriber`'s consumers."""
-    return ack_delivery(token, stream, subscriber)[1]
-
-
-def ack_delivery(token: str, stream: str, subscriber: str) -> tuple[str, int]:
-    """The consumer and stream sequence an ack subject names, if it is one of
-    `subscriber`'s consumers."""
     parts = token.split(".")
     # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>, or the
     # v2 form with <domain>.<account hash> after ACK and a trailing token.
@@ -497,7 +437,7 @@ def ack_delivery(token: str, stream: str, subscriber: str) -> tuple[str, int]:
             or not _is_own_consumer(parts[at + 1], own) or not parts[at + 3].isdigit()):
         raise EnvelopeError("ack_token is not one of this subscriber's deliveries",
                             reason="ACK_TOKEN_INVALID")
-    return parts[at + 1], int(parts[at + 3])
+    return int(parts[at + 3])
 
 
 def _is_own_consumer(name: str, own: str) -> bool:
@@ -532,7 +472,7 @@ async def _acknowledge(request: events_pb2.AcknowledgeRequest, peer: str | None,
         if receipt.subscriber != agency.id:
             raise SignatureError("the receipt is for another subscriber",
                                  reason="RECEIPT_INVALID")
-        consumer, seq = ack_delivery(request.ack_token, broker.config.stream, agency.id)
+        seq = ack_stream_seq(request.ack_token, broker.config.stream, agency.id)
         stored = events_pb2.Delivery.FromString(await broker.bus.stored(seq))
         body = events_pb2.RoutingBody.FromString(stored.routing)
         delivered = sorted(events.sha256(d) for d in stored.disclosures)
@@ -544,7 +484,6 @@ async def _acknowledge(request: events_pb2.AcknowledgeRequest, peer: str | None,
         await _audit(broker, _routed_record("receipt", body, broker.clock(), status="OK",
                                             receipt_digest=receipt_digest))
         await broker.bus.ack(request.ack_token)
-        broker.flows.settled(consumer, seq)  # the stream that holds it (if here) fetches on
     except G2GError as exc:
         rec = AuditEvent(kind="receipt_rejected", time=broker.clock(), consumer=peer or "",
                          status_code=exc.code.name, reason=exc.reason,
@@ -599,8 +538,7 @@ class EventsServicer(events_pb2_grpc.EventsServicer):
         context: grpc.aio.ServicerContext[events_pb2.SubscribeRequest, events_pb2.Delivery],
     ) -> AsyncIterator[events_pb2.Delivery]:
         try:
-            async for delivery in subscribe(request, _peer(context), self._broker,
-                                            context.add_done_callback):
+            async for delivery in subscribe(request, _peer(context), self._broker):
                 yield delivery
         except G2GError as exc:
             await status.abort_with(context, exc)

@@ -18,11 +18,6 @@ event id is yielded once per `Subscriber`: a redelivery of an event already
 acknowledged is acknowledged again, and one the application holds but has not
 acknowledged yet only refreshes what `acknowledge` will answer (a new
 `Subscriber`, e.g. after a crash, gets unacknowledged events again).
-
-Acknowledge each event once handled, in order: the broker's ack wait runs only
-for the oldest unacknowledged delivery of the stream (the rest are kept in
-progress, docs/PROTOCOL.md §9.5), so a slow but steady application is not sent
-duplicates, and one that keeps an event unacknowledged gets it redelivered.
 """
 
 from __future__ import annotations
