@@ -142,6 +142,12 @@ def _callgrind_stop(out: Path, pids: list[int]) -> int:
     return total
 
 
+def dump_total(path: Path) -> int | None:
+    """The instructions a callgrind dump file counts (None while it is incomplete)."""
+    m = re.search(r"^(?:summary|totals): (\d+)", path.read_text(errors="replace"), re.M)
+    return int(m.group(1)) if m else None
+
+
 def _callgrind_total(out: Path, pid: int) -> int:
     """Dump the counters of the callgrind run `pid`; the instructions since the last zero."""
     mine = f"{out.name}.{pid}*"  # each process of the broker dumps to its own files
@@ -152,10 +158,9 @@ def _callgrind_total(out: Path, pid: int) -> int:
     while time.monotonic() < deadline:
         new = set(out.parent.glob(mine)) - before
         for path in new:
-            text = path.read_text(errors="replace")
-            m = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
-            if m:
-                return int(m.group(1))
+            total = dump_total(path)
+            if total is not None:
+                return total
         time.sleep(0.5)
     raise TimeoutError("callgrind dump not written")
 

@@ -48,7 +48,14 @@ from bench.__main__ import (
     load_spec,
     varied_requests,
 )
-from bench.broker_cpu import _callgrind_total, _run_load, _threads, profiled
+from bench.broker_cpu import (
+    _callgrind_total,
+    _cpu_us,
+    _run_load,
+    _threads,
+    dump_total,
+    profiled,
+)
 
 
 def _callgrind(out: Path) -> list[str]:
@@ -144,29 +151,13 @@ def _one(args: argparse.Namespace, spec: dict[str, Any], apid: int, out: Path,
 
 def _final_total(out: Path, before: set[Path]) -> int:
     """The instructions of the final dump a callgrind run wrote at its exit."""
-    import re
-
-    for path in sorted(set(out.parent.glob(out.name + "*")) - before):
-        m = re.search(r"^(?:summary|totals): (\d+)", path.read_text(errors="replace"), re.M)
-        if m:
-            return int(m.group(1))
+    newest = sorted(out.parent.glob(out.name + "*"), key=lambda p: p.stat().st_mtime)[-1:]
     # The final dump may overwrite the file of an earlier run of the same pid name.
-    for path in sorted(out.parent.glob(out.name + "*"), key=lambda p: p.stat().st_mtime)[-1:]:
-        m = re.search(r"^(?:summary|totals): (\d+)", path.read_text(errors="replace"), re.M)
-        if m:
-            return int(m.group(1))
+    for path in [*sorted(set(out.parent.glob(out.name + "*")) - before), *newest]:
+        total = dump_total(path)
+        if total is not None:
+            return total
     raise FileNotFoundError("no callgrind dump of the client")
-
-
-def _cpu_us(fn: Any, n: int) -> float:
-    """Best of three: process CPU µs per call of `fn`."""
-    best = float("inf")
-    for _ in range(3):
-        began = time.process_time()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.process_time() - began) / n * 1e6)
-    return best
 
 
 async def _acpu_us(fn: Any, n: int) -> float:

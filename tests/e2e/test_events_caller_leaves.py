@@ -52,9 +52,6 @@ async def efed(tmp_path: Path, pki_dir: Path, stream_names: StreamNames
         yield fed
 
 
-
-
-
 async def until(condition: Any, timeout: float = 10.0) -> bool:
     """Wait (bounded) for state the broker reaches on its own (grpc seeing the caller go)."""
     loop = asyncio.get_running_loop()

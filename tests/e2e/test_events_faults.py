@@ -45,7 +45,6 @@ async def efed(tmp_path: Path, pki_dir: Path, stream_names: StreamNames
         yield fed
 
 
-
 def signed_hit(fed: EventsFed, *, now: datetime | None = None, event_id: str | None = None,
                **fields: Any) -> events_pb2.SignedEvent:
     key = pki.load_identity(fed.federation.pki_dir, IMIGRASI).signing_key
@@ -60,7 +59,6 @@ def signed_hit(fed: EventsFed, *, now: datetime | None = None, event_id: str | N
 async def rejected(fed: EventsFed, event_id: str) -> list[tuple[str, str, str]]:
     return [(r["kind"], r["status_code"], r["reason"])
             for r in await fed.records(message_id=event_id)]
-
 
 
 HIT_TYPE = hit().DESCRIPTOR.full_name
